@@ -1,0 +1,70 @@
+//! Read-only view of an ARP packet (IPv4 over Ethernet).
+
+use std::net::Ipv4Addr;
+
+use crate::MacAddr;
+
+/// ARP operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArpOp {
+    /// Who has `target_ip`? (1)
+    Request,
+    /// `sender_ip` is at `sender_mac` (2).
+    Reply,
+    /// Any other operation code.
+    Other(u16),
+}
+
+/// An ARP packet inside a parsed [`Frame`](crate::Frame).
+///
+/// Invariant: `bytes` holds at least the 28 bytes of an IPv4-over-Ethernet
+/// ARP packet, so no accessor can fail.
+#[derive(Debug, Clone, Copy)]
+pub struct ArpView<'a> {
+    bytes: &'a [u8; 28],
+}
+
+impl<'a> ArpView<'a> {
+    pub(crate) fn new(bytes: &'a [u8; 28]) -> Self {
+        ArpView { bytes }
+    }
+
+    /// The operation.
+    pub fn op(&self) -> ArpOp {
+        match u16::from_be_bytes([self.bytes[6], self.bytes[7]]) {
+            1 => ArpOp::Request,
+            2 => ArpOp::Reply,
+            other => ArpOp::Other(other),
+        }
+    }
+
+    /// Sender hardware address.
+    pub fn sender_mac(&self) -> MacAddr {
+        MacAddr(mac_at(self.bytes, 8))
+    }
+
+    /// Sender protocol address.
+    pub fn sender_ip(&self) -> Ipv4Addr {
+        ip_at(self.bytes, 14)
+    }
+
+    /// Target hardware address (zero in a request).
+    pub fn target_mac(&self) -> MacAddr {
+        MacAddr(mac_at(self.bytes, 18))
+    }
+
+    /// Target protocol address.
+    pub fn target_ip(&self) -> Ipv4Addr {
+        ip_at(self.bytes, 24)
+    }
+}
+
+fn mac_at(bytes: &[u8; 28], at: usize) -> [u8; 6] {
+    let mut mac = [0; 6];
+    mac.copy_from_slice(&bytes[at..at + 6]);
+    mac
+}
+
+fn ip_at(bytes: &[u8; 28], at: usize) -> Ipv4Addr {
+    Ipv4Addr::new(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3])
+}

@@ -1,0 +1,70 @@
+//! Why a frame was refused or a rewrite did not apply.
+
+/// Why [`Frame::parse`](crate::Frame::parse) refused a frame.
+///
+/// Each variant names the first check that failed; nothing after it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Shorter than an Ethernet header, or than its 802.1Q tag.
+    #[error("truncated Ethernet header")]
+    TruncatedEthernet,
+    /// An ARP packet shorter than 28 bytes.
+    #[error("truncated ARP packet")]
+    TruncatedArp,
+    /// ARP for something other than IPv4 over Ethernet.
+    #[error("ARP is not IPv4 over Ethernet")]
+    UnsupportedArp,
+    /// Fewer bytes than the IPv4 header or its total length claim.
+    #[error("truncated IPv4 packet")]
+    TruncatedIpv4,
+    /// Ethertype IPv4 but the version field is not 4.
+    #[error("IPv4 version field is not 4")]
+    BadIpVersion,
+    /// IHL below 5 words.
+    #[error("IPv4 header length below 20 bytes")]
+    BadIpHeaderLength,
+    /// Total length shorter than the header itself.
+    #[error("IPv4 total length shorter than its header")]
+    BadIpTotalLength,
+    /// The IPv4 header checksum does not verify.
+    #[error("IPv4 header checksum mismatch")]
+    BadIpChecksum,
+    /// A TCP header cut short, or a data offset below 5 or past the packet.
+    #[error("truncated or malformed TCP header")]
+    BadTcpHeader,
+    /// A UDP header cut short, or a length field that disagrees with IPv4's.
+    #[error("truncated or malformed UDP header")]
+    BadUdpHeader,
+    /// An ICMP message shorter than its 8-byte header.
+    #[error("truncated ICMP header")]
+    TruncatedIcmp,
+}
+
+/// Why an in-place rewrite was refused. The frame is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum RewriteError {
+    /// The frame does not carry IPv4.
+    #[error("frame is not IPv4")]
+    NotIpv4,
+    /// The packet has no ports (or echo identifier) to rewrite: a non-first
+    /// fragment, or a protocol other than TCP, UDP and ICMP echo.
+    #[error("packet has no ports")]
+    NoPorts,
+    /// The packet is not an ICMP error quoting an IPv4 header with ports.
+    #[error("packet is not an ICMP error with a quoted flow")]
+    NoQuotedFlow,
+    /// The frame is not an ARP request.
+    #[error("frame is not an ARP request")]
+    NotArpRequest,
+    /// The packet is not an ICMP echo request.
+    #[error("packet is not an ICMP echo request")]
+    NotEchoRequest,
+    /// The checksum covers data this frame does not hold (a fragment).
+    #[error("packet is a fragment; its transport checksum cannot be computed")]
+    Fragmented,
+    /// The TTL is 0 or 1, so forwarding must stop here.
+    #[error("TTL expired")]
+    TtlExpired,
+}

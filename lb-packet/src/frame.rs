@@ -1,0 +1,278 @@
+//! [`Frame`]: a validated, zero-copy view over an Ethernet frame.
+
+use std::net::Ipv4Addr;
+
+use crate::MacAddr;
+use crate::arp::ArpView;
+use crate::checksum;
+use crate::error::ParseError;
+use crate::flow::{FlowKey, Protocol};
+use crate::icmp::Icmp;
+use crate::ipv4::Ipv4View;
+use crate::layout::{
+    ARP_LEN, ETHERTYPE_VLAN, ICMP_ECHO_REQUEST, Ipv4Layout, Layout, Network, PROTO_TCP, PROTO_UDP,
+    QuotedPorts, Transport, array_at, be16,
+};
+use crate::tcp_flags::TcpFlags;
+
+/// What an Ethernet frame carries (behind its 802.1Q tag, if any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtherType {
+    /// ARP for IPv4 over Ethernet (validated).
+    Arp,
+    /// IPv4 (validated down to the transport header).
+    Ipv4,
+    /// IPv6 (recognised only, so engines can pass it through).
+    Ipv6,
+    /// Anything else, with its ethertype.
+    Other(u16),
+}
+
+/// An Ethernet II frame, validated once by [`Frame::parse`].
+///
+/// `parse` checks every length the frame's headers claim, the IPv4 header
+/// checksum, and the transport header of first fragments. Afterwards no
+/// accessor or setter can panic or fail for a reason `parse` could have
+/// seen, whatever the bytes were: setters that do not apply to this kind
+/// of frame return a [`RewriteError`](crate::RewriteError) and leave it
+/// untouched.
+///
+/// Reading needs `T: AsRef<[u8]>`, writing also `AsMut<[u8]>`, so the same
+/// code serves `&[u8]`, `&mut [u8]`, `Vec<u8>` or a datapath's own buffer.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use lb_packet::{ArpOp, EtherType, Frame, MacAddr};
+///
+/// let mac: MacAddr = "02:00:00:00:00:01".parse()?;
+/// let bytes = lb_packet::arp_request(mac, Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1));
+/// let frame = Frame::parse(&bytes[..])?;
+/// assert_eq!(frame.ethertype(), EtherType::Arp);
+/// let arp = frame.arp().expect("an ARP frame");
+/// assert_eq!((arp.op(), arp.target_ip()), (ArpOp::Request, Ipv4Addr::new(10, 0, 0, 1)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Frame<T> {
+    pub(crate) buffer: T,
+    pub(crate) layout: Layout,
+}
+
+impl<T: AsRef<[u8]>> Frame<T> {
+    /// Validates `buffer` as an Ethernet frame.
+    // Always inlined: returned through memory, the packed layout costs a
+    // store-forwarding stall that is a third of the whole parse.
+    #[inline(always)]
+    pub fn parse(buffer: T) -> Result<Self, ParseError> {
+        let layout = Layout::parse(buffer.as_ref())?;
+        Ok(Frame { buffer, layout })
+    }
+
+    /// The whole frame.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+
+    /// Length of the whole frame in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Always false: a valid frame holds at least an Ethernet header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Gives the buffer back.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// Destination MAC address.
+    pub fn dst_mac(&self) -> MacAddr {
+        MacAddr(self.mac_at(0))
+    }
+
+    /// Source MAC address.
+    pub fn src_mac(&self) -> MacAddr {
+        MacAddr(self.mac_at(6))
+    }
+
+    fn mac_at(&self, at: usize) -> [u8; 6] {
+        let mut mac = [0; 6];
+        mac.copy_from_slice(&self.as_bytes()[at..at + 6]);
+        mac
+    }
+
+    /// The 802.1Q VLAN identifier, if the frame is tagged.
+    pub fn vlan_id(&self) -> Option<u16> {
+        let bytes = self.as_bytes();
+        (be16(bytes, 12) == ETHERTYPE_VLAN).then(|| be16(bytes, 14) & 0x0fff)
+    }
+
+    /// What the frame carries.
+    pub fn ethertype(&self) -> EtherType {
+        match self.layout.network() {
+            Network::Arp => EtherType::Arp,
+            Network::Ipv4 => EtherType::Ipv4,
+            Network::Ipv6 => EtherType::Ipv6,
+            Network::Other => EtherType::Other(be16(self.as_bytes(), self.layout.l3() - 2)),
+        }
+    }
+
+    /// The ARP packet, if this is ARP.
+    pub fn arp(&self) -> Option<ArpView<'_>> {
+        match self.layout.network() {
+            Network::Arp => {
+                let l3 = self.layout.l3();
+                self.as_bytes()[l3..l3 + ARP_LEN]
+                    .try_into()
+                    .ok()
+                    .map(ArpView::new)
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn ipv4_layout(&self) -> Option<Ipv4Layout> {
+        self.layout.ipv4_layout()
+    }
+
+    /// The IPv4 header, if this is IPv4.
+    pub fn ipv4(&self) -> Option<Ipv4View<'_>> {
+        let ip = self.ipv4_layout()?;
+        Some(Ipv4View::new(&self.as_bytes()[self.layout.l3()..ip.l4]))
+    }
+
+    fn addr_at(&self, at: usize) -> Ipv4Addr {
+        Ipv4Addr::from(array_at::<4>(self.as_bytes(), at))
+    }
+
+    /// The flow's 5-tuple: TCP, UDP and ICMP echo, when the ports are in
+    /// this frame (so not for non-first fragments).
+    pub fn flow_key(&self) -> Option<FlowKey> {
+        let ip = self.ipv4_layout()?;
+        let bytes = self.as_bytes();
+        let (proto, src_port, dst_port) = match ip.transport {
+            Transport::Tcp | Transport::Udp => {
+                let [s0, s1, d0, d1] = array_at(bytes, ip.l4);
+                let proto = if ip.transport == Transport::Tcp {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Udp
+                };
+                (
+                    proto,
+                    u16::from_be_bytes([s0, s1]),
+                    u16::from_be_bytes([d0, d1]),
+                )
+            }
+            Transport::IcmpEcho => {
+                let id = be16(bytes, ip.l4 + 4);
+                (Protocol::Icmp, id, id)
+            }
+            _ => return None,
+        };
+        let [s0, s1, s2, s3, d0, d1, d2, d3] = array_at(bytes, self.layout.l3() + 12);
+        Some(FlowKey {
+            src: Ipv4Addr::new(s0, s1, s2, s3),
+            dst: Ipv4Addr::new(d0, d1, d2, d3),
+            src_port,
+            dst_port,
+            proto,
+        })
+    }
+
+    /// TCP flags, for TCP packets whose header is in this frame.
+    pub fn tcp_flags(&self) -> Option<TcpFlags> {
+        let ip = self.ipv4_layout()?;
+        matches!(ip.transport, Transport::Tcp)
+            .then(|| TcpFlags::from_bits(self.as_bytes()[ip.l4 + 13]))
+    }
+
+    /// The ICMP message, for ICMP packets whose header is in this frame.
+    pub fn icmp(&self) -> Option<Icmp> {
+        let ip = self.ipv4_layout()?;
+        let bytes = self.as_bytes();
+        let (icmp_type, code) = (bytes[ip.l4], bytes[ip.l4 + 1]);
+        Some(match ip.transport {
+            Transport::IcmpEcho => {
+                let (id, seq) = (be16(bytes, ip.l4 + 4), be16(bytes, ip.l4 + 6));
+                if icmp_type == ICMP_ECHO_REQUEST {
+                    Icmp::EchoRequest { id, seq }
+                } else {
+                    Icmp::EchoReply { id, seq }
+                }
+            }
+            Transport::IcmpError(_) => Icmp::Error { icmp_type, code },
+            Transport::IcmpOther => Icmp::Other { icmp_type, code },
+            _ => return None,
+        })
+    }
+
+    /// The flow of the packet an ICMP error quotes, as that packet travelled
+    /// (so usually the reverse of this error's own direction). None when the
+    /// quote is cut short or carries no ports.
+    pub fn quoted_flow(&self) -> Option<FlowKey> {
+        let ip = self.ipv4_layout()?;
+        let Transport::IcmpError(Some(quote)) = ip.transport else {
+            return None;
+        };
+        let bytes = self.as_bytes();
+        let (proto, src_port, dst_port) = match quote.ports {
+            QuotedPorts::Tcp => (
+                Protocol::Tcp,
+                be16(bytes, quote.l4),
+                be16(bytes, quote.l4 + 2),
+            ),
+            QuotedPorts::Udp => (
+                Protocol::Udp,
+                be16(bytes, quote.l4),
+                be16(bytes, quote.l4 + 2),
+            ),
+            QuotedPorts::IcmpEcho => {
+                let id = be16(bytes, quote.l4 + 4);
+                (Protocol::Icmp, id, id)
+            }
+            QuotedPorts::None => return None,
+        };
+        Some(FlowKey {
+            src: self.addr_at(quote.l3 + 12),
+            dst: self.addr_at(quote.l3 + 16),
+            src_port,
+            dst_port,
+            proto,
+        })
+    }
+
+    /// Whether the transport checksum verifies, by full recomputation.
+    ///
+    /// None when it cannot be checked: not TCP, UDP or ICMP; a fragment
+    /// (the checksum covers bytes other frames hold); or UDP without one.
+    pub fn l4_checksum_valid(&self) -> Option<bool> {
+        let ip = self.ipv4_layout()?;
+        let bytes = self.as_bytes();
+        if self.ipv4().is_some_and(|header| header.is_fragment()) {
+            return None;
+        }
+        let segment = &bytes[ip.l4..ip.end];
+        let total = match ip.transport {
+            Transport::Tcp => self.pseudo_header_sum(PROTO_TCP) + checksum::sum(segment),
+            Transport::Udp if be16(segment, 6) == 0 => return None,
+            Transport::Udp => self.pseudo_header_sum(PROTO_UDP) + checksum::sum(segment),
+            Transport::IcmpEcho | Transport::IcmpError(_) | Transport::IcmpOther => {
+                checksum::sum(segment)
+            }
+            Transport::Opaque => return None,
+        };
+        Some(checksum::fold(total) == 0xffff)
+    }
+
+    /// Unfolded sum of the TCP/UDP pseudo-header. Call on IPv4 frames only.
+    pub(crate) fn pseudo_header_sum(&self, protocol: u8) -> u32 {
+        let l3 = self.layout.l3();
+        let bytes = self.as_bytes();
+        let segment_len = u32::from(be16(bytes, l3 + 2)) - u32::from(bytes[l3] & 0x0f) * 4;
+        checksum::sum(&bytes[l3 + 12..l3 + 20]) + u32::from(protocol) + segment_len
+    }
+}

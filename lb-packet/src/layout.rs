@@ -1,0 +1,393 @@
+//! Where each header of a frame starts, found and validated once.
+//!
+//! Every offset a [`Layout`] holds has been checked against the buffer it
+//! was parsed from, so readers and writers index with them freely: the
+//! buffer's length never changes after parsing, hence no access can go out
+//! of bounds whatever bytes are later written.
+
+use crate::checksum;
+use crate::error::ParseError;
+
+pub(crate) const ETHERNET_LEN: usize = 14;
+const VLAN_TAG_LEN: usize = 4;
+pub(crate) const ARP_LEN: usize = 28;
+pub(crate) const IPV4_MIN_LEN: usize = 20;
+pub(crate) const TCP_MIN_LEN: usize = 20;
+pub(crate) const UDP_LEN: usize = 8;
+pub(crate) const ICMP_HEADER_LEN: usize = 8;
+
+pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(crate) const ETHERTYPE_ARP: u16 = 0x0806;
+pub(crate) const ETHERTYPE_VLAN: u16 = 0x8100;
+pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
+
+pub(crate) const PROTO_ICMP: u8 = 1;
+pub(crate) const PROTO_TCP: u8 = 6;
+pub(crate) const PROTO_UDP: u8 = 17;
+
+pub(crate) const ICMP_ECHO_REPLY: u8 = 0;
+pub(crate) const ICMP_ECHO_REQUEST: u8 = 8;
+
+/// Offsets of a validated frame, bit-packed into one `u64`.
+///
+/// Packed by hand because the compiler assembles a struct of small fields
+/// through the stack, and the store-forwarding stall that follows cost a
+/// third of the whole parse. Bits: 0..16 `l4` (IPv4: start of the
+/// transport header, `l3 + IHL * 4`), 16..32 the IPv4 total length (the
+/// packet ends at `l3 + total_len`), 32..40 the quote offset (ICMP errors:
+/// quoted transport header minus `l4`, at most 68), 40..48 `l3` (14, or 18
+/// behind an 802.1Q tag), 48..56 [`Network`], 56..64 a [`transport_code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout(u64);
+
+const TOTAL_LEN_SHIFT: u32 = 16;
+const QUOTE_OFFSET_SHIFT: u32 = 32;
+const L3_SHIFT: u32 = 40;
+const NETWORK_SHIFT: u32 = 48;
+const TRANSPORT_SHIFT: u32 = 56;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Network {
+    /// `l3 + 28 <= len`, IPv4 over Ethernet.
+    Arp,
+    Ipv4,
+    /// Recognised, not validated: engines only pass it through.
+    Ipv6,
+    /// Any other ethertype (read it from the frame).
+    Other,
+}
+
+/// What follows the IPv4 header, as stored in a [`Layout`]: one of these
+/// codes, or `ICMP_ERROR_QUOTED + QuotedPorts` for an ICMP error whose
+/// quoted IPv4 header is whole.
+mod transport_code {
+    pub(super) const OPAQUE: u8 = 0;
+    pub(super) const TCP: u8 = 1;
+    pub(super) const UDP: u8 = 2;
+    pub(super) const ICMP_ECHO: u8 = 3;
+    pub(super) const ICMP_OTHER: u8 = 4;
+    pub(super) const ICMP_ERROR_UNQUOTED: u8 = 5;
+    pub(super) const ICMP_ERROR_QUOTED: u8 = 6;
+}
+
+/// An IPv4 packet's offsets, decoded from a [`Layout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ipv4Layout {
+    /// Start of the transport header: `l3 + IHL * 4`.
+    pub(crate) l4: usize,
+    /// End of the IPv4 packet: `l3 + total length` (Ethernet padding follows).
+    pub(crate) end: usize,
+    pub(crate) transport: Transport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// No transport header to read: a non-first fragment, or a protocol
+    /// other than TCP, UDP and ICMP.
+    Opaque,
+    /// `l4 + data offset <= end`.
+    Tcp,
+    /// `l4 + 8 <= end`.
+    Udp,
+    /// Echo request or reply, `l4 + 8 <= end`.
+    IcmpEcho,
+    /// Destination unreachable, source quench, redirect, time exceeded or
+    /// parameter problem; the quote when its IPv4 header is whole.
+    IcmpError(Option<Quote>),
+    /// Any other ICMP message, `l4 + 8 <= end`.
+    IcmpOther,
+}
+
+/// The IPv4 header (and start of transport header) quoted by an ICMP error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quote {
+    /// Start of the quoted IPv4 header; its IHL bytes are within the packet.
+    pub(crate) l3: usize,
+    /// Start of the quoted transport header.
+    pub(crate) l4: usize,
+    pub(crate) ports: QuotedPorts,
+}
+
+/// What the quote's first transport bytes are. Port-bearing variants
+/// guarantee `l4 + 8 <= end` (RFC 792 quotes at least 64 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum QuotedPorts {
+    None = 0,
+    /// Checksum (bytes 16..18) present only when `l4 + 18 <= end`.
+    Tcp,
+    Udp,
+    IcmpEcho,
+}
+
+impl Layout {
+    #[inline(always)]
+    fn non_ip(l3: usize, network: Network) -> Self {
+        let network = match network {
+            Network::Arp => 0,
+            Network::Ipv4 => 1,
+            Network::Ipv6 => 2,
+            Network::Other => 3,
+        };
+        Layout(((l3 as u64) << L3_SHIFT) | (network << NETWORK_SHIFT))
+    }
+
+    #[inline(always)]
+    fn ipv4(l3: usize, l4: u16, total_len: u16, transport: u8, quote_offset: u8) -> Self {
+        let network = Layout::non_ip(l3, Network::Ipv4).0;
+        Layout(
+            network
+                | u64::from(l4)
+                | (u64::from(total_len) << TOTAL_LEN_SHIFT)
+                | (u64::from(quote_offset) << QUOTE_OFFSET_SHIFT)
+                | (u64::from(transport) << TRANSPORT_SHIFT),
+        )
+    }
+
+    #[inline(always)]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "extracting a packed 8-bit field"
+    )]
+    fn byte(self, shift: u32) -> u8 {
+        (self.0 >> shift) as u8
+    }
+
+    #[inline(always)]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "extracting a packed 16-bit field"
+    )]
+    fn half(self, shift: u32) -> u16 {
+        (self.0 >> shift) as u16
+    }
+
+    /// Start of the network header.
+    #[inline]
+    pub(crate) fn l3(&self) -> usize {
+        usize::from(self.byte(L3_SHIFT))
+    }
+
+    #[inline]
+    pub(crate) fn network(&self) -> Network {
+        match self.byte(NETWORK_SHIFT) {
+            0 => Network::Arp,
+            1 => Network::Ipv4,
+            2 => Network::Ipv6,
+            _ => Network::Other,
+        }
+    }
+
+    /// The IPv4 offsets, if this is IPv4.
+    #[inline]
+    pub(crate) fn ipv4_layout(&self) -> Option<Ipv4Layout> {
+        if self.network() != Network::Ipv4 {
+            return None;
+        }
+        let l4 = usize::from(self.half(0));
+        let total_len = usize::from(self.half(TOTAL_LEN_SHIFT));
+        let quote_offset = usize::from(self.byte(QUOTE_OFFSET_SHIFT));
+        let quote = |ports| {
+            Transport::IcmpError(Some(Quote {
+                l3: l4 + ICMP_HEADER_LEN,
+                l4: l4 + quote_offset,
+                ports,
+            }))
+        };
+        let transport = match self.byte(TRANSPORT_SHIFT) {
+            transport_code::TCP => Transport::Tcp,
+            transport_code::UDP => Transport::Udp,
+            transport_code::ICMP_ECHO => Transport::IcmpEcho,
+            transport_code::ICMP_OTHER => Transport::IcmpOther,
+            transport_code::ICMP_ERROR_UNQUOTED => Transport::IcmpError(None),
+            6 => quote(QuotedPorts::None),
+            7 => quote(QuotedPorts::Tcp),
+            8 => quote(QuotedPorts::Udp),
+            9 => quote(QuotedPorts::IcmpEcho),
+            _ => Transport::Opaque,
+        };
+        Some(Ipv4Layout {
+            l4,
+            end: self.l3() + total_len,
+            transport,
+        })
+    }
+}
+
+#[inline]
+pub(crate) fn be16(bytes: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes(array_at(bytes, at))
+}
+
+/// `N` bytes from `at`, with one bounds check instead of `N`.
+#[inline(always)]
+pub(crate) fn array_at<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut array = [0; N];
+    array.copy_from_slice(&bytes[at..at + N]);
+    array
+}
+
+impl Layout {
+    #[inline(always)]
+    pub(crate) fn parse(frame: &[u8]) -> Result<Self, ParseError> {
+        if frame.len() < ETHERNET_LEN {
+            return Err(ParseError::TruncatedEthernet);
+        }
+        let mut l3 = ETHERNET_LEN;
+        let mut ethertype = be16(frame, 12);
+        if ethertype == ETHERTYPE_VLAN {
+            if frame.len() < ETHERNET_LEN + VLAN_TAG_LEN {
+                return Err(ParseError::TruncatedEthernet);
+            }
+            ethertype = be16(frame, 16);
+            l3 += VLAN_TAG_LEN;
+        }
+        match ethertype {
+            ETHERTYPE_ARP => {
+                parse_arp(&frame[l3..])?;
+                Ok(Layout::non_ip(l3, Network::Arp))
+            }
+            ETHERTYPE_IPV4 => parse_ipv4(frame, l3),
+            ETHERTYPE_IPV6 => Ok(Layout::non_ip(l3, Network::Ipv6)),
+            _ => Ok(Layout::non_ip(l3, Network::Other)),
+        }
+    }
+}
+
+#[inline]
+fn parse_arp(arp: &[u8]) -> Result<(), ParseError> {
+    if arp.len() < ARP_LEN {
+        return Err(ParseError::TruncatedArp);
+    }
+    // Hardware type Ethernet (1), protocol IPv4, address lengths 6 and 4.
+    if be16(arp, 0) != 1 || be16(arp, 2) != ETHERTYPE_IPV4 || arp[4] != 6 || arp[5] != 4 {
+        return Err(ParseError::UnsupportedArp);
+    }
+    Ok(())
+}
+
+/// What follows an IPv4 header, and the quote's offset within the segment.
+type TransportParts = (u8, u8);
+
+#[inline(always)]
+fn parse_ipv4(frame: &[u8], l3: usize) -> Result<Layout, ParseError> {
+    let ip = &frame[l3..];
+    if ip.len() < IPV4_MIN_LEN {
+        return Err(ParseError::TruncatedIpv4);
+    }
+    if ip[0] >> 4 != 4 {
+        return Err(ParseError::BadIpVersion);
+    }
+    let header_words = ip[0] & 0x0f;
+    let header_len = usize::from(header_words) * 4;
+    if header_len < IPV4_MIN_LEN {
+        return Err(ParseError::BadIpHeaderLength);
+    }
+    let total_len = be16(ip, 2);
+    if usize::from(total_len) < header_len {
+        return Err(ParseError::BadIpTotalLength);
+    }
+    if ip.len() < usize::from(total_len) {
+        return Err(ParseError::TruncatedIpv4);
+    }
+    let header_sum = match header_len {
+        // The common case, unrolled: no options.
+        IPV4_MIN_LEN => checksum::sum_array(&array_at::<IPV4_MIN_LEN>(ip, 0)),
+        _ => checksum::sum(&ip[..header_len]),
+    };
+    if checksum::fold(header_sum) != 0xffff {
+        return Err(ParseError::BadIpChecksum);
+    }
+    let fragment = be16(ip, 6);
+    let (transport, quote_offset) = if fragment & 0x1fff == 0 {
+        let more_fragments = fragment & 0x2000 != 0;
+        parse_transport(
+            &ip[header_len..usize::from(total_len)],
+            ip[9],
+            more_fragments,
+        )?
+    } else {
+        (transport_code::OPAQUE, 0)
+    };
+    // l3 is 14 or 18 and the IPv4 header at most 60 bytes: l4 fits in u16.
+    let l4 = u16::from(header_words) * 4 + if l3 == ETHERNET_LEN { 14 } else { 18 };
+    Ok(Layout::ipv4(l3, l4, total_len, transport, quote_offset))
+}
+
+#[inline(always)]
+fn parse_transport(
+    segment: &[u8],
+    protocol: u8,
+    fragmented: bool,
+) -> Result<TransportParts, ParseError> {
+    let transport = match protocol {
+        PROTO_TCP => {
+            if segment.len() < TCP_MIN_LEN {
+                return Err(ParseError::BadTcpHeader);
+            }
+            let data_offset = usize::from(segment[12] >> 4) * 4;
+            if data_offset < TCP_MIN_LEN || data_offset > segment.len() {
+                return Err(ParseError::BadTcpHeader);
+            }
+            transport_code::TCP
+        }
+        PROTO_UDP => {
+            if segment.len() < UDP_LEN {
+                return Err(ParseError::BadUdpHeader);
+            }
+            // A first fragment's UDP length covers the whole datagram.
+            let udp_len = usize::from(be16(segment, 4));
+            if !fragmented && (udp_len < UDP_LEN || udp_len > segment.len()) {
+                return Err(ParseError::BadUdpHeader);
+            }
+            transport_code::UDP
+        }
+        PROTO_ICMP => {
+            if segment.len() < ICMP_HEADER_LEN {
+                return Err(ParseError::TruncatedIcmp);
+            }
+            match segment[0] {
+                ICMP_ECHO_REPLY | ICMP_ECHO_REQUEST => transport_code::ICMP_ECHO,
+                3 | 4 | 5 | 11 | 12 => {
+                    return Ok(match parse_quote(&segment[ICMP_HEADER_LEN..]) {
+                        Some((ports, offset)) => {
+                            (transport_code::ICMP_ERROR_QUOTED + ports as u8, offset)
+                        }
+                        None => (transport_code::ICMP_ERROR_UNQUOTED, 0),
+                    });
+                }
+                _ => transport_code::ICMP_OTHER,
+            }
+        }
+        _ => transport_code::OPAQUE,
+    };
+    Ok((transport, 0))
+}
+
+/// The quote of an ICMP error and the offset of its transport header from
+/// the start of the ICMP message, if its IPv4 header is whole. A malformed
+/// quote is not an error: the message is still valid ICMP, just not one
+/// anybody can map back to a flow.
+#[inline]
+fn parse_quote(quoted: &[u8]) -> Option<(QuotedPorts, u8)> {
+    if quoted.len() < IPV4_MIN_LEN || quoted[0] >> 4 != 4 {
+        return None;
+    }
+    let header_words = quoted[0] & 0x0f;
+    let header_len = usize::from(header_words) * 4;
+    if header_len < IPV4_MIN_LEN || quoted.len() < header_len {
+        return None;
+    }
+    let first_fragment = be16(quoted, 6) & 0x1fff == 0;
+    let has_ports = first_fragment && quoted.len() - header_len >= 8;
+    let ports = match quoted[9] {
+        _ if !has_ports => QuotedPorts::None,
+        PROTO_TCP => QuotedPorts::Tcp,
+        PROTO_UDP => QuotedPorts::Udp,
+        PROTO_ICMP if matches!(quoted[header_len], ICMP_ECHO_REPLY | ICMP_ECHO_REQUEST) => {
+            QuotedPorts::IcmpEcho
+        }
+        _ => QuotedPorts::None,
+    };
+    Some((ports, 8 + header_words * 4))
+}

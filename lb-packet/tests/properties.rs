@@ -1,0 +1,345 @@
+//! Property tests: frames built by etherparse's `PacketBuilder`, rewritten
+//! by this crate, and checked against etherparse's full checksum
+//! recomputation, which shares no code with ours.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use etherparse::{
+    ArpHardwareId, ArpOperation, ArpPacket, EtherType as EpEtherType, IpHeaders, IpNumber,
+    Ipv4Extensions, Ipv4Header, NetHeaders, PacketBuilder, PacketHeaders, TransportHeader, VlanId,
+};
+use etherparse::{Icmpv4Type, icmpv4::DestUnreachableHeader};
+use lb_packet::{Frame, MacAddr, RewriteError};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Transport {
+    Tcp {
+        src: u16,
+        dst: u16,
+        seq: u32,
+        syn: bool,
+        ack: Option<u32>,
+    },
+    Udp {
+        src: u16,
+        dst: u16,
+        zero_checksum: bool,
+    },
+    Echo {
+        id: u16,
+        seq: u16,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    vlan: Option<u16>,
+    src: [u8; 4],
+    dst: [u8; 4],
+    ttl: u8,
+    options: Vec<u8>,
+    transport: Transport,
+    payload: Vec<u8>,
+}
+
+fn transport() -> impl Strategy<Value = Transport> {
+    prop_oneof![
+        (
+            any::<u16>(),
+            any::<u16>(),
+            any::<u32>(),
+            any::<bool>(),
+            any::<Option<u32>>()
+        )
+            .prop_map(|(src, dst, seq, syn, ack)| Transport::Tcp {
+                src,
+                dst,
+                seq,
+                syn,
+                ack
+            }),
+        (any::<u16>(), any::<u16>(), any::<bool>()).prop_map(|(src, dst, zero_checksum)| {
+            Transport::Udp {
+                src,
+                dst,
+                zero_checksum,
+            }
+        }),
+        (any::<u16>(), any::<u16>()).prop_map(|(id, seq)| Transport::Echo { id, seq }),
+    ]
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        (
+            any::<[u8; 6]>(),
+            any::<[u8; 6]>(),
+            proptest::option::of(0u16..4095),
+        ),
+        (any::<[u8; 4]>(), any::<[u8; 4]>(), 1u8..=255),
+        (0usize..=10).prop_flat_map(|words| proptest::collection::vec(any::<u8>(), words * 4)),
+        transport(),
+        proptest::collection::vec(any::<u8>(), 0..96),
+    )
+        .prop_map(
+            |((src_mac, dst_mac, vlan), (src, dst, ttl), options, transport, payload)| Spec {
+                src_mac,
+                dst_mac,
+                vlan,
+                src,
+                dst,
+                ttl,
+                options,
+                transport,
+                payload,
+            },
+        )
+}
+
+fn ipv4_header(spec: &Spec) -> IpHeaders {
+    let mut header = Ipv4Header::new(0, spec.ttl, IpNumber::TCP, spec.src, spec.dst).unwrap();
+    header.options = spec.options[..].try_into().unwrap();
+    IpHeaders::Ipv4(header, Ipv4Extensions::default())
+}
+
+fn build(spec: &Spec) -> Vec<u8> {
+    let ethernet = PacketBuilder::ethernet2(spec.src_mac, spec.dst_mac);
+    let ip = match spec.vlan {
+        Some(vlan) => ethernet
+            .single_vlan(VlanId::try_new(vlan).unwrap())
+            .ip(ipv4_header(spec)),
+        None => ethernet.ip(ipv4_header(spec)),
+    };
+    let mut bytes = Vec::new();
+    match spec.transport {
+        Transport::Tcp {
+            src,
+            dst,
+            seq,
+            syn,
+            ack,
+        } => {
+            let mut tcp = ip.tcp(src, dst, seq, 1024);
+            if syn {
+                tcp = tcp.syn();
+            }
+            if let Some(ack) = ack {
+                tcp = tcp.ack(ack);
+            }
+            tcp.write(&mut bytes, &spec.payload).unwrap();
+        }
+        Transport::Udp {
+            src,
+            dst,
+            zero_checksum,
+        } => {
+            ip.udp(src, dst).write(&mut bytes, &spec.payload).unwrap();
+            if zero_checksum {
+                let l4 = bytes.len() - spec.payload.len() - 8;
+                bytes[l4 + 6..l4 + 8].fill(0);
+            }
+        }
+        Transport::Echo { id, seq } => {
+            ip.icmpv4_echo_request(id, seq)
+                .write(&mut bytes, &spec.payload)
+                .unwrap();
+        }
+    }
+    bytes
+}
+
+/// Asserts every checksum in `bytes` equals etherparse's recomputation.
+/// `udp_unchecked`: the UDP checksum must be 0 ("none") instead.
+fn assert_checksums_recomputed(bytes: &[u8], udp_unchecked: bool) {
+    let headers = PacketHeaders::from_ethernet_slice(bytes).expect("etherparse reads it");
+    let Some(NetHeaders::Ipv4(ip, _)) = &headers.net else {
+        panic!("not IPv4")
+    };
+    assert_eq!(
+        ip.header_checksum,
+        ip.calc_header_checksum(),
+        "IPv4 header checksum"
+    );
+    let payload = headers.payload.slice();
+    match headers.transport.expect("transport header") {
+        TransportHeader::Tcp(tcp) => {
+            assert_eq!(
+                tcp.checksum,
+                tcp.calc_checksum_ipv4(ip, payload).unwrap(),
+                "TCP"
+            )
+        }
+        TransportHeader::Udp(udp) if udp_unchecked => assert_eq!(udp.checksum, 0, "UDP none"),
+        TransportHeader::Udp(udp) => {
+            assert_eq!(
+                udp.checksum,
+                udp.calc_checksum_ipv4(ip, payload).unwrap(),
+                "UDP"
+            )
+        }
+        TransportHeader::Icmpv4(icmp) => {
+            assert_eq!(icmp.checksum, icmp.icmp_type.calc_checksum(payload), "ICMP")
+        }
+        other => panic!("unexpected transport {other:?}"),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    SetSrc(SocketAddrV4),
+    SetDst(SocketAddrV4),
+    SetSrcAddr(Ipv4Addr),
+    SetDstAddr(Ipv4Addr),
+    DecrementTtl,
+    SwapMacs,
+    SetMacs([u8; 6], [u8; 6]),
+    EchoReply,
+}
+
+fn endpoint() -> impl Strategy<Value = SocketAddrV4> {
+    (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddrV4::new(ip.into(), port))
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        endpoint().prop_map(Op::SetSrc),
+        endpoint().prop_map(Op::SetDst),
+        any::<[u8; 4]>().prop_map(|ip| Op::SetSrcAddr(ip.into())),
+        any::<[u8; 4]>().prop_map(|ip| Op::SetDstAddr(ip.into())),
+        Just(Op::DecrementTtl),
+        Just(Op::SwapMacs),
+        (any::<[u8; 6]>(), any::<[u8; 6]>()).prop_map(|(a, b)| Op::SetMacs(a, b)),
+        Just(Op::EchoReply),
+    ]
+}
+
+fn apply(frame: &mut Frame<&mut [u8]>, op: &Op) {
+    let ttl = frame.ipv4().unwrap().ttl();
+    let is_echo_request = matches!(frame.icmp(), Some(lb_packet::Icmp::EchoRequest { .. }));
+    match *op {
+        Op::SetSrc(endpoint) => frame.set_src(endpoint).unwrap(),
+        Op::SetDst(endpoint) => frame.set_dst(endpoint).unwrap(),
+        Op::SetSrcAddr(addr) => frame.set_src_addr(addr).unwrap(),
+        Op::SetDstAddr(addr) => frame.set_dst_addr(addr).unwrap(),
+        Op::DecrementTtl => match frame.decrement_ttl() {
+            Ok(()) => assert_eq!(frame.ipv4().unwrap().ttl(), ttl - 1),
+            Err(error) => assert_eq!((error, ttl <= 1), (RewriteError::TtlExpired, true)),
+        },
+        Op::SwapMacs => frame.swap_macs(),
+        Op::SetMacs(src, dst) => {
+            frame.set_src_mac(MacAddr(src));
+            frame.set_dst_mac(MacAddr(dst));
+        }
+        Op::EchoReply => match frame.make_echo_reply() {
+            Ok(()) => assert!(is_echo_request),
+            Err(error) => assert_eq!(
+                (error, is_echo_request),
+                (RewriteError::NotEchoRequest, false)
+            ),
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn rewrites_match_full_recomputation(spec in spec(), ops in proptest::collection::vec(op(), 1..8)) {
+        let mut bytes = build(&spec);
+        let udp_unchecked = matches!(spec.transport, Transport::Udp { zero_checksum: true, .. });
+        assert_checksums_recomputed(&bytes, udp_unchecked);
+        for op in &ops {
+            let mut frame = Frame::parse(&mut bytes[..]).expect("still valid");
+            apply(&mut frame, op);
+            assert_checksums_recomputed(&bytes, udp_unchecked);
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_an_error(spec in spec()) {
+        let bytes = build(&spec);
+        prop_assert!(Frame::parse(&bytes[..]).is_ok());
+        for len in 0..bytes.len() {
+            prop_assert!(Frame::parse(&bytes[..len]).is_err(), "accepted {len} of {} bytes", bytes.len());
+        }
+    }
+
+    #[test]
+    fn arp_truncations_are_errors(sender in any::<[u8; 6]>(), spa in any::<[u8; 4]>(), tpa in any::<[u8; 4]>()) {
+        let arp = ArpPacket::new(
+            ArpHardwareId::ETHERNET, EpEtherType::IPV4, ArpOperation::REQUEST,
+            &sender, &spa, &[0; 6], &tpa,
+        ).unwrap();
+        let mut bytes = Vec::new();
+        PacketBuilder::ethernet2(sender, [0xff; 6]).arp(arp).write(&mut bytes).unwrap();
+        let frame = Frame::parse(&bytes[..]).unwrap();
+        prop_assert_eq!(frame.arp().unwrap().target_ip(), Ipv4Addr::from(tpa));
+        prop_assert_eq!(&bytes[..], &lb_packet::arp_request(MacAddr(sender), spa.into(), tpa.into())[..]);
+        for len in 0..bytes.len() {
+            prop_assert!(Frame::parse(&bytes[..len]).is_err());
+        }
+    }
+
+    #[test]
+    fn nat_then_reverse_restores_the_original(spec in spec(), dnat in endpoint(), snat in endpoint()) {
+        let original = build(&spec);
+        let mut bytes = original.clone();
+        let mut frame = Frame::parse(&mut bytes[..]).unwrap();
+        let key = frame.flow_key().unwrap();
+        frame.set_dst(dnat).unwrap();
+        frame.set_src(snat).unwrap();
+        let rewritten = frame.flow_key().unwrap();
+        prop_assert_eq!(rewritten.src_endpoint(), snat);
+        // ICMP echo has one identifier for both "ports": the last write wins.
+        let dst_port = if matches!(spec.transport, Transport::Echo { .. }) { snat.port() } else { dnat.port() };
+        prop_assert_eq!(rewritten.dst_endpoint(), SocketAddrV4::new(*dnat.ip(), dst_port));
+        frame.set_src(key.src_endpoint()).unwrap();
+        frame.set_dst(key.dst_endpoint()).unwrap();
+        prop_assert_eq!(bytes, original);
+    }
+
+    #[test]
+    fn icmp_error_quote_translation(spec in spec(), quote_extra in 0usize..32, new in endpoint(), rewrite_src in any::<bool>()) {
+        // The offending packet, as an IPv4 datagram without Ethernet.
+        let inner_frame = build(&Spec { vlan: None, ..spec.clone() });
+        let inner = &inner_frame[14..];
+        let header_len = usize::from(inner[0] & 0x0f) * 4;
+        let quote = &inner[..(header_len + 8 + quote_extra).min(inner.len())];
+        let mut bytes = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 8])
+            .ipv4([10, 255, 0, 1], spec.src, 64)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 1400 }))
+            .write(&mut bytes, quote)
+            .unwrap();
+        let mut frame = Frame::parse(&mut bytes[..]).unwrap();
+        let quoted = frame.quoted_flow().expect("quote carries ports");
+        let expected_key = Frame::parse(&inner_frame[..]).unwrap().flow_key().unwrap();
+        prop_assert_eq!(quoted, expected_key);
+        if rewrite_src { frame.set_quoted_src(new).unwrap() } else { frame.set_quoted_dst(new).unwrap() }
+        assert_checksums_recomputed(&bytes, false);
+
+        // The quote must now be the head of the same packet built with the
+        // new endpoint: addresses, ports, and both inner checksums.
+        let mut moved = spec.clone();
+        moved.vlan = None;
+        let port = new.port();
+        if rewrite_src { moved.src = new.ip().octets() } else { moved.dst = new.ip().octets() }
+        moved.transport = match spec.transport {
+            Transport::Tcp { dst, seq, syn, ack, .. } if rewrite_src => Transport::Tcp { src: port, dst, seq, syn, ack },
+            Transport::Tcp { src, seq, syn, ack, .. } => Transport::Tcp { src, dst: port, seq, syn, ack },
+            Transport::Udp { dst, zero_checksum, .. } if rewrite_src => Transport::Udp { src: port, dst, zero_checksum },
+            Transport::Udp { src, zero_checksum, .. } => Transport::Udp { src, dst: port, zero_checksum },
+            Transport::Echo { seq, .. } => Transport::Echo { id: port, seq },
+        };
+        let expected = build(&moved);
+        let quote_start = 14 + 20 + 8;
+        // A quote that ends inside the TCP checksum keeps its half: there is
+        // no whole field to update.
+        let half_checksum = matches!(spec.transport, Transport::Tcp { .. }) && quote.len() == header_len + 17;
+        let compared = quote.len() - usize::from(half_checksum);
+        prop_assert_eq!(&bytes[quote_start..quote_start + compared], &expected[14..14 + compared]);
+    }
+}

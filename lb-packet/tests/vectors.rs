@@ -1,0 +1,533 @@
+//! Known frames, byte for byte: each input is laid out by layer with its
+//! fields in comments, and each expected output was computed independently
+//! (full checksum recomputation, not this crate's incremental update).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use lb_packet::{
+    ArpOp, EtherType, FlowKey, Frame, Icmp, MacAddr, ParseError, Protocol, RewriteError, TcpFlags,
+};
+
+/// TCP SYN 10.0.0.2:40000 -> VIP 10.0.0.1:80.
+const TCP_SYN: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x28, // IPv4: IHL 5, total length 40
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x06, 0x26, 0xcd, // TTL 64, protocol 6, checksum 0x26cd
+    0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.2 -> 10.0.0.1
+    0x9c, 0x40, 0x00, 0x50, // TCP 40000 -> 80
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seq 0, ack 0
+    0x50, 0x02, 0x72, 0x10, // data offset 5, flags 0x02, window
+    0x8d, 0x3f, 0x00, 0x00, // checksum 0x8d3f, urgent
+];
+
+/// TCP_SYN after DNAT to 192.168.1.2:8080.
+const TCP_SYN_DNAT: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x28, // IPv4: IHL 5, total length 40
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x06, 0x6f, 0x23, // TTL 64, protocol 6, checksum 0x6f23
+    0x0a, 0x00, 0x00, 0x02, 0xc0, 0xa8, 0x01, 0x02, // 10.0.0.2 -> 192.168.1.2
+    0x9c, 0x40, 0x1f, 0x90, // TCP 40000 -> 8080
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // seq 0, ack 0
+    0x50, 0x02, 0x72, 0x10, // data offset 5, flags 0x02, window
+    0xb6, 0x55, 0x00, 0x00, // checksum 0xb655, urgent
+];
+
+/// UDP 10.0.0.2:5353 -> 10.0.0.1:53, 3-byte payload, padded to 60 bytes.
+const UDP_PADDED: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x1f, // IPv4: IHL 5, total length 31
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x11, 0x26, 0xcb, // TTL 64, protocol 17, checksum 0x26cb
+    0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.2 -> 10.0.0.1
+    0x14, 0xe9, 0x00, 0x35, // UDP 5353 -> 53
+    0x00, 0x0b, 0x4d, 0x4e, // length 11, checksum 0x4d4e
+    0x68, 0x69, 0x21, // payload
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, // Ethernet padding
+];
+
+/// UDP_PADDED after SNAT to 10.1.1.1:40001.
+const UDP_PADDED_SNAT: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x1f, // IPv4: IHL 5, total length 31
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x11, 0x25, 0xcb, // TTL 64, protocol 17, checksum 0x25cb
+    0x0a, 0x01, 0x01, 0x01, 0x0a, 0x00, 0x00, 0x01, // 10.1.1.1 -> 10.0.0.1
+    0x9c, 0x41, 0x00, 0x35, // UDP 40001 -> 53
+    0x00, 0x0b, 0xc4, 0xf5, // length 11, checksum 0xc4f5
+    0x68, 0x69, 0x21, // payload
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, // Ethernet padding
+];
+
+/// UDP without checksum (0).
+const UDP_NO_CHECKSUM: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x20, // IPv4: IHL 5, total length 32
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x11, 0x26, 0xca, // TTL 64, protocol 17, checksum 0x26ca
+    0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.2 -> 10.0.0.1
+    0x14, 0xe9, 0x00, 0x35, // UDP 5353 -> 53
+    0x00, 0x0c, 0x00, 0x00, // length 12, checksum 0x0000
+    0x61, 0x62, 0x63, 0x64, // payload
+];
+
+/// ICMP echo request 10.0.0.2 -> 10.0.0.1, TTL 64.
+const ECHO_REQUEST: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x24, // IPv4: IHL 5, total length 36
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x01, 0x26, 0xd6, // TTL 64, protocol 1, checksum 0x26d6
+    0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.2 -> 10.0.0.1
+    0x08, 0x00, 0x28, 0x23, // ICMP type 8 code 0, checksum 0x2823
+    0x12, 0x34, 0x00, 0x01, // id 0x1234, seq 1
+    0x70, 0x69, 0x6e, 0x67, 0x70, 0x6f, 0x6e, 0x67, // payload
+];
+
+/// ECHO_REQUEST answered in place.
+const ECHO_REPLY: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:02 <- 02:00:00:00:00:01, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x24, // IPv4: IHL 5, total length 36
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x01, 0x26, 0xd6, // TTL 64, protocol 1, checksum 0x26d6
+    0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, // 10.0.0.1 -> 10.0.0.2
+    0x00, 0x00, 0x30, 0x23, // ICMP type 0 code 0, checksum 0x3023
+    0x12, 0x34, 0x00, 0x01, // id 0x1234, seq 1
+    0x70, 0x69, 0x6e, 0x67, 0x70, 0x6f, 0x6e, 0x67, // payload
+];
+
+/// ARP request: who has 10.0.0.1? tell 10.0.0.2.
+const ARP_REQUEST: &[u8] = &[
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x06, // Ethernet ff:ff:ff:ff:ff:ff <- 02:00:00:00:00:02, ethertype 0x0806
+    0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, // ARP Ethernet/IPv4, op 1
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00,
+    0x02, // sender 02:00:00:00:00:02 10.0.0.2
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00,
+    0x01, // target 00:00:00:00:00:00 10.0.0.1
+];
+
+/// ARP_REQUEST answered with 02:00:00:00:00:aa.
+const ARP_REPLY: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0xaa, 0x08,
+    0x06, // Ethernet 02:00:00:00:00:02 <- 02:00:00:00:00:aa, ethertype 0x0806
+    0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02, // ARP Ethernet/IPv4, op 2
+    0x02, 0x00, 0x00, 0x00, 0x00, 0xaa, 0x0a, 0x00, 0x00,
+    0x01, // sender 02:00:00:00:00:aa 10.0.0.1
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00,
+    0x02, // target 02:00:00:00:00:02 10.0.0.2
+];
+
+/// ICMP frag-needed from router 10.0.0.254 to the VIP, quoting VIP:80 -> 10.0.0.2:40000.
+const FRAG_NEEDED: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x38, // IPv4: IHL 5, total length 56
+    0x00, 0x09, 0x00, 0x00, // ident 9, flags/fragment 0x0000
+    0xff, 0x01, 0xa6, 0xbd, // TTL 255, protocol 1, checksum 0xa6bd
+    0x0a, 0x00, 0x00, 0xfe, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.254 -> 10.0.0.1
+    0x03, 0x04, 0x5a, 0xf2, // ICMP dest unreachable, fragmentation needed, checksum 0x5af2
+    0x00, 0x00, 0x05, 0x78, // unused, next-hop MTU 1400
+    0x45, 0x00, 0x05, 0xdc, 0x00, 0x07, 0x40, 0x00, 0x3f, 0x06, 0x22,
+    0x13, // quoted IPv4 header, checksum 0x2213
+    0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02, // quoted 10.0.0.1 -> 10.0.0.2
+    0x00, 0x50, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x01, // quoted TCP 80 -> 40000, seq
+];
+
+/// FRAG_NEEDED translated for the backend 192.168.1.2:8080.
+const FRAG_NEEDED_DNAT: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x38, // IPv4: IHL 5, total length 56
+    0x00, 0x09, 0x00, 0x00, // ident 9, flags/fragment 0x0000
+    0xff, 0x01, 0xef, 0x13, // TTL 255, protocol 1, checksum 0xef13
+    0x0a, 0x00, 0x00, 0xfe, 0xc0, 0xa8, 0x01, 0x02, // 10.0.0.254 -> 192.168.1.2
+    0x03, 0x04, 0x3b, 0xb2, // ICMP dest unreachable, fragmentation needed, checksum 0x3bb2
+    0x00, 0x00, 0x05, 0x78, // unused, next-hop MTU 1400
+    0x45, 0x00, 0x05, 0xdc, 0x00, 0x07, 0x40, 0x00, 0x3f, 0x06, 0x6a,
+    0x69, // quoted IPv4 header, checksum 0x6a69
+    0xc0, 0xa8, 0x01, 0x02, 0x0a, 0x00, 0x00, 0x02, // quoted 192.168.1.2 -> 10.0.0.2
+    0x1f, 0x90, 0x9c, 0x40, 0x00, 0x00, 0x00, 0x01, // quoted TCP 8080 -> 40000, seq
+];
+
+/// UDP behind an IPv4 header with a Router Alert option (IHL 6).
+const UDP_IP_OPTIONS: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x46, 0x00, 0x00, 0x24, // IPv4: IHL 6, total length 36
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x11, 0x91, 0xc1, // TTL 64, protocol 17, checksum 0x91c1
+    0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.2 -> 10.0.0.1
+    0x94, 0x04, 0x00, 0x00, // options (4 bytes)
+    0x14, 0xe9, 0x00, 0x35, // UDP 5353 -> 53
+    0x00, 0x0c, 0xf2, 0xd1, // length 12, checksum 0xf2d1
+    0x6f, 0x70, 0x74, 0x73, // payload
+];
+
+/// UDP_IP_OPTIONS after DNAT to 192.168.1.2:5300.
+const UDP_IP_OPTIONS_DNAT: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x46, 0x00, 0x00, 0x24, // IPv4: IHL 6, total length 36
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x11, 0xda, 0x17, // TTL 64, protocol 17, checksum 0xda17
+    0x0a, 0x00, 0x00, 0x02, 0xc0, 0xa8, 0x01, 0x02, // 10.0.0.2 -> 192.168.1.2
+    0x94, 0x04, 0x00, 0x00, // options (4 bytes)
+    0x14, 0xe9, 0x14, 0xb4, // UDP 5353 -> 5300
+    0x00, 0x0c, 0x26, 0xa9, // length 12, checksum 0x26a9
+    0x6f, 0x70, 0x74, 0x73, // payload
+];
+
+/// 802.1Q VLAN 42, TCP SYN-ACK 10.0.0.2:40000 -> 10.0.0.1:80.
+const VLAN_TCP: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x81, 0x00, 0x00,
+    0x2a, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, 802.1Q VLAN 42
+    0x08, 0x00, // ethertype 0x0800
+    0x45, 0x00, 0x00, 0x28, // IPv4: IHL 5, total length 40
+    0x00, 0x01, 0x40, 0x00, // ident 1, flags/fragment 0x4000
+    0x40, 0x06, 0x26, 0xcd, // TTL 64, protocol 6, checksum 0x26cd
+    0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.2 -> 10.0.0.1
+    0x9c, 0x40, 0x00, 0x50, // TCP 40000 -> 80
+    0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x09, // seq 5, ack 9
+    0x50, 0x12, 0x72, 0x10, // data offset 5, flags 0x12, window
+    0x8d, 0x21, 0x00, 0x00, // checksum 0x8d21, urgent
+];
+
+/// First fragment (MF) of a 32-byte UDP datagram.
+const UDP_FIRST_FRAGMENT: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x2c, // IPv4: IHL 5, total length 44
+    0x00, 0x4d, 0x20, 0x00, // ident 77, flags/fragment 0x2000
+    0x40, 0x11, 0x46, 0x72, // TTL 64, protocol 17, checksum 0x4672
+    0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.2 -> 10.0.0.1
+    0x14, 0xe9, 0x00, 0x35, // UDP 5353 -> 53
+    0x00, 0x28, 0xcc, 0x83, // length 40, checksum 0xcc83
+    0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41,
+    0x41, // payload
+];
+
+/// Last fragment of the same datagram, offset 24.
+const UDP_LAST_FRAGMENT: &[u8] = &[
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08,
+    0x00, // Ethernet 02:00:00:00:00:01 <- 02:00:00:00:00:02, ethertype 0x0800
+    0x45, 0x00, 0x00, 0x1c, // IPv4: IHL 5, total length 28
+    0x00, 0x4d, 0x00, 0x03, // ident 77, flags/fragment 0x0003
+    0x40, 0x11, 0x66, 0x7f, // TTL 64, protocol 17, checksum 0x667f
+    0x0a, 0x00, 0x00, 0x02, 0x0a, 0x00, 0x00, 0x01, // 10.0.0.2 -> 10.0.0.1
+    0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, // payload (offset 24: no UDP header here)
+];
+
+fn ip(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {
+    Ipv4Addr::new(a, b, c, d)
+}
+
+fn rewritten(input: &[u8], rewrite: impl FnOnce(&mut Frame<&mut [u8]>)) -> Vec<u8> {
+    let mut bytes = input.to_vec();
+    let mut frame = Frame::parse(&mut bytes[..]).expect("input parses");
+    rewrite(&mut frame);
+    bytes
+}
+
+#[test]
+fn tcp_syn_flow_and_dnat() {
+    let frame = Frame::parse(TCP_SYN).unwrap();
+    assert_eq!(frame.ethertype(), EtherType::Ipv4);
+    assert_eq!(frame.vlan_id(), None);
+    let key = frame.flow_key().unwrap();
+    assert_eq!(
+        key,
+        FlowKey {
+            src: ip(10, 0, 0, 2),
+            dst: ip(10, 0, 0, 1),
+            src_port: 40000,
+            dst_port: 80,
+            proto: Protocol::Tcp
+        }
+    );
+    assert_eq!(frame.tcp_flags(), Some(TcpFlags::SYN));
+    assert_eq!(frame.l4_checksum_valid(), Some(true));
+    let header = frame.ipv4().unwrap();
+    assert_eq!(
+        (header.ttl(), header.header_len(), header.is_fragment()),
+        (64, 20, false)
+    );
+    assert!(header.dont_fragment());
+
+    let out = rewritten(TCP_SYN, |f| {
+        f.set_dst(SocketAddrV4::new(ip(192, 168, 1, 2), 8080))
+            .unwrap()
+    });
+    assert_eq!(out, TCP_SYN_DNAT);
+    // And back: reverse NAT restores the original exactly.
+    let back = rewritten(&out, |f| {
+        f.set_dst(SocketAddrV4::new(ip(10, 0, 0, 1), 80)).unwrap()
+    });
+    assert_eq!(back, TCP_SYN);
+}
+
+#[test]
+fn udp_with_padding_uses_ip_length_and_snat() {
+    let frame = Frame::parse(UDP_PADDED).unwrap();
+    assert_eq!(frame.len(), 60);
+    assert_eq!(
+        frame.l4_checksum_valid(),
+        Some(true),
+        "padding is not part of the datagram"
+    );
+    assert_eq!(frame.flow_key().unwrap().dst_port, 53);
+    let out = rewritten(UDP_PADDED, |f| {
+        f.set_src(SocketAddrV4::new(ip(10, 1, 1, 1), 40001))
+            .unwrap()
+    });
+    assert_eq!(out, UDP_PADDED_SNAT);
+}
+
+#[test]
+fn udp_checksum_zero_stays_zero() {
+    let frame = Frame::parse(UDP_NO_CHECKSUM).unwrap();
+    assert_eq!(frame.l4_checksum_valid(), None, "no checksum to check");
+    let out = rewritten(UDP_NO_CHECKSUM, |f| {
+        f.set_dst(SocketAddrV4::new(ip(192, 168, 1, 2), 5300))
+            .unwrap()
+    });
+    let udp_checksum = &out[14 + 20 + 6..14 + 20 + 8];
+    assert_eq!(udp_checksum, [0, 0]);
+    Frame::parse(&out[..]).expect("IPv4 checksum still right");
+}
+
+#[test]
+fn echo_request_becomes_reply() {
+    let frame = Frame::parse(ECHO_REQUEST).unwrap();
+    assert_eq!(frame.icmp(), Some(Icmp::EchoRequest { id: 0x1234, seq: 1 }));
+    let key = frame.flow_key().unwrap();
+    assert_eq!(
+        (key.proto, key.src_port, key.dst_port),
+        (Protocol::Icmp, 0x1234, 0x1234)
+    );
+    let out = rewritten(ECHO_REQUEST, |f| f.make_echo_reply().unwrap());
+    assert_eq!(out, ECHO_REPLY);
+    let reply = Frame::parse(&out[..]).unwrap();
+    assert_eq!(reply.flow_key(), Some(key.reversed()));
+    assert_eq!(reply.icmp(), Some(Icmp::EchoReply { id: 0x1234, seq: 1 }));
+    // A reply is not a request: no second reply.
+    let mut again = out.clone();
+    let mut frame = Frame::parse(&mut again[..]).unwrap();
+    assert_eq!(frame.make_echo_reply(), Err(RewriteError::NotEchoRequest));
+}
+
+#[test]
+fn arp_request_answered_in_place() {
+    let frame = Frame::parse(ARP_REQUEST).unwrap();
+    let arp = frame.arp().unwrap();
+    assert_eq!(arp.op(), ArpOp::Request);
+    assert_eq!(
+        (arp.sender_ip(), arp.target_ip()),
+        (ip(10, 0, 0, 2), ip(10, 0, 0, 1))
+    );
+    assert_eq!(frame.flow_key(), None);
+    let lb_mac: MacAddr = "02:00:00:00:00:aa".parse().unwrap();
+    let out = rewritten(ARP_REQUEST, |f| f.make_arp_reply(lb_mac).unwrap());
+    assert_eq!(out, ARP_REPLY);
+    let mut reply = out.clone();
+    let mut frame = Frame::parse(&mut reply[..]).unwrap();
+    assert_eq!(
+        frame.make_arp_reply(lb_mac),
+        Err(RewriteError::NotArpRequest)
+    );
+}
+
+#[test]
+fn arp_request_builder_matches_vector() {
+    let asker: MacAddr = "02:00:00:00:00:02".parse().unwrap();
+    let built = lb_packet::arp_request(asker, ip(10, 0, 0, 2), ip(10, 0, 0, 1));
+    assert_eq!(&built[..], ARP_REQUEST);
+}
+
+#[test]
+fn frag_needed_quote_translated_for_backend() {
+    let frame = Frame::parse(FRAG_NEEDED).unwrap();
+    assert_eq!(
+        frame.icmp(),
+        Some(Icmp::Error {
+            icmp_type: 3,
+            code: 4
+        })
+    );
+    assert_eq!(frame.l4_checksum_valid(), Some(true));
+    let quoted = frame.quoted_flow().unwrap();
+    assert_eq!(
+        quoted.src_endpoint(),
+        SocketAddrV4::new(ip(10, 0, 0, 1), 80)
+    );
+    assert_eq!(
+        quoted.dst_endpoint(),
+        SocketAddrV4::new(ip(10, 0, 0, 2), 40000)
+    );
+    assert_eq!(frame.flow_key(), None, "an error is not a flow of its own");
+
+    let backend = SocketAddrV4::new(ip(192, 168, 1, 2), 8080);
+    let out = rewritten(FRAG_NEEDED, |f| {
+        f.set_dst_addr(*backend.ip()).unwrap();
+        f.set_quoted_src(backend).unwrap();
+    });
+    assert_eq!(out, FRAG_NEEDED_DNAT);
+}
+
+#[test]
+fn ip_options_shift_the_transport_header() {
+    let frame = Frame::parse(UDP_IP_OPTIONS).unwrap();
+    let header = frame.ipv4().unwrap();
+    assert_eq!((header.header_len(), header.has_options()), (24, true));
+    let key = frame.flow_key().unwrap();
+    assert_eq!((key.src_port, key.dst_port), (5353, 53));
+    assert_eq!(frame.l4_checksum_valid(), Some(true));
+    let out = rewritten(UDP_IP_OPTIONS, |f| {
+        f.set_dst(SocketAddrV4::new(ip(192, 168, 1, 2), 5300))
+            .unwrap()
+    });
+    assert_eq!(out, UDP_IP_OPTIONS_DNAT);
+}
+
+#[test]
+fn vlan_tag_is_skipped_and_kept() {
+    let frame = Frame::parse(VLAN_TCP).unwrap();
+    assert_eq!(frame.vlan_id(), Some(42));
+    assert_eq!(frame.ethertype(), EtherType::Ipv4);
+    assert_eq!(frame.tcp_flags(), Some(TcpFlags::SYN | TcpFlags::ACK));
+    let out = rewritten(VLAN_TCP, |f| {
+        f.set_dst(SocketAddrV4::new(ip(192, 168, 1, 2), 8080))
+            .unwrap()
+    });
+    assert_eq!(
+        &out[..18],
+        &VLAN_TCP[..18],
+        "Ethernet header and tag untouched"
+    );
+    let rewritten = Frame::parse(&out[..]).unwrap();
+    assert_eq!(
+        rewritten.flow_key().unwrap().dst_endpoint(),
+        SocketAddrV4::new(ip(192, 168, 1, 2), 8080)
+    );
+    assert_eq!(rewritten.l4_checksum_valid(), Some(true));
+}
+
+#[test]
+fn fragments_first_has_ports_others_do_not() {
+    let first = Frame::parse(UDP_FIRST_FRAGMENT).unwrap();
+    assert!(first.ipv4().unwrap().more_fragments());
+    assert_eq!(first.flow_key().unwrap().dst_port, 53);
+    assert_eq!(
+        first.l4_checksum_valid(),
+        None,
+        "checksum spans the other fragments"
+    );
+
+    let last = Frame::parse(UDP_LAST_FRAGMENT).unwrap();
+    assert_eq!(last.ipv4().unwrap().fragment_offset(), 24);
+    assert_eq!(last.flow_key(), None, "payload bytes are not ports");
+    let backend = SocketAddrV4::new(ip(192, 168, 1, 2), 5300);
+    let mut bytes = UDP_LAST_FRAGMENT.to_vec();
+    let mut frame = Frame::parse(&mut bytes[..]).unwrap();
+    assert_eq!(frame.set_dst(backend), Err(RewriteError::NoPorts));
+    assert_eq!(
+        frame.as_bytes(),
+        UDP_LAST_FRAGMENT,
+        "a refused rewrite changes nothing"
+    );
+    frame.set_dst_addr(*backend.ip()).unwrap();
+    assert_eq!(
+        &bytes[14 + 20..],
+        &UDP_LAST_FRAGMENT[14 + 20..],
+        "payload untouched"
+    );
+    let frame = Frame::parse(&bytes[..]).unwrap();
+    assert_eq!(frame.ipv4().unwrap().dst(), *backend.ip());
+}
+
+#[test]
+fn ttl_decrement_and_expiry() {
+    let out = rewritten(TCP_SYN, |f| f.decrement_ttl().unwrap());
+    let frame = Frame::parse(&out[..]).expect("header checksum updated");
+    assert_eq!(frame.ipv4().unwrap().ttl(), 63);
+    let mut bytes = TCP_SYN.to_vec();
+    bytes[14 + 8] = 1;
+    // Fix the header checksum for TTL 1 (0x40 -> 0x01 in the high byte).
+    let checksum = u16::from_be_bytes([bytes[24], bytes[25]]) + 0x3f00;
+    bytes[24..26].copy_from_slice(&checksum.to_be_bytes());
+    let mut frame = Frame::parse(&mut bytes[..]).unwrap();
+    assert_eq!(frame.decrement_ttl(), Err(RewriteError::TtlExpired));
+}
+
+#[test]
+fn ipv6_and_unknown_ethertypes_are_recognised() {
+    let mut ipv6 = TCP_SYN.to_vec();
+    ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
+    let frame = Frame::parse(&ipv6[..]).unwrap();
+    assert_eq!(frame.ethertype(), EtherType::Ipv6);
+    assert_eq!(frame.flow_key(), None);
+    let mut other = TCP_SYN.to_vec();
+    other[12..14].copy_from_slice(&[0x88, 0xcc]);
+    let mut frame = Frame::parse(&mut other[..]).unwrap();
+    assert_eq!(frame.ethertype(), EtherType::Other(0x88cc));
+    assert_eq!(
+        frame.set_dst_addr(ip(1, 2, 3, 4)),
+        Err(RewriteError::NotIpv4)
+    );
+}
+
+fn corrupt(input: &[u8], at: usize, value: u8) -> Vec<u8> {
+    let mut bytes = input.to_vec();
+    bytes[at] = value;
+    bytes
+}
+
+#[test]
+fn malformed_frames_are_named() {
+    let cases: [(Vec<u8>, ParseError); 10] = [
+        (TCP_SYN[..13].to_vec(), ParseError::TruncatedEthernet),
+        (VLAN_TCP[..16].to_vec(), ParseError::TruncatedEthernet),
+        (ARP_REQUEST[..41].to_vec(), ParseError::TruncatedArp),
+        (corrupt(ARP_REQUEST, 15, 6), ParseError::UnsupportedArp),
+        (TCP_SYN[..30].to_vec(), ParseError::TruncatedIpv4),
+        (corrupt(TCP_SYN, 14, 0x65), ParseError::BadIpVersion),
+        (corrupt(TCP_SYN, 14, 0x44), ParseError::BadIpHeaderLength),
+        (corrupt(TCP_SYN, 17, 0x10), ParseError::BadIpTotalLength),
+        (corrupt(TCP_SYN, 25, 0xce), ParseError::BadIpChecksum),
+        (TCP_SYN[..53].to_vec(), ParseError::TruncatedIpv4),
+    ];
+    for (bytes, expected) in cases {
+        assert_eq!(
+            Frame::parse(&bytes[..]).unwrap_err(),
+            expected,
+            "{bytes:02x?}"
+        );
+        assert!(!expected.to_string().is_empty());
+    }
+}
+
+#[test]
+fn bad_transport_headers_are_named() {
+    // TCP data offset 4 (below the minimum of 5); IPv4 header untouched.
+    let bad_offset = corrupt(TCP_SYN, 14 + 20 + 12, 0x40);
+    assert_eq!(
+        Frame::parse(&bad_offset[..]).unwrap_err(),
+        ParseError::BadTcpHeader
+    );
+    // UDP length 100, longer than the IPv4 payload.
+    let mut long_udp = UDP_NO_CHECKSUM.to_vec();
+    long_udp[14 + 20 + 5] = 100;
+    assert_eq!(
+        Frame::parse(&long_udp[..]).unwrap_err(),
+        ParseError::BadUdpHeader
+    );
+}
