@@ -27,7 +27,6 @@ pub(crate) fn sum(data: &[u8]) -> u32 {
     while total > 0xffff {
         total = (total & 0xffff) + (total >> 16);
     }
-    #[expect(clippy::cast_possible_truncation, reason = "folded to 16 bits above")]
     u32::from(total as u16)
 }
 
@@ -42,7 +41,6 @@ pub(crate) fn sum_array<const N: usize>(data: &[u8; N]) -> u32 {
     total = (total & 0xffff) + (total >> 16);
     total = (total & 0xffff) + (total >> 16);
     total = (total & 0xffff) + (total >> 16);
-    #[expect(clippy::cast_possible_truncation, reason = "folded to 16 bits above")]
     u32::from(total as u16)
 }
 
@@ -51,12 +49,7 @@ pub(crate) fn sum_array<const N: usize>(data: &[u8; N]) -> u32 {
 pub(crate) fn fold(mut total: u32) -> u16 {
     total = (total & 0xffff) + (total >> 16);
     total = (total & 0xffff) + (total >> 16);
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "two rounds leave at most 0xffff"
-    )]
-    let folded = total as u16;
-    folded
+    total as u16
 }
 
 /// The checksum to store for data whose unfolded sum is `total`.

@@ -145,19 +145,11 @@ impl Layout {
     }
 
     #[inline(always)]
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "extracting a packed 8-bit field"
-    )]
     fn byte(self, shift: u32) -> u8 {
         (self.0 >> shift) as u8
     }
 
     #[inline(always)]
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "extracting a packed 16-bit field"
-    )]
     fn half(self, shift: u32) -> u16 {
         (self.0 >> shift) as u16
     }

@@ -1,0 +1,133 @@
+//! Keyed flow hashing, identical on every machine and build.
+
+use lb_packet::{CANONICAL_LEN, FlowKey};
+
+/// The 128-bit SipHash key hash-based selectors hash flows with.
+///
+/// It is configuration: load balancers sharing a key and a backend set pick
+/// the same backend for the same flow. Keep it secret from clients, or they
+/// can aim their flows at one backend.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct HashKey(pub [u8; 16]);
+
+impl core::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HashKey(..)")
+    }
+}
+
+/// Hashes flows (or their source addresses) with SipHash-1-3 under a key.
+///
+/// Inputs have fixed lengths (13 and 4 bytes), so the rounds are unrolled
+/// here rather than run through a streaming hasher; the output is plain
+/// SipHash-1-3, checked against the `siphasher` crate in the tests.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FlowHasher {
+    k0: u64,
+    k1: u64,
+}
+
+impl FlowHasher {
+    pub(crate) fn new(key: HashKey) -> Self {
+        let (k0, k1) = key.0.split_at(8);
+        FlowHasher {
+            k0: u64::from_le_bytes(k0.try_into().unwrap_or_default()),
+            k1: u64::from_le_bytes(k1.try_into().unwrap_or_default()),
+        }
+    }
+
+    /// Hash of the flow's canonical (network-order) bytes: the two
+    /// little-endian SipHash blocks of [`FlowKey::canonical_bytes`], built
+    /// from the fields directly.
+    #[inline]
+    pub(crate) fn flow(&self, flow: &FlowKey) -> u64 {
+        let src = u32::from_le_bytes(flow.src.octets());
+        let dst = u32::from_le_bytes(flow.dst.octets());
+        let src_port = u16::from_le_bytes(flow.src_port.to_be_bytes());
+        let dst_port = u16::from_le_bytes(flow.dst_port.to_be_bytes());
+        let head = u64::from(src) | u64::from(dst) << 32;
+        let tail = u64::from(src_port)
+            | u64::from(dst_port) << 16
+            | u64::from(flow.proto.number()) << 32
+            | (CANONICAL_LEN as u64) << 56;
+        self.sip13(&[head, tail])
+    }
+
+    /// Hash of the flow's source address only.
+    #[inline]
+    pub(crate) fn source(&self, flow: &FlowKey) -> u64 {
+        let [a, b, c, d] = flow.src.octets();
+        self.sip13(&[u64::from_le_bytes([a, b, c, d, 0, 0, 0, 4])])
+    }
+
+    /// SipHash-1-3 of message blocks already padded, the last holding the
+    /// length in its top byte.
+    #[inline(always)]
+    fn sip13(&self, blocks: &[u64]) -> u64 {
+        let mut v = [
+            self.k0 ^ 0x736f_6d65_7073_6575,
+            self.k1 ^ 0x646f_7261_6e64_6f6d,
+            self.k0 ^ 0x6c79_6765_6e65_7261,
+            self.k1 ^ 0x7465_6462_7974_6573,
+        ];
+        for &block in blocks {
+            v[3] ^= block;
+            sip_round(&mut v);
+            v[0] ^= block;
+        }
+        v[2] ^= 0xff;
+        sip_round(&mut v);
+        sip_round(&mut v);
+        sip_round(&mut v);
+        v[0] ^ v[1] ^ v[2] ^ v[3]
+    }
+}
+
+#[inline(always)]
+fn sip_round(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13) ^ v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16) ^ v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21) ^ v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17) ^ v[2];
+    v[2] = v[2].rotate_left(32);
+}
+
+/// Maps a uniform 64-bit hash onto `0..n` by multiply-shift (Lemire), which
+/// is as uniform as `%` and costs a multiplication instead of a division.
+#[inline]
+pub(crate) fn reduce(hash: u64, n: u64) -> u64 {
+    ((u128::from(hash) * u128::from(n)) >> 64) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use lb_packet::Protocol;
+    use siphasher::sip::SipHasher13;
+
+    use super::*;
+
+    #[test]
+    fn unrolled_hash_is_siphash_1_3() {
+        let key = HashKey(*b"an example key!!");
+        let reference = SipHasher13::new_with_key(&key.0);
+        let hasher = FlowHasher::new(key);
+        for n in 0..1000u32 {
+            let flow = FlowKey {
+                src: Ipv4Addr::from(n.wrapping_mul(2_654_435_761)),
+                dst: Ipv4Addr::from(n),
+                src_port: n as u16,
+                dst_port: (n >> 3) as u16,
+                proto: [Protocol::Tcp, Protocol::Udp, Protocol::Icmp][n as usize % 3],
+            };
+            assert_eq!(hasher.flow(&flow), reference.hash(&flow.canonical_bytes()));
+            assert_eq!(hasher.source(&flow), reference.hash(&flow.src.octets()));
+        }
+    }
+}
