@@ -41,9 +41,9 @@
 mod backend;
 mod canonical;
 mod error;
-mod hash;
 mod maglev;
 mod random;
+mod reduce;
 mod round_robin;
 mod selector;
 mod weighted_hash;
@@ -51,7 +51,7 @@ mod weighted_points;
 
 pub use backend::{Backend, BackendId};
 pub use error::BuildError;
-pub use hash::HashKey;
+pub use lb_packet::HashKey;
 pub use maglev::{DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, Maglev, Permutation};
 pub use random::Random;
 pub use round_robin::{MAX_SCHEDULE_LEN, RoundRobin};

@@ -5,7 +5,9 @@ use lb_packet::FlowKey;
 use siphasher::sip::SipHasher13;
 
 use crate::canonical::{Ranked, canonical_order};
-use crate::hash::{FlowHasher, reduce};
+use lb_packet::FlowHasher;
+
+use crate::reduce::reduce;
 use crate::{Backend, BuildError, HashKey, Selector};
 
 /// Table size used unless configured otherwise: the paper's 65537.

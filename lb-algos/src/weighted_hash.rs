@@ -3,9 +3,9 @@
 use lb_packet::FlowKey;
 
 use crate::canonical::canonical_order;
-use crate::hash::FlowHasher;
 use crate::weighted_points::WeightedPoints;
 use crate::{Backend, BuildError, HashKey, Selector};
+use lb_packet::FlowHasher;
 
 /// What a [`WeightedHash`] hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Selector for WeightedHash {
     #[inline]
     fn pick(&self, flow: &FlowKey) -> Option<usize> {
         let hash = match self.input {
-            HashInput::Source => self.hasher.source(flow),
+            HashInput::Source => self.hasher.addr(flow.src),
             HashInput::Flow => self.hasher.flow(flow),
         };
         self.points.pick(hash)

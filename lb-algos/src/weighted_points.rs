@@ -1,7 +1,7 @@
 //! A point on `0..total_weight` mapped to the backend whose share covers it.
 
 use crate::canonical::Ranked;
-use crate::hash::reduce;
+use crate::reduce::reduce;
 
 /// Backends with weight laid end to end in canonical order: backend `k`
 /// covers `ends[k - 1]..ends[k]`. Weight-0 backends cover nothing.

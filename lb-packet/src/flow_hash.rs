@@ -1,34 +1,45 @@
-//! Keyed flow hashing, identical on every machine and build.
+//! Keyed SipHash of flows, identical on every machine and build.
 
-use lb_packet::{CANONICAL_LEN, FlowKey};
+use core::fmt;
+use std::net::Ipv4Addr;
 
-/// The 128-bit SipHash key hash-based selectors hash flows with.
+use crate::flow::{CANONICAL_LEN, FlowKey};
+
+/// A 128-bit SipHash key.
 ///
-/// It is configuration: load balancers sharing a key and a backend set pick
-/// the same backend for the same flow. Keep it secret from clients, or they
-/// can aim their flows at one backend.
+/// For selection it is configuration: load balancers sharing a key and a
+/// backend set pick the same backend for the same flow. Keep it secret from
+/// clients, or they can aim their flows at one backend or one hash bucket.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct HashKey(pub [u8; 16]);
 
-impl core::fmt::Debug for HashKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("HashKey(..)")
     }
 }
 
-/// Hashes flows (or their source addresses) with SipHash-1-3 under a key.
+impl fmt::Debug for FlowHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FlowHasher(..)")
+    }
+}
+
+/// Hashes flows (or addresses) with SipHash-1-3 under a [`HashKey`].
 ///
 /// Inputs have fixed lengths (13 and 4 bytes), so the rounds are unrolled
 /// here rather than run through a streaming hasher; the output is plain
-/// SipHash-1-3, checked against the `siphasher` crate in the tests.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct FlowHasher {
+/// SipHash-1-3 of [`FlowKey::canonical_bytes`] (or of the address octets),
+/// checked against the `siphasher` crate in the tests.
+#[derive(Clone, Copy)]
+pub struct FlowHasher {
     k0: u64,
     k1: u64,
 }
 
 impl FlowHasher {
-    pub(crate) fn new(key: HashKey) -> Self {
+    /// A hasher under `key`.
+    pub fn new(key: HashKey) -> Self {
         let (k0, k1) = key.0.split_at(8);
         FlowHasher {
             k0: u64::from_le_bytes(k0.try_into().unwrap_or_default()),
@@ -40,7 +51,7 @@ impl FlowHasher {
     /// little-endian SipHash blocks of [`FlowKey::canonical_bytes`], built
     /// from the fields directly.
     #[inline]
-    pub(crate) fn flow(&self, flow: &FlowKey) -> u64 {
+    pub fn flow(&self, flow: &FlowKey) -> u64 {
         let src = u32::from_le_bytes(flow.src.octets());
         let dst = u32::from_le_bytes(flow.dst.octets());
         let src_port = u16::from_le_bytes(flow.src_port.to_be_bytes());
@@ -53,10 +64,10 @@ impl FlowHasher {
         self.sip13(&[head, tail])
     }
 
-    /// Hash of the flow's source address only.
+    /// Hash of an address's four octets.
     #[inline]
-    pub(crate) fn source(&self, flow: &FlowKey) -> u64 {
-        let [a, b, c, d] = flow.src.octets();
+    pub fn addr(&self, addr: Ipv4Addr) -> u64 {
+        let [a, b, c, d] = addr.octets();
         self.sip13(&[u64::from_le_bytes([a, b, c, d, 0, 0, 0, 4])])
     }
 
@@ -97,21 +108,12 @@ fn sip_round(v: &mut [u64; 4]) {
     v[2] = v[2].rotate_left(32);
 }
 
-/// Maps a uniform 64-bit hash onto `0..n` by multiply-shift (Lemire), which
-/// is as uniform as `%` and costs a multiplication instead of a division.
-#[inline]
-pub(crate) fn reduce(hash: u64, n: u64) -> u64 {
-    ((u128::from(hash) * u128::from(n)) >> 64) as u64
-}
-
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
-
-    use lb_packet::Protocol;
     use siphasher::sip::SipHasher13;
 
     use super::*;
+    use crate::Protocol;
 
     #[test]
     fn unrolled_hash_is_siphash_1_3() {
@@ -127,7 +129,7 @@ mod tests {
                 proto: [Protocol::Tcp, Protocol::Udp, Protocol::Icmp][n as usize % 3],
             };
             assert_eq!(hasher.flow(&flow), reference.hash(&flow.canonical_bytes()));
-            assert_eq!(hasher.source(&flow), reference.hash(&flow.src.octets()));
+            assert_eq!(hasher.addr(flow.src), reference.hash(&flow.src.octets()));
         }
     }
 }
