@@ -10,6 +10,7 @@ use crate::layout::{
     ARP_LEN, ETHERNET_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST,
     Transport, be16,
 };
+use crate::rewrite::settle_icmp_zero;
 use crate::{ArpOp, MacAddr};
 
 /// Length of the frame [`arp_request`] builds: Ethernet header plus ARP,
@@ -97,6 +98,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         icmp_delta.word(old_type_word, be16(bytes, ip.l4));
         let icmp_checksum = icmp_delta.apply(be16(bytes, ip.l4 + 2));
         bytes[ip.l4 + 2..ip.l4 + 4].copy_from_slice(&icmp_checksum.to_be_bytes());
+        settle_icmp_zero(bytes, ip);
 
         self.swap_macs();
         Ok(())

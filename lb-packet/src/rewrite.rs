@@ -114,6 +114,19 @@ fn adjust_ip_checksum(bytes: &mut [u8], l3: usize, delta: ChecksumDelta) -> (u16
     (old, new)
 }
 
+/// Fixes the one case where an incremental update and a full computation
+/// differ: an ICMP message that is all zeros but its checksum must carry
+/// 0xffff, while the update yields 0x0000, the other encoding of zero
+/// (RFC 1624 section 3). TCP and UDP cannot hit it: their pseudo-header
+/// holds a non-zero protocol number.
+#[inline]
+pub(crate) fn settle_icmp_zero(bytes: &mut [u8], ip: Ipv4Layout) {
+    let message = &bytes[ip.l4..ip.end];
+    if be16(message, 2) == 0 && message.iter().all(|&byte| byte == 0) {
+        write16(bytes, ip.l4 + 2, 0xffff);
+    }
+}
+
 impl Ipv4Layout {
     /// The transport checksum in this frame, if its header is here.
     #[inline]
@@ -224,6 +237,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         }
         if let Some(checksum) = l4_checksum {
             checksum.apply(bytes, l4_delta);
+            if let L4Checksum::Icmp(_) = checksum {
+                settle_icmp_zero(bytes, ip);
+            }
         }
         Ok(())
     }
@@ -307,6 +323,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
             icmp_delta.word(old, new);
         }
         L4Checksum::Icmp(ip.l4 + 2).apply(bytes, icmp_delta);
+        settle_icmp_zero(bytes, ip);
         Ok(())
     }
 

@@ -531,3 +531,33 @@ fn bad_transport_headers_are_named() {
         ParseError::BadUdpHeader
     );
 }
+
+#[test]
+fn icmp_message_rewritten_to_all_zeros_gets_checksum_ffff() {
+    // Echo request, id 0, seq 0, no data: its reply is all zeros but the
+    // checksum, which must then be 0xffff, not 0x0000.
+    let mut bytes = ECHO_REQUEST[..14 + 20 + 8].to_vec();
+    bytes[14 + 3] = 28; // IPv4 total length
+    bytes[14 + 10..14 + 12].fill(0);
+    let header_checksum = !fold(&bytes[14..34]);
+    bytes[14 + 10..14 + 12].copy_from_slice(&header_checksum.to_be_bytes());
+    bytes[34 + 4..34 + 8].fill(0); // id 0, seq 0
+    bytes[34 + 2..34 + 4].copy_from_slice(&0xf7ffu16.to_be_bytes()); // checksum of 08 00 00 .. 00
+    let mut frame = Frame::parse(&mut bytes[..]).unwrap();
+    assert_eq!(frame.l4_checksum_valid(), Some(true));
+    frame.make_echo_reply().unwrap();
+    assert_eq!(&frame.as_bytes()[34..], &[0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+    assert_eq!(frame.l4_checksum_valid(), Some(true));
+}
+
+/// One's-complement sum, folded, of an even-length slice.
+fn fold(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}

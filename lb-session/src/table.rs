@@ -1,0 +1,492 @@
+//! [`SessionTable`]: bounded, keyed, two-way connection tracking.
+
+use core::fmt;
+use core::time::Duration;
+use std::hash::{BuildHasher, RandomState};
+use std::time::Instant;
+
+use hashbrown::HashTable;
+use lb_packet::{FlowHasher, FlowKey, HashKey, TcpFlags};
+
+use crate::config::{ConfigError, MAX_CAPACITY, SessionConfig};
+use crate::state::{Direction, SessionState, Tracker};
+use crate::{InsertError, SessionStats};
+
+/// No slot: ends of the unassured list, and the empty free list.
+const NIL: u32 = u32::MAX;
+/// Slots the expiry sweep visits on each insert.
+const SWEEP_PER_INSERT: usize = 4;
+/// Slots a full table scans for an expired session before evicting a live one.
+const RECLAIM_SCAN: usize = 64;
+
+/// A session in the table.
+struct Entry<V> {
+    /// Forward (client-side) key, then reverse (reply) key.
+    keys: [FlowKey; 2],
+    /// Milliseconds since the table's epoch.
+    expires_at: u64,
+    /// Neighbours in the list of unassured sessions, oldest first (NIL when
+    /// assured, or at an end).
+    older: u32,
+    newer: u32,
+    tracker: Tracker,
+    value: V,
+}
+
+enum Slot<V> {
+    Occupied(Entry<V>),
+    Vacant { next_free: u32 },
+}
+
+/// A session found by [`SessionTable::lookup`].
+#[derive(Debug)]
+pub struct Hit<'a, V> {
+    /// Which way the packet travels: [`Direction::Forward`] when it matched
+    /// the forward key.
+    pub direction: Direction,
+    /// The state after this packet.
+    pub state: SessionState,
+    /// The caller's value (backend, NAT mapping, ...).
+    pub value: &'a mut V,
+}
+
+/// A live session as [`SessionTable::iter`] shows it.
+#[derive(Debug)]
+pub struct SessionInfo<'a, V> {
+    /// The key of the packet that created it.
+    pub forward: FlowKey,
+    /// The key its replies carry.
+    pub reverse: FlowKey,
+    /// Protocol state.
+    pub state: SessionState,
+    /// Seen as a real two-way exchange (never evicted for room).
+    pub assured: bool,
+    /// Time left before it expires unless a packet refreshes it.
+    pub expires_in: Duration,
+    /// The caller's value.
+    pub value: &'a V,
+}
+
+/// A connection table: each session is found from either direction, never
+/// holds more than its capacity, and forgets idle sessions by protocol- and
+/// state-dependent timeouts.
+///
+/// **Bounded.** Memory for `capacity` sessions is reserved up front and
+/// never exceeded. A full table first reclaims expired sessions, then
+/// evicts the oldest *unassured* session (half-open TCP, unreplied UDP);
+/// assured ones (a reply came back, or the client finished a handshake) are
+/// never evicted, so a SYN flood from random sources cannot push out
+/// established connections. With nothing to evict, the new session is
+/// refused. [`stats`](Self::stats) counts each outcome.
+///
+/// **Keyed.** Keys are hashed with SipHash-1-3 under a random per-process
+/// key (or one from the configuration), so no client can aim collisions at
+/// the table.
+///
+/// **Amortised expiry.** Time is always an argument. An expired session is
+/// dropped when a lookup meets it; besides, every insert sweeps a few slots
+/// and [`expire`](Self::expire) sweeps as many as asked, so the work per
+/// packet stays constant however large the table grows.
+pub struct SessionTable<V> {
+    slots: Vec<Slot<V>>,
+    free_head: u32,
+    /// `slot << 1 | direction` for each of a session's two keys.
+    index: HashTable<u32>,
+    hasher: FlowHasher,
+    config: SessionConfig,
+    epoch: Option<Instant>,
+    len: usize,
+    oldest_unassured: u32,
+    newest_unassured: u32,
+    sweep_cursor: usize,
+    stats: SessionStats,
+}
+
+fn tag(slot: u32, direction: Direction) -> u32 {
+    slot << 1 | u32::from(direction == Direction::Reverse)
+}
+
+fn untag(tag: u32) -> (u32, Direction) {
+    let direction = if tag & 1 == 0 {
+        Direction::Forward
+    } else {
+        Direction::Reverse
+    };
+    (tag >> 1, direction)
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_secs().saturating_mul(1000) + u64::from(duration.subsec_millis())
+}
+
+/// The key stored under an index tag. Tags only ever name occupied slots.
+fn key_of<V>(slots: &[Slot<V>], tag: u32) -> Option<&FlowKey> {
+    let (slot, direction) = untag(tag);
+    match slots.get(slot as usize) {
+        Some(Slot::Occupied(entry)) => Some(&entry.keys[direction as usize]),
+        _ => None,
+    }
+}
+
+impl<V> SessionTable<V> {
+    /// An empty table.
+    pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
+        if config.capacity == 0 || config.capacity > MAX_CAPACITY {
+            return Err(ConfigError::Capacity(config.capacity));
+        }
+        let key = config.hash_key.unwrap_or_else(|| {
+            let random = RandomState::new();
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&random.hash_one(0u8).to_le_bytes());
+            key[8..].copy_from_slice(&random.hash_one(1u8).to_le_bytes());
+            HashKey(key)
+        });
+        Ok(SessionTable {
+            slots: Vec::with_capacity(config.capacity),
+            free_head: NIL,
+            // Two keys per session, and room to spare: hashbrown clears the
+            // tombstones deletions leave by rehashing in place only while
+            // the table is at most half full; fuller, it would grow.
+            index: HashTable::with_capacity(4 * config.capacity),
+            hasher: FlowHasher::new(key),
+            config,
+            epoch: None,
+            len: 0,
+            oldest_unassured: NIL,
+            newest_unassured: NIL,
+            sweep_cursor: 0,
+            stats: SessionStats::default(),
+        })
+    }
+
+    /// Live and not yet reclaimed sessions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the table holds no session.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Most sessions the table holds.
+    pub fn capacity(&self) -> usize {
+        self.config.capacity
+    }
+
+    /// What the table did so far.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    /// Bytes the table has allocated: its slots and its index.
+    pub fn allocated_bytes(&self) -> usize {
+        self.slots.capacity() * size_of::<Slot<V>>() + self.index.allocation_size()
+    }
+
+    fn ticks(&mut self, now: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        millis(now.saturating_duration_since(epoch))
+    }
+
+    fn find(&self, key: &FlowKey) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hasher.flow(key), |&tag| {
+                key_of(slots, tag) == Some(key)
+            })
+            .copied()
+    }
+
+    fn entry_mut(&mut self, slot: u32) -> Option<&mut Entry<V>> {
+        match self.slots.get_mut(slot as usize) {
+            Some(Slot::Occupied(entry)) => Some(entry),
+            _ => None,
+        }
+    }
+
+    fn entry(&self, slot: u32) -> Option<&Entry<V>> {
+        match self.slots.get(slot as usize) {
+            Some(Slot::Occupied(entry)) => Some(entry),
+            _ => None,
+        }
+    }
+
+    /// Finds the session a packet with `key` belongs to, in either
+    /// direction, and records the packet: the state advances with
+    /// `tcp_flags` and the idle timer restarts. An expired session is
+    /// removed and not found.
+    #[inline]
+    pub fn lookup(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        tcp_flags: Option<TcpFlags>,
+    ) -> Option<Hit<'_, V>> {
+        let now = self.ticks(now);
+        let (slot, direction) = untag(self.find(key)?);
+        let timeouts = self.config.timeouts;
+        let entry = self.entry_mut(slot)?;
+        if entry.expires_at <= now {
+            self.remove_slot(slot);
+            self.stats.expired += 1;
+            return None;
+        }
+        let was_assured = entry.tracker.assured;
+        entry.tracker.advance(direction, tcp_flags);
+        entry.expires_at = now + millis(entry.tracker.timeout(&timeouts));
+        if entry.tracker.assured && !was_assured {
+            self.unlink_unassured(slot);
+        }
+        let entry = self.entry_mut(slot)?;
+        Some(Hit {
+            direction,
+            state: entry.tracker.state,
+            value: &mut entry.value,
+        })
+    }
+
+    /// True when a live session has `key` (either direction); an expired
+    /// one is removed. Does not refresh the session.
+    pub fn contains(&mut self, now: Instant, key: &FlowKey) -> bool {
+        let now = self.ticks(now);
+        let Some((slot, _)) = self.find(key).map(untag) else {
+            return false;
+        };
+        match self.entry(slot) {
+            Some(entry) if entry.expires_at > now => true,
+            _ => {
+                self.remove_slot(slot);
+                self.stats.expired += 1;
+                false
+            }
+        }
+    }
+
+    /// The session with `key` (either direction), without recording a
+    /// packet. It may have expired without being reclaimed yet.
+    pub fn peek(&self, key: &FlowKey) -> Option<(Direction, &V)> {
+        let (slot, direction) = untag(self.find(key)?);
+        Some((direction, &self.entry(slot)?.value))
+    }
+
+    /// Creates a session for a packet with key `forward` whose replies will
+    /// carry `reverse`. Makes room as the type docs describe; refuses when
+    /// a live session already has either key.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        forward: FlowKey,
+        reverse: FlowKey,
+        tcp_flags: Option<TcpFlags>,
+        value: V,
+    ) -> Result<&mut V, InsertError> {
+        if forward == reverse {
+            return Err(InsertError::SameKeys);
+        }
+        if self.contains(now, &forward) || self.contains(now, &reverse) {
+            return Err(InsertError::KeyInUse);
+        }
+        let now = self.ticks(now);
+        self.sweep(now, SWEEP_PER_INSERT);
+        if self.len >= self.config.capacity {
+            self.make_room(now)?;
+        }
+        let tracker = Tracker::new(forward.proto, tcp_flags);
+        let entry = Entry {
+            keys: [forward, reverse],
+            expires_at: now + millis(tracker.timeout(&self.config.timeouts)),
+            older: self.newest_unassured,
+            newer: NIL,
+            tracker,
+            value,
+        };
+        let slot = match self.free_head {
+            NIL => {
+                self.slots.push(Slot::Occupied(entry));
+                // len < capacity <= MAX_CAPACITY: the index fits in 31 bits.
+                u32::try_from(self.slots.len() - 1).unwrap_or(NIL)
+            }
+            free => {
+                if let Some(Slot::Vacant { next_free }) = self.slots.get(free as usize) {
+                    self.free_head = *next_free;
+                }
+                self.slots[free as usize] = Slot::Occupied(entry);
+                free
+            }
+        };
+        // New sessions start unassured: append to that list.
+        match self.newest_unassured {
+            NIL => self.oldest_unassured = slot,
+            newest => {
+                if let Some(entry) = self.entry_mut(newest) {
+                    entry.newer = slot;
+                }
+            }
+        }
+        self.newest_unassured = slot;
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let rehash = |&tag: &u32| key_of(slots, tag).map_or(0, |key| hasher.flow(key));
+        for (key, direction) in [
+            (&forward, Direction::Forward),
+            (&reverse, Direction::Reverse),
+        ] {
+            self.index
+                .insert_unique(self.hasher.flow(key), tag(slot, direction), rehash);
+        }
+        self.len += 1;
+        self.stats.inserted += 1;
+        match self.entry_mut(slot) {
+            Some(entry) => Ok(&mut entry.value),
+            None => Err(InsertError::Full),
+        }
+    }
+
+    /// Reclaims an expired session, else evicts the oldest unassured one.
+    fn make_room(&mut self, now: u64) -> Result<(), InsertError> {
+        let oldest = self.oldest_unassured;
+        if let Some(entry) = self.entry(oldest) {
+            if entry.expires_at <= now {
+                self.remove_slot(oldest);
+                self.stats.expired += 1;
+                return Ok(());
+            }
+        }
+        if self.sweep(now, RECLAIM_SCAN) > 0 {
+            return Ok(());
+        }
+        if oldest != NIL {
+            self.remove_slot(oldest);
+            self.stats.evicted += 1;
+            return Ok(());
+        }
+        self.stats.refused += 1;
+        Err(InsertError::Full)
+    }
+
+    /// Visits up to `budget` slots round-robin, removing expired sessions.
+    fn sweep(&mut self, now: u64, budget: usize) -> usize {
+        let mut removed = 0;
+        for _ in 0..budget.min(self.slots.len()) {
+            self.sweep_cursor = (self.sweep_cursor + 1) % self.slots.len();
+            let slot = u32::try_from(self.sweep_cursor).unwrap_or(NIL);
+            if self
+                .entry(slot)
+                .is_some_and(|entry| entry.expires_at <= now)
+            {
+                self.remove_slot(slot);
+                self.stats.expired += 1;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Removes expired sessions among the next `budget` slots of the sweep;
+    /// returns how many. Call it from a timer so idle sessions are
+    /// reclaimed even when no new ones arrive.
+    pub fn expire(&mut self, now: Instant, budget: usize) -> usize {
+        let now = self.ticks(now);
+        self.sweep(now, budget)
+    }
+
+    /// Removes the session with `key` (either direction).
+    pub fn remove(&mut self, key: &FlowKey) -> Option<V> {
+        let (slot, _) = untag(self.find(key)?);
+        let value = self.remove_slot(slot);
+        self.stats.removed += 1;
+        value
+    }
+
+    /// Keeps only the sessions for which `keep` returns true; returns how
+    /// many were removed. Visits every session: for control-plane changes
+    /// (a backend leaving), not for the packet path.
+    pub fn retain(&mut self, mut keep: impl FnMut(&FlowKey, &mut V) -> bool) -> usize {
+        let mut removed = 0;
+        for index in 0..self.slots.len() {
+            let slot = u32::try_from(index).unwrap_or(NIL);
+            let drop = match self.entry_mut(slot) {
+                Some(entry) => !keep(&entry.keys[0], &mut entry.value),
+                None => false,
+            };
+            if drop {
+                self.remove_slot(slot);
+                self.stats.removed += 1;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Live sessions, in no particular order.
+    pub fn iter(&self, now: Instant) -> impl Iterator<Item = SessionInfo<'_, V>> + '_ {
+        let now = self
+            .epoch
+            .map_or(0, |epoch| millis(now.saturating_duration_since(epoch)));
+        self.slots.iter().filter_map(move |slot| match slot {
+            Slot::Occupied(entry) if entry.expires_at > now => Some(SessionInfo {
+                forward: entry.keys[0],
+                reverse: entry.keys[1],
+                state: entry.tracker.state,
+                assured: entry.tracker.assured,
+                expires_in: Duration::from_millis(entry.expires_at - now),
+                value: &entry.value,
+            }),
+            _ => None,
+        })
+    }
+
+    fn unlink_unassured(&mut self, slot: u32) {
+        let Some(entry) = self.entry_mut(slot) else {
+            return;
+        };
+        let (older, newer) = (entry.older, entry.newer);
+        (entry.older, entry.newer) = (NIL, NIL);
+        match self.entry_mut(older) {
+            Some(entry) => entry.newer = newer,
+            None => self.oldest_unassured = newer,
+        }
+        match self.entry_mut(newer) {
+            Some(entry) => entry.older = older,
+            None => self.newest_unassured = older,
+        }
+    }
+
+    fn remove_slot(&mut self, slot: u32) -> Option<V> {
+        if !self.entry(slot)?.tracker.assured {
+            self.unlink_unassured(slot);
+        }
+        let vacant = Slot::Vacant {
+            next_free: self.free_head,
+        };
+        let Slot::Occupied(entry) = core::mem::replace(&mut self.slots[slot as usize], vacant)
+        else {
+            return None;
+        };
+        self.free_head = slot;
+        for (key, direction) in [
+            (&entry.keys[0], Direction::Forward),
+            (&entry.keys[1], Direction::Reverse),
+        ] {
+            let wanted = tag(slot, direction);
+            if let Ok(found) = self
+                .index
+                .find_entry(self.hasher.flow(key), |&tag| tag == wanted)
+            {
+                found.remove();
+            }
+        }
+        self.len -= 1;
+        Some(entry.value)
+    }
+}
+
+impl<V> fmt::Debug for SessionTable<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionTable")
+            .field("len", &self.len)
+            .field("capacity", &self.config.capacity)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,355 @@
+//! Behaviour of the session table and SNAT allocator, one rule at a time.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use lb_packet::{FlowKey, HashKey, Protocol, TcpFlags};
+use lb_session::{
+    ConfigError, Direction, InsertError, PortRange, SessionConfig, SessionState, SessionTable,
+    SnatAllocator, SnatError, Timeouts,
+};
+
+const SYN: Option<TcpFlags> = Some(TcpFlags::SYN);
+const SYN_ACK: Option<TcpFlags> = Some(TcpFlags::from_bits(0x12));
+const ACK: Option<TcpFlags> = Some(TcpFlags::ACK);
+
+fn key(client: u32, proto: Protocol) -> FlowKey {
+    FlowKey {
+        src: Ipv4Addr::from(0x0a00_0000 + client),
+        dst: Ipv4Addr::new(10, 255, 0, 1),
+        src_port: 40000,
+        dst_port: 80,
+        proto,
+    }
+}
+
+/// The reply key when the flow went to backend 192.168.1.2:8080.
+fn reply(forward: FlowKey) -> FlowKey {
+    FlowKey {
+        src: Ipv4Addr::new(192, 168, 1, 2),
+        src_port: 8080,
+        ..forward.reversed()
+    }
+}
+
+fn table(capacity: usize) -> SessionTable<u32> {
+    SessionTable::new(SessionConfig {
+        capacity,
+        ..SessionConfig::default()
+    })
+    .unwrap()
+}
+
+/// Inserts a TCP session and completes its handshake.
+fn establish(table: &mut SessionTable<u32>, now: Instant, client: u32) -> FlowKey {
+    let forward = key(client, Protocol::Tcp);
+    table
+        .insert(now, forward, reply(forward), SYN, client)
+        .unwrap();
+    assert_eq!(
+        table.lookup(now, &reply(forward), SYN_ACK).unwrap().state,
+        SessionState::TcpSynReceived
+    );
+    assert_eq!(
+        table.lookup(now, &forward, ACK).unwrap().state,
+        SessionState::TcpEstablished
+    );
+    forward
+}
+
+#[test]
+fn found_from_both_directions() {
+    let mut table = table(16);
+    let now = Instant::now();
+    let forward = key(1, Protocol::Udp);
+    table.insert(now, forward, reply(forward), None, 7).unwrap();
+    let hit = table.lookup(now, &forward, None).unwrap();
+    assert_eq!(
+        (hit.direction, *hit.value, hit.state),
+        (Direction::Forward, 7, SessionState::UdpUnreplied)
+    );
+    let hit = table.lookup(now, &reply(forward), None).unwrap();
+    assert_eq!(
+        (hit.direction, hit.state),
+        (Direction::Reverse, SessionState::UdpReplied)
+    );
+    *hit.value = 8;
+    assert_eq!(table.peek(&forward), Some((Direction::Forward, &8)));
+    assert!(
+        table.lookup(now, &forward.reversed(), None).is_none(),
+        "not the reply key"
+    );
+}
+
+#[test]
+fn timeouts_follow_protocol_and_state() {
+    let timeouts = Timeouts::default();
+    let start = Instant::now();
+    let mut table = table(16);
+    let half_open = key(1, Protocol::Tcp);
+    table
+        .insert(start, half_open, reply(half_open), SYN, 1)
+        .unwrap();
+    let established = establish(&mut table, start, 2);
+    let udp = key(3, Protocol::Udp);
+    table.insert(start, udp, reply(udp), None, 3).unwrap();
+
+    let just_before = start + timeouts.tcp_half_open - Duration::from_millis(1);
+    assert!(table.contains(just_before, &half_open));
+    let after = start + timeouts.tcp_half_open;
+    assert!(
+        table.lookup(after, &half_open, ACK).is_none(),
+        "half-open expired at 30 s"
+    );
+    assert!(
+        table.lookup(after, &udp, None).is_none(),
+        "unreplied UDP expired at 30 s"
+    );
+    assert!(
+        table.lookup(after, &established, ACK).is_some(),
+        "established lives 2 h"
+    );
+    let idle = after + timeouts.tcp_established;
+    assert!(table.lookup(idle, &established, ACK).is_none());
+    assert_eq!(table.stats().expired, 3);
+    assert!(table.is_empty());
+}
+
+#[test]
+fn rst_and_fin_shorten_the_timeout() {
+    let timeouts = Timeouts::default();
+    let now = Instant::now();
+    let mut table = table(16);
+    let reset = establish(&mut table, now, 1);
+    assert_eq!(
+        table
+            .lookup(now, &reply(reset), Some(TcpFlags::RST))
+            .unwrap()
+            .state,
+        SessionState::TcpReset
+    );
+    let closed = establish(&mut table, now, 2);
+    let fin = Some(TcpFlags::FIN | TcpFlags::ACK);
+    table.lookup(now, &closed, fin).unwrap();
+    assert_eq!(
+        table.lookup(now, &reply(closed), fin).unwrap().state,
+        SessionState::TcpTimeWait
+    );
+    assert!(!table.contains(now + timeouts.tcp_reset, &reset));
+    assert!(table.contains(now + timeouts.tcp_reset, &closed));
+    assert!(!table.contains(now + timeouts.tcp_fin, &closed));
+}
+
+#[test]
+fn retransmitted_syn_keeps_the_session() {
+    let now = Instant::now();
+    let mut table = table(16);
+    let forward = key(1, Protocol::Tcp);
+    table.insert(now, forward, reply(forward), SYN, 42).unwrap();
+    for retry in 1..4 {
+        let hit = table
+            .lookup(now + Duration::from_secs(retry), &forward, SYN)
+            .unwrap();
+        assert_eq!((*hit.value, hit.state), (42, SessionState::TcpSynSent));
+    }
+    assert_eq!(
+        table.insert(now, forward, reply(forward), SYN, 43),
+        Err(InsertError::KeyInUse)
+    );
+}
+
+#[test]
+fn full_table_evicts_oldest_unassured_never_assured() {
+    let now = Instant::now();
+    let mut table = table(4);
+    let established = [establish(&mut table, now, 1), establish(&mut table, now, 2)];
+    let first_syn = key(10, Protocol::Tcp);
+    table
+        .insert(now, first_syn, reply(first_syn), SYN, 10)
+        .unwrap();
+    let second_syn = key(11, Protocol::Tcp);
+    table
+        .insert(now, second_syn, reply(second_syn), SYN, 11)
+        .unwrap();
+    let third_syn = key(12, Protocol::Tcp);
+    table
+        .insert(now, third_syn, reply(third_syn), SYN, 12)
+        .unwrap();
+    assert_eq!(table.len(), 4);
+    assert!(
+        !table.contains(now, &first_syn),
+        "the oldest half-open session went"
+    );
+    assert!(table.contains(now, &second_syn) && table.contains(now, &third_syn));
+    assert!(established.iter().all(|key| table.contains(now, key)));
+    assert_eq!(table.stats().evicted, 1);
+
+    // Once every session is assured, new ones are refused.
+    table.lookup(now, &second_syn, SYN).unwrap();
+    table.lookup(now, &reply(second_syn), SYN_ACK).unwrap();
+    table.lookup(now, &reply(third_syn), SYN_ACK).unwrap();
+    let refused = key(13, Protocol::Tcp);
+    assert_eq!(
+        table.insert(now, refused, reply(refused), SYN, 13),
+        Err(InsertError::Full)
+    );
+    assert_eq!(table.stats().refused, 1);
+    assert_eq!(table.len(), 4);
+}
+
+#[test]
+fn full_table_reclaims_expired_before_evicting() {
+    let start = Instant::now();
+    let mut table = table(2);
+    let old = establish(&mut table, start, 1);
+    let fresh = key(2, Protocol::Udp);
+    let later = start + Timeouts::default().tcp_established;
+    table
+        .insert(later - Duration::from_secs(1), fresh, reply(fresh), None, 2)
+        .unwrap();
+    let newcomer = key(3, Protocol::Udp);
+    table
+        .insert(later, newcomer, reply(newcomer), None, 3)
+        .unwrap();
+    assert!(!table.contains(later, &old));
+    assert!(
+        table.contains(later, &fresh),
+        "the unassured but live session stays"
+    );
+    assert_eq!((table.stats().expired, table.stats().evicted), (1, 0));
+}
+
+#[test]
+fn expire_sweeps_without_packets() {
+    let start = Instant::now();
+    let mut table = table(64);
+    for client in 0..50 {
+        let forward = key(client, Protocol::Udp);
+        table
+            .insert(start, forward, reply(forward), None, client)
+            .unwrap();
+    }
+    let later = start + Duration::from_secs(31);
+    let mut reclaimed = 0;
+    while reclaimed < 50 {
+        let swept = table.expire(later, 16);
+        assert!(swept <= 16);
+        reclaimed += swept;
+    }
+    assert!(table.is_empty());
+    assert_eq!(table.iter(later).count(), 0);
+}
+
+#[test]
+fn remove_retain_and_iter() {
+    let now = Instant::now();
+    let mut table = table(16);
+    for client in 0..6 {
+        let forward = key(client, Protocol::Udp);
+        table
+            .insert(now, forward, reply(forward), None, client)
+            .unwrap();
+    }
+    assert_eq!(table.remove(&reply(key(0, Protocol::Udp))), Some(0));
+    assert_eq!(table.remove(&key(0, Protocol::Udp)), None);
+    assert_eq!(table.retain(|_, value| *value % 2 == 0), 3);
+    let mut left: Vec<u32> = table.iter(now).map(|session| *session.value).collect();
+    left.sort();
+    assert_eq!(left, [2, 4]);
+    let info = table.iter(now).next().unwrap();
+    assert_eq!(info.reverse, reply(info.forward));
+    assert_eq!(info.expires_in, Timeouts::default().udp_unreplied);
+    // Removed keys are free again.
+    let forward = key(1, Protocol::Udp);
+    table.insert(now, forward, reply(forward), None, 1).unwrap();
+    assert_eq!(table.stats().removed, 4);
+}
+
+#[test]
+fn bad_inputs_are_refused() {
+    assert_eq!(
+        SessionTable::<u8>::new(SessionConfig {
+            capacity: 0,
+            ..SessionConfig::default()
+        })
+        .unwrap_err(),
+        ConfigError::Capacity(0)
+    );
+    let mut table = table(4);
+    let forward = key(1, Protocol::Udp);
+    assert_eq!(
+        table.insert(Instant::now(), forward, forward, None, 1),
+        Err(InsertError::SameKeys)
+    );
+}
+
+#[test]
+fn snat_ports_avoid_live_mappings_and_come_back_on_expiry() {
+    let start = Instant::now();
+    let mut table = table(64);
+    let proxy = Ipv4Addr::new(192, 168, 0, 100);
+    let remote = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 1), 80);
+    let snat = SnatAllocator::new(PortRange::new(5000, 5003).unwrap(), HashKey::default());
+    let mut ports = Vec::new();
+    for client in 0..4 {
+        let forward = FlowKey {
+            dst: proxy,
+            ..key(client, Protocol::Tcp)
+        };
+        let port = snat
+            .allocate(&mut table, start, &forward, proxy, remote)
+            .unwrap();
+        assert!((5000..=5003).contains(&port));
+        let reply = SnatAllocator::reply_key(proxy, port, remote, Protocol::Tcp);
+        table.insert(start, forward, reply, SYN, client).unwrap();
+        ports.push(port);
+    }
+    ports.sort();
+    assert_eq!(ports, [5000, 5001, 5002, 5003], "no collision");
+    let fifth = FlowKey {
+        dst: proxy,
+        ..key(4, Protocol::Tcp)
+    };
+    let error = snat
+        .allocate(&mut table, start, &fifth, proxy, remote)
+        .unwrap_err();
+    assert!(matches!(error, SnatError::Exhausted { .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("no free source port on 192.168.0.100 towards 192.168.0.1:80")
+    );
+    // Another destination has its own ports.
+    let elsewhere = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 2), 80);
+    assert!(
+        snat.allocate(&mut table, start, &fifth, proxy, elsewhere)
+            .is_ok()
+    );
+    // The half-open sessions expire and free their ports.
+    let later = start + Timeouts::default().tcp_half_open;
+    assert!(
+        snat.allocate(&mut table, later, &fifth, proxy, remote)
+            .is_ok()
+    );
+}
+
+#[test]
+fn port_ranges_parse_and_validate() {
+    assert_eq!("1024-2047".parse::<PortRange>().unwrap().len(), 1024);
+    assert_eq!("8080".parse::<PortRange>().unwrap().len(), 1);
+    assert_eq!(
+        "9-3".parse::<PortRange>().unwrap_err(),
+        SnatError::BadRange { first: 9, last: 3 }
+    );
+    assert!(matches!(
+        "0-10".parse::<PortRange>(),
+        Err(SnatError::BadRange { .. })
+    ));
+    assert!(
+        "lots"
+            .parse::<PortRange>()
+            .unwrap_err()
+            .to_string()
+            .contains("expected LO-HI")
+    );
+}
