@@ -1,0 +1,76 @@
+//! The load balancers of `lb`, as sans-IO engines: they take a frame, the
+//! port it arrived on and the time, and say what to do with it.
+//!
+//! - [`ReverseProxy`]: NAT load balancing to `vip:port/proto` services
+//!   (Polycube's `lbrp`).
+//! - [`DirectReturn`]: direct server return at layer 2 (Polycube's `lbdsr`).
+//! - [`NatProxy`]: a one-armed full-NAT proxy (the MirageOS random proxy).
+//!
+//! Engines perform no I/O and read no clock. A [`Datapath`] moves frames for
+//! a set of ports, and [`run`] drives an engine with one; [`MemoryDatapath`]
+//! serves tests and [`PcapDatapath`] replays captures without privileges.
+//!
+//! A frame's path through a [`ReverseProxy`]:
+//!
+//! ```text
+//!  datapath rx ──► Frame::parse ──► from a frontend?
+//!                     │ invalid          │ yes                       │ no (backend port)
+//!                     ▼                  ▼                           ▼
+//!              Drop(Malformed)    dst is a VIP? ── no ──► pass   session (reverse key)?
+//!                                        │ yes                      │ yes        │ no
+//!                                        ▼                          ▼            ▼
+//!                                 session lookup ── miss ──►   SNAT to VIP    pass / steer
+//!                                        │ hit      service, selector, insert   │
+//!                                        ▼                 │                     │
+//!                                  DNAT to backend ◄───────┘                     │
+//!                                        │                                       │
+//!                                        └──────► Verdict::Forward(port) ◄───────┘
+//! ```
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use std::time::Instant;
+//! use lb_engine::{Engine, ReverseProxy, ReverseProxyConfig, Verdict};
+//!
+//! let config: ReverseProxyConfig = toml::from_str(r#"
+//!     [[service]]
+//!     vip = "10.0.0.1"
+//!     port = 80
+//!     proto = "tcp"
+//!     [[service.backend]]
+//!     ip = "192.168.1.2"
+//!     port = 8080
+//! "#)?;
+//! // SINGLE mode: port 0 is the frontend, port 1 the backends.
+//! let mut engine = ReverseProxy::new(vec![None], &config)?;
+//! # let mut syn = lb_engine::fuzzing::tcp_frame([10, 0, 0, 2], [10, 0, 0, 1], 40000, 80, 0x02);
+//! // `syn`: a TCP SYN from 10.0.0.2:40000 to 10.0.0.1:80.
+//! let verdict = engine.handle_frame(Instant::now(), lb_engine::PortId(0), &mut syn);
+//! assert_eq!(verdict, Verdict::Forward(engine.backend_port()));
+//! let frame = lb_packet::Frame::parse(&syn[..])?;
+//! assert_eq!(frame.ipv4().unwrap().dst(), Ipv4Addr::new(192, 168, 1, 2));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod config;
+mod drop_reason;
+mod engine;
+mod fragments;
+mod port;
+mod reverse_proxy;
+mod stats;
+mod verdict;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use config::{
+    BackendConfig, ConfigError, SelectionSettings, ServiceConfig, ServiceKey, ServiceProtocol,
+    SessionSettings, TimeoutSettings,
+};
+pub use drop_reason::DropReason;
+pub use engine::{Engine, Transmit};
+pub use port::PortId;
+pub use reverse_proxy::{ReverseProxy, ReverseProxyConfig};
+pub use stats::{BackendStats, FlowCounters, ServiceStats, Stats, TrafficCounters};
+pub use verdict::Verdict;

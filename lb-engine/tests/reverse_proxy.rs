@@ -1,0 +1,809 @@
+//! ReverseProxy fixtures, Katran style: a frame in on a port, the exact
+//! verdict and bytes out, expected frames built by etherparse.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use etherparse::{Icmpv4Type, PacketBuilder, icmpv4::DestUnreachableHeader};
+use lb_engine::{
+    BackendConfig, ConfigError, DropReason, Engine, PortId, ReverseProxy, ReverseProxyConfig,
+    ServiceKey, Verdict,
+};
+
+const FRONTEND: PortId = PortId(0);
+const BACKENDS: PortId = PortId(1);
+
+fn vip() -> Ipv4Addr {
+    ip(10, 0, 0, 1)
+}
+fn client() -> Ipv4Addr {
+    ip(10, 0, 0, 2)
+}
+fn backend() -> Ipv4Addr {
+    ip(192, 168, 1, 2)
+}
+const IN: (lb_packet::MacAddr, lb_packet::MacAddr) = (CLIENT_MAC, ROUTER_MAC);
+const OUT: (lb_packet::MacAddr, lb_packet::MacAddr) = (BACKEND_MAC, CLIENT_MAC);
+
+const CONFIG: &str = r#"
+[[service]]
+vip = "10.0.0.1"
+port = 80
+proto = "tcp"
+[[service.backend]]
+ip = "192.168.1.2"
+port = 8080
+
+[[service]]
+vip = "10.0.0.1"
+port = 53
+proto = "udp"
+[[service.backend]]
+ip = "192.168.1.2"
+port = 5353
+
+[[service]]
+vip = "10.0.0.1"
+proto = "icmp"
+[[service.backend]]
+ip = "192.168.1.2"
+"#;
+
+fn engine() -> ReverseProxy {
+    let config: ReverseProxyConfig = toml::from_str(CONFIG).unwrap();
+    ReverseProxy::new(vec![None], &config).unwrap()
+}
+
+/// Runs one frame through the engine; checks verdict and output bytes.
+fn check(
+    engine: &mut ReverseProxy,
+    now: Instant,
+    port: PortId,
+    input: &[u8],
+    verdict: Verdict,
+    output: &[u8],
+) {
+    let mut frame = input.to_vec();
+    assert_eq!(engine.handle_frame(now, port, &mut frame), verdict);
+    assert_eq!(frame, output, "output bytes");
+}
+
+#[test]
+fn tcp_handshake_data_and_replies() {
+    let mut lb = engine();
+    let now = Instant::now();
+    let (c, v, b) = (ep(client(), 40000), ep(vip(), 80), ep(backend(), 8080));
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &tcp(IN, c, v, "S", b""),
+        Verdict::Forward(BACKENDS),
+        &tcp(IN, c, b, "S", b""),
+    );
+    check(
+        &mut lb,
+        now,
+        BACKENDS,
+        &tcp(OUT, b, c, "SA", b""),
+        Verdict::Forward(FRONTEND),
+        &tcp(OUT, v, c, "SA", b""),
+    );
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &tcp(IN, c, v, "A", b""),
+        Verdict::Forward(BACKENDS),
+        &tcp(IN, c, b, "A", b""),
+    );
+    let request = b"GET / HTTP/1.0\r\n\r\n";
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &tcp(IN, c, v, "PA", request),
+        Verdict::Forward(BACKENDS),
+        &tcp(IN, c, b, "PA", request),
+    );
+    check(
+        &mut lb,
+        now,
+        BACKENDS,
+        &tcp(OUT, b, c, "PA", b"200 OK"),
+        Verdict::Forward(FRONTEND),
+        &tcp(OUT, v, c, "PA", b"200 OK"),
+    );
+    let stats = lb.stats(now);
+    let service = stats
+        .services
+        .iter()
+        .find(|s| s.name == "10.0.0.1:80/tcp")
+        .unwrap();
+    assert_eq!(
+        (
+            service.counters.new_flows,
+            service.counters.packets,
+            service.sessions
+        ),
+        (1, 5, 1)
+    );
+    assert_eq!(service.backends[0].counters.packets, 5);
+    assert_eq!(stats.traffic.forwarded, 5);
+}
+
+#[test]
+fn udp_exchange_and_checksum_zero() {
+    let mut lb = engine();
+    let now = Instant::now();
+    let (c, v, b) = (ep(client(), 5000), ep(vip(), 53), ep(backend(), 5353));
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &udp(IN, c, v, b"query"),
+        Verdict::Forward(BACKENDS),
+        &udp(IN, c, b, b"query"),
+    );
+    check(
+        &mut lb,
+        now,
+        BACKENDS,
+        &udp(OUT, b, c, b"answer"),
+        Verdict::Forward(FRONTEND),
+        &udp(OUT, v, c, b"answer"),
+    );
+    let other = ep(client(), 5001);
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &udp_unchecked(IN, other, v, b"no checksum"),
+        Verdict::Forward(BACKENDS),
+        &udp_unchecked(IN, other, b, b"no checksum"),
+    );
+}
+
+#[test]
+fn ping_to_the_vip() {
+    let mut lb = engine();
+    let now = Instant::now();
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &echo(IN, client(), vip(), true, 77, 1),
+        Verdict::Forward(BACKENDS),
+        &echo(IN, client(), backend(), true, 77, 1),
+    );
+    check(
+        &mut lb,
+        now,
+        BACKENDS,
+        &echo(OUT, backend(), client(), false, 77, 1),
+        Verdict::Forward(FRONTEND),
+        &echo(OUT, vip(), client(), false, 77, 1),
+    );
+}
+
+#[test]
+fn arp_ipv6_and_other_destinations_pass_unchanged() {
+    let mut lb = engine();
+    let now = Instant::now();
+    let who_has_vip = arp(
+        true,
+        (CLIENT_MAC, client()),
+        (lb_packet::MacAddr::ZERO, vip()),
+        lb_packet::MacAddr::BROADCAST,
+    );
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &who_has_vip,
+        Verdict::Forward(BACKENDS),
+        &who_has_vip,
+    );
+    let answer = arp(
+        false,
+        (BACKEND_MAC, vip()),
+        (CLIENT_MAC, client()),
+        CLIENT_MAC,
+    );
+    check(
+        &mut lb,
+        now,
+        BACKENDS,
+        &answer,
+        Verdict::Forward(FRONTEND),
+        &answer,
+    );
+    for (port, out) in [
+        (FRONTEND, Verdict::Forward(BACKENDS)),
+        (BACKENDS, Verdict::Forward(FRONTEND)),
+    ] {
+        check(&mut lb, now, port, &ipv6(IN), out, &ipv6(IN));
+    }
+    // Straight to a backend, and its answer: no NAT.
+    let direct = tcp(IN, ep(client(), 40001), ep(backend(), 8080), "S", b"");
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &direct,
+        Verdict::Forward(BACKENDS),
+        &direct,
+    );
+    let answer = tcp(OUT, ep(backend(), 8080), ep(client(), 40001), "SA", b"");
+    check(
+        &mut lb,
+        now,
+        BACKENDS,
+        &answer,
+        Verdict::Forward(FRONTEND),
+        &answer,
+    );
+    let gre_elsewhere = gre(IN, client(), ip(10, 9, 9, 9));
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &gre_elsewhere,
+        Verdict::Forward(BACKENDS),
+        &gre_elsewhere,
+    );
+}
+
+#[test]
+fn vip_traffic_that_cannot_be_balanced_is_dropped_and_counted() {
+    let mut lb = engine();
+    let now = Instant::now();
+    let cases = [
+        (gre(IN, client(), vip()), DropReason::UnsupportedProtocol),
+        (
+            tcp(IN, ep(client(), 1), ep(vip(), 443), "S", b""),
+            DropReason::NoService,
+        ),
+        (
+            tcp(IN, ep(client(), 1), ep(vip(), 80), "R", b""),
+            DropReason::NoSession,
+        ),
+        (
+            tcp(IN, ep(client(), 1), ep(vip(), 80), "S", b"")[..40].to_vec(),
+            DropReason::Malformed,
+        ),
+    ];
+    for (input, reason) in cases {
+        let mut frame = input.clone();
+        assert_eq!(
+            lb.handle_frame(now, FRONTEND, &mut frame),
+            Verdict::Drop(reason)
+        );
+    }
+    let stats = lb.stats(now);
+    for reason in [
+        DropReason::UnsupportedProtocol,
+        DropReason::NoService,
+        DropReason::NoSession,
+        DropReason::Malformed,
+    ] {
+        assert_eq!(stats.traffic.drops(reason), 1, "{reason}");
+    }
+}
+
+#[test]
+fn ip_options_are_kept() {
+    let mut lb = engine();
+    let now = Instant::now();
+    let options = Ip {
+        options: vec![0x94, 0x04, 0x00, 0x00],
+        ..Ip::default()
+    };
+    let (c, v, b) = (ep(client(), 5000), ep(vip(), 53), ep(backend(), 5353));
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &udp_with(IN, c, v, b"opts", &options),
+        Verdict::Forward(BACKENDS),
+        &udp_with(IN, c, b, b"opts", &options),
+    );
+}
+
+#[test]
+fn fragments_follow_their_first() {
+    let mut lb = engine();
+    let now = Instant::now();
+    let (c, v, b) = (ep(client(), 5000), ep(vip(), 53), ep(backend(), 5353));
+    let first = Ip {
+        more_fragments: true,
+        ident: 99,
+        ..Ip::default()
+    };
+    let payload = [7u8; 32];
+    // The first fragment carries the UDP header: translate it like a packet.
+    let mut first_in = udp_with(IN, c, v, &payload, &first);
+    let mut first_out = udp_with(IN, c, b, &payload, &first);
+    // Keep only 16 payload bytes in this fragment (length fields stay as built).
+    for frame in [&mut first_in, &mut first_out] {
+        frame.truncate(14 + 20 + 8 + 16);
+        frame[14 + 2..14 + 4].copy_from_slice(&(20u16 + 8 + 16).to_be_bytes());
+        let checksum = ip_checksum(&frame[14..34]);
+        frame[14 + 10..14 + 12].copy_from_slice(&checksum.to_be_bytes());
+    }
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &first_in,
+        Verdict::Forward(BACKENDS),
+        &first_out,
+    );
+    // A later fragment: no ports in it, only the address changes.
+    let later = Ip {
+        fragment_offset: 3,
+        ident: 99,
+        ..Ip::default()
+    };
+    let later_in = raw_ipv4(IN, client(), vip(), 17, &later, &[8u8; 16]);
+    let later_out = raw_ipv4(IN, client(), backend(), 17, &later, &[8u8; 16]);
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &later_in,
+        Verdict::Forward(BACKENDS),
+        &later_out,
+    );
+    // A fragment of a datagram whose first was never seen.
+    let orphan = raw_ipv4(
+        IN,
+        client(),
+        vip(),
+        17,
+        &Ip {
+            fragment_offset: 3,
+            ident: 100,
+            ..Ip::default()
+        },
+        &[9u8; 16],
+    );
+    let mut frame = orphan.clone();
+    assert_eq!(
+        lb.handle_frame(now, FRONTEND, &mut frame),
+        Verdict::Drop(DropReason::Fragment)
+    );
+}
+
+fn ip_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .enumerate()
+        .filter(|(i, _)| *i != 5)
+        .map(|(_, w)| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An IPv4 frame with a raw payload (for non-first fragments).
+fn raw_ipv4(
+    macs: (lb_packet::MacAddr, lb_packet::MacAddr),
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    ipp: &Ip,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut header = etherparse::Ipv4Header::new(
+        payload.len() as u16,
+        ipp.ttl,
+        etherparse::IpNumber(proto),
+        src.octets(),
+        dst.octets(),
+    )
+    .unwrap();
+    header.identification = ipp.ident;
+    header.more_fragments = ipp.more_fragments;
+    header.fragment_offset = ipp.fragment_offset.try_into().unwrap();
+    let mut bytes = Vec::new();
+    PacketBuilder::ethernet2(macs.0.0, macs.1.0)
+        .ip(etherparse::IpHeaders::Ipv4(header, Default::default()))
+        .write(&mut bytes, etherparse::IpNumber(proto), payload)
+        .unwrap();
+    bytes
+}
+
+#[test]
+fn icmp_errors_are_translated_with_their_flow() {
+    let mut lb = engine();
+    let now = Instant::now();
+    let (c, v, b) = (ep(client(), 40000), ep(vip(), 80), ep(backend(), 8080));
+    let mut syn = tcp(IN, c, v, "S", b"");
+    lb.handle_frame(now, FRONTEND, &mut syn);
+    // A router on the client side cannot pass the VIP's big segments.
+    let router = ip(10, 0, 0, 254);
+    let sent_by_backend = tcp(OUT, b, c, "SA", b"");
+    let seen_by_client = tcp(OUT, v, c, "SA", b"");
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &frag_needed((ROUTER_MAC, BACKEND_MAC), router, vip(), &seen_by_client),
+        Verdict::Forward(BACKENDS),
+        &frag_needed(
+            (ROUTER_MAC, BACKEND_MAC),
+            router,
+            backend(),
+            &sent_by_backend,
+        ),
+    );
+    // The backend says port unreachable for UDP: the client must see the VIP.
+    let (uc, uv, ub) = (ep(client(), 5000), ep(vip(), 53), ep(backend(), 5353));
+    let mut query = udp(IN, uc, uv, b"q");
+    lb.handle_frame(now, FRONTEND, &mut query);
+    let unreachable = |from: Ipv4Addr, quoted: &[u8]| {
+        let mut bytes = Vec::new();
+        PacketBuilder::ethernet2(BACKEND_MAC.0, CLIENT_MAC.0)
+            .ipv4(from.octets(), client().octets(), 64)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                DestUnreachableHeader::Port,
+            ))
+            .write(&mut bytes, &quoted[14..14 + 28])
+            .unwrap();
+        bytes
+    };
+    check(
+        &mut lb,
+        now,
+        BACKENDS,
+        &unreachable(backend(), &udp(IN, uc, ub, b"q")),
+        Verdict::Forward(FRONTEND),
+        &unreachable(vip(), &udp(IN, uc, uv, b"q")),
+    );
+    // An error about no known flow is not ours to translate.
+    let mut stray = frag_needed(
+        (ROUTER_MAC, BACKEND_MAC),
+        router,
+        vip(),
+        &tcp(OUT, v, ep(client(), 1), "A", b""),
+    );
+    assert_eq!(
+        lb.handle_frame(now, FRONTEND, &mut stray),
+        Verdict::Drop(DropReason::NoSession)
+    );
+}
+
+fn two_backend_engine() -> ReverseProxy {
+    let config: ReverseProxyConfig = toml::from_str(
+        r#"
+        [[service]]
+        vip = "10.0.0.1"
+        port = 80
+        proto = "tcp"
+        [[service.backend]]
+        ip = "192.168.1.2"
+        [[service.backend]]
+        ip = "192.168.1.3"
+        "#,
+    )
+    .unwrap();
+    ReverseProxy::new(vec![None], &config).unwrap()
+}
+
+/// Sends a segment from `port`; returns where it went (destination address).
+fn send(
+    lb: &mut ReverseProxy,
+    now: Instant,
+    src_port: u16,
+    flags: &str,
+) -> Result<Ipv4Addr, Verdict> {
+    let mut frame = tcp(IN, ep(client(), src_port), ep(vip(), 80), flags, b"");
+    match lb.handle_frame(now, FRONTEND, &mut frame) {
+        Verdict::Forward(BACKENDS) => Ok(lb_packet::Frame::parse(&frame[..])
+            .unwrap()
+            .ipv4()
+            .unwrap()
+            .dst()),
+        other => Err(other),
+    }
+}
+
+#[test]
+fn sessions_keep_their_backend_while_backends_change() {
+    let mut lb = two_backend_engine();
+    let now = Instant::now();
+    let key = ServiceKey::new(vip(), lb_packet::Protocol::Tcp, 80);
+    let flows: Vec<(u16, Ipv4Addr)> = (1000..1100)
+        .map(|port| (port, send(&mut lb, now, port, "S").unwrap()))
+        .collect();
+    for extra in 4..20 {
+        lb.set_backend(
+            key,
+            BackendConfig {
+                ip: ip(192, 168, 1, extra),
+                port: None,
+                weight: 1,
+            },
+        )
+        .unwrap();
+    }
+    for &(port, backend) in &flows {
+        assert_eq!(
+            send(&mut lb, now, port, "A"),
+            Ok(backend),
+            "flow {port} moved"
+        );
+    }
+    // New flows now reach the new backends too.
+    let fresh: Vec<Ipv4Addr> = (2000..2200)
+        .map(|port| send(&mut lb, now, port, "S").unwrap())
+        .collect();
+    assert!(fresh.iter().any(|addr| addr.octets()[3] >= 4));
+
+    // Removing 192.168.1.3 ends only its sessions.
+    let ended = lb.remove_backend(key, ip(192, 168, 1, 3), None).unwrap();
+    assert_eq!(
+        ended,
+        flows.iter().filter(|f| f.1 == ip(192, 168, 1, 3)).count()
+            + fresh.iter().filter(|a| **a == ip(192, 168, 1, 3)).count()
+    );
+    for &(port, backend) in &flows {
+        let now_at = send(&mut lb, now, port, "A").unwrap();
+        if backend == ip(192, 168, 1, 3) {
+            assert_ne!(now_at, backend, "a removed backend gets nothing");
+        } else {
+            assert_eq!(now_at, backend);
+        }
+    }
+}
+
+#[test]
+fn drained_backend_keeps_its_flows_and_takes_no_new_ones() {
+    let mut lb = two_backend_engine();
+    let now = Instant::now();
+    let key = ServiceKey::new(vip(), lb_packet::Protocol::Tcp, 80);
+    let flows: Vec<(u16, Ipv4Addr)> = (1000..1100)
+        .map(|port| (port, send(&mut lb, now, port, "S").unwrap()))
+        .collect();
+    lb.set_backend(
+        key,
+        BackendConfig {
+            ip: ip(192, 168, 1, 2),
+            port: None,
+            weight: 0,
+        },
+    )
+    .unwrap();
+    for &(port, backend) in &flows {
+        assert_eq!(send(&mut lb, now, port, "A"), Ok(backend));
+    }
+    for port in 3000..3200 {
+        assert_eq!(send(&mut lb, now, port, "S"), Ok(ip(192, 168, 1, 3)));
+    }
+    let drained = lb.stats(now).services[0]
+        .backends
+        .iter()
+        .find(|b| b.name == "192.168.1.2:80")
+        .unwrap()
+        .clone();
+    assert_eq!(drained.weight, 0);
+    assert!(drained.sessions > 0);
+    // Everything drained: no backend for new flows.
+    lb.set_backend(
+        key,
+        BackendConfig {
+            ip: ip(192, 168, 1, 3),
+            port: None,
+            weight: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        send(&mut lb, now, 4000, "S"),
+        Err(Verdict::Drop(DropReason::NoBackend))
+    );
+}
+
+#[test]
+fn sessions_expire_and_are_swept() {
+    let mut lb = engine();
+    let start = Instant::now();
+    let mut query = udp(IN, ep(client(), 5000), ep(vip(), 53), b"q");
+    lb.handle_frame(start, FRONTEND, &mut query);
+    assert_eq!(lb.stats(start).sessions, 1);
+    let later = start + Duration::from_secs(31);
+    lb.handle_timeout(later);
+    assert_eq!(lb.stats(later).sessions, 0);
+    assert!(lb.poll_timeout().unwrap() > later);
+}
+
+#[test]
+fn multi_mode_steers_by_frontend_address() {
+    let config: ReverseProxyConfig = toml::from_str(CONFIG).unwrap();
+    let (f0, f1) = (ip(10, 0, 0, 254), ip(10, 1, 0, 254));
+    let mut lb = ReverseProxy::new(vec![Some(f0), Some(f1)], &config).unwrap();
+    let backends = PortId(2);
+    let now = Instant::now();
+    let far_client = ip(10, 1, 0, 2);
+    let (c, v, b) = (ep(far_client, 40000), ep(vip(), 80), ep(backend(), 8080));
+    check(
+        &mut lb,
+        now,
+        PortId(1),
+        &tcp(IN, c, v, "S", b""),
+        Verdict::Forward(backends),
+        &tcp(IN, c, b, "S", b""),
+    );
+    check(
+        &mut lb,
+        now,
+        backends,
+        &tcp(OUT, b, c, "SA", b""),
+        Verdict::Forward(PortId(1)),
+        &tcp(OUT, v, c, "SA", b""),
+    );
+    // ARP from the backend side goes to the frontend that owns the address.
+    let who_has_f1 = arp(
+        true,
+        (BACKEND_MAC, backend()),
+        (lb_packet::MacAddr::ZERO, f1),
+        lb_packet::MacAddr::BROADCAST,
+    );
+    check(
+        &mut lb,
+        now,
+        backends,
+        &who_has_f1,
+        Verdict::Forward(PortId(1)),
+        &who_has_f1,
+    );
+    let who_has_other = arp(
+        true,
+        (BACKEND_MAC, backend()),
+        (lb_packet::MacAddr::ZERO, ip(10, 2, 0, 1)),
+        lb_packet::MacAddr::BROADCAST,
+    );
+    check(
+        &mut lb,
+        now,
+        backends,
+        &who_has_other,
+        Verdict::Flood,
+        &who_has_other,
+    );
+    check(
+        &mut lb,
+        now,
+        backends,
+        &ipv6(OUT),
+        Verdict::Flood,
+        &ipv6(OUT),
+    );
+    let to_f0 = udp(OUT, ep(backend(), 9), ep(f0, 9), b"x");
+    check(
+        &mut lb,
+        now,
+        backends,
+        &to_f0,
+        Verdict::Forward(PortId(0)),
+        &to_f0,
+    );
+}
+
+#[test]
+fn configuration_errors_are_named_and_change_nothing() {
+    let parse = |text: &str| toml::from_str::<ReverseProxyConfig>(text);
+    let duplicate = parse(
+        r#"
+        [[service]]
+        vip = "10.0.0.1"
+        port = 80
+        proto = "all"
+        [[service]]
+        vip = "10.0.0.1"
+        port = 80
+        proto = "tcp"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(
+        ReverseProxy::new(vec![None], &duplicate)
+            .unwrap_err()
+            .to_string(),
+        "duplicate service 10.0.0.1:80/tcp"
+    );
+    let twice = parse(
+        r#"
+        [[service]]
+        vip = "10.0.0.1"
+        port = 80
+        proto = "tcp"
+        [[service.backend]]
+        ip = "192.168.1.2"
+        [[service.backend]]
+        ip = "192.168.1.2"
+        port = 80
+        "#,
+    )
+    .unwrap();
+    assert!(matches!(
+        ReverseProxy::new(vec![None], &twice),
+        Err(ConfigError::DuplicateBackend { .. })
+    ));
+    let no_port = parse("[[service]]\nvip = \"10.0.0.1\"\nproto = \"udp\"\n").unwrap();
+    assert!(matches!(
+        ReverseProxy::new(vec![None], &no_port),
+        Err(ConfigError::ZeroPort(_))
+    ));
+    assert!(parse("[[service]]\nvip = \"10.0.0.300\"\nproto = \"tcp\"\n").is_err());
+    assert!(parse("[[service]]\nvip = \"10.0.0.1\"\nproto = \"sctp\"\n").is_err());
+    assert!(
+        parse("[[service]]\nvip = \"10.0.0.1\"\nproto = \"tcp\"\npolicy = \"fastest\"\n").is_err()
+    );
+    let config: ReverseProxyConfig = parse(CONFIG).unwrap();
+    assert!(matches!(
+        ReverseProxy::new(vec![Some(ip(1, 1, 1, 1)), None], &config),
+        Err(ConfigError::Ports(_))
+    ));
+
+    // Runtime changes that fail leave the running configuration as it was.
+    let mut lb = engine();
+    let before = lb.services();
+    let key = ServiceKey::new(vip(), lb_packet::Protocol::Tcp, 80);
+    assert!(lb.add_service(&config.services[0]).is_err());
+    assert!(matches!(
+        lb.remove_backend(key, ip(1, 2, 3, 4), None),
+        Err(ConfigError::UnknownBackend { .. })
+    ));
+    let unknown = ServiceKey::new(vip(), lb_packet::Protocol::Tcp, 81);
+    assert_eq!(
+        lb.remove_service(unknown),
+        Err(ConfigError::UnknownService(unknown))
+    );
+    assert_eq!(lb.services(), before);
+}
+
+#[test]
+fn reload_keeps_sessions_of_remaining_backends() {
+    let mut lb = two_backend_engine();
+    let now = Instant::now();
+    let flows: Vec<(u16, Ipv4Addr)> = (1000..1050)
+        .map(|port| (port, send(&mut lb, now, port, "S").unwrap()))
+        .collect();
+    let reloaded: ReverseProxyConfig = toml::from_str(
+        r#"
+        [[service]]
+        vip = "10.0.0.1"
+        port = 80
+        proto = "tcp"
+        [[service.backend]]
+        ip = "192.168.1.2"
+        weight = 5
+        [[service.backend]]
+        ip = "192.168.1.9"
+        [[service]]
+        vip = "10.0.0.5"
+        port = 22
+        proto = "tcp"
+        "#,
+    )
+    .unwrap();
+    lb.replace_services(&reloaded.services).unwrap();
+    for &(port, backend) in flows.iter().filter(|f| f.1 == ip(192, 168, 1, 2)) {
+        assert_eq!(send(&mut lb, now, port, "A"), Ok(backend));
+    }
+    let names: Vec<String> = lb
+        .services()
+        .iter()
+        .map(|s| format!("{}:{}", s.vip, s.port))
+        .collect();
+    assert_eq!(names, ["10.0.0.1:80", "10.0.0.5:22"]);
+    let weights: Vec<u32> = lb.services()[0].backends.iter().map(|b| b.weight).collect();
+    assert_eq!(weights, [5, 1]);
+}
