@@ -52,10 +52,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod arp_resolver;
 mod config;
+mod direct_return;
 mod drop_reason;
 mod engine;
 mod fragments;
+mod nat_proxy;
 mod port;
 mod reverse_proxy;
 mod stats;
@@ -64,12 +67,17 @@ mod verdict;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use arp_resolver::ArpSettings;
 pub use config::{
     BackendConfig, ConfigError, SelectionSettings, ServiceConfig, ServiceKey, ServiceProtocol,
     SessionSettings, TimeoutSettings,
 };
+pub use direct_return::{
+    BACKEND_PORT, DirectReturn, DirectReturnConfig, DsrBackendConfig, FRONTEND_PORT,
+};
 pub use drop_reason::DropReason;
 pub use engine::{Engine, Transmit};
+pub use nat_proxy::{NatProxy, NatProxyConfig, PROXY_PORT};
 pub use port::PortId;
 pub use reverse_proxy::{ReverseProxy, ReverseProxyConfig};
 pub use stats::{BackendStats, FlowCounters, ServiceStats, Stats, TrafficCounters};

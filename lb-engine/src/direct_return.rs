@@ -1,0 +1,444 @@
+//! [`DirectReturn`]: layer-2 direct server return, as Polycube's `lbdsr`.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use lb_algos::{Backend, Policy, Selector, SelectorConfig};
+use lb_packet::{ArpOp, FlowKey, Frame, Icmp, MacAddr};
+use lb_session::{Direction, InsertError, SessionTable};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, SelectionSettings, SessionSettings};
+use crate::fragments::{DatagramId, FragmentTracker};
+use crate::stats::{BackendStats, FlowCounters, ServiceStats, TrafficCounters};
+use crate::{DropReason, Engine, PortId, Stats, Verdict};
+
+const FRAGMENT_CAPACITY: usize = 4096;
+const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+const SWEEP_BUDGET: usize = 1024;
+
+/// The frontend port; also the only port of a one-armed engine.
+pub const FRONTEND_PORT: PortId = PortId(0);
+/// The backend port of a two-armed engine.
+pub const BACKEND_PORT: PortId = PortId(1);
+
+fn default_weight() -> u32 {
+    1
+}
+
+fn default_policy() -> Policy {
+    Policy::SrcIpHash
+}
+
+/// A server behind a [`DirectReturn`] load balancer, known by its MAC. It
+/// must hold every VIP on a loopback interface and not answer ARP for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DsrBackendConfig {
+    /// Its MAC address.
+    pub mac: MacAddr,
+    /// Relative share of new flows (default 1); 0 drains it.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+/// Configuration of a [`DirectReturn`] engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectReturnConfig {
+    /// The virtual IPs answered for (any number).
+    pub vips: Vec<Ipv4Addr>,
+    /// The MAC clients reach the VIPs at: ARP replies carry it, and frames
+    /// to it are balanced.
+    pub mac: MacAddr,
+    /// Source MAC of frames sent out of the backend port: that port's own
+    /// address. It must differ from `mac` when both ports share a bridge,
+    /// or the bridge learns the frontend's MAC on the backend port. Defaults
+    /// to `mac`, right for a one-armed engine.
+    #[serde(default)]
+    pub backend_port_mac: Option<MacAddr>,
+    /// The servers.
+    #[serde(default)]
+    pub backends: Vec<DsrBackendConfig>,
+    /// How new flows pick a server (default source-IP hash).
+    #[serde(default = "default_policy")]
+    pub policy: Policy,
+    /// One port for both sides.
+    #[serde(default)]
+    pub one_armed: bool,
+    /// The session table.
+    #[serde(default)]
+    pub sessions: SessionSettings,
+    /// Backend selection.
+    #[serde(default)]
+    pub selection: SelectionSettings,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BackendSlot {
+    mac: MacAddr,
+    weight: u32,
+    counters: FlowCounters,
+}
+
+/// Direct server return at layer 2 (Polycube `lbdsr`, without its limits).
+///
+/// The engine answers ARP for its VIPs with its own MAC. A frame to that
+/// MAC and a VIP is sent to a server chosen by the policy, with only the
+/// Ethernet header changed: destination the server's MAC, source the
+/// backend port's own MAC. IP and transport headers are untouched, and the
+/// server replies to the client directly. Sessions keep each flow on its
+/// server while servers come and go; removing a server ends its sessions;
+/// weight 0 drains it. Any number of VIPs and servers.
+///
+/// Ports: [`FRONTEND_PORT`] and [`BACKEND_PORT`], or only the frontend when
+/// one-armed. Frames on the frontend that are not for the engine's MAC and
+/// a VIP, and anything arriving on the backend port, are dropped and
+/// counted.
+pub struct DirectReturn {
+    /// Sorted, deduplicated.
+    vips: Vec<Ipv4Addr>,
+    mac: MacAddr,
+    backend_port_mac: MacAddr,
+    one_armed: bool,
+    policy: Policy,
+    backends: Vec<Option<BackendSlot>>,
+    selector: Box<dyn Selector>,
+    picks: Vec<u32>,
+    selector_config: SelectorConfig,
+    sessions: SessionTable<u32>,
+    fragments: FragmentTracker<u32>,
+    counters: FlowCounters,
+    traffic: TrafficCounters,
+    next_sweep: Option<Instant>,
+}
+
+impl core::fmt::Debug for DirectReturn {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DirectReturn")
+            .field("vips", &self.vips)
+            .field("mac", &self.mac)
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn build_selector(
+    policy: Policy,
+    backends: &[Option<BackendSlot>],
+    config: &SelectorConfig,
+) -> Result<(Box<dyn Selector>, Vec<u32>), ConfigError> {
+    let (mut listed, mut picks) = (Vec::new(), Vec::new());
+    for (index, backend) in backends.iter().enumerate() {
+        if let Some(backend) = backend {
+            listed.push(Backend::new(backend.mac, backend.weight));
+            picks.push(u32::try_from(index).unwrap_or(u32::MAX));
+        }
+    }
+    Ok((policy.build(&listed, config)?, picks))
+}
+
+impl DirectReturn {
+    /// An engine from its configuration.
+    pub fn new(config: &DirectReturnConfig) -> Result<Self, ConfigError> {
+        let backend_port_mac = config.backend_port_mac.unwrap_or(config.mac);
+        if config.mac.is_multicast() || backend_port_mac.is_multicast() {
+            return Err(ConfigError::Invalid(format!(
+                "the load balancer's MAC must be unicast, not {}",
+                if config.mac.is_multicast() {
+                    config.mac
+                } else {
+                    backend_port_mac
+                }
+            )));
+        }
+        if let Some(bad) = config.backends.iter().find(|b| b.mac.is_multicast()) {
+            return Err(ConfigError::Invalid(format!(
+                "backend MAC {} is not unicast",
+                bad.mac
+            )));
+        }
+        let selector_config = config.selection.selector_config()?;
+        let backends: Vec<Option<BackendSlot>> = config
+            .backends
+            .iter()
+            .map(|b| {
+                Some(BackendSlot {
+                    mac: b.mac,
+                    weight: b.weight,
+                    counters: FlowCounters::default(),
+                })
+            })
+            .collect();
+        let (selector, picks) = build_selector(config.policy, &backends, &selector_config)?;
+        let mut vips = config.vips.clone();
+        vips.sort_unstable();
+        vips.dedup();
+        Ok(DirectReturn {
+            vips,
+            mac: config.mac,
+            backend_port_mac,
+            one_armed: config.one_armed,
+            policy: config.policy,
+            backends,
+            selector,
+            picks,
+            selector_config,
+            sessions: SessionTable::new(config.sessions.table_config())?,
+            fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
+            counters: FlowCounters::default(),
+            traffic: TrafficCounters::default(),
+            next_sweep: None,
+        })
+    }
+
+    /// The VIPs answered for.
+    pub fn vips(&self) -> &[Ipv4Addr] {
+        &self.vips
+    }
+
+    /// Answers for another VIP.
+    pub fn add_vip(&mut self, vip: Ipv4Addr) {
+        if let Err(at) = self.vips.binary_search(&vip) {
+            self.vips.insert(at, vip);
+        }
+    }
+
+    /// Stops answering for a VIP and ends its sessions; returns how many.
+    pub fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<usize, ConfigError> {
+        let at = self
+            .vips
+            .binary_search(&vip)
+            .map_err(|_| ConfigError::Invalid(format!("no VIP {vip}")))?;
+        self.vips.remove(at);
+        Ok(self.sessions.retain(|key, _| key.dst != vip))
+    }
+
+    /// The servers and their weights.
+    pub fn backends(&self) -> Vec<DsrBackendConfig> {
+        self.backends
+            .iter()
+            .flatten()
+            .map(|b| DsrBackendConfig {
+                mac: b.mac,
+                weight: b.weight,
+            })
+            .collect()
+    }
+
+    /// Adds a server, or sets the weight of one (0 drains it).
+    pub fn set_backend(&mut self, backend: DsrBackendConfig) -> Result<(), ConfigError> {
+        if backend.mac.is_multicast() {
+            return Err(ConfigError::Invalid(format!(
+                "backend MAC {} is not unicast",
+                backend.mac
+            )));
+        }
+        let mut backends = self.backends.clone();
+        match backends.iter_mut().flatten().find(|b| b.mac == backend.mac) {
+            Some(existing) => existing.weight = backend.weight,
+            None => {
+                let slot = BackendSlot {
+                    mac: backend.mac,
+                    weight: backend.weight,
+                    counters: FlowCounters::default(),
+                };
+                match backends.iter().position(Option::is_none) {
+                    Some(free) => backends[free] = Some(slot),
+                    None => backends.push(Some(slot)),
+                }
+            }
+        }
+        self.install(backends)
+    }
+
+    /// Removes a server and ends its sessions; returns how many.
+    pub fn remove_backend(&mut self, mac: MacAddr) -> Result<usize, ConfigError> {
+        let position = self
+            .backends
+            .iter()
+            .position(|b| b.is_some_and(|b| b.mac == mac))
+            .ok_or_else(|| ConfigError::Invalid(format!("no backend {mac}")))?;
+        let mut backends = self.backends.clone();
+        backends[position] = None;
+        self.install(backends)?;
+        let slot = u32::try_from(position).unwrap_or(u32::MAX);
+        Ok(self.sessions.retain(|_, backend| *backend != slot))
+    }
+
+    fn install(&mut self, backends: Vec<Option<BackendSlot>>) -> Result<(), ConfigError> {
+        let (selector, picks) = build_selector(self.policy, &backends, &self.selector_config)?;
+        (self.backends, self.selector, self.picks) = (backends, selector, picks);
+        Ok(())
+    }
+
+    fn is_vip(&self, addr: Ipv4Addr) -> bool {
+        self.vips.binary_search(&addr).is_ok()
+    }
+
+    fn out_port(&self) -> Verdict {
+        if self.one_armed {
+            Verdict::Reply
+        } else {
+            Verdict::Forward(BACKEND_PORT)
+        }
+    }
+
+    fn handle_frontend(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
+        if let Some(arp) = frame.arp() {
+            let for_us = arp.op() == ArpOp::Request && self.is_vip(arp.target_ip());
+            return if for_us && frame.make_arp_reply(self.mac).is_ok() {
+                Verdict::Reply
+            } else {
+                Verdict::Drop(DropReason::NotForUs)
+            };
+        }
+        if frame.dst_mac() != self.mac {
+            return Verdict::Drop(DropReason::NotForUs);
+        }
+        let Some(header) = frame.ipv4() else {
+            return Verdict::Drop(DropReason::NotForUs);
+        };
+        if !self.is_vip(header.dst()) {
+            return Verdict::Drop(DropReason::NotForUs);
+        }
+        let datagram = DatagramId {
+            src: header.src(),
+            dst: header.dst(),
+            ident: header.ident(),
+            protocol: header.protocol(),
+        };
+        let (is_fragment, more_fragments) = (header.is_fragment(), header.more_fragments());
+        let backend = if let Some(key) = frame.flow_key() {
+            let backend = match self.sessions.lookup(now, &key, frame.tcp_flags()) {
+                Some(hit) if hit.direction == Direction::Forward => *hit.value,
+                Some(_) => return Verdict::Drop(DropReason::NoSession),
+                None => match self.new_session(now, &key, frame) {
+                    Ok(backend) => backend,
+                    Err(reason) => return Verdict::Drop(reason),
+                },
+            };
+            if more_fragments {
+                self.fragments.remember(now, datagram, backend);
+            }
+            backend
+        } else if is_fragment {
+            match self.fragments.lookup(now, &datagram) {
+                Some(backend) => backend,
+                None => return Verdict::Drop(DropReason::Fragment),
+            }
+        } else if let Some(Icmp::Error { .. }) = frame.icmp() {
+            // About a packet the server sent from the VIP: to that server.
+            match frame
+                .quoted_flow()
+                .and_then(|quoted| self.sessions.peek(&quoted.reversed()))
+            {
+                Some((Direction::Forward, backend)) => *backend,
+                _ => return Verdict::Drop(DropReason::NoSession),
+            }
+        } else {
+            return Verdict::Drop(DropReason::UnsupportedProtocol);
+        };
+        let Some(Some(slot)) = self.backends.get_mut(backend as usize) else {
+            return Verdict::Drop(DropReason::NoBackend);
+        };
+        slot.counters.packet(frame.len());
+        self.counters.packet(frame.len());
+        frame.set_dst_mac(slot.mac);
+        frame.set_src_mac(self.backend_port_mac);
+        self.out_port()
+    }
+
+    fn new_session(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        frame: &Frame<&mut [u8]>,
+    ) -> Result<u32, DropReason> {
+        let pick = self.selector.pick(key).ok_or(DropReason::NoBackend)?;
+        let backend = *self.picks.get(pick).ok_or(DropReason::NoBackend)?;
+        // Replies bypass us; the reverse key only has to be distinct.
+        match self
+            .sessions
+            .insert(now, *key, key.reversed(), frame.tcp_flags(), backend)
+        {
+            Ok(_) => {}
+            Err(InsertError::Full) => return Err(DropReason::TableFull),
+            Err(_) => return Err(DropReason::NoSession),
+        }
+        self.counters.new_flows += 1;
+        if let Some(Some(slot)) = self.backends.get_mut(backend as usize) {
+            slot.counters.new_flows += 1;
+        }
+        Ok(backend)
+    }
+}
+
+impl Engine for DirectReturn {
+    fn port_count(&self) -> usize {
+        if self.one_armed { 1 } else { 2 }
+    }
+
+    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
+        let len = frame.len();
+        let verdict = if port != FRONTEND_PORT {
+            Verdict::Drop(DropReason::WrongPort)
+        } else {
+            match Frame::parse(frame) {
+                Ok(mut frame) => self.handle_frontend(now, &mut frame),
+                Err(error) => Verdict::Drop(error.into()),
+            }
+        };
+        self.traffic.record(len, verdict);
+        verdict
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.next_sweep.is_none_or(|due| due <= now) {
+            self.sessions.expire(now, SWEEP_BUDGET);
+            self.next_sweep = Some(now + SWEEP_INTERVAL);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.next_sweep
+    }
+
+    fn stats(&self, now: Instant) -> Stats {
+        let mut live = vec![0usize; self.backends.len()];
+        for session in self.sessions.iter(now) {
+            if let Some(count) = live.get_mut(*session.value as usize) {
+                *count += 1;
+            }
+        }
+        let backends: Vec<BackendStats> = self
+            .backends
+            .iter()
+            .zip(&live)
+            .filter_map(|(backend, &sessions)| {
+                let backend = backend.as_ref()?;
+                Some(BackendStats {
+                    name: backend.mac.to_string(),
+                    weight: backend.weight,
+                    sessions,
+                    counters: backend.counters,
+                })
+            })
+            .collect();
+        let vips: Vec<String> = self.vips.iter().map(Ipv4Addr::to_string).collect();
+        Stats {
+            engine: "direct_return",
+            traffic: self.traffic,
+            sessions: self.sessions.len(),
+            session_capacity: self.sessions.capacity(),
+            session_table: self.sessions.stats(),
+            services: vec![ServiceStats {
+                name: vips.join(","),
+                policy: self.policy.to_string(),
+                sessions: live.iter().sum(),
+                counters: self.counters,
+                backends,
+            }],
+        }
+    }
+}
