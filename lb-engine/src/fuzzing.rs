@@ -1,8 +1,192 @@
-//! Fuzz bodies and frame builders for tests, doc examples and benches.
+//! Fuzz bodies and frame builders, kept in the library so the one-line
+//! targets in `fuzz/`, the stable corpus replay test, the doc examples and
+//! the benches share them.
 
 use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
-/// A TCP frame with `flags` between two MACs and ports, checksums right.
+use lb_packet::{Frame, MacAddr};
+
+use crate::{
+    DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, PortId,
+    ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict,
+};
+
+/// Sessions the fuzzed engines hold, small so eviction is exercised.
+const FUZZ_SESSIONS: usize = 64;
+
+/// The reverse proxy the fuzzer drives: VIP 10.0.0.1 with tcp/80, udp/53
+/// and icmp services, two frontends (MULTI mode), backend port 2.
+pub fn fuzz_reverse_proxy() -> ReverseProxy {
+    let mut config: ReverseProxyConfig = toml_services();
+    config.sessions = SessionSettings {
+        capacity: FUZZ_SESSIONS,
+        ..SessionSettings::default()
+    };
+    let frontends = vec![
+        Some(Ipv4Addr::new(10, 0, 0, 254)),
+        Some(Ipv4Addr::new(10, 1, 0, 254)),
+    ];
+    ReverseProxy::new(frontends, &config).unwrap_or_else(|e| panic!("fuzz config: {e}"))
+}
+
+fn toml_services() -> ReverseProxyConfig {
+    use crate::{BackendConfig, ServiceConfig, ServiceProtocol};
+    let backend = |last, port| BackendConfig {
+        ip: Ipv4Addr::new(192, 168, 1, last),
+        port: Some(port),
+        weight: 1,
+    };
+    let service = |port, proto, backends| ServiceConfig {
+        vip: Ipv4Addr::new(10, 0, 0, 1),
+        port,
+        proto,
+        policy: lb_algos::Policy::Maglev,
+        backends,
+    };
+    ReverseProxyConfig {
+        services: vec![
+            service(
+                80,
+                ServiceProtocol::Tcp,
+                vec![backend(2, 8080), backend(3, 8080)],
+            ),
+            service(53, ServiceProtocol::Udp, vec![backend(2, 5353)]),
+            service(0, ServiceProtocol::Icmp, vec![backend(2, 0)]),
+        ],
+        ..ReverseProxyConfig::default()
+    }
+}
+
+/// The DSR engine the fuzzer drives: VIP 10.0.0.1 at 02:00:00:00:00:aa.
+pub fn fuzz_direct_return() -> DirectReturn {
+    let config = DirectReturnConfig {
+        vips: vec![Ipv4Addr::new(10, 0, 0, 1)],
+        mac: MacAddr([2, 0, 0, 0, 0, 0xaa]),
+        backend_port_mac: Some(MacAddr([2, 0, 0, 0, 0, 0xab])),
+        backends: (1..4)
+            .map(|n| DsrBackendConfig {
+                mac: MacAddr([2, 0, 0, 0, 0x5e, n]),
+                weight: 1,
+            })
+            .collect(),
+        policy: lb_algos::Policy::FlowHash,
+        one_armed: false,
+        sessions: SessionSettings {
+            capacity: FUZZ_SESSIONS,
+            ..SessionSettings::default()
+        },
+        selection: Default::default(),
+    };
+    DirectReturn::new(&config).unwrap_or_else(|e| panic!("fuzz config: {e}"))
+}
+
+/// The proxy the fuzzer drives: 10.0.0.1/24 at 02:00:00:00:00:aa, sending
+/// to 10.0.0.2 and 10.0.0.3, gateway 10.0.0.254.
+pub fn fuzz_nat_proxy() -> NatProxy {
+    let config = NatProxyConfig {
+        ip: Ipv4Addr::new(10, 0, 0, 1),
+        prefix_len: 24,
+        mac: MacAddr([2, 0, 0, 0, 0, 0xaa]),
+        gateway: Some(Ipv4Addr::new(10, 0, 0, 254)),
+        dst_addrs: vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)],
+        policy: lb_algos::Policy::Random,
+        snat_ports: "40000-40063".parse().unwrap_or_default(),
+        denied_ports: vec![22],
+        sessions: SessionSettings {
+            capacity: FUZZ_SESSIONS,
+            ..SessionSettings::default()
+        },
+        selection: Default::default(),
+        arp: Default::default(),
+    };
+    NatProxy::new(&config).unwrap_or_else(|e| panic!("fuzz config: {e}"))
+}
+
+/// Splits fuzz input into frames: each record is a port byte, a
+/// milliseconds-to-wait byte, a big-endian u16 length, and the frame.
+pub fn records(mut data: &[u8]) -> Vec<(u8, u8, &[u8])> {
+    let mut records = Vec::new();
+    while let [port, wait, high, low, rest @ ..] = data {
+        let len = usize::from(u16::from_be_bytes([*high, *low])).min(rest.len());
+        records.push((*port, *wait, &rest[..len]));
+        data = &rest[len..];
+    }
+    records
+}
+
+/// Encodes frames as [`records`] reads them.
+pub fn encode_records(frames: &[(u8, u8, Vec<u8>)]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for (port, wait, frame) in frames {
+        data.extend_from_slice(&[*port, *wait]);
+        data.extend_from_slice(&u16::try_from(frame.len()).unwrap_or(u16::MAX).to_be_bytes());
+        data.extend_from_slice(frame);
+    }
+    data
+}
+
+/// Feeds a frame sequence to each engine on arbitrary ports. Properties:
+/// nothing panics; every frame sent re-parses (so its IPv4 checksum is
+/// right) and keeps a valid transport checksum if it came in with one; no
+/// engine holds more sessions than its capacity.
+pub fn engines(data: &[u8]) {
+    let records = records(data);
+    let mut reverse_proxy = fuzz_reverse_proxy();
+    let mut direct_return = fuzz_direct_return();
+    let mut nat_proxy = fuzz_nat_proxy();
+    let engines: [&mut dyn Engine; 3] = [&mut reverse_proxy, &mut direct_return, &mut nat_proxy];
+    for engine in engines {
+        drive(engine, &records);
+    }
+}
+
+fn drive(engine: &mut dyn Engine, records: &[(u8, u8, &[u8])]) {
+    let mut now = Instant::now();
+    let ports = engine.port_count();
+    for &(port, wait, bytes) in records {
+        now += Duration::from_millis(u64::from(wait) * 40);
+        let port = PortId(u16::from(port) % u16::try_from(ports).unwrap_or(1));
+        let valid_in = Frame::parse(bytes).ok().and_then(|f| f.l4_checksum_valid());
+        let mut frame = bytes.to_vec();
+        let verdict = engine.handle_frame(now, port, &mut frame);
+        if let Verdict::Forward(out) = verdict {
+            assert!(
+                out.index() < ports,
+                "forwarded to a port that does not exist"
+            );
+        }
+        if matches!(
+            verdict,
+            Verdict::Forward(_) | Verdict::Reply | Verdict::Flood
+        ) {
+            let out = Frame::parse(&frame[..])
+                .unwrap_or_else(|e| panic!("sent a frame that does not parse: {e}"));
+            if valid_in == Some(true) {
+                assert_eq!(
+                    out.l4_checksum_valid(),
+                    Some(true),
+                    "broke a valid transport checksum"
+                );
+            }
+        }
+        if engine
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            engine.handle_timeout(now);
+        }
+        while let Some(transmit) = engine.poll_transmit() {
+            assert!(transmit.port.index() < ports);
+            Frame::parse(&transmit.frame[..])
+                .unwrap_or_else(|e| panic!("originated an invalid frame: {e}"));
+        }
+        let stats = engine.stats(now);
+        assert!(stats.sessions <= stats.session_capacity);
+    }
+}
+
+/// A TCP frame with `flags` between fixed MACs, checksums right.
 pub fn tcp_frame(src: [u8; 4], dst: [u8; 4], src_port: u16, dst_port: u16, flags: u8) -> Vec<u8> {
     let mut frame = vec![0u8; 14 + 20 + 20];
     frame[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
@@ -27,7 +211,6 @@ pub fn tcp_frame(src: [u8; 4], dst: [u8; 4], src_port: u16, dst_port: u16, flags
     let pseudo = sum(&src) + sum(&dst) + 6 + 20;
     let tcp_checksum = !fold(pseudo + sum(tcp));
     tcp[16..18].copy_from_slice(&tcp_checksum.to_be_bytes());
-    let _ = Ipv4Addr::from(src);
     frame
 }
 

@@ -54,13 +54,17 @@
 
 mod arp_resolver;
 mod config;
+mod datapath;
 mod direct_return;
 mod drop_reason;
 mod engine;
 mod fragments;
+mod memory;
 mod nat_proxy;
+mod pcap;
 mod port;
 mod reverse_proxy;
+mod run;
 mod stats;
 mod verdict;
 
@@ -72,13 +76,17 @@ pub use config::{
     BackendConfig, ConfigError, SelectionSettings, ServiceConfig, ServiceKey, ServiceProtocol,
     SessionSettings, TimeoutSettings,
 };
+pub use datapath::{Datapath, RxBatch};
 pub use direct_return::{
     BACKEND_PORT, DirectReturn, DirectReturnConfig, DsrBackendConfig, FRONTEND_PORT,
 };
 pub use drop_reason::DropReason;
 pub use engine::{Engine, Transmit};
+pub use memory::MemoryDatapath;
 pub use nat_proxy::{NatProxy, NatProxyConfig, PROXY_PORT};
+pub use pcap::{PcapDatapath, PcapReader, PcapWriter};
 pub use port::PortId;
 pub use reverse_proxy::{ReverseProxy, ReverseProxyConfig};
+pub use run::{RunOptions, RunSummary, run};
 pub use stats::{BackendStats, FlowCounters, ServiceStats, Stats, TrafficCounters};
 pub use verdict::Verdict;

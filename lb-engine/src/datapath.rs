@@ -1,0 +1,134 @@
+//! The [`Datapath`] trait: moving Ethernet frames for a set of ports.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::PortId;
+
+/// Frames received in one go, with the buffers they were read into. The
+/// run loop hands each to the engine, which rewrites it in place, and sends
+/// it from the same buffer: no copy, no allocation per frame.
+#[derive(Debug)]
+pub struct RxBatch {
+    buffers: Vec<Box<[u8]>>,
+    lens: Vec<usize>,
+    ports: Vec<PortId>,
+    count: usize,
+}
+
+impl RxBatch {
+    /// Room for `capacity` frames of up to `frame_size` bytes each.
+    pub fn new(capacity: usize, frame_size: usize) -> Self {
+        RxBatch {
+            buffers: (0..capacity.max(1))
+                .map(|_| vec![0u8; frame_size].into_boxed_slice())
+                .collect(),
+            lens: vec![0; capacity.max(1)],
+            ports: vec![PortId(0); capacity.max(1)],
+            count: 0,
+        }
+    }
+
+    /// Forgets the frames held.
+    pub fn clear(&mut self) {
+        self.count = 0;
+    }
+
+    /// Frames held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when no frame is held.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// True when no buffer is free.
+    pub fn is_full(&self) -> bool {
+        self.count == self.buffers.len()
+    }
+
+    /// Frames the batch can hold.
+    pub fn capacity(&self) -> usize {
+        self.buffers.len()
+    }
+
+    /// The next free buffer, to receive a frame into; `None` when full.
+    /// Keep what was written with [`commit`](Self::commit).
+    pub fn free_buffer(&mut self) -> Option<&mut [u8]> {
+        self.buffers
+            .get_mut(self.count)
+            .map(|buffer| &mut buffer[..])
+    }
+
+    /// Keeps the `len` bytes just written into [`free_buffer`](Self::free_buffer)
+    /// as a frame received on `port`.
+    pub fn commit(&mut self, port: PortId, len: usize) {
+        if let Some(buffer) = self.buffers.get(self.count) {
+            self.lens[self.count] = len.min(buffer.len());
+            self.ports[self.count] = port;
+            self.count += 1;
+        }
+    }
+
+    /// Frame `index` and the port it came from.
+    pub fn frame(&self, index: usize) -> Option<(PortId, &[u8])> {
+        if index >= self.count {
+            return None;
+        }
+        Some((self.ports[index], &self.buffers[index][..self.lens[index]]))
+    }
+
+    /// Frame `index`, writable, and the port it came from.
+    pub fn frame_mut(&mut self, index: usize) -> Option<(PortId, &mut [u8])> {
+        if index >= self.count {
+            return None;
+        }
+        Some((
+            self.ports[index],
+            &mut self.buffers[index][..self.lens[index]],
+        ))
+    }
+}
+
+/// Moves Ethernet frames for a fixed set of ports, numbered from 0 in the
+/// order the engine expects them.
+pub trait Datapath {
+    /// How many ports there are.
+    fn port_count(&self) -> usize;
+
+    /// Waits until a frame is ready or `timeout` passes (`None`: no wait),
+    /// then receives as many ready frames as fit into `batch`. Returns how
+    /// many it added.
+    fn recv(&mut self, batch: &mut RxBatch, timeout: Option<Duration>) -> io::Result<usize>;
+
+    /// Sends `frame` out of `port`.
+    fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()>;
+
+    /// Sends frames of `batch`, each `(port, index)` the frame at `index`
+    /// out of `port`; returns how many went out. The default sends them one
+    /// by one; a datapath that can amortise system calls does better.
+    fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> io::Result<usize> {
+        let mut sent = 0;
+        for &(port, index) in sends {
+            if let Some((_, frame)) = batch.frame(index) {
+                if self.send(port, frame).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// The time to hand the engine: the wall clock, or a capture's.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// True when no frame will ever arrive again (a capture read to its
+    /// end); the run loop then stops.
+    fn is_exhausted(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,127 @@
+//! The loop that drives an engine with a datapath.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::{Datapath, Engine, PortId, RxBatch, Verdict};
+
+/// How long the loop blocks at most, so it notices a stop request.
+const MAX_WAIT: Duration = Duration::from_millis(100);
+
+/// Tuning of [`run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Frames received per batch.
+    pub batch_size: usize,
+    /// Largest frame accepted, in bytes.
+    pub frame_size: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            batch_size: 64,
+            frame_size: 65_536,
+        }
+    }
+}
+
+/// What [`run`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Frames received.
+    pub received: u64,
+    /// Frames sent (forwarded, replied, flooded copies, originated).
+    pub sent: u64,
+    /// Frames the datapath failed to send.
+    pub send_errors: u64,
+}
+
+/// Drives `engine` with `datapath` until `stop` is set or the datapath is
+/// exhausted: receives batches, applies the engine's verdicts, sends what
+/// the engine originates, and calls its timers on time.
+///
+/// Receive errors other than interruptions end the loop with the error;
+/// send errors are counted and the loop goes on.
+pub fn run<D, E>(
+    datapath: &mut D,
+    engine: &mut E,
+    stop: &AtomicBool,
+    options: RunOptions,
+) -> io::Result<RunSummary>
+where
+    D: Datapath + ?Sized,
+    E: Engine + ?Sized,
+{
+    if datapath.port_count() != engine.port_count() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the engine expects {} ports, the datapath has {}",
+                engine.port_count(),
+                datapath.port_count()
+            ),
+        ));
+    }
+    let ports = datapath.port_count();
+    let mut batch = RxBatch::new(options.batch_size, options.frame_size);
+    let mut sends: Vec<(PortId, usize)> = Vec::with_capacity(options.batch_size * ports.max(1));
+    let mut summary = RunSummary::default();
+    while !stop.load(Ordering::Relaxed) {
+        let now = datapath.now();
+        if engine.poll_timeout().is_none_or(|deadline| deadline <= now) {
+            engine.handle_timeout(now);
+        }
+        transmit_originated(datapath, engine, &mut summary);
+        if datapath.is_exhausted() {
+            break;
+        }
+        let wait = engine
+            .poll_timeout()
+            .map_or(MAX_WAIT, |deadline| deadline.saturating_duration_since(now));
+        batch.clear();
+        match datapath.recv(&mut batch, Some(wait.min(MAX_WAIT))) {
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+        let now = datapath.now();
+        sends.clear();
+        for index in 0..batch.len() {
+            let Some((port, frame)) = batch.frame_mut(index) else {
+                break;
+            };
+            match engine.handle_frame(now, port, frame) {
+                Verdict::Forward(out) => sends.push((out, index)),
+                Verdict::Reply => sends.push((port, index)),
+                Verdict::Flood => sends.extend(
+                    (0..ports)
+                        .map(|p| PortId(u16::try_from(p).unwrap_or(u16::MAX)))
+                        .filter(|&p| p != port)
+                        .map(|p| (p, index)),
+                ),
+                Verdict::Consumed | Verdict::Drop(_) => {}
+            }
+        }
+        summary.received += batch.len() as u64;
+        let sent = datapath.send_batch(&batch, &sends).unwrap_or(0);
+        summary.sent += sent as u64;
+        summary.send_errors += (sends.len() - sent.min(sends.len())) as u64;
+        transmit_originated(datapath, engine, &mut summary);
+    }
+    Ok(summary)
+}
+
+fn transmit_originated<D, E>(datapath: &mut D, engine: &mut E, summary: &mut RunSummary)
+where
+    D: Datapath + ?Sized,
+    E: Engine + ?Sized,
+{
+    while let Some(transmit) = engine.poll_transmit() {
+        match datapath.send(transmit.port, &transmit.frame) {
+            Ok(()) => summary.sent += 1,
+            Err(_) => summary.send_errors += 1,
+        }
+    }
+}

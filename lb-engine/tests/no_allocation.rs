@@ -1,0 +1,127 @@
+//! Established flows never allocate: every engine's packet path for a known
+//! session is checked with a counting allocator.
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+use lb_engine::{Engine, PortId, Verdict};
+use lb_packet::MacAddr;
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+/// Allocations made while `f` runs.
+fn allocations(f: impl FnOnce()) -> u64 {
+    let before = dhat::HeapStats::get().total_blocks;
+    f();
+    dhat::HeapStats::get().total_blocks - before
+}
+
+/// Runs `frames` through `engine` once to set up, then `rounds` more times
+/// from fresh copies, counting allocations.
+fn steady_state_allocations(
+    engine: &mut dyn Engine,
+    frames: &[(PortId, Vec<u8>)],
+    rounds: usize,
+) -> u64 {
+    let now = Instant::now();
+    let mut buffers: Vec<Vec<u8>> = frames.iter().map(|(_, f)| f.clone()).collect();
+    for ((port, frame), buffer) in frames.iter().zip(&mut buffers) {
+        buffer.copy_from_slice(frame);
+        assert!(matches!(
+            engine.handle_frame(now, *port, buffer),
+            Verdict::Forward(_) | Verdict::Reply
+        ));
+    }
+    allocations(|| {
+        for _ in 0..rounds {
+            for ((port, frame), buffer) in frames.iter().zip(&mut buffers) {
+                buffer.copy_from_slice(frame);
+                let verdict = engine.handle_frame(now, *port, buffer);
+                assert!(
+                    matches!(verdict, Verdict::Forward(_) | Verdict::Reply),
+                    "{verdict:?}"
+                );
+            }
+        }
+    })
+}
+
+#[test]
+fn established_flows_do_not_allocate() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    // The counter counts: one allocation is seen as one.
+    assert_eq!(allocations(|| drop(std::hint::black_box(vec![1u8; 10]))), 1);
+    let lb_mac = MacAddr([2, 0, 0, 0, 0, 0xaa]);
+    let vip = ip(10, 0, 0, 1);
+    let client = ep(ip(10, 0, 0, 50), 40000);
+
+    let mut reverse_proxy = lb_engine::fuzzing::fuzz_reverse_proxy();
+    let backend = ep(ip(192, 168, 1, 2), 5353);
+    let rp_frames = [
+        (
+            PortId(0),
+            udp((CLIENT_MAC, lb_mac), client, ep(vip, 53), b"query"),
+        ),
+        (
+            PortId(2),
+            udp((BACKEND_MAC, CLIENT_MAC), backend, client, b"answer"),
+        ),
+    ];
+    assert_eq!(
+        steady_state_allocations(&mut reverse_proxy, &rp_frames, 1000),
+        0,
+        "reverse proxy"
+    );
+
+    let mut direct_return = lb_engine::fuzzing::fuzz_direct_return();
+    let dsr_frames = [(
+        PortId(0),
+        tcp((CLIENT_MAC, lb_mac), client, ep(vip, 80), "PA", b"data"),
+    )];
+    assert_eq!(
+        steady_state_allocations(&mut direct_return, &dsr_frames, 1000),
+        0,
+        "direct return"
+    );
+
+    let mut nat_proxy = lb_engine::fuzzing::fuzz_nat_proxy();
+    let now = Instant::now();
+    for dest in [2, 3] {
+        let mut answer = arp(
+            false,
+            (BACKEND_MAC, ip(10, 0, 0, dest)),
+            (lb_mac, vip),
+            lb_mac,
+        );
+        nat_proxy.handle_frame(now, PortId(0), &mut answer);
+    }
+    let mut syn = udp((CLIENT_MAC, lb_mac), client, ep(vip, 53), b"q");
+    nat_proxy.handle_frame(now, PortId(0), &mut syn);
+    let out = lb_packet::Frame::parse(&syn[..])
+        .unwrap()
+        .flow_key()
+        .unwrap();
+    let proxy_frames = [
+        (
+            PortId(0),
+            udp((CLIENT_MAC, lb_mac), client, ep(vip, 53), b"q"),
+        ),
+        (
+            PortId(0),
+            udp(
+                (BACKEND_MAC, lb_mac),
+                out.dst_endpoint(),
+                out.src_endpoint(),
+                b"a",
+            ),
+        ),
+    ];
+    assert_eq!(
+        steady_state_allocations(&mut nat_proxy, &proxy_frames, 1000),
+        0,
+        "NAT proxy"
+    );
+}
