@@ -238,7 +238,10 @@ fn pcap_reader_names_what_is_wrong() {
             .contains("not Ethernet")
     );
     let mut cut = Vec::new();
-    PcapWriter::new(&mut cut).unwrap().write_frame(Duration::ZERO, &[1, 2, 3, 4]).unwrap();
+    PcapWriter::new(&mut cut)
+        .unwrap()
+        .write_frame(Duration::ZERO, &[1, 2, 3, 4])
+        .unwrap();
     cut.truncate(cut.len() - 1);
     let mut reader = PcapReader::new(Cursor::new(cut)).unwrap();
     assert!(
