@@ -23,6 +23,8 @@ pub fn fuzz_reverse_proxy() -> ReverseProxy {
         capacity: FUZZ_SESSIONS,
         ..SessionSettings::default()
     };
+    // A small prime table builds in microseconds, not milliseconds.
+    config.selection.maglev_table_size = 251;
     let frontends = vec![
         Some(Ipv4Addr::new(10, 0, 0, 254)),
         Some(Ipv4Addr::new(10, 1, 0, 254)),
