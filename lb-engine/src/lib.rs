@@ -87,6 +87,6 @@ pub use nat_proxy::{NatProxy, NatProxyConfig, PROXY_PORT};
 pub use pcap::{PcapDatapath, PcapReader, PcapWriter};
 pub use port::PortId;
 pub use reverse_proxy::{ReverseProxy, ReverseProxyConfig};
-pub use run::{RunOptions, RunSummary, run};
+pub use run::{RunOptions, RunSummary, run, run_with};
 pub use stats::{BackendStats, FlowCounters, ServiceStats, Stats, TrafficCounters};
 pub use verdict::Verdict;

@@ -54,6 +54,23 @@ where
     D: Datapath + ?Sized,
     E: Engine + ?Sized,
 {
+    run_with(datapath, engine, stop, options, |_| {})
+}
+
+/// As [`run`], calling `between_batches` with the engine after each batch
+/// (and at least every 100 ms): the place to apply configuration changes,
+/// which then land atomically between frames.
+pub fn run_with<D, E>(
+    datapath: &mut D,
+    engine: &mut E,
+    stop: &AtomicBool,
+    options: RunOptions,
+    mut between_batches: impl FnMut(&mut E),
+) -> io::Result<RunSummary>
+where
+    D: Datapath + ?Sized,
+    E: Engine + ?Sized,
+{
     if datapath.port_count() != engine.port_count() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -69,6 +86,7 @@ where
     let mut sends: Vec<(PortId, usize)> = Vec::with_capacity(options.batch_size * ports.max(1));
     let mut summary = RunSummary::default();
     while !stop.load(Ordering::Relaxed) {
+        between_batches(engine);
         let now = datapath.now();
         if engine.poll_timeout().is_none_or(|deadline| deadline <= now) {
             engine.handle_timeout(now);

@@ -1,0 +1,100 @@
+//! `lb-proxy`: the one-armed NAT proxy (the MirageOS random proxy).
+
+use std::net::Ipv4Addr;
+
+use clap::Parser;
+use lb_algos::Policy;
+use lb_engine::{NatProxy, NatProxyConfig};
+use lb_examples::cli::{Cidr, DatapathKind, fail, parse_or_exit};
+use lb_examples::serve::{Signals, log, serve};
+use lb_packet::MacAddr;
+use lb_session::PortRange;
+
+const PROGRAM: &str = "lb-proxy";
+
+/// One-armed full-NAT proxy: owns an address, answers ARP and ping, and
+/// sends each new TCP/UDP connection to one of the destinations (same port)
+/// from its own address and a port of its range.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
+struct Cli {
+    /// The interface (tap or NIC).
+    #[arg(long, value_name = "IF")]
+    iface: String,
+    /// The proxy's own address and prefix.
+    #[arg(long, value_name = "IP/PREFIX")]
+    ip: Cidr,
+    /// Destinations, comma-separated.
+    #[arg(
+        long,
+        value_name = "IP[,IP...]",
+        value_delimiter = ',',
+        required = true
+    )]
+    dst_addrs: Vec<Ipv4Addr>,
+    /// Router for off-link destinations.
+    #[arg(long, value_name = "IP")]
+    gateway: Option<Ipv4Addr>,
+    /// The proxy's MAC; by default 02:00 followed by its address.
+    #[arg(long, value_name = "MAC")]
+    mac: Option<MacAddr>,
+    /// Source ports towards destinations.
+    #[arg(long, value_name = "LO-HI", default_value = "32768-60999")]
+    snat_ports: PortRange,
+    /// A port on the proxy that takes no connections (repeat for more).
+    #[arg(long = "deny-port", value_name = "PORT")]
+    deny_ports: Vec<u16>,
+    /// How a connection picks its destination.
+    #[arg(long, default_value = "random")]
+    policy: Policy,
+    /// How frames are moved.
+    #[arg(long, value_enum, default_value_t)]
+    datapath: DatapathKind,
+}
+
+fn main() {
+    let cli: Cli = parse_or_exit(PROGRAM);
+    if let Err(error) = start(&cli) {
+        fail(PROGRAM, format_args!("{error:#}"));
+    }
+}
+
+fn start(cli: &Cli) -> anyhow::Result<()> {
+    let [a, b, c, d] = cli.ip.ip.octets();
+    let mac = cli.mac.unwrap_or(MacAddr([0x02, 0x00, a, b, c, d]));
+    let config = NatProxyConfig {
+        ip: cli.ip.ip,
+        prefix_len: cli.ip.prefix_len,
+        mac,
+        gateway: cli.gateway,
+        dst_addrs: cli.dst_addrs.clone(),
+        policy: cli.policy,
+        snat_ports: cli.snat_ports,
+        denied_ports: cli.deny_ports.clone(),
+        sessions: Default::default(),
+        selection: Default::default(),
+        arp: Default::default(),
+    };
+    let mut engine = NatProxy::new(&config)?;
+    let destinations: Vec<String> = cli.dst_addrs.iter().map(Ipv4Addr::to_string).collect();
+    log(
+        PROGRAM,
+        format_args!(
+            "{}/{} at {mac} -> {} ({}), source ports {}",
+            cli.ip.ip,
+            cli.ip.prefix_len,
+            destinations.join(", "),
+            cli.policy,
+            cli.snat_ports
+        ),
+    );
+    let signals = Signals::install()?;
+    serve(
+        PROGRAM,
+        cli.datapath,
+        std::slice::from_ref(&cli.iface),
+        &mut engine,
+        &signals,
+        |_| {},
+    )
+}

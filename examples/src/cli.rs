@@ -1,0 +1,139 @@
+//! Command-line pieces the binaries share.
+
+use std::net::Ipv4Addr;
+use std::process::exit;
+use std::str::FromStr;
+
+use clap::{Parser, ValueEnum};
+
+/// Which datapath moves the frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DatapathKind {
+    /// Linux tap devices, created (or attached) by name.
+    #[default]
+    Tap,
+    /// Existing interfaces (NICs, veths) through AF_PACKET.
+    Pnet,
+}
+
+/// Parses the command line; on a mistake prints one line naming it and
+/// exits with status 2 (help and version print in full and exit 0).
+pub fn parse_or_exit<T: Parser>(program: &str) -> T {
+    match T::try_parse() {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
+                print!("{error}");
+                exit(0);
+            }
+            let rendered = error.to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            fail(program, first.trim_start_matches("error: "));
+        }
+    }
+}
+
+/// Prints `program: message` on one line and exits with status 2.
+pub fn fail(program: &str, message: impl std::fmt::Display) -> ! {
+    eprintln!("{program}: {message}");
+    exit(2)
+}
+
+/// An interface name, optionally with an address: `IF` or `IF=IP`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceSpec {
+    /// Interface name.
+    pub name: String,
+    /// Its address, if given.
+    pub ip: Option<Ipv4Addr>,
+}
+
+impl FromStr for InterfaceSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, ip) = match s.split_once('=') {
+            Some((name, ip)) => {
+                let ip = ip
+                    .parse()
+                    .map_err(|_| format!("invalid address {ip:?} in {s:?}; expected IF=IPv4"))?;
+                (name, Some(ip))
+            }
+            None => (s, None),
+        };
+        if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+            return Err(format!("invalid interface name {name:?}"));
+        }
+        Ok(InterfaceSpec {
+            name: name.to_owned(),
+            ip,
+        })
+    }
+}
+
+/// An address with a prefix length: `IP/PREFIX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// The address.
+    pub ip: Ipv4Addr,
+    /// The prefix length, 0 to 32.
+    pub prefix_len: u8,
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || format!("invalid address {s:?}; expected IP/PREFIX like 192.168.0.100/24");
+        let (ip, prefix) = s.split_once('/').ok_or_else(invalid)?;
+        let prefix_len: u8 = prefix.parse().map_err(|_| invalid())?;
+        if prefix_len > 32 {
+            return Err(invalid());
+        }
+        Ok(Cidr {
+            ip: ip.parse().map_err(|_| invalid())?,
+            prefix_len,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_specs() {
+        assert_eq!(
+            "tap0".parse::<InterfaceSpec>().unwrap(),
+            InterfaceSpec {
+                name: "tap0".into(),
+                ip: None
+            }
+        );
+        let with_ip: InterfaceSpec = "tap1=10.0.0.254".parse().unwrap();
+        assert_eq!(with_ip.ip, Some(Ipv4Addr::new(10, 0, 0, 254)));
+        assert!(
+            "tap1=10.0.0.300"
+                .parse::<InterfaceSpec>()
+                .unwrap_err()
+                .contains("invalid address")
+        );
+        assert!("averyveryverylongname".parse::<InterfaceSpec>().is_err());
+    }
+
+    #[test]
+    fn cidrs() {
+        let cidr: Cidr = "192.168.0.100/24".parse().unwrap();
+        assert_eq!(
+            (cidr.ip, cidr.prefix_len),
+            (Ipv4Addr::new(192, 168, 0, 100), 24)
+        );
+        for bad in ["192.168.0.100", "192.168.0.100/33", "x/24"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+}

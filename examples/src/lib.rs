@@ -1,0 +1,12 @@
+//! What the `lb` binaries share: flag parsing with one-line errors,
+//! opening a datapath, signals, the `ready` line, and the stats summary.
+//!
+//! The binaries themselves are in `src/bin/`: `lb-rp` (reverse proxy),
+//! `lb-dsr` (direct server return), `lb-proxy` (one-armed NAT proxy) and
+//! `lb-demo`.
+
+// Binaries talk to people: `ready` and help go to standard output.
+#![allow(clippy::print_stdout)]
+
+pub mod cli;
+pub mod serve;

@@ -1,0 +1,151 @@
+//! Running an engine on real interfaces until a signal says stop.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use lb_datapath_pnet::PnetDatapath;
+use lb_datapath_tap::TapDatapath;
+use lb_engine::{Datapath, Engine, RunOptions, Stats, run_with};
+
+use crate::cli::DatapathKind;
+
+/// Opens `interfaces` as the engine's ports, in order.
+pub fn open_datapath(
+    kind: DatapathKind,
+    interfaces: &[String],
+) -> anyhow::Result<Box<dyn Datapath>> {
+    let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
+    Ok(match kind {
+        DatapathKind::Tap => Box::new(TapDatapath::open(&names)?),
+        DatapathKind::Pnet => Box::new(PnetDatapath::open(&names)?),
+    })
+}
+
+/// Flags raised by signals: stop (SIGINT, SIGTERM) and reload (SIGHUP).
+#[derive(Debug, Clone)]
+pub struct Signals {
+    /// Set on SIGINT or SIGTERM.
+    pub stop: Arc<AtomicBool>,
+    /// Set on SIGHUP; whoever reloads clears it.
+    pub reload: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// Installs the handlers.
+    pub fn install() -> anyhow::Result<Self> {
+        let signals = Signals {
+            stop: Arc::new(AtomicBool::new(false)),
+            reload: Arc::new(AtomicBool::new(false)),
+        };
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&signals.stop))
+                .context("installing signal handlers")?;
+        }
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&signals.reload))
+            .context("installing signal handlers")?;
+        Ok(signals)
+    }
+
+    /// True once, after each SIGHUP.
+    pub fn take_reload(&self) -> bool {
+        self.reload.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// Logs a line to stderr, prefixed with the program's name.
+pub fn log(program: &str, message: impl std::fmt::Display) {
+    eprintln!("{program}: {message}");
+}
+
+/// Opens the ports, prints the `ready` line, and runs `engine` until a stop
+/// signal; `between_batches` runs between batches with the engine. Prints
+/// a summary when it stops.
+pub fn serve<E: Engine>(
+    program: &str,
+    kind: DatapathKind,
+    interfaces: &[String],
+    engine: &mut E,
+    signals: &Signals,
+    between_batches: impl FnMut(&mut E),
+) -> anyhow::Result<()> {
+    let mut datapath = open_datapath(kind, interfaces)?;
+    let kind_name = match kind {
+        DatapathKind::Tap => "tap",
+        DatapathKind::Pnet => "pnet",
+    };
+    println!(
+        "{program} ready: {} ports on {kind_name} ({})",
+        interfaces.len(),
+        interfaces.join(", ")
+    );
+    std::io::stdout().flush().context("writing to stdout")?;
+    let summary = run_with(
+        datapath.as_mut(),
+        engine,
+        &signals.stop,
+        RunOptions::default(),
+        between_batches,
+    )
+    .context("datapath failed")?;
+    log(
+        program,
+        format_args!(
+            "stopping: {} frames received, {} sent, {} send errors",
+            summary.received, summary.sent, summary.send_errors
+        ),
+    );
+    print_summary(program, &engine.stats(Instant::now()));
+    Ok(())
+}
+
+/// The counters, for people.
+pub fn print_summary(program: &str, stats: &Stats) {
+    let t = &stats.traffic;
+    log(
+        program,
+        format_args!(
+            "frames in {} ({} bytes): forwarded {}, replied {}, flooded {}, consumed {}, dropped {}",
+            t.frames_in, t.bytes_in, t.forwarded, t.replied, t.flooded, t.consumed, t.dropped
+        ),
+    );
+    let drops: Vec<String> = lb_engine::DropReason::ALL
+        .iter()
+        .filter(|reason| t.drops(**reason) > 0)
+        .map(|reason| format!("{reason} {}", t.drops(*reason)))
+        .collect();
+    if !drops.is_empty() {
+        log(program, format_args!("drops: {}", drops.join(", ")));
+    }
+    log(
+        program,
+        format_args!(
+            "sessions: {} live of {}",
+            stats.sessions, stats.session_capacity
+        ),
+    );
+    for service in &stats.services {
+        log(
+            program,
+            format_args!(
+                "service {} ({}): {} new flows, {} packets",
+                service.name, service.policy, service.counters.new_flows, service.counters.packets
+            ),
+        );
+        for backend in &service.backends {
+            log(
+                program,
+                format_args!(
+                    "  backend {} weight {}: {} new flows, {} packets, {} sessions",
+                    backend.name,
+                    backend.weight,
+                    backend.counters.new_flows,
+                    backend.counters.packets,
+                    backend.sessions
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! A [`Datapath`] whose ports are existing network interfaces (a NIC, one
+//! end of a veth pair), through pnet's datalink channels over AF_PACKET.
+//!
+//! Each port is a promiscuous packet socket bound to its interface that
+//! ignores the frames it sends itself; one thread polls all of them.
+//!
+//! **Checksum offload.** A frame a Linux veth peer transmits with
+//! checksum offload on reaches a packet socket with its TCP/UDP checksum
+//! only partly computed (the kernel would have finished it). This datapath
+//! does not finish it: turn transmit offload off on the peers that send
+//! into the load balancer, `ethtool -K PEER tx off`, as the end-to-end
+//! tests do. Physical NICs deliver complete checksums.
+//!
+//! ```no_run
+//! use lb_datapath_pnet::PnetDatapath;
+//!
+//! let nics = PnetDatapath::open(&["veth-front", "veth-back"])?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod sys;
+
+use std::io;
+use std::os::fd::IntoRawFd;
+use std::time::Duration;
+
+use lb_engine::{Datapath, PortId, RxBatch};
+use lb_packet::MacAddr;
+use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Bytes a port buffers per frame in each direction: room for 64 KiB
+/// frames (large segments on interfaces with offload).
+const BUFFER_SIZE: usize = 65_536 + 64;
+
+/// `ETH_P_ALL`, every protocol.
+const ETH_P_ALL: u16 = 0x0003;
+
+struct Port {
+    interface: NetworkInterface,
+    tx: Box<dyn DataLinkSender>,
+    rx: Box<dyn DataLinkReceiver>,
+    /// A duplicate of the channel's socket, to poll.
+    watch: Socket,
+}
+
+/// Network interfaces as the ports of an engine, in the order opened.
+pub struct PnetDatapath {
+    ports: Vec<Port>,
+    next_port: usize,
+}
+
+impl core::fmt::Debug for PnetDatapath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let names: Vec<&str> = self
+            .ports
+            .iter()
+            .map(|p| p.interface.name.as_str())
+            .collect();
+        f.debug_struct("PnetDatapath")
+            .field("ports", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_port(interface: NetworkInterface) -> io::Result<Port> {
+    let name = interface.name.clone();
+    let context = |e: io::Error| io::Error::new(e.kind(), format!("interface {name}: {e}"));
+    let socket = Socket::new(
+        Domain::PACKET,
+        Type::RAW,
+        Some(Protocol::from(i32::from(ETH_P_ALL.to_be()))),
+    )
+    .map_err(context)?;
+    sys::ignore_outgoing(&socket).map_err(context)?;
+    let watch = socket.try_clone().map_err(context)?;
+    let config = datalink::Config {
+        read_timeout: Some(Duration::ZERO),
+        read_buffer_size: BUFFER_SIZE,
+        write_buffer_size: BUFFER_SIZE,
+        promiscuous: true,
+        // pnet binds it and owns it from here on.
+        socket_fd: Some(socket.into_raw_fd()),
+        ..datalink::Config::default()
+    };
+    match datalink::channel(&interface, config).map_err(context)? {
+        Channel::Ethernet(tx, rx) => Ok(Port {
+            interface,
+            tx,
+            rx,
+            watch,
+        }),
+        _ => Err(io::Error::other(format!(
+            "interface {name}: not an Ethernet channel"
+        ))),
+    }
+}
+
+impl PnetDatapath {
+    /// Opens the interfaces `names`, one port each.
+    pub fn open(names: &[&str]) -> io::Result<Self> {
+        let interfaces = datalink::interfaces();
+        let ports = names
+            .iter()
+            .map(|name| {
+                let interface = interfaces
+                    .iter()
+                    .find(|i| i.name == *name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::NotFound, format!("no interface {name}"))
+                    })?;
+                open_port(interface)
+            })
+            .collect::<io::Result<Vec<Port>>>()?;
+        Ok(PnetDatapath {
+            ports,
+            next_port: 0,
+        })
+    }
+
+    /// The MAC of the interface behind `port`.
+    pub fn mac(&self, port: PortId) -> Option<MacAddr> {
+        self.ports
+            .get(port.index())?
+            .interface
+            .mac
+            .map(|mac| MacAddr(mac.octets()))
+    }
+
+    /// The interface name of `port`.
+    pub fn name(&self, port: PortId) -> Option<&str> {
+        self.ports
+            .get(port.index())
+            .map(|p| p.interface.name.as_str())
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        let mut fds: Vec<PollFd<'_>> = self
+            .ports
+            .iter()
+            .map(|p| PollFd::new(&p.watch, PollFlags::IN))
+            .collect();
+        let timeout = timeout.map(|t| Timespec {
+            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(t.subsec_nanos()),
+        });
+        Ok(rustix::event::poll(&mut fds, timeout.as_ref())? > 0)
+    }
+}
+
+impl Datapath for PnetDatapath {
+    fn port_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    fn recv(&mut self, batch: &mut RxBatch, timeout: Option<Duration>) -> io::Result<usize> {
+        if !self.wait(timeout)? {
+            return Ok(0);
+        }
+        let ports = self.ports.len();
+        let mut received = 0;
+        let mut idle_ports = 0;
+        while idle_ports < ports && !batch.is_full() {
+            let port = self.next_port;
+            self.next_port = (self.next_port + 1) % ports;
+            match self.ports[port].rx.next() {
+                Ok(frame) => {
+                    let Some(buffer) = batch.free_buffer() else {
+                        break;
+                    };
+                    let len = frame.len().min(buffer.len());
+                    buffer[..len].copy_from_slice(&frame[..len]);
+                    batch.commit(PortId(u16::try_from(port).unwrap_or(u16::MAX)), len);
+                    received += 1;
+                    idle_ports = 0;
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    idle_ports += 1;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(received)
+    }
+
+    fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()> {
+        let port = self
+            .ports
+            .get_mut(port.index())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?;
+        match port.tx.send_to(frame, None) {
+            Some(result) => result,
+            None => Err(io::Error::other("pnet could not send")),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! A [`Datapath`] whose ports are Linux tap devices.
+//!
+//! Each port is a tap device, created by name or attached to a persistent
+//! one of that name (`ip tuntap add dev NAME mode tap`) in the process's
+//! network namespace, without packet information or virtio-net headers, so
+//! frames carry full checksums. Descriptors are non-blocking and one
+//! thread serves every port with `poll`. A tap keeps working after its
+//! interface is moved to another namespace (`ip link set NAME netns NS`).
+//!
+//! This crate opens devices and moves frames; it decides nothing.
+//!
+//! ```no_run
+//! use lb_datapath_tap::TapDatapath;
+//!
+//! let taps = TapDatapath::open(&["lbfront", "lbback"])?;
+//! println!("frontend MAC {:?}", taps.mac(lb_engine::PortId(0)));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod sys;
+
+use std::fs;
+use std::io;
+use std::time::Duration;
+
+use lb_engine::{Datapath, PortId, RxBatch};
+use lb_packet::MacAddr;
+use rustix::event::{PollFd, PollFlags, Timespec};
+use tun_tap::{Iface, Mode};
+
+/// Tap devices as the ports of an engine, in the order opened.
+#[derive(Debug)]
+pub struct TapDatapath {
+    taps: Vec<Iface>,
+    macs: Vec<Option<MacAddr>>,
+    /// Port to read first next time, so no port starves the others.
+    next_port: usize,
+}
+
+/// The MAC the kernel gave interface `name`, read while it is in our
+/// namespace.
+fn interface_mac(name: &str) -> Option<MacAddr> {
+    fs::read_to_string(format!("/sys/class/net/{name}/address"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+impl TapDatapath {
+    /// Opens (or creates) the tap devices `names`, one port each.
+    pub fn open(names: &[&str]) -> io::Result<Self> {
+        let mut taps = Vec::with_capacity(names.len());
+        let mut macs = Vec::with_capacity(names.len());
+        for name in names {
+            let tap = Iface::without_packet_info(name, Mode::Tap)
+                .map_err(|e| io::Error::new(e.kind(), format!("tap {name}: {e}")))?;
+            tap.set_non_blocking()
+                .map_err(|e| io::Error::new(e.kind(), format!("tap {name}: {e}")))?;
+            macs.push(interface_mac(tap.name()));
+            taps.push(tap);
+        }
+        Ok(TapDatapath {
+            taps,
+            macs,
+            next_port: 0,
+        })
+    }
+
+    /// The interface name of `port`.
+    pub fn name(&self, port: PortId) -> Option<&str> {
+        self.taps.get(port.index()).map(Iface::name)
+    }
+
+    /// The MAC the kernel side of `port` has (when it was opened).
+    pub fn mac(&self, port: PortId) -> Option<MacAddr> {
+        self.macs.get(port.index()).copied().flatten()
+    }
+
+    /// Waits until a tap is readable or `timeout` passes.
+    fn wait(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        let mut fds: Vec<PollFd<'_>> = self
+            .taps
+            .iter()
+            .map(|tap| PollFd::from_borrowed_fd(sys::borrow_fd(tap), PollFlags::IN))
+            .collect();
+        let timeout = timeout.map(|t| Timespec {
+            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(t.subsec_nanos()),
+        });
+        let ready = rustix::event::poll(&mut fds, timeout.as_ref())?;
+        Ok(ready > 0)
+    }
+}
+
+fn would_block(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock
+}
+
+impl Datapath for TapDatapath {
+    fn port_count(&self) -> usize {
+        self.taps.len()
+    }
+
+    fn recv(&mut self, batch: &mut RxBatch, timeout: Option<Duration>) -> io::Result<usize> {
+        if !self.wait(timeout)? {
+            return Ok(0);
+        }
+        let ports = self.taps.len();
+        let mut received = 0;
+        let mut idle_ports = 0;
+        // Round-robin over ports until all are drained or the batch is full.
+        while idle_ports < ports && !batch.is_full() {
+            let port = self.next_port;
+            self.next_port = (self.next_port + 1) % ports;
+            let Some(buffer) = batch.free_buffer() else {
+                break;
+            };
+            match self.taps[port].recv(buffer) {
+                Ok(len) => {
+                    batch.commit(PortId(u16::try_from(port).unwrap_or(u16::MAX)), len);
+                    received += 1;
+                    idle_ports = 0;
+                }
+                Err(error) if would_block(&error) => idle_ports += 1,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(received)
+    }
+
+    fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()> {
+        let tap = self
+            .taps
+            .get(port.index())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?;
+        tap.send(frame).map(|_| ())
+    }
+}
