@@ -16,9 +16,9 @@ fn write_config(lab: &Lab, text: &str) -> String {
 
 /// Client and server on either side of the load balancer, one subnet; a
 /// tcp+udp+icmp service to the one server.
-fn single_mode(datapath: &str) {
-    let Some(mut lab) = Lab::new() else { return };
-    let (lb_ns, client, server) = (lab.netns("lb"), lab.netns("client"), lab.netns("server"));
+fn single_mode(datapath: &str) -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let (lb_ns, client, server) = (lab.netns("lb")?, lab.netns("client")?, lab.netns("server")?);
     let front = lab.wire(datapath, &lab.name("f"), &client);
     let back = lab.wire(datapath, &lab.name("b"), &server);
     let config = write_config(
@@ -47,7 +47,7 @@ fn single_mode(datapath: &str) {
             "#
         ),
     );
-    lab.connect_before(datapath, &lb_ns, &[&front, &back]);
+    lab.connect_before(datapath, &lb_ns, &[&front, &back])?;
     let lb = lab.start_lb(
         &lb_ns,
         RP,
@@ -61,32 +61,32 @@ fn single_mode(datapath: &str) {
             "--datapath",
             datapath,
         ],
-    );
-    lab.connect_after(datapath, &lb_ns, &[&front, &back]);
+    )?;
+    lab.connect_after(datapath, &lb_ns, &[&front, &back])?;
     lab.ip(
         &client,
         &["addr", "add", "10.0.0.2/24", "dev", &front.peer_if],
-    );
+    )?;
     lab.ip(
         &client,
         &["route", "add", &format!("{VIP}/32"), "via", "10.0.0.3"],
-    );
+    )?;
     lab.ip(
         &server,
         &["addr", "add", "10.0.0.3/24", "dev", &back.peer_if],
-    );
-    lab.http_server(&server, "10.0.0.3", 8080, "server");
+    )?;
+    lab.http_server(&server, "10.0.0.3", 8080, "server")?;
     lab.spawn(
-        Some(&server),
+        &server,
         &["socat", "UDP-RECVFROM:5353,bind=10.0.0.3,fork", "EXEC:cat"],
-    );
+    )?;
 
-    let capture = lab.capture(&client, &front.peer_if);
+    let capture = lab.capture(&client, &front.peer_if)?;
     // Plain traffic between client and server passes unchanged.
     let direct = lab.exec(
         &client,
         &["curl", "-sf", "-m", "5", "http://10.0.0.3:8080/id"],
-    );
+    )?;
     assert_eq!(direct, "server");
     // The service, on all three protocols; replies must come from the VIP
     // (a connected socket and ping would not take them otherwise).
@@ -94,7 +94,7 @@ fn single_mode(datapath: &str) {
         lab.exec(
             &client,
             &["curl", "-sf", "-m", "5", &format!("http://{VIP}/id")]
-        ),
+        )?,
         "server"
     );
     let udp = lab.exec(
@@ -104,17 +104,17 @@ fn single_mode(datapath: &str) {
             "-c",
             &format!("echo hello-udp | socat -t 3 - UDP:{VIP}:53"),
         ],
-    );
+    )?;
     assert_eq!(udp.trim(), "hello-udp");
-    let ping = lab.exec(&client, &["ping", "-c", "3", "-i", "0.2", "-W", "2", VIP]);
+    let ping = lab.exec(&client, &["ping", "-c", "3", "-i", "0.2", "-W", "2", VIP])?;
     assert_eq!(
         ping.matches(&format!("bytes from {VIP}")).count(),
         3,
         "{ping}"
     );
-    assert_checksums_correct(&capture.finish(), 10);
+    check_checksums(&capture.finish()?, 10)?;
 
-    let (status, log) = lb.stop();
+    let (status, log) = lb.stop()?;
     assert!(status.success(), "lb-rp exited with {status}: {log}");
     assert!(
         log.contains("service 10.0.0.100:80/tcp (maglev): 1 new flows"),
@@ -124,14 +124,314 @@ fn single_mode(datapath: &str) {
         log.contains("service 10.0.0.100:53/udp (maglev): 1 new flows"),
         "{log}"
     );
+    Ok(())
 }
 
 #[test]
-fn rp_single_mode_tap() {
-    single_mode("tap");
+fn rp_single_mode_tap() -> anyhow::Result<()> {
+    single_mode("tap")
 }
 
 #[test]
-fn rp_single_mode_pnet() {
-    single_mode("pnet");
+fn rp_single_mode_pnet() -> anyhow::Result<()> {
+    single_mode("pnet")
+}
+
+/// Client -> load balancer -> router -> bridge with three HTTP backends
+/// weighted 10/100/1 (Polycube's ex1).
+fn routed(datapath: &str) -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let (lb_ns, client, router) = (lab.netns("lb")?, lab.netns("client")?, lab.netns("router")?);
+    let front = lab.wire(datapath, &lab.name("f"), &client);
+    let back = lab.wire(datapath, &lab.name("b"), &router);
+    let config = write_config(
+        &lab,
+        r#"
+        [[service]]
+        vip = "172.16.0.100"
+        port = 80
+        proto = "tcp"
+        [[service.backend]]
+        ip = "192.168.1.2"
+        weight = 10
+        [[service.backend]]
+        ip = "192.168.1.3"
+        weight = 100
+        [[service.backend]]
+        ip = "192.168.1.4"
+        weight = 1
+        "#,
+    );
+    lab.connect_before(datapath, &lb_ns, &[&front, &back])?;
+    let lb = lab.start_lb(
+        &lb_ns,
+        RP,
+        &[
+            "--frontend",
+            &front.lb_if,
+            "--backend",
+            &back.lb_if,
+            "--config",
+            &config,
+            "--datapath",
+            datapath,
+        ],
+    )?;
+    lab.connect_after(datapath, &lb_ns, &[&front, &back])?;
+    lab.ip(
+        &client,
+        &["addr", "add", "10.0.0.2/24", "dev", &front.peer_if],
+    )?;
+    lab.ip(&client, &["route", "add", "default", "via", "10.0.0.1"])?;
+    lab.ip(
+        &router,
+        &["addr", "add", "10.0.0.1/24", "dev", &back.peer_if],
+    )?;
+    lab.exec(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+    lab.ip(&router, &["link", "add", "br0", "type", "bridge"])?;
+    lab.ip(&router, &["addr", "add", "192.168.1.1/24", "dev", "br0"])?;
+    lab.ip(&router, &["link", "set", "br0", "up"])?;
+    for n in 1..=3 {
+        let backend = lab.netns(&format!("b{n}"))?;
+        let (bridge_end, host_end) = (lab.name(&format!("r{n}")), lab.name(&format!("h{n}")));
+        lab.veth((&router, &bridge_end), (&backend, &host_end))?;
+        lab.ip(&router, &["link", "set", &bridge_end, "master", "br0"])?;
+        let addr = format!("192.168.1.{}", n + 1);
+        lab.ip(
+            &backend,
+            &["addr", "add", &format!("{addr}/24"), "dev", &host_end],
+        )?;
+        lab.ip(&backend, &["route", "add", "default", "via", "192.168.1.1"])?;
+        lab.http_server(&backend, &addr, 80, &format!("[b{n}]"))?;
+    }
+    // Direct traffic to a backend stays transparent.
+    assert_eq!(
+        lab.exec(
+            &client,
+            &["curl", "-sf", "-m", "5", "http://192.168.1.2/id"]
+        )?,
+        "[b1]"
+    );
+    // Many connections through the VIP, in one curl (a new connection per URL).
+    const REQUESTS: usize = 1110;
+    let urls: Vec<String> = (0..REQUESTS)
+        .map(|_| "http://172.16.0.100/id".to_owned())
+        .collect();
+    let mut args = vec!["curl", "-sf", "-m", "60"];
+    args.extend(urls.iter().map(String::as_str));
+    let bodies = lab.exec(&client, &args)?;
+    let counts: Vec<usize> = (1..=3)
+        .map(|n| bodies.matches(&format!("[b{n}]")).count())
+        .collect();
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        REQUESTS,
+        "every request answered: {counts:?}"
+    );
+    let share = |n: usize| counts[n] as f64 / REQUESTS as f64;
+    assert!((0.05..0.14).contains(&share(0)), "weight 10 got {counts:?}");
+    assert!(
+        (0.85..0.95).contains(&share(1)),
+        "weight 100 got {counts:?}"
+    );
+    assert!(counts[2] >= 1 && share(2) < 0.03, "weight 1 got {counts:?}");
+    let (status, log) = lb.stop()?;
+    assert!(status.success(), "{log}");
+    assert!(log.contains(&format!("{REQUESTS} new flows")), "{log}");
+    Ok(())
+}
+
+#[test]
+fn rp_routed_weighted_tap() -> anyhow::Result<()> {
+    routed("tap")
+}
+
+#[test]
+fn rp_routed_weighted_pnet() -> anyhow::Result<()> {
+    routed("pnet")
+}
+
+/// Two frontends with their addresses, one backend (Polycube's
+/// test_multi): replies and ARP go to the right frontend only.
+fn multi_mode(datapath: &str) -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let (lb_ns, c1, c2, server) = (
+        lab.netns("lb")?,
+        lab.netns("c1")?,
+        lab.netns("c2")?,
+        lab.netns("server")?,
+    );
+    let f0 = lab.wire(datapath, &lab.name("f0"), &c1);
+    let f1 = lab.wire(datapath, &lab.name("f1"), &c2);
+    let back = lab.wire(datapath, &lab.name("b"), &server);
+    let config = write_config(
+        &lab,
+        &format!(
+            "[[service]]\nvip = \"{VIP}\"\nport = 80\nproto = \"tcp\"\n[[service.backend]]\nip = \"10.0.0.3\"\n"
+        ),
+    );
+    lab.connect_before(datapath, &lb_ns, &[&f0, &f1, &back])?;
+    let frontend0 = format!("{}=10.0.0.11", f0.lb_if);
+    let frontend1 = format!("{}=10.0.0.12", f1.lb_if);
+    let lb = lab.start_lb(
+        &lb_ns,
+        RP,
+        &[
+            "--frontend",
+            &frontend0,
+            "--frontend",
+            &frontend1,
+            "--backend",
+            &back.lb_if,
+            "--config",
+            &config,
+            "--datapath",
+            datapath,
+        ],
+    )?;
+    lab.connect_after(datapath, &lb_ns, &[&f0, &f1, &back])?;
+    for (ns, wire, addr) in [(&c1, &f0, "10.0.0.11/24"), (&c2, &f1, "10.0.0.12/24")] {
+        lab.ip(ns, &["addr", "add", addr, "dev", &wire.peer_if])?;
+        lab.ip(
+            ns,
+            &["route", "add", &format!("{VIP}/32"), "via", "10.0.0.3"],
+        )?;
+    }
+    lab.ip(
+        &server,
+        &["addr", "add", "10.0.0.3/24", "dev", &back.peer_if],
+    )?;
+    lab.http_server(&server, "10.0.0.3", 80, "server")?;
+
+    let second = lab.capture(&c2, &f1.peer_if)?;
+    assert_eq!(
+        lab.exec(
+            &c1,
+            &["curl", "-sf", "-m", "5", &format!("http://{VIP}/id")]
+        )?,
+        "server"
+    );
+    lab.exec(&c1, &["ping", "-c", "2", "-i", "0.2", "10.0.0.3"])?;
+    // The server's ARP for 10.0.0.11, and everything to it, stayed off c2.
+    let seen = second.finish()?;
+    let leaked: Vec<&str> = seen.lines().filter(|l| l.contains("10.0.0.11")).collect();
+    assert!(
+        leaked.is_empty(),
+        "c2 saw c1's traffic:\n{}",
+        leaked.join("\n")
+    );
+    assert_eq!(
+        lab.exec(
+            &c2,
+            &["curl", "-sf", "-m", "5", &format!("http://{VIP}/id")]
+        )?,
+        "server"
+    );
+    let (status, log) = lb.stop()?;
+    assert!(status.success(), "{log}");
+    assert!(log.contains("2 new flows"), "{log}");
+    Ok(())
+}
+
+#[test]
+fn rp_multi_mode_tap() -> anyhow::Result<()> {
+    multi_mode("tap")
+}
+
+#[test]
+fn rp_multi_mode_pnet() -> anyhow::Result<()> {
+    multi_mode("pnet")
+}
+
+/// Malformed frames, sent by a raw socket in the client namespace while
+/// traffic runs: truncated headers, bad IHL, bogus lengths, bad checksums,
+/// and fragments with no first fragment.
+const INJECT: &str = r#"
+import socket, struct, sys
+iface, count = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+eth = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x99" + b"\x08\x00"
+vip, me = socket.inet_aton("10.0.0.100"), socket.inet_aton("10.0.0.2")
+def csum(header):
+    total = sum(struct.unpack("!%dH" % (len(header) // 2), header))
+    while total > 0xffff:
+        total = (total & 0xffff) + (total >> 16)
+    return (~total) & 0xffff
+def ipv4(ihl, length, frag, proto, payload, good=True):
+    header = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, length, 7, frag, 64, proto, 0, me, vip)
+    header = header[:10] + struct.pack("!H", csum(header) if good else 0x1234) + header[12:]
+    return header + payload
+malformed = [
+    eth + b"\x45\x00",                                             # truncated IPv4 header
+    eth + ipv4(4, 40, 0, 6, b"\x00" * 20),                         # IHL below 5
+    eth + ipv4(5, 1400, 0, 17, b"\x00" * 8),                       # total length past the frame
+    eth + ipv4(5, 28, 0, 17, b"\x00" * 8, good=False),             # bad header checksum
+    eth + ipv4(5, 30, 0, 6, b"\x00" * 10),                         # TCP header cut short
+]
+fragment = eth + ipv4(5, 36, 0x0003, 17, b"\x00" * 16)             # offset 24, first never seen
+for _ in range(count):
+    for frame in malformed + [fragment]:
+        s.send(frame)
+"#;
+
+#[test]
+fn rp_keeps_serving_through_malformed_frames() -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let (lb_ns, client, server) = (lab.netns("lb")?, lab.netns("client")?, lab.netns("server")?);
+    let front = lab.wire("tap", &lab.name("f"), &client);
+    let back = lab.wire("tap", &lab.name("b"), &server);
+    let config = write_config(
+        &lab,
+        &format!(
+            "[[service]]\nvip = \"{VIP}\"\nport = 80\nproto = \"tcp\"\n[[service.backend]]\nip = \"10.0.0.3\"\n"
+        ),
+    );
+    let lb = lab.start_lb(
+        &lb_ns,
+        RP,
+        &[
+            "--frontend",
+            &front.lb_if,
+            "--backend",
+            &back.lb_if,
+            "--config",
+            &config,
+        ],
+    )?;
+    lab.connect_after("tap", &lb_ns, &[&front, &back])?;
+    lab.ip(
+        &client,
+        &["addr", "add", "10.0.0.2/24", "dev", &front.peer_if],
+    )?;
+    lab.ip(
+        &client,
+        &["route", "add", &format!("{VIP}/32"), "via", "10.0.0.3"],
+    )?;
+    lab.ip(
+        &server,
+        &["addr", "add", "10.0.0.3/24", "dev", &back.peer_if],
+    )?;
+    lab.http_server(&server, "10.0.0.3", 80, "server")?;
+
+    let script = std::env::temp_dir().join(format!("{}-inject.py", lab.id));
+    std::fs::write(&script, INJECT).unwrap();
+    let url = format!("http://{VIP}/id");
+    for round in 0..5 {
+        lab.exec(
+            &client,
+            &["python3", &script.to_string_lossy(), &front.peer_if, "20"],
+        )?;
+        assert_eq!(
+            lab.exec(&client, &["curl", "-sf", "-m", "5", &url])?,
+            "server",
+            "round {round}"
+        );
+    }
+    let (status, log) = lb.stop()?;
+    assert!(status.success(), "{log}");
+    // 5 rounds x 20 x 5 malformed, and 5 x 20 orphan fragments.
+    assert_eq!(counter(&log, "malformed"), 500, "{log}");
+    assert_eq!(counter(&log, "fragment"), 100, "{log}");
+    Ok(())
 }

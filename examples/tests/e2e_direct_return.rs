@@ -1,0 +1,144 @@
+//! lb-dsr end to end (Polycube's local_test_3_webserver, done right):
+//! clients and servers on one bridge with both load-balancer ports.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+
+const DSR: &str = env!("CARGO_BIN_EXE_lb-dsr");
+const VIP: &str = "10.0.0.100";
+const LB_MAC: &str = "02:00:00:00:01:00";
+
+fn direct_return(datapath: &str, one_armed: bool) -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let (lb_ns, lan) = (lab.netns("lb")?, lab.netns("lan")?);
+    lab.ip(&lan, &["link", "add", "br0", "type", "bridge"])?;
+    lab.ip(&lan, &["link", "set", "br0", "up"])?;
+    let front = lab.wire(datapath, &lab.name("f"), &lan);
+    let back = lab.wire(datapath, &lab.name("b"), &lan);
+    let wires: Vec<&Wire> = if one_armed {
+        vec![&front]
+    } else {
+        vec![&front, &back]
+    };
+
+    // Servers: the VIP on loopback, and no ARP answers for it.
+    let mut server_macs = Vec::new();
+    for n in 1..=3 {
+        let server = lab.netns(&format!("s{n}"))?;
+        let (bridge_end, host_end) = (lab.name(&format!("sb{n}")), lab.name(&format!("sh{n}")));
+        lab.veth((&lan, &bridge_end), (&server, &host_end))?;
+        lab.ip(&lan, &["link", "set", &bridge_end, "master", "br0"])?;
+        let mac = format!("02:00:00:00:02:0{n}");
+        lab.ip(&server, &["link", "set", &host_end, "address", &mac])?;
+        lab.ip(
+            &server,
+            &["addr", "add", &format!("10.0.0.2{n}/24"), "dev", &host_end],
+        )?;
+        lab.ip(&server, &["addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
+        lab.exec(
+            &server,
+            &[
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.all.arp_ignore=1",
+                "net.ipv4.conf.all.arp_announce=2",
+            ],
+        )?;
+        lab.http_server(&server, "0.0.0.0", 80, &format!("[s{n}]"))?;
+        server_macs.push(mac);
+    }
+    let mut clients = Vec::new();
+    for n in 1..=3 {
+        let client = lab.netns(&format!("c{n}"))?;
+        let (bridge_end, host_end) = (lab.name(&format!("cb{n}")), lab.name(&format!("ch{n}")));
+        lab.veth((&lan, &bridge_end), (&client, &host_end))?;
+        lab.ip(&lan, &["link", "set", &bridge_end, "master", "br0"])?;
+        lab.ip(
+            &client,
+            &["addr", "add", &format!("10.0.0.1{n}/24"), "dev", &host_end],
+        )?;
+        if datapath == "pnet" {
+            lab.no_tx_offload(&client, &host_end)?;
+        }
+        clients.push(client);
+    }
+
+    lab.connect_before(datapath, &lb_ns, &wires)?;
+    let mut args = vec![
+        "--frontend",
+        front.lb_if.as_str(),
+        "--vip",
+        VIP,
+        "--mac",
+        LB_MAC,
+        "--datapath",
+        datapath,
+    ];
+    if !one_armed {
+        args.extend(["--backend", back.lb_if.as_str()]);
+    }
+    for mac in &server_macs {
+        args.extend(["--backend-mac", mac.as_str()]);
+    }
+    args.extend(["--algorithm", "src-ip"]);
+    let lb = lab.start_lb(&lb_ns, DSR, &args)?;
+    lab.connect_after(datapath, &lb_ns, &wires)?;
+    for wire in &wires {
+        lab.ip(&lan, &["link", "set", &wire.peer_if, "master", "br0"])?;
+    }
+
+    // Every client's requests succeed, and each client always meets the
+    // same server (source-IP hashing, sessions).
+    let url = format!("http://{VIP}/id");
+    let mut servers_seen = HashSet::new();
+    for client in &clients {
+        let urls: Vec<&str> = (0..10).map(|_| url.as_str()).collect();
+        let mut curl = vec!["curl", "-sf", "-m", "20"];
+        curl.extend(urls);
+        let bodies = lab.exec(client, &curl)?;
+        let met: HashSet<String> = (1..=3)
+            .map(|n| format!("[s{n}]"))
+            .filter(|id| bodies.contains(id))
+            .collect();
+        assert_eq!(bodies.matches("[s").count(), 10, "{client}: {bodies}");
+        assert_eq!(met.len(), 1, "{client} met several servers: {bodies}");
+        servers_seen.extend(met);
+        let neighbour = lab.exec(client, &["ip", "neigh", "show", VIP])?;
+        assert!(
+            neighbour.contains(LB_MAC),
+            "the VIP resolves to the load balancer: {neighbour}"
+        );
+    }
+    // ARP for an address that is not a VIP gets no answer.
+    let stranger = lab.try_exec(&clients[0], &["ping", "-c", "1", "-W", "1", "10.0.0.99"])?;
+    assert!(!stranger.status.success());
+    let neighbour = lab.exec(&clients[0], &["ip", "neigh", "show", "10.0.0.99"])?;
+    assert!(
+        !neighbour.contains("lladdr"),
+        "someone answered for 10.0.0.99: {neighbour}"
+    );
+
+    let (status, log) = lb.stop()?;
+    assert!(status.success(), "{log}");
+    assert!(log.contains("(src-ip-hash): 30 new flows"), "{log}");
+    assert!(!servers_seen.is_empty());
+    Ok(())
+}
+
+#[test]
+fn dsr_two_armed_tap() -> anyhow::Result<()> {
+    direct_return("tap", false)
+}
+
+#[test]
+fn dsr_two_armed_pnet() -> anyhow::Result<()> {
+    direct_return("pnet", false)
+}
+
+#[test]
+fn dsr_one_armed_tap() -> anyhow::Result<()> {
+    direct_return("tap", true)
+}
