@@ -18,6 +18,8 @@ const NIL: u32 = u32::MAX;
 const SWEEP_PER_INSERT: usize = 4;
 /// Slots a full table scans for an expired session before evicting a live one.
 const RECLAIM_SCAN: usize = 64;
+/// Sessions the index has room for before it first grows.
+const INITIAL_SESSIONS: usize = 4096;
 
 /// A session in the table.
 struct Entry<V> {
@@ -71,8 +73,9 @@ pub struct SessionInfo<'a, V> {
 /// holds more than its capacity, and forgets idle sessions by protocol- and
 /// state-dependent timeouts.
 ///
-/// **Bounded.** Memory for `capacity` sessions is reserved up front and
-/// never exceeded. A full table first reclaims expired sessions, then
+/// **Bounded.** Slots for `capacity` sessions are reserved up front (and
+/// touched only as used); the index grows with the sessions to a bound set
+/// by the capacity. A full table first reclaims expired sessions, then
 /// evicts the oldest *unassured* session (half-open TCP, unreplied UDP);
 /// assured ones (a reply came back, or the client finished a handshake) are
 /// never evicted, so a SYN flood from random sources cannot push out
@@ -144,10 +147,11 @@ impl<V> SessionTable<V> {
         Ok(SessionTable {
             slots: Vec::with_capacity(config.capacity),
             free_head: NIL,
-            // Two keys per session, and room to spare: hashbrown clears the
-            // tombstones deletions leave by rehashing in place only while
-            // the table is at most half full; fuller, it would grow.
-            index: HashTable::with_capacity(4 * config.capacity),
+            // Grown with the sessions, not sized for the capacity: a sparse
+            // index spreads a few live keys over many cache lines. Two keys
+            // per session; under churn at capacity hashbrown settles at
+            // twice that (it clears tombstones in place at most half full).
+            index: HashTable::with_capacity(2 * config.capacity.min(INITIAL_SESSIONS)),
             hasher: FlowHasher::new(key),
             config,
             epoch: None,

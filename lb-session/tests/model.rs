@@ -284,7 +284,6 @@ fn syn_flood_cannot_push_out_established_sessions() {
         ..SessionConfig::default()
     })
     .unwrap();
-    let bytes_at_start = table.allocated_bytes();
     let start = Instant::now();
     let vip = Ipv4Addr::new(10, 255, 0, 1);
     let backend = Ipv4Addr::new(192, 168, 1, 2);
@@ -312,7 +311,12 @@ fn syn_flood_cannot_push_out_established_sessions() {
     }
     // A cheap generator for spoofed sources (xorshift).
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut bytes_at_cap = 0;
     for n in 0..FLOOD {
+        if n == FLOOD / 10 {
+            // Full, with churn for a while: memory has reached its bound.
+            bytes_at_cap = table.allocated_bytes();
+        }
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
@@ -340,7 +344,9 @@ fn syn_flood_cannot_push_out_established_sessions() {
     );
     assert_eq!(
         table.allocated_bytes(),
-        bytes_at_start,
+        bytes_at_cap,
         "memory stays at the cap"
     );
+    let per_session = table.allocated_bytes() / CAPACITY;
+    assert!(per_session <= 160, "{per_session} bytes per session");
 }

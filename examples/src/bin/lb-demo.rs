@@ -1,0 +1,202 @@
+//! `lb-demo`: a whole load-balanced service in network namespaces, made,
+//! exercised and removed in one command.
+//!
+//! ```text
+//!  client 10.0.0.2 ── lb-rp ── router 10.0.0.1 / 192.168.1.1 ── bridge ─┬─ web1 192.168.1.2 (weight 1)
+//!         VIP 172.16.0.100:80 (DNAT)                                      ├─ web2 192.168.1.3 (weight 2)
+//!                                                                         └─ web3 192.168.1.4 (weight 3)
+//! ```
+
+// The demo talks to a person on standard output.
+#![allow(clippy::print_stdout)]
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use anyhow::{Context, ensure};
+use clap::Parser;
+use lb_examples::cli::{DatapathKind, fail, parse_or_exit};
+use lb_examples::lab::{Lab, is_root};
+
+const PROGRAM: &str = "lb-demo";
+/// Set when the demo re-ran itself inside a user namespace.
+const IN_USERNS: &str = "LB_DEMO_IN_USERNS";
+
+/// Builds a small network in namespaces, runs lb-rp in front of three web
+/// servers, sends requests through the VIP, prints how they spread and the
+/// load balancer's counters, and removes everything it made.
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
+struct Cli {
+    /// HTTP requests to send through the VIP.
+    #[arg(long, default_value_t = 120)]
+    requests: usize,
+    /// How lb-rp moves frames.
+    #[arg(long, value_enum, default_value_t)]
+    datapath: DatapathKind,
+}
+
+fn main() {
+    let cli: Cli = parse_or_exit(PROGRAM);
+    if !is_root() {
+        let error = reexec_in_user_namespace();
+        fail(
+            PROGRAM,
+            format_args!(
+                "needs root for network namespaces and taps, and no user namespace was available ({error:#}); \
+                 run it as root, for example with sudo"
+            ),
+        );
+    }
+    if let Err(error) = demo(&cli) {
+        fail(PROGRAM, format_args!("{error:#}"));
+    }
+}
+
+/// Runs the demo again as root of new user, network and mount namespaces,
+/// where the kernel allows unprivileged ones; returns only on failure.
+fn reexec_in_user_namespace() -> anyhow::Error {
+    if std::env::var_os(IN_USERNS).is_some() {
+        return anyhow::anyhow!("already inside one, still not root");
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(error) => return error.into(),
+    };
+    // A private /run lets `ip netns` keep its mounts inside the namespace.
+    let error = Command::new("unshare")
+        .args([
+            "--user",
+            "--map-root-user",
+            "--net",
+            "--mount",
+            "--fork",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+        ])
+        .arg("mount -t tmpfs tmpfs /run && exec \"$0\" \"$@\"")
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env(IN_USERNS, "1")
+        .exec();
+    anyhow::Error::new(error).context("unshare")
+}
+
+fn demo(cli: &Cli) -> anyhow::Result<()> {
+    let rp = std::env::current_exe()?.with_file_name("lb-rp");
+    ensure!(
+        rp.exists(),
+        "lb-rp is not next to lb-demo ({}); build both with cargo build",
+        rp.display()
+    );
+    let tun_usable = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .is_ok();
+    let datapath = match cli.datapath {
+        DatapathKind::Tap if !tun_usable => {
+            println!(
+                "/dev/net/tun is not usable here (a user namespace?): using the pnet datapath."
+            );
+            "pnet"
+        }
+        DatapathKind::Tap => "tap",
+        DatapathKind::Pnet => "pnet",
+    };
+    println!("Building the network in namespaces...");
+    let mut lab = Lab::new()?;
+    let (lb_ns, client, router) = (lab.netns("lb")?, lab.netns("client")?, lab.netns("router")?);
+    let front = lab.wire(datapath, &lab.name("f"), &client);
+    let back = lab.wire(datapath, &lab.name("b"), &router);
+    let weights = [1u32, 2, 3];
+    let mut config =
+        String::from("[[service]]\nvip = \"172.16.0.100\"\nport = 80\nproto = \"tcp\"\n");
+    for (n, weight) in weights.iter().enumerate() {
+        config += &format!(
+            "[[service.backend]]\nip = \"192.168.1.{}\"\nweight = {weight}\n",
+            n + 2
+        );
+    }
+    let config_path = lab.path("demo.toml");
+    std::fs::write(&config_path, &config)?;
+
+    lab.connect_before(datapath, &lb_ns, &[&front, &back])?;
+    let config_arg = config_path.to_string_lossy().into_owned();
+    let rp = rp.to_string_lossy().into_owned();
+    let lb = lab.start_lb(
+        &lb_ns,
+        &rp,
+        &[
+            "--frontend",
+            &front.lb_if,
+            "--backend",
+            &back.lb_if,
+            "--config",
+            &config_arg,
+            "--datapath",
+            datapath,
+        ],
+    )?;
+    lab.connect_after(datapath, &lb_ns, &[&front, &back])?;
+    lab.ip(
+        &client,
+        &["addr", "add", "10.0.0.2/24", "dev", &front.peer_if],
+    )?;
+    lab.ip(&client, &["route", "add", "default", "via", "10.0.0.1"])?;
+    lab.ip(
+        &router,
+        &["addr", "add", "10.0.0.1/24", "dev", &back.peer_if],
+    )?;
+    lab.exec(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+    lab.bridge(&router)?;
+    lab.ip(&router, &["addr", "add", "192.168.1.1/24", "dev", "br0"])?;
+    for n in 1..=weights.len() {
+        let addr = format!("192.168.1.{}", n + 1);
+        let (web, _) = lab.host_on_bridge(&router, &format!("web{n}"), &format!("{addr}/24"))?;
+        lab.ip(&web, &["route", "add", "default", "via", "192.168.1.1"])?;
+        lab.http_server(&web, &addr, 80, &format!("web{n}"))?;
+    }
+    println!("lb-rp is up ({datapath} datapath) in front of web1, web2, web3 (weights 1, 2, 3).");
+    println!(
+        "Sending {} HTTP requests from the client to http://172.16.0.100/ ...",
+        cli.requests
+    );
+
+    let mut curl = vec![
+        "curl".to_owned(),
+        "-sf".to_owned(),
+        "-m".to_owned(),
+        "60".to_owned(),
+    ];
+    curl.extend((0..cli.requests).map(|_| "http://172.16.0.100/id".to_owned()));
+    let args: Vec<&str> = curl.iter().map(String::as_str).collect();
+    // Each body is "webN"; count each server's.
+    let bodies = lab
+        .exec(&client, &args)
+        .context("requests through the VIP")?
+        .replace("web", " web");
+    let total: u32 = weights.iter().sum();
+    println!("\n  backend  weight  requests  share (expected)");
+    for (n, weight) in weights.iter().enumerate() {
+        let name = format!("web{}", n + 1);
+        let count = bodies.split_whitespace().filter(|b| *b == name).count();
+        let share = 100.0 * count as f64 / cli.requests.max(1) as f64;
+        let expected = 100.0 * f64::from(*weight) / f64::from(total);
+        let bar = "#".repeat(count * 40 / cli.requests.max(1));
+        println!("  {name:7}  {weight:6}  {count:8}  {share:4.0}% ({expected:.0}%)  {bar}");
+    }
+    println!("\nStopping lb-rp; its counters:");
+    let (status, log) = lb.stop()?;
+    for line in log
+        .lines()
+        .filter(|l| !l.contains("service 172.16.0.100:80/tcp (maglev): 192.168"))
+    {
+        println!("  {line}");
+    }
+    ensure!(status.success(), "lb-rp exited with {status}");
+    println!("\nRemoving the namespaces. Done.");
+    Ok(())
+}
