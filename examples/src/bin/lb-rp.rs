@@ -21,7 +21,7 @@ struct Cli {
     /// Backend interface towards the servers.
     #[arg(long, value_name = "IF")]
     backend: InterfaceSpec,
-    /// TOML file with [[service]] tables.
+    /// TOML file with the services, as `[[service]]` tables.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// How frames are moved.
