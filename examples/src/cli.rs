@@ -101,6 +101,11 @@ impl FromStr for Cidr {
     }
 }
 
+/// `--admin ADDR`: `PORT` (on loopback) or `HOST:PORT`.
+pub fn admin_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    crate::admin::parse_admin_addr(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 // Binaries talk to people: `ready` and help go to standard output.
 #![allow(clippy::print_stdout)]
 
+pub mod admin;
 pub mod cli;
 pub mod lab;
 pub mod serve;

@@ -1,6 +1,7 @@
 //! Running an engine on real interfaces until a signal says stop.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -10,6 +11,7 @@ use lb_datapath_pnet::PnetDatapath;
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Datapath, Engine, RunOptions, Stats, run_with};
 
+use crate::admin::{self, AdminCommands, AdminRoutes};
 use crate::cli::DatapathKind;
 
 /// Opens `interfaces` as the engine's ports, in order.
@@ -53,6 +55,17 @@ impl Signals {
     pub fn take_reload(&self) -> bool {
         self.reload.swap(false, Ordering::Relaxed)
     }
+}
+
+/// Starts the admin endpoint when `addr` is given, logging where.
+pub fn start_admin<E: Engine + AdminRoutes + 'static>(
+    program: &str,
+    addr: Option<SocketAddr>,
+) -> anyhow::Result<Option<AdminCommands<E>>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let (commands, bound) = admin::start::<E>(addr)?;
+    log(program, format_args!("admin endpoint on http://{bound}"));
+    Ok(Some(commands))
 }
 
 /// Logs a line to stderr, prefixed with the program's name.

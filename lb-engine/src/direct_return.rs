@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ConfigError, SelectionSettings, SessionSettings};
 use crate::fragments::{DatagramId, FragmentTracker};
 use crate::stats::{BackendStats, FlowCounters, ServiceStats, TrafficCounters};
-use crate::{DropReason, Engine, PortId, Stats, Verdict};
+use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Verdict};
 
 const FRAGMENT_CAPACITY: usize = 4096;
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
@@ -440,5 +440,27 @@ impl Engine for DirectReturn {
                 backends,
             }],
         }
+    }
+
+    fn reset_counters(&mut self) {
+        self.traffic = TrafficCounters::default();
+        self.counters = FlowCounters::default();
+        self.sessions.reset_stats();
+        for backend in self.backends.iter_mut().flatten() {
+            backend.counters = FlowCounters::default();
+        }
+    }
+
+    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
+        let vips: Vec<String> = self.vips.iter().map(Ipv4Addr::to_string).collect();
+        let service = vips.join(",");
+        self.sessions
+            .iter(now)
+            .filter_map(|session| {
+                let backend = self.backends.get(*session.value as usize)?.as_ref()?;
+                filter.view(&session, service.clone(), backend.mac.to_string())
+            })
+            .take(limit)
+            .collect()
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::{PortId, Stats, Verdict};
+use crate::{PortId, SessionFilter, SessionView, Stats, Verdict};
 
 /// A frame an engine sends on its own: an ARP request, or a frame it held
 /// until an ARP reply arrived.
@@ -42,4 +42,10 @@ pub trait Engine {
 
     /// A snapshot of the counters.
     fn stats(&self, now: Instant) -> Stats;
+
+    /// Sets every counter back to zero (sessions stay).
+    fn reset_counters(&mut self);
+
+    /// Up to `limit` live sessions that match `filter`.
+    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView>;
 }

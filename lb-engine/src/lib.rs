@@ -65,6 +65,7 @@ mod pcap;
 mod port;
 mod reverse_proxy;
 mod run;
+mod session_view;
 mod stats;
 mod verdict;
 
@@ -88,5 +89,6 @@ pub use pcap::{PcapDatapath, PcapReader, PcapWriter};
 pub use port::PortId;
 pub use reverse_proxy::{ReverseProxy, ReverseProxyConfig};
 pub use run::{RunOptions, RunSummary, run, run_with};
+pub use session_view::{SessionFilter, SessionView};
 pub use stats::{BackendStats, FlowCounters, ServiceStats, Stats, TrafficCounters};
 pub use verdict::Verdict;

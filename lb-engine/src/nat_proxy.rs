@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::arp_resolver::{ArpResolver, ArpSettings};
 use crate::config::{ConfigError, SelectionSettings, SessionSettings};
 use crate::stats::{BackendStats, FlowCounters, ServiceStats, TrafficCounters};
-use crate::{DropReason, Engine, PortId, Stats, Transmit, Verdict};
+use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Transmit, Verdict};
 
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 const SWEEP_BUDGET: usize = 1024;
@@ -565,5 +565,29 @@ impl Engine for NatProxy {
                 backends,
             }],
         }
+    }
+
+    fn reset_counters(&mut self) {
+        self.traffic = TrafficCounters::default();
+        self.counters = FlowCounters::default();
+        self.sessions.reset_stats();
+        for destination in self.destinations.iter_mut().flatten() {
+            destination.counters = FlowCounters::default();
+        }
+    }
+
+    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
+        let service = self.ip.to_string();
+        self.sessions
+            .iter(now)
+            .filter_map(|session| {
+                let destination = self
+                    .destinations
+                    .get(session.value.dest_slot as usize)?
+                    .as_ref()?;
+                filter.view(&session, service.clone(), destination.addr.to_string())
+            })
+            .take(limit)
+            .collect()
     }
 }

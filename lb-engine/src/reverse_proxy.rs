@@ -14,7 +14,7 @@ use crate::config::{
 };
 use crate::fragments::{DatagramId, FragmentTracker};
 use crate::stats::{BackendStats, FlowCounters, ServiceStats, TrafficCounters};
-use crate::{DropReason, Engine, PortId, Stats, Verdict};
+use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Verdict};
 
 /// Datagrams whose later fragments the engine remembers how to translate.
 const FRAGMENT_CAPACITY: usize = 4096;
@@ -794,5 +794,34 @@ impl Engine for ReverseProxy {
             session_table: self.sessions.stats(),
             services,
         }
+    }
+
+    fn reset_counters(&mut self) {
+        self.traffic = TrafficCounters::default();
+        self.sessions.reset_stats();
+        for service in self.services.iter_mut().flatten() {
+            service.counters = FlowCounters::default();
+            for backend in service.backends.iter_mut().flatten() {
+                backend.counters = FlowCounters::default();
+            }
+        }
+    }
+
+    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
+        self.sessions
+            .iter(now)
+            .filter_map(|session| {
+                let service = self
+                    .services
+                    .get(session.value.service as usize)?
+                    .as_ref()?;
+                let backend = service
+                    .backends
+                    .get(session.value.backend as usize)?
+                    .as_ref()?;
+                filter.view(&session, service.key.to_string(), backend.addr.to_string())
+            })
+            .take(limit)
+            .collect()
     }
 }

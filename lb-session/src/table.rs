@@ -183,6 +183,11 @@ impl<V> SessionTable<V> {
         self.stats
     }
 
+    /// Sets the counters of [`stats`](Self::stats) back to zero.
+    pub fn reset_stats(&mut self) {
+        self.stats = SessionStats::default();
+    }
+
     /// Bytes the table has allocated: its slots and its index.
     pub fn allocated_bytes(&self) -> usize {
         self.slots.capacity() * size_of::<Slot<V>>() + self.index.allocation_size()

@@ -5,8 +5,8 @@ use std::net::Ipv4Addr;
 use clap::{Parser, ValueEnum};
 use lb_algos::Policy;
 use lb_engine::{DirectReturn, DirectReturnConfig, DsrBackendConfig};
-use lb_examples::cli::{DatapathKind, fail, parse_or_exit};
-use lb_examples::serve::{Signals, log, serve};
+use lb_examples::cli::{DatapathKind, admin_addr, fail, parse_or_exit};
+use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
 
 const PROGRAM: &str = "lb-dsr";
@@ -54,6 +54,9 @@ struct Cli {
     /// How frames are moved.
     #[arg(long, value_enum, default_value_t)]
     datapath: DatapathKind,
+    /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
+    admin: Option<std::net::SocketAddr>,
 }
 
 /// A MAC of the backend port distinct from the frontend's, so a bridge
@@ -119,12 +122,17 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let mut interfaces = vec![cli.frontend.clone()];
     interfaces.extend(cli.backend.clone());
     let signals = Signals::install()?;
+    let admin = start_admin::<DirectReturn>(PROGRAM, cli.admin)?;
     serve(
         PROGRAM,
         cli.datapath,
         &interfaces,
         &mut engine,
         &signals,
-        |_| {},
+        move |engine: &mut DirectReturn| {
+            if let Some(admin) = &admin {
+                admin.apply(engine);
+            }
+        },
     )
 }

@@ -5,8 +5,8 @@ use std::net::Ipv4Addr;
 use clap::Parser;
 use lb_algos::Policy;
 use lb_engine::{NatProxy, NatProxyConfig};
-use lb_examples::cli::{Cidr, DatapathKind, fail, parse_or_exit};
-use lb_examples::serve::{Signals, log, serve};
+use lb_examples::cli::{Cidr, DatapathKind, admin_addr, fail, parse_or_exit};
+use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
 use lb_session::PortRange;
 
@@ -50,6 +50,9 @@ struct Cli {
     /// How frames are moved.
     #[arg(long, value_enum, default_value_t)]
     datapath: DatapathKind,
+    /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
+    admin: Option<std::net::SocketAddr>,
 }
 
 fn main() {
@@ -89,12 +92,17 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         ),
     );
     let signals = Signals::install()?;
+    let admin = start_admin::<NatProxy>(PROGRAM, cli.admin)?;
     serve(
         PROGRAM,
         cli.datapath,
         std::slice::from_ref(&cli.iface),
         &mut engine,
         &signals,
-        |_| {},
+        move |engine: &mut NatProxy| {
+            if let Some(admin) = &admin {
+                admin.apply(engine);
+            }
+        },
     )
 }

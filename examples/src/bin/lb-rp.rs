@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use lb_engine::{ReverseProxy, ReverseProxyConfig};
-use lb_examples::cli::{DatapathKind, InterfaceSpec, fail, parse_or_exit};
-use lb_examples::serve::{Signals, log, serve};
+use lb_examples::cli::{DatapathKind, InterfaceSpec, admin_addr, fail, parse_or_exit};
+use lb_examples::serve::{Signals, log, serve, start_admin};
 
 const PROGRAM: &str = "lb-rp";
 
@@ -27,6 +27,9 @@ struct Cli {
     /// How frames are moved.
     #[arg(long, value_enum, default_value_t)]
     datapath: DatapathKind,
+    /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
+    admin: Option<std::net::SocketAddr>,
 }
 
 fn load(path: &PathBuf) -> anyhow::Result<ReverseProxyConfig> {
@@ -83,6 +86,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     let reload_signals = signals.clone();
     let path = cli.config.clone();
+    let admin = start_admin::<ReverseProxy>(PROGRAM, cli.admin)?;
     serve(
         PROGRAM,
         cli.datapath,
@@ -90,6 +94,9 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         &mut engine,
         &signals,
         move |engine: &mut ReverseProxy| {
+            if let Some(admin) = &admin {
+                admin.apply(engine);
+            }
             if reload_signals.take_reload() {
                 match load(&path).and_then(|config| Ok(engine.replace_services(&config.services)?))
                 {

@@ -1,0 +1,173 @@
+//! Counters in the Prometheus text exposition format (version 0.0.4).
+
+use std::fmt::Write;
+
+use lb_engine::{DropReason, Stats};
+
+/// A label value, escaped as the format requires.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Exposition {
+    text: String,
+    engine: String,
+}
+
+impl Exposition {
+    /// Starts metric `name`.
+    fn metric(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    /// A sample of the current metric, with the engine label and `labels`.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        let mut rendered = format!("engine=\"{}\"", self.engine);
+        for (key, label) in labels {
+            let _ = write!(rendered, ",{key}=\"{}\"", escape(label));
+        }
+        let _ = writeln!(self.text, "{name}{{{rendered}}} {value}");
+    }
+}
+
+/// `stats` as Prometheus metrics, all named `lb_*`.
+pub fn render(stats: &Stats) -> String {
+    let mut out = Exposition {
+        text: String::new(),
+        engine: stats.engine.to_owned(),
+    };
+    let t = &stats.traffic;
+    out.metric(
+        "lb_frames_received_total",
+        "counter",
+        "Frames handed to the engine.",
+    );
+    out.sample("lb_frames_received_total", &[], t.frames_in);
+    out.metric(
+        "lb_bytes_received_total",
+        "counter",
+        "Bytes of the frames handed to the engine.",
+    );
+    out.sample("lb_bytes_received_total", &[], t.bytes_in);
+    out.metric(
+        "lb_frames_total",
+        "counter",
+        "Frames by what the engine did with them.",
+    );
+    for (verdict, count) in [
+        ("forwarded", t.forwarded),
+        ("replied", t.replied),
+        ("flooded", t.flooded),
+        ("consumed", t.consumed),
+        ("dropped", t.dropped),
+        ("originated", t.originated),
+    ] {
+        out.sample("lb_frames_total", &[("verdict", verdict)], count);
+    }
+    out.metric("lb_drops_total", "counter", "Frames dropped, by reason.");
+    for reason in DropReason::ALL {
+        out.sample(
+            "lb_drops_total",
+            &[("reason", reason.name())],
+            t.drops(reason),
+        );
+    }
+    out.metric("lb_sessions", "gauge", "Live sessions.");
+    out.sample("lb_sessions", &[], stats.sessions as u64);
+    out.metric(
+        "lb_session_capacity",
+        "gauge",
+        "Most sessions the table holds.",
+    );
+    out.sample("lb_session_capacity", &[], stats.session_capacity as u64);
+    out.metric(
+        "lb_session_events_total",
+        "counter",
+        "What the session table did.",
+    );
+    let s = &stats.session_table;
+    for (event, count) in [
+        ("inserted", s.inserted),
+        ("expired", s.expired),
+        ("evicted", s.evicted),
+        ("refused", s.refused),
+        ("removed", s.removed),
+    ] {
+        out.sample("lb_session_events_total", &[("event", event)], count);
+    }
+    type Field = fn(&lb_engine::FlowCounters) -> u64;
+    let counters: [(&str, &str, Field); 3] = [
+        ("new_flows", "Sessions created", |c| c.new_flows),
+        ("packets", "Packets in either direction", |c| c.packets),
+        ("bytes", "Bytes in either direction", |c| c.bytes),
+    ];
+    for (field, help, value) in counters {
+        let name = format!("lb_service_{field}_total");
+        out.metric(&name, "counter", &format!("{help}, per service."));
+        for service in &stats.services {
+            out.sample(
+                &name,
+                &[("service", &service.name)],
+                value(&service.counters),
+            );
+        }
+        let name = format!("lb_backend_{field}_total");
+        out.metric(&name, "counter", &format!("{help}, per backend."));
+        for service in &stats.services {
+            for backend in &service.backends {
+                out.sample(
+                    &name,
+                    &[("service", &service.name), ("backend", &backend.name)],
+                    value(&backend.counters),
+                );
+            }
+        }
+    }
+    out.metric(
+        "lb_service_sessions",
+        "gauge",
+        "Live sessions, per service.",
+    );
+    for service in &stats.services {
+        out.sample(
+            "lb_service_sessions",
+            &[("service", &service.name)],
+            service.sessions as u64,
+        );
+    }
+    for (name, help) in [
+        ("lb_backend_sessions", "Live sessions, per backend."),
+        ("lb_backend_weight", "Weight, per backend; 0 drains."),
+    ] {
+        out.metric(name, "gauge", help);
+        for service in &stats.services {
+            for backend in &service.backends {
+                let value = if name == "lb_backend_weight" {
+                    u64::from(backend.weight)
+                } else {
+                    backend.sessions as u64
+                };
+                out.sample(
+                    name,
+                    &[("service", &service.name), ("backend", &backend.name)],
+                    value,
+                );
+            }
+        }
+    }
+    out.text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
