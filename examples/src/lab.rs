@@ -347,6 +347,81 @@ impl Lab {
     }
 }
 
+/// Client, load balancer, router and a bridge of backends (Polycube's ex1):
+///
+/// ```text
+///  client 10.0.0.2 ── lb ── router 10.0.0.1 | 192.168.1.1 ── br0 ─┬─ b1 192.168.1.2
+///                                                                 ├─ b2 192.168.1.3
+///                                                                 └─ ...
+/// ```
+///
+/// [`build`](Self::build) makes everything but the load balancer's own
+/// part; start it on [`front`](Self::front) and [`back`](Self::back) in
+/// [`lb_ns`](Self::lb_ns), then [`attach`](Self::attach).
+#[derive(Debug, Clone)]
+pub struct RoutedNetwork {
+    /// Where the load balancer runs.
+    pub lb_ns: String,
+    /// The client's namespace.
+    pub client: String,
+    /// The router's namespace.
+    pub router: String,
+    /// The frontend port's wire.
+    pub front: Wire,
+    /// The backend port's wire.
+    pub back: Wire,
+    /// Each backend's namespace and address.
+    pub backends: Vec<(String, String)>,
+    datapath: String,
+}
+
+impl RoutedNetwork {
+    /// The network with `backends` backend hosts, wired for `datapath`.
+    pub fn build(lab: &mut Lab, datapath: &str, backends: usize) -> anyhow::Result<Self> {
+        let (lb_ns, client, router) =
+            (lab.netns("lb")?, lab.netns("client")?, lab.netns("router")?);
+        let front = lab.wire(datapath, &lab.name("f"), &client);
+        let back = lab.wire(datapath, &lab.name("b"), &router);
+        lab.exec(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        lab.bridge(&router)?;
+        lab.ip(&router, &["addr", "add", "192.168.1.1/24", "dev", "br0"])?;
+        let mut hosts = Vec::new();
+        for n in 1..=backends {
+            let addr = format!("192.168.1.{}", n + 1);
+            let (ns, _) = lab.host_on_bridge(&router, &format!("b{n}"), &format!("{addr}/24"))?;
+            lab.ip(&ns, &["route", "add", "default", "via", "192.168.1.1"])?;
+            hosts.push((ns, addr));
+        }
+        lab.connect_before(datapath, &lb_ns, &[&front, &back])?;
+        Ok(RoutedNetwork {
+            lb_ns,
+            client,
+            router,
+            front,
+            back,
+            backends: hosts,
+            datapath: datapath.to_owned(),
+        })
+    }
+
+    /// Finishes wiring once the load balancer runs.
+    pub fn attach(&self, lab: &mut Lab) -> anyhow::Result<()> {
+        lab.connect_after(&self.datapath, &self.lb_ns, &[&self.front, &self.back])?;
+        lab.ip(
+            &self.client,
+            &["addr", "add", "10.0.0.2/24", "dev", &self.front.peer_if],
+        )?;
+        lab.ip(
+            &self.client,
+            &["route", "add", "default", "via", "10.0.0.1"],
+        )?;
+        lab.ip(
+            &self.router,
+            &["addr", "add", "10.0.0.1/24", "dev", &self.back.peer_if],
+        )
+    }
+}
+
 /// A running tcpdump.
 #[derive(Debug)]
 pub struct Capture {
@@ -434,6 +509,12 @@ impl Drop for Lab {
             let _ = Command::new("ip").args(["link", "del", link]).output();
         }
         for ns in &self.namespaces {
+            // Whatever our processes started in there too (forked servers).
+            if let Ok(pids) = Command::new("ip").args(["netns", "pids", ns]).output() {
+                for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-KILL", pid]).output();
+                }
+            }
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
         let prefix = format!("{}-", self.id);

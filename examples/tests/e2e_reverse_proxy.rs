@@ -141,9 +141,7 @@ fn rp_single_mode_pnet() -> anyhow::Result<()> {
 /// weighted 10/100/1 (Polycube's ex1).
 fn routed(datapath: &str) -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
-    let (lb_ns, client, router) = (lab.netns("lb")?, lab.netns("client")?, lab.netns("router")?);
-    let front = lab.wire(datapath, &lab.name("f"), &client);
-    let back = lab.wire(datapath, &lab.name("b"), &router);
+    let net = RoutedNetwork::build(&mut lab, datapath, 3)?;
     let config = write_config(
         &lab,
         r#"
@@ -162,48 +160,25 @@ fn routed(datapath: &str) -> anyhow::Result<()> {
         weight = 1
         "#,
     );
-    lab.connect_before(datapath, &lb_ns, &[&front, &back])?;
     let lb = lab.start_lb(
-        &lb_ns,
+        &net.lb_ns,
         RP,
         &[
             "--frontend",
-            &front.lb_if,
+            &net.front.lb_if,
             "--backend",
-            &back.lb_if,
+            &net.back.lb_if,
             "--config",
             &config,
             "--datapath",
             datapath,
         ],
     )?;
-    lab.connect_after(datapath, &lb_ns, &[&front, &back])?;
-    lab.ip(
-        &client,
-        &["addr", "add", "10.0.0.2/24", "dev", &front.peer_if],
-    )?;
-    lab.ip(&client, &["route", "add", "default", "via", "10.0.0.1"])?;
-    lab.ip(
-        &router,
-        &["addr", "add", "10.0.0.1/24", "dev", &back.peer_if],
-    )?;
-    lab.exec(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-    lab.ip(&router, &["link", "add", "br0", "type", "bridge"])?;
-    lab.ip(&router, &["addr", "add", "192.168.1.1/24", "dev", "br0"])?;
-    lab.ip(&router, &["link", "set", "br0", "up"])?;
-    for n in 1..=3 {
-        let backend = lab.netns(&format!("b{n}"))?;
-        let (bridge_end, host_end) = (lab.name(&format!("r{n}")), lab.name(&format!("h{n}")));
-        lab.veth((&router, &bridge_end), (&backend, &host_end))?;
-        lab.ip(&router, &["link", "set", &bridge_end, "master", "br0"])?;
-        let addr = format!("192.168.1.{}", n + 1);
-        lab.ip(
-            &backend,
-            &["addr", "add", &format!("{addr}/24"), "dev", &host_end],
-        )?;
-        lab.ip(&backend, &["route", "add", "default", "via", "192.168.1.1"])?;
-        lab.http_server(&backend, &addr, 80, &format!("[b{n}]"))?;
+    net.attach(&mut lab)?;
+    for (n, (ns, addr)) in net.backends.iter().enumerate() {
+        lab.http_server(ns, addr, 80, &format!("[b{}]", n + 1))?;
     }
+    let client = net.client.clone();
     // Direct traffic to a backend stays transparent.
     assert_eq!(
         lab.exec(

@@ -16,7 +16,7 @@ use std::process::Command;
 use anyhow::{Context, ensure};
 use clap::Parser;
 use lb_examples::cli::{DatapathKind, fail, parse_or_exit};
-use lb_examples::lab::{Lab, is_root};
+use lb_examples::lab::{Lab, RoutedNetwork, is_root};
 
 const PROGRAM: &str = "lb-demo";
 /// Set when the demo re-ran itself inside a user namespace.
@@ -108,57 +108,37 @@ fn demo(cli: &Cli) -> anyhow::Result<()> {
     };
     println!("Building the network in namespaces...");
     let mut lab = Lab::new()?;
-    let (lb_ns, client, router) = (lab.netns("lb")?, lab.netns("client")?, lab.netns("router")?);
-    let front = lab.wire(datapath, &lab.name("f"), &client);
-    let back = lab.wire(datapath, &lab.name("b"), &router);
     let weights = [1u32, 2, 3];
+    let net = RoutedNetwork::build(&mut lab, datapath, weights.len())?;
     let mut config =
         String::from("[[service]]\nvip = \"172.16.0.100\"\nport = 80\nproto = \"tcp\"\n");
-    for (n, weight) in weights.iter().enumerate() {
-        config += &format!(
-            "[[service.backend]]\nip = \"192.168.1.{}\"\nweight = {weight}\n",
-            n + 2
-        );
+    for ((_, addr), weight) in net.backends.iter().zip(weights) {
+        config += &format!("[[service.backend]]\nip = \"{addr}\"\nweight = {weight}\n");
     }
     let config_path = lab.path("demo.toml");
     std::fs::write(&config_path, &config)?;
-
-    lab.connect_before(datapath, &lb_ns, &[&front, &back])?;
     let config_arg = config_path.to_string_lossy().into_owned();
     let rp = rp.to_string_lossy().into_owned();
+    let (front, back) = (&net.front.lb_if, &net.back.lb_if);
     let lb = lab.start_lb(
-        &lb_ns,
+        &net.lb_ns,
         &rp,
         &[
             "--frontend",
-            &front.lb_if,
+            front,
             "--backend",
-            &back.lb_if,
+            back,
             "--config",
             &config_arg,
             "--datapath",
             datapath,
         ],
     )?;
-    lab.connect_after(datapath, &lb_ns, &[&front, &back])?;
-    lab.ip(
-        &client,
-        &["addr", "add", "10.0.0.2/24", "dev", &front.peer_if],
-    )?;
-    lab.ip(&client, &["route", "add", "default", "via", "10.0.0.1"])?;
-    lab.ip(
-        &router,
-        &["addr", "add", "10.0.0.1/24", "dev", &back.peer_if],
-    )?;
-    lab.exec(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-    lab.bridge(&router)?;
-    lab.ip(&router, &["addr", "add", "192.168.1.1/24", "dev", "br0"])?;
-    for n in 1..=weights.len() {
-        let addr = format!("192.168.1.{}", n + 1);
-        let (web, _) = lab.host_on_bridge(&router, &format!("web{n}"), &format!("{addr}/24"))?;
-        lab.ip(&web, &["route", "add", "default", "via", "192.168.1.1"])?;
-        lab.http_server(&web, &addr, 80, &format!("web{n}"))?;
+    net.attach(&mut lab)?;
+    for (n, (web, addr)) in net.backends.iter().enumerate() {
+        lab.http_server(web, addr, 80, &format!("web{}", n + 1))?;
     }
+    let client = net.client.clone();
     println!("lb-rp is up ({datapath} datapath) in front of web1, web2, web3 (weights 1, 2, 3).");
     println!(
         "Sending {} HTTP requests from the client to http://172.16.0.100/ ...",
