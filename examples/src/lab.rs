@@ -29,6 +29,38 @@ pub fn is_root() -> bool {
         .is_some_and(|line| line.split_whitespace().nth(2) == Some("0"))
 }
 
+/// Removes what labs of processes that no longer run left behind (killed
+/// before they could clean up): their namespaces, and what runs in them.
+/// Lab names start `l{pid}x`, so a live process's labs are never touched.
+fn remove_stale_labs() {
+    let Ok(listing) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for ns in String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        let pid = ns
+            .strip_prefix('l')
+            .and_then(|rest| rest.split_once('x'))
+            .map(|(pid, _)| pid);
+        let Some(pid) =
+            pid.filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if let Ok(pids) = Command::new("ip").args(["netns", "pids", ns]).output() {
+            for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).output();
+            }
+        }
+        let _ = Command::new("ip").args(["netns", "del", ns]).output();
+    }
+}
+
 /// Runs `program` with `args`; its standard output, or an error with all
 /// it printed.
 pub fn run(program: &str, args: &[&str]) -> anyhow::Result<String> {
@@ -72,9 +104,10 @@ impl Lab {
     /// A new, empty lab. Needs root.
     pub fn new() -> anyhow::Result<Lab> {
         ensure!(is_root(), "network namespaces and taps need root");
+        remove_stale_labs();
         let id = format!(
-            "l{}{}",
-            std::process::id() % 1000,
+            "l{}x{}",
+            std::process::id(),
             NEXT_LAB.fetch_add(1, Ordering::Relaxed)
         );
         Ok(Lab {

@@ -28,7 +28,10 @@ use lb_engine::{Datapath, PortId, RxBatch};
 use lb_packet::MacAddr;
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
 use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::{MMsgHdr, RecvFlags, SendAncillaryBuffer, SendFlags};
 use socket2::{Domain, Protocol, Socket, Type};
+use std::io::IoSlice;
 
 /// Bytes a port buffers per frame in each direction: room for 64 KiB
 /// frames (large segments on interfaces with offload).
@@ -39,16 +42,21 @@ const ETH_P_ALL: u16 = 0x0003;
 
 struct Port {
     interface: NetworkInterface,
-    tx: Box<dyn DataLinkSender>,
-    rx: Box<dyn DataLinkReceiver>,
-    /// A duplicate of the channel's socket, to poll.
-    watch: Socket,
+    /// pnet's channel: it opened and bound the socket and owns it.
+    _channel: (Box<dyn DataLinkSender>, Box<dyn DataLinkReceiver>),
+    /// A duplicate of the channel's (non-blocking) socket: frames are read
+    /// and written through it directly, one system call per frame received
+    /// and one per batch sent, where the channel's own calls take two per
+    /// frame each way.
+    socket: Socket,
 }
 
 /// Network interfaces as the ports of an engine, in the order opened.
 pub struct PnetDatapath {
     ports: Vec<Port>,
     next_port: usize,
+    /// Ports found empty during the current `recv`.
+    drained: Vec<bool>,
 }
 
 impl core::fmt::Debug for PnetDatapath {
@@ -87,9 +95,8 @@ fn open_port(interface: NetworkInterface) -> io::Result<Port> {
     match datalink::channel(&interface, config).map_err(context)? {
         Channel::Ethernet(tx, rx) => Ok(Port {
             interface,
-            tx,
-            rx,
-            watch,
+            _channel: (tx, rx),
+            socket: watch,
         }),
         _ => Err(io::Error::other(format!(
             "interface {name}: not an Ethernet channel"
@@ -114,9 +121,11 @@ impl PnetDatapath {
                 open_port(interface)
             })
             .collect::<io::Result<Vec<Port>>>()?;
+        let drained = vec![false; ports.len()];
         Ok(PnetDatapath {
             ports,
             next_port: 0,
+            drained,
         })
     }
 
@@ -140,7 +149,7 @@ impl PnetDatapath {
         let mut fds: Vec<PollFd<'_>> = self
             .ports
             .iter()
-            .map(|p| PollFd::new(&p.watch, PollFlags::IN))
+            .map(|p| PollFd::new(&p.socket, PollFlags::IN))
             .collect();
         let timeout = timeout.map(|t| Timespec {
             tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
@@ -161,34 +170,68 @@ impl Datapath for PnetDatapath {
         }
         let ports = self.ports.len();
         let mut received = 0;
-        let mut idle_ports = 0;
-        while idle_ports < ports && !batch.is_full() {
+        let mut drained = 0;
+        self.drained.fill(false);
+        while drained < ports && !batch.is_full() {
             let port = self.next_port;
             self.next_port = (self.next_port + 1) % ports;
-            match self.ports[port].rx.next() {
-                Ok(frame) => {
-                    let Some(buffer) = batch.free_buffer() else {
-                        break;
-                    };
-                    let len = frame.len().min(buffer.len());
-                    buffer[..len].copy_from_slice(&frame[..len]);
+            if self.drained[port] {
+                continue;
+            }
+            let Some(buffer) = batch.free_buffer() else {
+                break;
+            };
+            match rustix::net::recv(&self.ports[port].socket, buffer, RecvFlags::DONTWAIT) {
+                Ok((len, _)) => {
                     batch.commit(PortId(u16::try_from(port).unwrap_or(u16::MAX)), len);
                     received += 1;
-                    idle_ports = 0;
                 }
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                    ) =>
-                {
-                    idle_ports += 1;
+                Err(Errno::AGAIN) => {
+                    self.drained[port] = true;
+                    drained += 1;
                 }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
+                Err(Errno::INTR) => {}
+                Err(error) => return Err(error.into()),
             }
         }
         Ok(received)
+    }
+
+    /// One `sendmmsg` per port for the whole batch.
+    fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> io::Result<usize> {
+        let mut sent = 0;
+        for (index, port) in self.ports.iter().enumerate() {
+            let frames: Vec<[IoSlice<'_>; 1]> = sends
+                .iter()
+                .filter(|(out, _)| out.index() == index)
+                .filter_map(|&(_, i)| batch.frame(i).map(|(_, frame)| [IoSlice::new(frame)]))
+                .collect();
+            let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = frames
+                .iter()
+                .map(|_| SendAncillaryBuffer::default())
+                .collect();
+            let mut messages: Vec<MMsgHdr<'_>> = frames
+                .iter()
+                .zip(&mut controls)
+                .map(|(iov, control)| MMsgHdr::new(iov, control))
+                .collect();
+            let mut offset = 0;
+            while offset < messages.len() {
+                match rustix::net::sendmmsg(
+                    &port.socket,
+                    &mut messages[offset..],
+                    SendFlags::DONTWAIT,
+                ) {
+                    Ok(0) => break,
+                    Ok(n) => offset += n,
+                    Err(Errno::INTR) => {}
+                    // A full socket buffer drops the rest, as a NIC would.
+                    Err(_) => break,
+                }
+            }
+            sent += offset;
+        }
+        Ok(sent)
     }
 
     fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()> {
@@ -196,9 +239,7 @@ impl Datapath for PnetDatapath {
             .ports
             .get_mut(port.index())
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?;
-        match port.tx.send_to(frame, None) {
-            Some(result) => result,
-            None => Err(io::Error::other("pnet could not send")),
-        }
+        rustix::net::send(&port.socket, frame, SendFlags::empty())?;
+        Ok(())
     }
 }
