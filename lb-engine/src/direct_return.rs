@@ -3,14 +3,15 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use lb_algos::{Backend, Policy, Selector, SelectorConfig};
+use lb_algos::{Policy, SelectorConfig};
 use lb_packet::{ArpOp, FlowKey, Frame, Icmp, MacAddr};
 use lb_session::{Direction, InsertError, SessionTable};
 use serde::{Deserialize, Serialize};
 
+use crate::backend_pool::BackendPool;
 use crate::config::{ConfigError, SelectionSettings, SessionSettings};
 use crate::fragments::{DatagramId, FragmentTracker};
-use crate::stats::{BackendStats, FlowCounters, ServiceStats, TrafficCounters};
+use crate::stats::{FlowCounters, ServiceStats, TrafficCounters};
 use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Verdict};
 
 const FRAGMENT_CAPACITY: usize = 4096;
@@ -74,13 +75,6 @@ pub struct DirectReturnConfig {
     pub selection: SelectionSettings,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct BackendSlot {
-    mac: MacAddr,
-    weight: u32,
-    counters: FlowCounters,
-}
-
 /// Direct server return at layer 2 (Polycube `lbdsr`, without its limits).
 ///
 /// The engine answers ARP for its VIPs with its own MAC. A frame to that
@@ -101,10 +95,7 @@ pub struct DirectReturn {
     mac: MacAddr,
     backend_port_mac: MacAddr,
     one_armed: bool,
-    policy: Policy,
-    backends: Vec<Option<BackendSlot>>,
-    selector: Box<dyn Selector>,
-    picks: Vec<u32>,
+    backends: BackendPool<MacAddr>,
     selector_config: SelectorConfig,
     sessions: SessionTable<u32>,
     fragments: FragmentTracker<u32>,
@@ -121,21 +112,6 @@ impl core::fmt::Debug for DirectReturn {
             .field("sessions", &self.sessions.len())
             .finish_non_exhaustive()
     }
-}
-
-fn build_selector(
-    policy: Policy,
-    backends: &[Option<BackendSlot>],
-    config: &SelectorConfig,
-) -> Result<(Box<dyn Selector>, Vec<u32>), ConfigError> {
-    let (mut listed, mut picks) = (Vec::new(), Vec::new());
-    for (index, backend) in backends.iter().enumerate() {
-        if let Some(backend) = backend {
-            listed.push(Backend::new(backend.mac, backend.weight));
-            picks.push(u32::try_from(index).unwrap_or(u32::MAX));
-        }
-    }
-    Ok((policy.build(&listed, config)?, picks))
 }
 
 impl DirectReturn {
@@ -159,18 +135,8 @@ impl DirectReturn {
             )));
         }
         let selector_config = config.selection.selector_config()?;
-        let backends: Vec<Option<BackendSlot>> = config
-            .backends
-            .iter()
-            .map(|b| {
-                Some(BackendSlot {
-                    mac: b.mac,
-                    weight: b.weight,
-                    counters: FlowCounters::default(),
-                })
-            })
-            .collect();
-        let (selector, picks) = build_selector(config.policy, &backends, &selector_config)?;
+        let backends = config.backends.iter().map(|b| (b.mac, b.weight));
+        let backends = BackendPool::new(config.policy, backends, &selector_config)?;
         let mut vips = config.vips.clone();
         vips.sort_unstable();
         vips.dedup();
@@ -179,10 +145,7 @@ impl DirectReturn {
             mac: config.mac,
             backend_port_mac,
             one_armed: config.one_armed,
-            policy: config.policy,
             backends,
-            selector,
-            picks,
             selector_config,
             sessions: SessionTable::new(config.sessions.table_config())?,
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
@@ -217,10 +180,9 @@ impl DirectReturn {
     /// The servers and their weights.
     pub fn backends(&self) -> Vec<DsrBackendConfig> {
         self.backends
-            .iter()
-            .flatten()
-            .map(|b| DsrBackendConfig {
-                mac: b.mac,
+            .members()
+            .map(|(_, b)| DsrBackendConfig {
+                mac: b.target,
                 weight: b.weight,
             })
             .collect()
@@ -234,42 +196,18 @@ impl DirectReturn {
                 backend.mac
             )));
         }
-        let mut backends = self.backends.clone();
-        match backends.iter_mut().flatten().find(|b| b.mac == backend.mac) {
-            Some(existing) => existing.weight = backend.weight,
-            None => {
-                let slot = BackendSlot {
-                    mac: backend.mac,
-                    weight: backend.weight,
-                    counters: FlowCounters::default(),
-                };
-                match backends.iter().position(Option::is_none) {
-                    Some(free) => backends[free] = Some(slot),
-                    None => backends.push(Some(slot)),
-                }
-            }
-        }
-        self.install(backends)
+        Ok(self
+            .backends
+            .upsert(backend.mac, backend.weight, &self.selector_config)?)
     }
 
     /// Removes a server and ends its sessions; returns how many.
     pub fn remove_backend(&mut self, mac: MacAddr) -> Result<usize, ConfigError> {
-        let position = self
+        let slot = self
             .backends
-            .iter()
-            .position(|b| b.is_some_and(|b| b.mac == mac))
+            .remove(mac, &self.selector_config)?
             .ok_or_else(|| ConfigError::Invalid(format!("no backend {mac}")))?;
-        let mut backends = self.backends.clone();
-        backends[position] = None;
-        self.install(backends)?;
-        let slot = u32::try_from(position).unwrap_or(u32::MAX);
         Ok(self.sessions.retain(|_, backend| *backend != slot))
-    }
-
-    fn install(&mut self, backends: Vec<Option<BackendSlot>>) -> Result<(), ConfigError> {
-        let (selector, picks) = build_selector(self.policy, &backends, &self.selector_config)?;
-        (self.backends, self.selector, self.picks) = (backends, selector, picks);
-        Ok(())
     }
 
     fn is_vip(&self, addr: Ipv4Addr) -> bool {
@@ -339,12 +277,12 @@ impl DirectReturn {
         } else {
             return Verdict::Drop(DropReason::UnsupportedProtocol);
         };
-        let Some(Some(slot)) = self.backends.get_mut(backend as usize) else {
+        let Some(member) = self.backends.get_mut(backend) else {
             return Verdict::Drop(DropReason::NoBackend);
         };
-        slot.counters.packet(frame.len());
+        member.counters.packet(frame.len());
         self.counters.packet(frame.len());
-        frame.set_dst_mac(slot.mac);
+        frame.set_dst_mac(member.target);
         frame.set_src_mac(self.backend_port_mac);
         self.out_port()
     }
@@ -355,8 +293,7 @@ impl DirectReturn {
         key: &FlowKey,
         frame: &Frame<&mut [u8]>,
     ) -> Result<u32, DropReason> {
-        let pick = self.selector.pick(key).ok_or(DropReason::NoBackend)?;
-        let backend = *self.picks.get(pick).ok_or(DropReason::NoBackend)?;
+        let backend = self.backends.pick(key).ok_or(DropReason::NoBackend)?;
         // Replies bypass us; the reverse key only has to be distinct.
         match self
             .sessions
@@ -367,8 +304,8 @@ impl DirectReturn {
             Err(_) => return Err(DropReason::NoSession),
         }
         self.counters.new_flows += 1;
-        if let Some(Some(slot)) = self.backends.get_mut(backend as usize) {
-            slot.counters.new_flows += 1;
+        if let Some(member) = self.backends.get_mut(backend) {
+            member.counters.new_flows += 1;
         }
         Ok(backend)
     }
@@ -405,26 +342,15 @@ impl Engine for DirectReturn {
     }
 
     fn stats(&self, now: Instant) -> Stats {
-        let mut live = vec![0usize; self.backends.len()];
+        let mut live = vec![0usize; self.backends.slot_count()];
         for session in self.sessions.iter(now) {
             if let Some(count) = live.get_mut(*session.value as usize) {
                 *count += 1;
             }
         }
-        let backends: Vec<BackendStats> = self
+        let backends = self
             .backends
-            .iter()
-            .zip(&live)
-            .filter_map(|(backend, &sessions)| {
-                let backend = backend.as_ref()?;
-                Some(BackendStats {
-                    name: backend.mac.to_string(),
-                    weight: backend.weight,
-                    sessions,
-                    counters: backend.counters,
-                })
-            })
-            .collect();
+            .stats(|slot| live.get(slot as usize).copied().unwrap_or(0));
         let vips: Vec<String> = self.vips.iter().map(Ipv4Addr::to_string).collect();
         Stats {
             engine: "direct_return",
@@ -434,7 +360,7 @@ impl Engine for DirectReturn {
             session_table: self.sessions.stats(),
             services: vec![ServiceStats {
                 name: vips.join(","),
-                policy: self.policy.to_string(),
+                policy: self.backends.policy().to_string(),
                 sessions: live.iter().sum(),
                 counters: self.counters,
                 backends,
@@ -446,9 +372,7 @@ impl Engine for DirectReturn {
         self.traffic = TrafficCounters::default();
         self.counters = FlowCounters::default();
         self.sessions.reset_stats();
-        for backend in self.backends.iter_mut().flatten() {
-            backend.counters = FlowCounters::default();
-        }
+        self.backends.reset_counters();
     }
 
     fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
@@ -457,8 +381,8 @@ impl Engine for DirectReturn {
         self.sessions
             .iter(now)
             .filter_map(|session| {
-                let backend = self.backends.get(*session.value as usize)?.as_ref()?;
-                filter.view(&session, service.clone(), backend.mac.to_string())
+                let backend = self.backends.get(*session.value)?;
+                filter.view(&session, service.clone(), backend.target.to_string())
             })
             .take(limit)
             .collect()

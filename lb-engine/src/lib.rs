@@ -53,6 +53,7 @@
 //! ```
 
 mod arp_resolver;
+mod backend_pool;
 mod config;
 mod datapath;
 mod direct_return;

@@ -3,14 +3,15 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use lb_algos::{Backend, Policy, Selector, SelectorConfig};
+use lb_algos::{Policy, SelectorConfig};
 use lb_packet::{ArpOp, FlowKey, Frame, Icmp, MacAddr, TcpFlags};
 use lb_session::{Direction, InsertError, PortRange, SessionTable, SnatAllocator};
 use serde::{Deserialize, Serialize};
 
 use crate::arp_resolver::{ArpResolver, ArpSettings};
+use crate::backend_pool::BackendPool;
 use crate::config::{ConfigError, SelectionSettings, SessionSettings};
-use crate::stats::{BackendStats, FlowCounters, ServiceStats, TrafficCounters};
+use crate::stats::{FlowCounters, ServiceStats, TrafficCounters};
 use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Transmit, Verdict};
 
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
@@ -57,13 +58,6 @@ pub struct NatProxyConfig {
     pub arp: ArpSettings,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Destination {
-    addr: Ipv4Addr,
-    weight: u32,
-    counters: FlowCounters,
-}
-
 /// Both halves of a translated connection.
 #[derive(Debug, Clone, Copy)]
 struct ProxySession {
@@ -94,10 +88,7 @@ pub struct NatProxy {
     mac: MacAddr,
     netmask: u32,
     gateway: Option<Ipv4Addr>,
-    policy: Policy,
-    destinations: Vec<Option<Destination>>,
-    selector: Box<dyn Selector>,
-    picks: Vec<u32>,
+    destinations: BackendPool<Ipv4Addr>,
     selector_config: SelectorConfig,
     snat: SnatAllocator,
     /// Sorted.
@@ -117,21 +108,6 @@ impl core::fmt::Debug for NatProxy {
             .field("sessions", &self.sessions.len())
             .finish_non_exhaustive()
     }
-}
-
-fn build_selector(
-    policy: Policy,
-    destinations: &[Option<Destination>],
-    config: &SelectorConfig,
-) -> Result<(Box<dyn Selector>, Vec<u32>), ConfigError> {
-    let (mut listed, mut picks) = (Vec::new(), Vec::new());
-    for (index, destination) in destinations.iter().enumerate() {
-        if let Some(destination) = destination {
-            listed.push(Backend::new(destination.addr, destination.weight));
-            picks.push(u32::try_from(index).unwrap_or(u32::MAX));
-        }
-    }
-    Ok((policy.build(&listed, config)?, picks))
 }
 
 impl NatProxy {
@@ -163,10 +139,8 @@ impl NatProxy {
             mac: config.mac,
             netmask,
             gateway: config.gateway,
-            policy: config.policy,
-            destinations: Vec::new(),
-            selector: Policy::Random.build(&[], &SelectorConfig::default())?,
-            picks: Vec::new(),
+            // Replaced once the destinations are checked against the above.
+            destinations: BackendPool::new(Policy::Random, [], &selector_config)?,
             selector_config,
             snat: SnatAllocator::new(config.snat_ports, selector_config.hash_key),
             denied_ports: config.denied_ports.clone(),
@@ -185,16 +159,15 @@ impl NatProxy {
             }
         }
         engine.denied_ports.sort_unstable();
-        let destinations = config
-            .dst_addrs
-            .iter()
-            .map(|&addr| Ok(Some(engine.destination(addr, 1)?)))
-            .collect::<Result<Vec<_>, ConfigError>>()?;
-        engine.install(destinations)?;
+        for &addr in &config.dst_addrs {
+            engine.check_destination(addr)?;
+        }
+        let destinations = config.dst_addrs.iter().map(|&addr| (addr, 1));
+        engine.destinations = BackendPool::new(config.policy, destinations, &selector_config)?;
         Ok(engine)
     }
 
-    fn destination(&self, addr: Ipv4Addr, weight: u32) -> Result<Destination, ConfigError> {
+    fn check_destination(&self, addr: Ipv4Addr) -> Result<(), ConfigError> {
         if addr == self.ip {
             return Err(ConfigError::Invalid(format!(
                 "destination {addr} is the proxy itself"
@@ -205,53 +178,31 @@ impl NatProxy {
                 "destination {addr} is off-link and there is no gateway"
             )));
         }
-        Ok(Destination {
-            addr,
-            weight,
-            counters: FlowCounters::default(),
-        })
-    }
-
-    fn install(&mut self, destinations: Vec<Option<Destination>>) -> Result<(), ConfigError> {
-        let (selector, picks) = build_selector(self.policy, &destinations, &self.selector_config)?;
-        (self.destinations, self.selector, self.picks) = (destinations, selector, picks);
         Ok(())
     }
 
     /// Adds a destination, or sets the weight of one (0 drains it).
     pub fn set_destination(&mut self, addr: Ipv4Addr, weight: u32) -> Result<(), ConfigError> {
-        let new = self.destination(addr, weight)?;
-        let mut destinations = self.destinations.clone();
-        match destinations.iter_mut().flatten().find(|d| d.addr == addr) {
-            Some(existing) => existing.weight = weight,
-            None => match destinations.iter().position(Option::is_none) {
-                Some(free) => destinations[free] = Some(new),
-                None => destinations.push(Some(new)),
-            },
-        }
-        self.install(destinations)
+        self.check_destination(addr)?;
+        Ok(self
+            .destinations
+            .upsert(addr, weight, &self.selector_config)?)
     }
 
     /// Removes a destination and ends its sessions; returns how many.
     pub fn remove_destination(&mut self, addr: Ipv4Addr) -> Result<usize, ConfigError> {
-        let position = self
+        let slot = self
             .destinations
-            .iter()
-            .position(|d| d.is_some_and(|d| d.addr == addr))
+            .remove(addr, &self.selector_config)?
             .ok_or_else(|| ConfigError::Invalid(format!("no destination {addr}")))?;
-        let mut destinations = self.destinations.clone();
-        destinations[position] = None;
-        self.install(destinations)?;
-        let slot = u32::try_from(position).unwrap_or(u32::MAX);
         Ok(self.sessions.retain(|_, session| session.dest_slot != slot))
     }
 
     /// The destinations and their weights.
     pub fn destinations(&self) -> Vec<(Ipv4Addr, u32)> {
         self.destinations
-            .iter()
-            .flatten()
-            .map(|d| (d.addr, d.weight))
+            .members()
+            .map(|(_, d)| (d.target, d.weight))
             .collect()
     }
 
@@ -344,13 +295,12 @@ impl NatProxy {
         if self.denied_ports.binary_search(&key.dst_port).is_ok() {
             return Err(DropReason::DeniedPort);
         }
-        let pick = self.selector.pick(key).ok_or(DropReason::NoBackend)?;
-        let dest_slot = *self.picks.get(pick).ok_or(DropReason::NoBackend)?;
+        let dest_slot = self.destinations.pick(key).ok_or(DropReason::NoBackend)?;
         let dest_addr = self
             .destinations
-            .get(dest_slot as usize)
-            .and_then(|d| d.map(|d| d.addr))
-            .ok_or(DropReason::NoBackend)?;
+            .get(dest_slot)
+            .ok_or(DropReason::NoBackend)?
+            .target;
         let dest = SocketAddrV4::new(dest_addr, key.dst_port);
         let snat_port = self
             .snat
@@ -371,7 +321,7 @@ impl NatProxy {
             Err(_) => return Err(DropReason::NoSession),
         }
         self.counters.new_flows += 1;
-        if let Some(Some(destination)) = self.destinations.get_mut(dest_slot as usize) {
+        if let Some(destination) = self.destinations.get_mut(dest_slot) {
             destination.counters.new_flows += 1;
         }
         Ok(session)
@@ -379,7 +329,7 @@ impl NatProxy {
 
     fn count(&mut self, session: &ProxySession, len: usize) {
         self.counters.packet(len);
-        if let Some(Some(destination)) = self.destinations.get_mut(session.dest_slot as usize) {
+        if let Some(destination) = self.destinations.get_mut(session.dest_slot) {
             destination.counters.packet(len);
         }
     }
@@ -531,7 +481,7 @@ impl Engine for NatProxy {
     }
 
     fn stats(&self, now: Instant) -> Stats {
-        let mut live = vec![0usize; self.destinations.len()];
+        let mut live = vec![0usize; self.destinations.slot_count()];
         for session in self.sessions.iter(now) {
             if let Some(count) = live.get_mut(session.value.dest_slot as usize) {
                 *count += 1;
@@ -539,18 +489,7 @@ impl Engine for NatProxy {
         }
         let backends = self
             .destinations
-            .iter()
-            .zip(&live)
-            .filter_map(|(destination, &sessions)| {
-                let destination = destination.as_ref()?;
-                Some(BackendStats {
-                    name: destination.addr.to_string(),
-                    weight: destination.weight,
-                    sessions,
-                    counters: destination.counters,
-                })
-            })
-            .collect();
+            .stats(|slot| live.get(slot as usize).copied().unwrap_or(0));
         Stats {
             engine: "nat_proxy",
             traffic: self.traffic,
@@ -559,7 +498,7 @@ impl Engine for NatProxy {
             session_table: self.sessions.stats(),
             services: vec![ServiceStats {
                 name: self.ip.to_string(),
-                policy: self.policy.to_string(),
+                policy: self.destinations.policy().to_string(),
                 sessions: live.iter().sum(),
                 counters: self.counters,
                 backends,
@@ -571,9 +510,7 @@ impl Engine for NatProxy {
         self.traffic = TrafficCounters::default();
         self.counters = FlowCounters::default();
         self.sessions.reset_stats();
-        for destination in self.destinations.iter_mut().flatten() {
-            destination.counters = FlowCounters::default();
-        }
+        self.destinations.reset_counters();
     }
 
     fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
@@ -581,11 +518,8 @@ impl Engine for NatProxy {
         self.sessions
             .iter(now)
             .filter_map(|session| {
-                let destination = self
-                    .destinations
-                    .get(session.value.dest_slot as usize)?
-                    .as_ref()?;
-                filter.view(&session, service.clone(), destination.addr.to_string())
+                let destination = self.destinations.get(session.value.dest_slot)?;
+                filter.view(&session, service.clone(), destination.target.to_string())
             })
             .take(limit)
             .collect()

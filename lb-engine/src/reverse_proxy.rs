@@ -4,16 +4,17 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use lb_algos::{Backend, Policy, Selector, SelectorConfig};
+use lb_algos::SelectorConfig;
 use lb_packet::{EtherType, FlowKey, Frame, Icmp, Protocol, TcpFlags};
 use lb_session::{Direction, InsertError, SessionTable};
 use serde::{Deserialize, Serialize};
 
+use crate::backend_pool::BackendPool;
 use crate::config::{
     BackendConfig, ConfigError, SelectionSettings, ServiceConfig, ServiceKey, SessionSettings,
 };
 use crate::fragments::{DatagramId, FragmentTracker};
-use crate::stats::{BackendStats, FlowCounters, ServiceStats, TrafficCounters};
+use crate::stats::{FlowCounters, ServiceStats, TrafficCounters};
 use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Verdict};
 
 /// Datagrams whose later fragments the engine remembers how to translate.
@@ -37,24 +38,10 @@ pub struct ReverseProxyConfig {
     pub selection: SelectionSettings,
 }
 
-/// A backend as the engine keeps it.
-#[derive(Debug, Clone, Copy)]
-struct BackendSlot {
-    addr: SocketAddrV4,
-    weight: u32,
-    counters: FlowCounters,
-}
-
 #[derive(Debug)]
 struct Service {
     key: ServiceKey,
-    policy: Policy,
-    /// Stable slots: a removed backend leaves a hole, so sessions that name
-    /// a slot never see another backend in it.
-    backends: Vec<Option<BackendSlot>>,
-    selector: Box<dyn Selector>,
-    /// Selector index -> backend slot.
-    picks: Vec<u32>,
+    backends: BackendPool<SocketAddrV4>,
     counters: FlowCounters,
 }
 
@@ -194,14 +181,34 @@ impl ReverseProxy {
             if key.port == 0 && key.proto != Protocol::Icmp {
                 return Err(ConfigError::ZeroPort(key));
             }
-            let slots: Vec<Option<BackendSlot>> = service
-                .backends
-                .iter()
-                .map(|backend| Ok(Some(backend_slot(key, backend)?)))
-                .collect::<Result<_, ConfigError>>()?;
-            build_selector(key, service.policy, &slots, &self.selector_config)?;
+            self.pool(key, service)?;
         }
         Ok(())
+    }
+
+    /// The backends of `service` as served on `key`.
+    fn pool(
+        &self,
+        key: ServiceKey,
+        service: &ServiceConfig,
+    ) -> Result<BackendPool<SocketAddrV4>, ConfigError> {
+        let targets = service
+            .backends
+            .iter()
+            .map(|backend| Ok((backend_addr(key, backend)?, backend.weight)))
+            .collect::<Result<Vec<(SocketAddrV4, u32)>, ConfigError>>()?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some((twice, _)) = targets.iter().find(|(addr, _)| !seen.insert(*addr)) {
+            return Err(ConfigError::DuplicateBackend {
+                service: key,
+                backend: twice.to_string(),
+            });
+        }
+        Ok(BackendPool::new(
+            service.policy,
+            targets,
+            &self.selector_config,
+        )?)
     }
 
     /// Adds a service (all three for `proto = "all"`). Refused, with nothing
@@ -215,19 +222,9 @@ impl ReverseProxy {
         }
         self.check_services(core::slice::from_ref(config))?;
         for key in config.keys() {
-            let backends: Vec<Option<BackendSlot>> = config
-                .backends
-                .iter()
-                .map(|backend| backend_slot(key, backend).map(Some))
-                .collect::<Result<_, _>>()?;
-            let (selector, picks) =
-                build_selector(key, config.policy, &backends, &self.selector_config)?;
             let service = Service {
                 key,
-                policy: config.policy,
-                backends,
-                selector,
-                picks,
+                backends: self.pool(key, config)?,
                 counters: FlowCounters::default(),
             };
             let slot = match self.services.iter().position(Option::is_none) {
@@ -265,20 +262,13 @@ impl ReverseProxy {
         key: ServiceKey,
         backend: BackendConfig,
     ) -> Result<(), ConfigError> {
-        let slot = backend_slot(key, &backend)?;
+        let addr = backend_addr(key, &backend)?;
         let selector_config = self.selector_config;
         let service = self.service_mut(key)?;
-        let mut backends = service.backends.clone();
-        match backends.iter_mut().flatten().find(|b| b.addr == slot.addr) {
-            Some(existing) => existing.weight = slot.weight,
-            None => match backends.iter().position(Option::is_none) {
-                Some(free) => backends[free] = Some(slot),
-                None => backends.push(Some(slot)),
-            },
-        }
-        let (selector, picks) = build_selector(key, service.policy, &backends, &selector_config)?;
-        (service.backends, service.selector, service.picks) = (backends, selector, picks);
-        Ok(())
+        service
+            .backends
+            .upsert(addr, backend.weight, &selector_config)
+            .map_err(ConfigError::from)
     }
 
     /// Removes a backend from a service and ends its sessions; returns how
@@ -289,35 +279,28 @@ impl ReverseProxy {
         ip: Ipv4Addr,
         port: Option<u16>,
     ) -> Result<usize, ConfigError> {
-        let addr = backend_slot(
+        let addr = backend_addr(
             key,
             &BackendConfig {
                 ip,
                 port,
                 weight: 0,
             },
-        )?
-        .addr;
+        )?;
         let selector_config = self.selector_config;
         let service_slot = *self
             .service_index
             .get(&key)
             .ok_or(ConfigError::UnknownService(key))?;
         let service = self.service_mut(key)?;
-        let unknown = || ConfigError::UnknownBackend {
+        let removed = service
+            .backends
+            .remove(addr, &selector_config)
+            .map_err(ConfigError::from)?;
+        let backend = removed.ok_or(ConfigError::UnknownBackend {
             service: key,
             backend: addr.to_string(),
-        };
-        let position = service
-            .backends
-            .iter()
-            .position(|b| b.as_ref().is_some_and(|b| b.addr == addr))
-            .ok_or_else(unknown)?;
-        let mut backends = service.backends.clone();
-        backends[position] = None;
-        let (selector, picks) = build_selector(key, service.policy, &backends, &selector_config)?;
-        (service.backends, service.selector, service.picks) = (backends, selector, picks);
-        let backend = u32::try_from(position).unwrap_or(u32::MAX);
+        })?;
         Ok(self
             .sessions
             .retain(|_, s| !(s.service == service_slot && s.backend == backend)))
@@ -353,11 +336,11 @@ impl ReverseProxy {
             let keep: Vec<SocketAddrV4> = config
                 .backends
                 .iter()
-                .map(|b| backend_slot(key, b).map(|slot| slot.addr))
+                .map(|b| backend_addr(key, b))
                 .collect::<Result<_, _>>()?;
             let current: Vec<SocketAddrV4> = self
                 .service(key)
-                .map(|s| s.backends.iter().flatten().map(|b| b.addr).collect())
+                .map(|s| s.backends.members().map(|(_, b)| b.target).collect())
                 .unwrap_or_default();
             for addr in current.into_iter().filter(|addr| !keep.contains(addr)) {
                 self.remove_backend(key, *addr.ip(), Some(addr.port()))?;
@@ -365,24 +348,15 @@ impl ReverseProxy {
             for backend in &config.backends {
                 self.set_backend(key, *backend)?;
             }
-            if let Some(service) = self
-                .service_mut(key)
-                .ok()
-                .filter(|s| s.policy != config.policy)
-            {
-                service.policy = config.policy;
-                self.rebuild_selector(key)?;
+            let selector_config = self.selector_config;
+            let service = self.service_mut(key)?;
+            if service.backends.policy() != config.policy {
+                service
+                    .backends
+                    .set_policy(config.policy, &selector_config)
+                    .map_err(ConfigError::from)?;
             }
         }
-        Ok(())
-    }
-
-    fn rebuild_selector(&mut self, key: ServiceKey) -> Result<(), ConfigError> {
-        let selector_config = self.selector_config;
-        let service = self.service_mut(key)?;
-        let (selector, picks) =
-            build_selector(key, service.policy, &service.backends, &selector_config)?;
-        (service.selector, service.picks) = (selector, picks);
         Ok(())
     }
 
@@ -396,14 +370,13 @@ impl ReverseProxy {
                 vip: service.key.vip,
                 port: service.key.port,
                 proto: single_proto(service.key.proto),
-                policy: service.policy,
+                policy: service.backends.policy(),
                 backends: service
                     .backends
-                    .iter()
-                    .flatten()
-                    .map(|b| BackendConfig {
-                        ip: *b.addr.ip(),
-                        port: Some(b.addr.port()),
+                    .members()
+                    .map(|(_, b)| BackendConfig {
+                        ip: *b.target.ip(),
+                        port: Some(b.target.port()),
                         weight: b.weight,
                     })
                     .collect(),
@@ -453,7 +426,7 @@ impl ReverseProxy {
     fn count(&mut self, session: &RpSession, len: usize) {
         if let Some(Some(service)) = self.services.get_mut(session.service as usize) {
             service.counters.packet(len);
-            if let Some(Some(backend)) = service.backends.get_mut(session.backend as usize) {
+            if let Some(backend) = service.backends.get_mut(session.backend) {
                 backend.counters.packet(len);
             }
         }
@@ -557,17 +530,16 @@ impl ReverseProxy {
             .get_mut(service_slot as usize)
             .and_then(Option::as_mut)
             .ok_or(DropReason::NoService)?;
-        let pick = service.selector.pick(key).ok_or(DropReason::NoBackend)?;
-        let backend_slot = *service.picks.get(pick).ok_or(DropReason::NoBackend)?;
-        let backend = service
+        let backend_slot = service.backends.pick(key).ok_or(DropReason::NoBackend)?;
+        let target = service
             .backends
-            .get(backend_slot as usize)
-            .and_then(Option::as_ref)
-            .ok_or(DropReason::NoBackend)?;
+            .get(backend_slot)
+            .ok_or(DropReason::NoBackend)?
+            .target;
         let backend_addr = match key.proto {
             // Echo replies carry the client's identifier back.
-            Protocol::Icmp => SocketAddrV4::new(*backend.addr.ip(), key.dst_port),
-            _ => backend.addr,
+            Protocol::Icmp => SocketAddrV4::new(*target.ip(), key.dst_port),
+            _ => target,
         };
         let reverse = FlowKey {
             src: *backend_addr.ip(),
@@ -589,7 +561,7 @@ impl ReverseProxy {
             Err(_) => return Err(DropReason::NoSession),
         }
         service.counters.new_flows += 1;
-        if let Some(Some(backend)) = service.backends.get_mut(backend_slot as usize) {
+        if let Some(backend) = service.backends.get_mut(backend_slot) {
             backend.counters.new_flows += 1;
         }
         Ok(session)
@@ -678,45 +650,16 @@ fn single_proto(proto: Protocol) -> crate::config::ServiceProtocol {
     }
 }
 
-/// A backend's slot for service `key`, its port defaulted and checked.
-fn backend_slot(key: ServiceKey, backend: &BackendConfig) -> Result<BackendSlot, ConfigError> {
+/// A backend's address for service `key`, its port defaulted and checked.
+fn backend_addr(key: ServiceKey, backend: &BackendConfig) -> Result<SocketAddrV4, ConfigError> {
     let port = match key.proto {
         Protocol::Icmp => 0,
-        _ if key.port == 0 => return Err(ConfigError::ZeroPort(key)),
         _ => backend.port.unwrap_or(key.port),
     };
     if port == 0 && key.proto != Protocol::Icmp {
         return Err(ConfigError::ZeroPort(key));
     }
-    Ok(BackendSlot {
-        addr: SocketAddrV4::new(backend.ip, port),
-        weight: backend.weight,
-        counters: FlowCounters::default(),
-    })
-}
-
-/// The selector over a service's backends, and its index -> slot map.
-fn build_selector(
-    key: ServiceKey,
-    policy: Policy,
-    slots: &[Option<BackendSlot>],
-    config: &SelectorConfig,
-) -> Result<(Box<dyn Selector>, Vec<u32>), ConfigError> {
-    let mut picks = Vec::new();
-    let mut backends = Vec::new();
-    for (index, slot) in slots.iter().enumerate() {
-        if let Some(slot) = slot {
-            if backends.iter().any(|b: &Backend| b.id == slot.addr.into()) {
-                return Err(ConfigError::DuplicateBackend {
-                    service: key,
-                    backend: slot.addr.to_string(),
-                });
-            }
-            backends.push(Backend::new(slot.addr, slot.weight));
-            picks.push(u32::try_from(index).unwrap_or(u32::MAX));
-        }
-    }
-    Ok((policy.build(&backends, config)?, picks))
+    Ok(SocketAddrV4::new(backend.ip, port))
 }
 
 impl Engine for ReverseProxy {
@@ -761,24 +704,12 @@ impl Engine for ReverseProxy {
             .iter()
             .filter_map(|(key, &slot)| {
                 let service = self.services.get(slot as usize)?.as_ref()?;
-                let backends: Vec<BackendStats> = service
+                let backends = service
                     .backends
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(index, backend)| {
-                        let backend = backend.as_ref()?;
-                        let index = u32::try_from(index).ok()?;
-                        Some(BackendStats {
-                            name: backend.addr.to_string(),
-                            weight: backend.weight,
-                            sessions: live.get(&(slot, index)).copied().unwrap_or(0),
-                            counters: backend.counters,
-                        })
-                    })
-                    .collect();
+                    .stats(|b| live.get(&(slot, b)).copied().unwrap_or(0));
                 Some(ServiceStats {
                     name: key.to_string(),
-                    policy: service.policy.to_string(),
+                    policy: service.backends.policy().to_string(),
                     sessions: backends.iter().map(|b| b.sessions).sum(),
                     counters: service.counters,
                     backends,
@@ -801,9 +732,7 @@ impl Engine for ReverseProxy {
         self.sessions.reset_stats();
         for service in self.services.iter_mut().flatten() {
             service.counters = FlowCounters::default();
-            for backend in service.backends.iter_mut().flatten() {
-                backend.counters = FlowCounters::default();
-            }
+            service.backends.reset_counters();
         }
     }
 
@@ -815,11 +744,12 @@ impl Engine for ReverseProxy {
                     .services
                     .get(session.value.service as usize)?
                     .as_ref()?;
-                let backend = service
-                    .backends
-                    .get(session.value.backend as usize)?
-                    .as_ref()?;
-                filter.view(&session, service.key.to_string(), backend.addr.to_string())
+                let backend = service.backends.get(session.value.backend)?;
+                filter.view(
+                    &session,
+                    service.key.to_string(),
+                    backend.target.to_string(),
+                )
             })
             .take(limit)
             .collect()
