@@ -1,7 +1,8 @@
 //! Changing a running lb-rp through lbctl while long-lived connections
 //! stream: they keep their backends; new ones follow the new weights;
 //! removing a backend ends only its connections; Prometheus counters match
-//! the connections made.
+//! the connections made; SIGHUP reloads the configuration file, and a broken
+//! file changes nothing.
 
 mod common;
 
@@ -217,7 +218,46 @@ fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
         assert_eq!(grew, id != "b1", "stream {n} to {id}: grew {grew}");
     }
 
+    // SIGHUP reloads the file: a broken one changes nothing; then b3 goes,
+    // b2 is back at weight 2, and only b3's connections end.
+    let listed = || lbctl(&lab, &["backend", "list", SERVICE]).unwrap_or_default();
+    let hup = || run("kill", &["-HUP", &lb.pid().to_string()]);
+    std::fs::write(&config, "[[service]]\nvip = ")?;
+    hup()?;
+    wait();
+    assert!(listed().contains("192.168.1.4:9000"), "{}", listed());
+    std::fs::write(
+        &config,
+        format!(
+            "[[service]]\nvip = \"{VIP}\"\nport = 9000\nproto = \"tcp\"\n\
+             [[service.backend]]\nip = \"192.168.1.3\"\nweight = 2\n"
+        ),
+    )?;
+    hup()?;
+    assert!(
+        wait_until(|| !listed().contains("192.168.1.4")),
+        "reload did not remove b3: {}",
+        listed()
+    );
+    assert!(listed().contains("192.168.1.3:9000"), "{}", listed());
+    wait();
+    let before: Vec<usize> = (0..STREAMS).map(|n| stream_state(&lab, n).1).collect();
+    wait();
+    for (n, (id, _)) in streams.iter().enumerate() {
+        let grew = stream_state(&lab, n).1 > before[n];
+        assert_eq!(
+            grew,
+            id == "b2",
+            "after reload, stream {n} to {id}: grew {grew}"
+        );
+    }
+
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
+    assert!(
+        log.contains("reload failed, configuration unchanged"),
+        "{log}"
+    );
+    assert!(log.contains("reloaded"), "{log}");
     Ok(())
 }
