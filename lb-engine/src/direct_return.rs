@@ -1,7 +1,7 @@
 //! [`DirectReturn`]: layer-2 direct server return, as Polycube's `lbdsr`.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lb_algos::{Policy, SelectorConfig};
 use lb_packet::{ArpOp, FlowKey, Frame, Icmp, MacAddr};
@@ -12,11 +12,10 @@ use crate::backend_pool::BackendPool;
 use crate::config::{ConfigError, SelectionSettings, SessionSettings};
 use crate::fragments::{DatagramId, FragmentTracker};
 use crate::stats::{FlowCounters, ServiceStats, TrafficCounters};
+use crate::sweep::SweepSchedule;
 use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Verdict};
 
 const FRAGMENT_CAPACITY: usize = 4096;
-const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
-const SWEEP_BUDGET: usize = 1024;
 
 /// The frontend port; also the only port of a one-armed engine.
 pub const FRONTEND_PORT: PortId = PortId(0);
@@ -101,7 +100,7 @@ pub struct DirectReturn {
     fragments: FragmentTracker<u32>,
     counters: FlowCounters,
     traffic: TrafficCounters,
-    next_sweep: Option<Instant>,
+    sweep: SweepSchedule,
 }
 
 impl core::fmt::Debug for DirectReturn {
@@ -151,7 +150,7 @@ impl DirectReturn {
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
             counters: FlowCounters::default(),
             traffic: TrafficCounters::default(),
-            next_sweep: None,
+            sweep: SweepSchedule::default(),
         })
     }
 
@@ -331,14 +330,11 @@ impl Engine for DirectReturn {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.next_sweep.is_none_or(|due| due <= now) {
-            self.sessions.expire(now, SWEEP_BUDGET);
-            self.next_sweep = Some(now + SWEEP_INTERVAL);
-        }
+        self.sweep.run(now, &mut self.sessions);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.next_sweep
+        self.sweep.deadline()
     }
 
     fn stats(&self, now: Instant) -> Stats {

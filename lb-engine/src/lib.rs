@@ -68,6 +68,7 @@ mod reverse_proxy;
 mod run;
 mod session_view;
 mod stats;
+mod sweep;
 mod verdict;
 
 #[doc(hidden)]

@@ -1,7 +1,7 @@
 //! [`NatProxy`]: the one-armed full-NAT proxy of the MirageOS demo.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lb_algos::{Policy, SelectorConfig};
 use lb_packet::{ArpOp, FlowKey, Frame, Icmp, MacAddr, TcpFlags};
@@ -12,10 +12,9 @@ use crate::arp_resolver::{ArpResolver, ArpSettings};
 use crate::backend_pool::BackendPool;
 use crate::config::{ConfigError, SelectionSettings, SessionSettings};
 use crate::stats::{FlowCounters, ServiceStats, TrafficCounters};
+use crate::sweep::SweepSchedule;
 use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Transmit, Verdict};
 
-const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
-const SWEEP_BUDGET: usize = 1024;
 /// The proxy's only port.
 pub const PROXY_PORT: PortId = PortId(0);
 
@@ -97,7 +96,7 @@ pub struct NatProxy {
     resolver: ArpResolver,
     counters: FlowCounters,
     traffic: TrafficCounters,
-    next_sweep: Option<Instant>,
+    sweep: SweepSchedule,
 }
 
 impl core::fmt::Debug for NatProxy {
@@ -148,7 +147,7 @@ impl NatProxy {
             resolver: ArpResolver::new(config.mac, config.ip, config.arp),
             counters: FlowCounters::default(),
             traffic: TrafficCounters::default(),
-            next_sweep: None,
+            sweep: SweepSchedule::default(),
         };
         if let Some(gateway) = config.gateway {
             if !engine.on_link(gateway) || gateway == config.ip {
@@ -458,14 +457,11 @@ impl Engine for NatProxy {
         let unresolved = self.resolver.handle_timeout(now) as u64;
         self.traffic.dropped += unresolved;
         self.traffic.drops[DropReason::ArpUnresolved.index()] += unresolved;
-        if self.next_sweep.is_none_or(|due| due <= now) {
-            self.sessions.expire(now, SWEEP_BUDGET);
-            self.next_sweep = Some(now + SWEEP_INTERVAL);
-        }
+        self.sweep.run(now, &mut self.sessions);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        match (self.next_sweep, self.resolver.poll_timeout()) {
+        match (self.sweep.deadline(), self.resolver.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

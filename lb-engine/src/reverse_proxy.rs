@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lb_algos::SelectorConfig;
 use lb_packet::{EtherType, FlowKey, Frame, Icmp, Protocol, TcpFlags};
@@ -15,13 +15,11 @@ use crate::config::{
 };
 use crate::fragments::{DatagramId, FragmentTracker};
 use crate::stats::{FlowCounters, ServiceStats, TrafficCounters};
+use crate::sweep::SweepSchedule;
 use crate::{DropReason, Engine, PortId, SessionFilter, SessionView, Stats, Verdict};
 
 /// Datagrams whose later fragments the engine remembers how to translate.
 const FRAGMENT_CAPACITY: usize = 4096;
-/// How often idle sessions are swept, and how many slots per sweep.
-const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
-const SWEEP_BUDGET: usize = 1024;
 
 /// What a [`ReverseProxy`] reads from its configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +97,7 @@ pub struct ReverseProxy {
     fragments: FragmentTracker<FragmentRewrite>,
     selector_config: SelectorConfig,
     traffic: TrafficCounters,
-    next_sweep: Option<Instant>,
+    sweep: SweepSchedule,
 }
 
 impl core::fmt::Debug for ReverseProxy {
@@ -143,7 +141,7 @@ impl ReverseProxy {
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
             selector_config: config.selection.selector_config()?,
             traffic: TrafficCounters::default(),
-            next_sweep: None,
+            sweep: SweepSchedule::default(),
         };
         engine.check_services(&config.services)?;
         for service in &config.services {
@@ -682,14 +680,11 @@ impl Engine for ReverseProxy {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.next_sweep.is_none_or(|due| due <= now) {
-            self.sessions.expire(now, SWEEP_BUDGET);
-            self.next_sweep = Some(now + SWEEP_INTERVAL);
-        }
+        self.sweep.run(now, &mut self.sessions);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.next_sweep
+        self.sweep.deadline()
     }
 
     fn stats(&self, now: Instant) -> Stats {
