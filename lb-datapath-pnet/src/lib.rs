@@ -24,7 +24,7 @@ use std::io;
 use std::os::fd::IntoRawFd;
 use std::time::Duration;
 
-use lb_engine::{Datapath, PortId, RxBatch};
+use lb_engine::{Datapath, PortId, PortRotation, RxBatch};
 use lb_packet::MacAddr;
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -54,9 +54,8 @@ struct Port {
 /// Network interfaces as the ports of an engine, in the order opened.
 pub struct PnetDatapath {
     ports: Vec<Port>,
-    next_port: usize,
-    /// Ports found empty during the current `recv`.
-    drained: Vec<bool>,
+    /// Reads each port in turn, each found empty at most once per batch.
+    rotation: PortRotation,
 }
 
 impl core::fmt::Debug for PnetDatapath {
@@ -121,11 +120,9 @@ impl PnetDatapath {
                 open_port(interface)
             })
             .collect::<io::Result<Vec<Port>>>()?;
-        let drained = vec![false; ports.len()];
         Ok(PnetDatapath {
+            rotation: PortRotation::new(ports.len()),
             ports,
-            next_port: 0,
-            drained,
         })
     }
 
@@ -168,33 +165,11 @@ impl Datapath for PnetDatapath {
         if !self.wait(timeout)? {
             return Ok(0);
         }
-        let ports = self.ports.len();
-        let mut received = 0;
-        let mut drained = 0;
-        self.drained.fill(false);
-        while drained < ports && !batch.is_full() {
-            let port = self.next_port;
-            self.next_port = (self.next_port + 1) % ports;
-            if self.drained[port] {
-                continue;
-            }
-            let Some(buffer) = batch.free_buffer() else {
-                break;
-            };
-            match rustix::net::recv(&self.ports[port].socket, buffer, RecvFlags::DONTWAIT) {
-                Ok((len, _)) => {
-                    batch.commit(PortId(u16::try_from(port).unwrap_or(u16::MAX)), len);
-                    received += 1;
-                }
-                Err(Errno::AGAIN) => {
-                    self.drained[port] = true;
-                    drained += 1;
-                }
-                Err(Errno::INTR) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(received)
+        let ports = &self.ports;
+        self.rotation.fill(batch, |port, buffer| {
+            let (len, _) = rustix::net::recv(&ports[port].socket, buffer, RecvFlags::DONTWAIT)?;
+            Ok(len)
+        })
     }
 
     /// One `sendmmsg` per port for the whole batch.

@@ -23,7 +23,7 @@ use std::fs;
 use std::io;
 use std::time::Duration;
 
-use lb_engine::{Datapath, PortId, RxBatch};
+use lb_engine::{Datapath, PortId, PortRotation, RxBatch};
 use lb_packet::MacAddr;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use tun_tap::{Iface, Mode};
@@ -33,11 +33,8 @@ use tun_tap::{Iface, Mode};
 pub struct TapDatapath {
     taps: Vec<Iface>,
     macs: Vec<Option<MacAddr>>,
-    /// Port to read first next time, so no port starves the others.
-    next_port: usize,
-    /// Ports found empty during the current `recv`, so each costs at most
-    /// one empty read per batch rather than one per frame of the others.
-    drained: Vec<bool>,
+    /// Reads each port in turn, each found empty at most once per batch.
+    rotation: PortRotation,
 }
 
 /// The MAC the kernel gave interface `name`, read while it is in our
@@ -63,12 +60,10 @@ impl TapDatapath {
             macs.push(interface_mac(tap.name()));
             taps.push(tap);
         }
-        let drained = vec![false; taps.len()];
         Ok(TapDatapath {
+            rotation: PortRotation::new(taps.len()),
             taps,
             macs,
-            next_port: 0,
-            drained,
         })
     }
 
@@ -98,10 +93,6 @@ impl TapDatapath {
     }
 }
 
-fn would_block(error: &io::Error) -> bool {
-    error.kind() == io::ErrorKind::WouldBlock
-}
-
 impl Datapath for TapDatapath {
     fn port_count(&self) -> usize {
         self.taps.len()
@@ -111,35 +102,9 @@ impl Datapath for TapDatapath {
         if !self.wait(timeout)? {
             return Ok(0);
         }
-        let ports = self.taps.len();
-        let mut received = 0;
-        let mut drained = 0;
-        self.drained.fill(false);
-        // Round-robin over the ports with frames until all are drained or
-        // the batch is full.
-        while drained < ports && !batch.is_full() {
-            let port = self.next_port;
-            self.next_port = (self.next_port + 1) % ports;
-            if self.drained[port] {
-                continue;
-            }
-            let Some(buffer) = batch.free_buffer() else {
-                break;
-            };
-            match self.taps[port].recv(buffer) {
-                Ok(len) => {
-                    batch.commit(PortId(u16::try_from(port).unwrap_or(u16::MAX)), len);
-                    received += 1;
-                }
-                Err(error) if would_block(&error) => {
-                    self.drained[port] = true;
-                    drained += 1;
-                }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(received)
+        let taps = &self.taps;
+        self.rotation
+            .fill(batch, |port, buffer| taps[port].recv(buffer))
     }
 
     fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()> {
