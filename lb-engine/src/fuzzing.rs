@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use lb_packet::{Frame, MacAddr};
+use lb_packet::{Frame, MacAddr, internet_checksum};
 
 use crate::{
     DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, PortId,
@@ -202,7 +202,7 @@ pub fn tcp_frame(src: [u8; 4], dst: [u8; 4], src_port: u16, dst_port: u16, flags
     ip[9] = 6;
     ip[12..16].copy_from_slice(&src);
     ip[16..20].copy_from_slice(&dst);
-    let ip_checksum = !fold(sum(ip));
+    let ip_checksum = internet_checksum(&[ip]);
     ip[10..12].copy_from_slice(&ip_checksum.to_be_bytes());
     let tcp = &mut frame[34..54];
     tcp[0..2].copy_from_slice(&src_port.to_be_bytes());
@@ -210,22 +210,19 @@ pub fn tcp_frame(src: [u8; 4], dst: [u8; 4], src_port: u16, dst_port: u16, flags
     tcp[12] = 0x50;
     tcp[13] = flags;
     tcp[14..16].copy_from_slice(&0xffffu16.to_be_bytes());
-    let pseudo = sum(&src) + sum(&dst) + 6 + 20;
-    let tcp_checksum = !fold(pseudo + sum(tcp));
+    let tcp_checksum = internet_checksum(&[&src, &dst, &[0, 6, 0, 20], tcp]);
     tcp[16..18].copy_from_slice(&tcp_checksum.to_be_bytes());
     frame
 }
 
-fn sum(bytes: &[u8]) -> u32 {
-    bytes
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn fold(mut total: u32) -> u16 {
-    while total > 0xffff {
-        total = (total & 0xffff) + (total >> 16);
+    #[test]
+    fn tcp_frames_parse_with_valid_checksums() {
+        let bytes = tcp_frame([10, 0, 0, 2], [10, 0, 0, 1], 40000, 80, 0x02);
+        let frame = Frame::parse(&bytes[..]).map_err(|e| e.to_string());
+        assert_eq!(frame.as_ref().map(Frame::l4_checksum_valid), Ok(Some(true)));
     }
-    total as u16
 }

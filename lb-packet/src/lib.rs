@@ -59,6 +59,7 @@ mod tcp_flags;
 pub mod fuzzing;
 
 pub use arp::{ArpOp, ArpView};
+pub use checksum::internet_checksum;
 pub use error::{ParseError, RewriteError};
 pub use flow::{CANONICAL_LEN, FlowKey, Protocol};
 pub use flow_hash::{FlowHasher, HashKey};

@@ -24,7 +24,7 @@ use clap::{Parser, Subcommand};
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Engine, PortId, RunOptions, SessionFilter, SessionView, Stats, Verdict, run};
 use lb_examples::lab::{Lab, LoadBalancer, Wire, is_root, run as sh};
-use lb_packet::MacAddr;
+use lb_packet::{MacAddr, internet_checksum};
 
 const VIP: &str = "172.16.0.100";
 const UDP_PORT: u16 = 9;
@@ -106,7 +106,7 @@ fn udp_frame(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, n: u16) -> Vec<u
     ip[9] = 17;
     ip[12..16].copy_from_slice(&src.octets());
     ip[16..20].copy_from_slice(&dst.octets());
-    let checksum = !fold(sum(&ip));
+    let checksum = internet_checksum(&[&ip]);
     ip[10..12].copy_from_slice(&checksum.to_be_bytes());
     frame.extend_from_slice(&ip);
     let src_port = 10_000 + n;
@@ -114,26 +114,12 @@ fn udp_frame(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, n: u16) -> Vec<u
     udp[0..2].copy_from_slice(&src_port.to_be_bytes());
     udp[2..4].copy_from_slice(&UDP_PORT.to_be_bytes());
     udp[4..6].copy_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-    let pseudo = sum(&src.octets()) + sum(&dst.octets()) + 17 + 8 + payload.len() as u32;
-    let checksum = !fold(pseudo + sum(&udp) + sum(&payload));
+    let pseudo = [0, 17, udp[4], udp[5]];
+    let checksum = internet_checksum(&[&src.octets(), &dst.octets(), &pseudo, &udp, &payload]);
     udp[6..8].copy_from_slice(&(if checksum == 0 { 0xffff } else { checksum }).to_be_bytes());
     frame.extend_from_slice(&udp);
     frame.extend_from_slice(&payload);
     frame
-}
-
-fn sum(bytes: &[u8]) -> u32 {
-    bytes
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum()
-}
-
-fn fold(mut total: u32) -> u16 {
-    while total > 0xffff {
-        total = (total & 0xffff) + (total >> 16);
-    }
-    total as u16
 }
 
 /// The generator: raw frames through a packet socket, one flow after another.
@@ -627,5 +613,31 @@ fn print_table(results: &[(&'static str, Figures)]) {
             f.p50_ms,
             f.p99_ms
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lb_packet::Frame;
+
+    #[test]
+    fn generated_frames_are_valid_udp_to_the_vip() -> anyhow::Result<()> {
+        let (src_mac, dst_mac) = (
+            MacAddr::from([2, 0, 0, 0, 0, 1]),
+            MacAddr::from([2, 0, 0, 0, 0, 2]),
+        );
+        for n in [0, 1, 4321] {
+            let bytes = udp_frame(src_mac, dst_mac, Ipv4Addr::new(10, 0, 0, 2), n);
+            assert_eq!(bytes.len(), 60);
+            let frame = Frame::parse(&bytes[..])?;
+            assert_eq!(frame.l4_checksum_valid(), Some(true));
+            let key = frame.flow_key().context("no flow")?;
+            assert_eq!(
+                (key.dst.to_string(), key.dst_port, key.src_port),
+                (VIP.into(), UDP_PORT, 10_000 + n)
+            );
+        }
+        Ok(())
     }
 }
