@@ -20,13 +20,13 @@ const SWEEP_PER_INSERT: usize = 4;
 const RECLAIM_SCAN: usize = 64;
 /// Sessions the index has room for before it first grows.
 const INITIAL_SESSIONS: usize = 4096;
+/// The expiry time of a vacant slot: never, so sweeps pass it by.
+const VACANT: u64 = u64::MAX;
 
 /// A session in the table.
 struct Entry<V> {
     /// Forward (client-side) key, then reverse (reply) key.
     keys: [FlowKey; 2],
-    /// Milliseconds since the table's epoch.
-    expires_at: u64,
     /// Neighbours in the list of unassured sessions, oldest first (NIL when
     /// assured, or at an end).
     older: u32,
@@ -92,6 +92,10 @@ pub struct SessionInfo<'a, V> {
 /// packet stays constant however large the table grows.
 pub struct SessionTable<V> {
     slots: Vec<Slot<V>>,
+    /// When each slot's session expires, in milliseconds since the epoch
+    /// ([`VACANT`] for none). Apart from the slots so that a sweep reads
+    /// eight of them per cache line instead of one.
+    expiry: Vec<u64>,
     free_head: u32,
     /// `slot << 1 | direction` for each of a session's two keys.
     index: HashTable<u32>,
@@ -146,6 +150,7 @@ impl<V> SessionTable<V> {
         });
         Ok(SessionTable {
             slots: Vec::with_capacity(config.capacity),
+            expiry: Vec::with_capacity(config.capacity),
             free_head: NIL,
             // Grown with the sessions, not sized for the capacity: a sparse
             // index spreads a few live keys over many cache lines. Two keys
@@ -190,7 +195,9 @@ impl<V> SessionTable<V> {
 
     /// Bytes the table has allocated: its slots and its index.
     pub fn allocated_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Slot<V>>() + self.index.allocation_size()
+        self.slots.capacity() * size_of::<Slot<V>>()
+            + self.expiry.capacity() * size_of::<u64>()
+            + self.index.allocation_size()
     }
 
     fn ticks(&mut self, now: Instant) -> u64 {
@@ -214,6 +221,11 @@ impl<V> SessionTable<V> {
         }
     }
 
+    /// True when the slot's session has expired (never for a vacant slot).
+    fn is_expired(&self, slot: u32, now: u64) -> bool {
+        self.expiry.get(slot as usize).is_some_and(|&at| at <= now)
+    }
+
     fn entry(&self, slot: u32) -> Option<&Entry<V>> {
         match self.slots.get(slot as usize) {
             Some(Slot::Occupied(entry)) => Some(entry),
@@ -234,17 +246,21 @@ impl<V> SessionTable<V> {
     ) -> Option<Hit<'_, V>> {
         let now = self.ticks(now);
         let (slot, direction) = untag(self.find(key)?);
-        let timeouts = self.config.timeouts;
-        let entry = self.entry_mut(slot)?;
-        if entry.expires_at <= now {
+        if self.is_expired(slot, now) {
             self.remove_slot(slot);
             self.stats.expired += 1;
             return None;
         }
+        let timeouts = self.config.timeouts;
+        let entry = self.entry_mut(slot)?;
         let was_assured = entry.tracker.assured;
         entry.tracker.advance(direction, tcp_flags);
-        entry.expires_at = now + millis(entry.tracker.timeout(&timeouts));
-        if entry.tracker.assured && !was_assured {
+        let expires_at = now + millis(entry.tracker.timeout(&timeouts));
+        let assured = entry.tracker.assured;
+        if let Some(expiry) = self.expiry.get_mut(slot as usize) {
+            *expiry = expires_at;
+        }
+        if assured && !was_assured {
             self.unlink_unassured(slot);
         }
         let entry = self.entry_mut(slot)?;
@@ -263,7 +279,7 @@ impl<V> SessionTable<V> {
             return false;
         };
         match self.entry(slot) {
-            Some(entry) if entry.expires_at > now => true,
+            Some(_) if !self.is_expired(slot, now) => true,
             _ => {
                 self.remove_slot(slot);
                 self.stats.expired += 1;
@@ -302,9 +318,9 @@ impl<V> SessionTable<V> {
             self.make_room(now)?;
         }
         let tracker = Tracker::new(forward.proto, tcp_flags);
+        let expires_at = now + millis(tracker.timeout(&self.config.timeouts));
         let entry = Entry {
             keys: [forward, reverse],
-            expires_at: now + millis(tracker.timeout(&self.config.timeouts)),
             older: self.newest_unassured,
             newer: NIL,
             tracker,
@@ -313,6 +329,7 @@ impl<V> SessionTable<V> {
         let slot = match self.free_head {
             NIL => {
                 self.slots.push(Slot::Occupied(entry));
+                self.expiry.push(expires_at);
                 // len < capacity <= MAX_CAPACITY: the index fits in 31 bits.
                 u32::try_from(self.slots.len() - 1).unwrap_or(NIL)
             }
@@ -321,6 +338,7 @@ impl<V> SessionTable<V> {
                     self.free_head = *next_free;
                 }
                 self.slots[free as usize] = Slot::Occupied(entry);
+                self.expiry[free as usize] = expires_at;
                 free
             }
         };
@@ -354,12 +372,10 @@ impl<V> SessionTable<V> {
     /// Reclaims an expired session, else evicts the oldest unassured one.
     fn make_room(&mut self, now: u64) -> Result<(), InsertError> {
         let oldest = self.oldest_unassured;
-        if let Some(entry) = self.entry(oldest) {
-            if entry.expires_at <= now {
-                self.remove_slot(oldest);
-                self.stats.expired += 1;
-                return Ok(());
-            }
+        if oldest != NIL && self.is_expired(oldest, now) {
+            self.remove_slot(oldest);
+            self.stats.expired += 1;
+            return Ok(());
         }
         if self.sweep(now, RECLAIM_SCAN) > 0 {
             return Ok(());
@@ -376,13 +392,13 @@ impl<V> SessionTable<V> {
     /// Visits up to `budget` slots round-robin, removing expired sessions.
     fn sweep(&mut self, now: u64, budget: usize) -> usize {
         let mut removed = 0;
-        for _ in 0..budget.min(self.slots.len()) {
-            self.sweep_cursor = (self.sweep_cursor + 1) % self.slots.len();
-            let slot = u32::try_from(self.sweep_cursor).unwrap_or(NIL);
-            if self
-                .entry(slot)
-                .is_some_and(|entry| entry.expires_at <= now)
-            {
+        for _ in 0..budget.min(self.expiry.len()) {
+            self.sweep_cursor += 1;
+            if self.sweep_cursor >= self.expiry.len() {
+                self.sweep_cursor = 0;
+            }
+            if self.expiry[self.sweep_cursor] <= now {
+                let slot = u32::try_from(self.sweep_cursor).unwrap_or(NIL);
                 self.remove_slot(slot);
                 self.stats.expired += 1;
                 removed += 1;
@@ -432,13 +448,14 @@ impl<V> SessionTable<V> {
         let now = self
             .epoch
             .map_or(0, |epoch| millis(now.saturating_duration_since(epoch)));
-        self.slots.iter().filter_map(move |slot| match slot {
-            Slot::Occupied(entry) if entry.expires_at > now => Some(SessionInfo {
+        let slots = self.slots.iter().zip(&self.expiry);
+        slots.filter_map(move |(slot, &expires_at)| match slot {
+            Slot::Occupied(entry) if expires_at > now => Some(SessionInfo {
                 forward: entry.keys[0],
                 reverse: entry.keys[1],
                 state: entry.tracker.state,
                 assured: entry.tracker.assured,
-                expires_in: Duration::from_millis(entry.expires_at - now),
+                expires_in: Duration::from_millis(expires_at - now),
                 value: &entry.value,
             }),
             _ => None,
@@ -473,6 +490,7 @@ impl<V> SessionTable<V> {
             return None;
         };
         self.free_head = slot;
+        self.expiry[slot as usize] = VACANT;
         for (key, direction) in [
             (&entry.keys[0], Direction::Forward),
             (&entry.keys[1], Direction::Reverse),
