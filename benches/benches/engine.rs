@@ -72,7 +72,8 @@ fn handle_frame(c: &mut Criterion) {
         })
     });
 
-    // New flows: a fresh 5-tuple every time, into a table with room.
+    // New flows: a fresh 5-tuple every time, into a table with room that
+    // grows from empty (its index rehashes as it goes).
     group.bench_function("new_flow", |b| {
         b.iter_custom(|iterations| {
             let mut lb = engine((iterations as usize + 1).next_power_of_two().max(1 << 10));
@@ -90,6 +91,29 @@ fn handle_frame(c: &mut Criterion) {
                 ));
             }
             start.elapsed()
+        })
+    });
+
+    // New flows in a running LB: the table is full (64K half-open
+    // sessions), so each new flow also evicts the oldest half-open one, as
+    // expiry would free one in a steady state. No growth of the index.
+    const FULL: u32 = 1 << 16;
+    const FRESH: u32 = 1 << 18;
+    let mut lb = engine(FULL as usize);
+    for n in 0..FULL {
+        black_box(lb.handle_frame(now, FRONTEND, &mut client_frame(n, 0x02)));
+    }
+    let fresh: Vec<u8> = (FULL..FULL + FRESH)
+        .flat_map(|n| client_frame(n, 0x02))
+        .collect();
+    let mut buffer = [0u8; 64];
+    let mut next = 0;
+    group.bench_function("new_flow_evicting", |b| {
+        b.iter(|| {
+            // A flow comes back only after 2^18 others evicted it.
+            next = (next + 1) % FRESH as usize;
+            buffer.copy_from_slice(&fresh[next * 64..(next + 1) * 64]);
+            lb.handle_frame(now, FRONTEND, black_box(&mut buffer))
         })
     });
     group.finish();
