@@ -19,6 +19,12 @@ pub const MAX_TABLE_SIZE: u64 = 1 << 24;
 /// Marks a slot no backend claimed (only when no backend has weight).
 const EMPTY: u32 = u32::MAX;
 
+/// Free slots left when the fill stops walking permutations. With `F` free
+/// slots a walk takes about `size / F` probes to find one, while computing
+/// how far along the walk each free slot lies takes `F` multiplications;
+/// most of a plain fill's probes are spent on its last few dozen slots.
+const ENDGAME_FREE_SLOTS: usize = 64;
+
 /// Fixed keys for deriving a backend's permutation from its identity: the
 /// table must depend on the backend set alone, identically everywhere.
 const OFFSET_KEY: [u8; 16] = *b"lb-maglev-offset";
@@ -186,11 +192,61 @@ impl Cursor {
             }
         }
     }
+
+    /// Claims the same slot as [`claim`](Self::claim) would, from the short
+    /// list of free slots: the one the walk reaches first, `k` steps on,
+    /// where `next_slot + k * skip = slot (mod size)`.
+    fn claim_among(&mut self, free: &mut Vec<u32>, table: &mut [u32], size: u32) {
+        let size = u64::from(size);
+        let inverse = inverse_mod(u64::from(self.skip), size);
+        let next = u64::from(self.next_slot);
+        let steps = |slot: u64| (slot + size - next) % size * inverse % size;
+        let nearest = free
+            .iter()
+            .enumerate()
+            .min_by_key(|&(_, &slot)| steps(u64::from(slot)));
+        let Some((nearest, _)) = nearest else {
+            return;
+        };
+        let slot = free.swap_remove(nearest);
+        table[slot as usize] = self.index;
+        self.next_slot = self.advance(slot, size as u32);
+    }
+}
+
+/// The inverse of `value` modulo the prime `modulus` (extended Euclid).
+fn inverse_mod(value: u64, modulus: u64) -> u64 {
+    // Both below 2^24 (MAX_TABLE_SIZE): i64 holds every intermediate.
+    let (mut r0, mut r1) = (value as i64, modulus as i64);
+    let (mut s0, mut s1) = (1i64, 0i64);
+    while r1 != 0 {
+        let quotient = r0 / r1;
+        (r0, r1) = (r1, r0 - quotient * r1);
+        (s0, s1) = (s1, s0 - quotient * s1);
+    }
+    s0.rem_euclid(modulus as i64) as u64
+}
+
+/// The slots a fill has not claimed yet, from its occupancy bitmap.
+fn free_slots(taken: &[u64], size: u32) -> Vec<u32> {
+    let mut free = Vec::new();
+    for (word, &bits) in (0u32..).zip(taken) {
+        let mut vacant = !bits;
+        while vacant != 0 {
+            let slot = word * 64 + vacant.trailing_zeros();
+            vacant &= vacant - 1;
+            if slot < size {
+                free.push(slot);
+            }
+        }
+    }
+    free
 }
 
 /// Katran's weighted fill: each round every backend earns its weight in
 /// credit; whenever its credit reaches the largest weight it spends that
-/// much and claims its next preferred free slot.
+/// much and claims its next preferred free slot. The last
+/// [`ENDGAME_FREE_SLOTS`] are found by arithmetic instead of by walking.
 fn fill(size: u64, permutations: &[(Ranked, Permutation)]) -> Vec<u32> {
     // Checked by the callers: size <= MAX_TABLE_SIZE, offsets and skips below it.
     let (Ok(size), Ok(len)) = (u32::try_from(size), usize::try_from(size)) else {
@@ -213,6 +269,7 @@ fn fill(size: u64, permutations: &[(Ranked, Permutation)]) -> Vec<u32> {
         return table;
     };
     let mut filled = 0;
+    let mut endgame: Option<Vec<u32>> = None;
     loop {
         for cursor in &mut cursors {
             cursor.credit += cursor.weight;
@@ -220,10 +277,16 @@ fn fill(size: u64, permutations: &[(Ranked, Permutation)]) -> Vec<u32> {
                 continue;
             }
             cursor.credit -= max_weight;
-            cursor.claim(&mut taken, &mut table, size);
+            match endgame.as_mut() {
+                Some(free) => cursor.claim_among(free, &mut table, size),
+                None => cursor.claim(&mut taken, &mut table, size),
+            }
             filled += 1;
             if filled == len {
                 return table;
+            }
+            if endgame.is_none() && len - filled <= ENDGAME_FREE_SLOTS {
+                endgame = Some(free_slots(&taken, size));
             }
         }
     }
