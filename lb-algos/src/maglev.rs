@@ -162,15 +162,26 @@ impl Maglev {
 struct Cursor {
     next_slot: u32,
     skip: u32,
+    /// `2 * skip mod size`: the stride of the two interleaved walks.
+    double_skip: u32,
     weight: u64,
     credit: u64,
     index: u32,
 }
 
+/// `(slot + step) mod size`, for both below `size`.
+fn step(slot: u32, step: u32, size: u32) -> u32 {
+    let next = slot + step;
+    if next >= size { next - size } else { next }
+}
+
+fn is_free(taken: &[u64], slot: u32) -> bool {
+    taken[slot as usize / 64] & 1 << (slot % 64) == 0
+}
+
 impl Cursor {
     fn advance(&self, slot: u32, size: u32) -> u32 {
-        let next = slot + self.skip;
-        if next >= size { next - size } else { next }
+        step(slot, self.skip, size)
     }
 
     /// Claims the backend's next preferred free slot.
@@ -178,19 +189,27 @@ impl Cursor {
     /// The permutation visits every slot (skip is coprime with the prime
     /// size), and one is free while the table is not full. Occupancy is
     /// probed in a bitmap (8 KiB for 65537 slots) that stays in L1, where
-    /// the table itself would not.
+    /// the table itself would not. The walk runs as two interleaved walks
+    /// striding two steps, so that neither waits on the other's addition.
     #[inline]
     fn claim(&mut self, taken: &mut [u64], table: &mut [u32], size: u32) {
-        loop {
-            let slot = self.next_slot;
-            self.next_slot = self.advance(slot, size);
-            let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
-            if taken[word] & bit == 0 {
-                taken[word] |= bit;
-                table[slot as usize] = self.index;
-                return;
+        let mut even = self.next_slot;
+        let mut odd = self.advance(even, size);
+        let slot = loop {
+            if is_free(taken, even) {
+                self.next_slot = odd;
+                break even;
             }
-        }
+            let after_odd = step(even, self.double_skip, size);
+            if is_free(taken, odd) {
+                self.next_slot = after_odd;
+                break odd;
+            }
+            even = after_odd;
+            odd = step(odd, self.double_skip, size);
+        };
+        taken[slot as usize / 64] |= 1 << (slot % 64);
+        table[slot as usize] = self.index;
     }
 
     /// Claims the same slot as [`claim`](Self::claim) would, from the short
@@ -260,6 +279,7 @@ fn fill(size: u64, permutations: &[(Ranked, Permutation)]) -> Vec<u32> {
         .map(|(backend, p)| Cursor {
             next_slot: u32::try_from(p.offset).unwrap_or(0),
             skip: u32::try_from(p.skip).unwrap_or(1),
+            double_skip: u32::try_from(2 * p.skip % u64::from(size)).unwrap_or(1),
             weight: u64::from(p.weight),
             credit: 0,
             index: backend.index,
