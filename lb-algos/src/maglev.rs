@@ -21,8 +21,9 @@ const EMPTY: u32 = u32::MAX;
 
 /// Free slots left when the fill stops walking permutations. With `F` free
 /// slots a walk takes about `size / F` probes to find one, while computing
-/// how far along the walk each free slot lies takes `F` multiplications;
-/// most of a plain fill's probes are spent on its last few dozen slots.
+/// how far along the walk each free slot lies takes `F` multiplications.
+/// With 1000 backends and 65537 slots, a third of a plain fill's probes go
+/// to its last 64 slots.
 const ENDGAME_FREE_SLOTS: usize = 64;
 
 /// Fixed keys for deriving a backend's permutation from its identity: the

@@ -193,7 +193,8 @@ impl<V> SessionTable<V> {
         self.stats = SessionStats::default();
     }
 
-    /// Bytes the table has allocated: its slots and its index.
+    /// Bytes the table has allocated: its slots, their expiry times and its
+    /// index.
     pub fn allocated_bytes(&self) -> usize {
         self.slots.capacity() * size_of::<Slot<V>>()
             + self.expiry.capacity() * size_of::<u64>()
