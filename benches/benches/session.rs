@@ -1,7 +1,7 @@
-//! The session table at one million sessions: lookup hits, inserts into a
-//! full table, and the expiry sweep (worst and usual case), each beside
-//! `std::collections::HashMap` doing the same work in the same run; and
-//! bytes per session.
+//! The session table at one million sessions: filling it, lookup hits,
+//! inserts into a full table, and the expiry sweep (worst and usual case),
+//! each beside `std::collections::HashMap` doing the same work in the same
+//! run; bytes per session and the longest single insert.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -49,9 +49,32 @@ fn full_table(now: Instant) -> SessionTable<[u64; 2]> {
     table
 }
 
+/// The longest single insert while filling a table from empty: the last
+/// doubling of its index.
+fn worst_insert(now: Instant) -> Duration {
+    let config = SessionConfig {
+        capacity: SESSIONS as usize,
+        ..SessionConfig::default()
+    };
+    let mut table = SessionTable::new(config).unwrap();
+    let mut worst = Duration::ZERO;
+    for n in 0..SESSIONS {
+        let forward = flow(n);
+        let start = Instant::now();
+        table
+            .insert(now, forward, reply(forward), None, [0; 2])
+            .unwrap();
+        worst = worst.max(start.elapsed());
+    }
+    worst
+}
+
 /// The same sessions in a std map: both keys, as the table indexes both.
 fn full_map() -> HashMap<FlowKey, [u64; 2]> {
-    let mut map = HashMap::with_capacity(2 * SESSIONS as usize);
+    filled_map(HashMap::with_capacity(2 * SESSIONS as usize))
+}
+
+fn filled_map(mut map: HashMap<FlowKey, [u64; 2]>) -> HashMap<FlowKey, [u64; 2]> {
     for n in 0..SESSIONS {
         map.insert(flow(n), [u64::from(n); 2]);
         map.insert(reply(flow(n)), [u64::from(n); 2]);
@@ -61,6 +84,19 @@ fn full_map() -> HashMap<FlowKey, [u64; 2]> {
 
 fn sessions(c: &mut Criterion) {
     let now = Instant::now();
+    // Filling from empty: the index grows as it goes (the std map too).
+    eprintln!(
+        "longest single insert filling 1M sessions: {:?}",
+        worst_insert(now)
+    );
+    let mut group = c.benchmark_group("session_fill_1M");
+    group.sample_size(10);
+    group.bench_function("lb_session_from_empty", |b| b.iter(|| full_table(now)));
+    group.bench_function("std_hashmap_from_empty", |b| {
+        b.iter(|| filled_map(HashMap::new()))
+    });
+    group.finish();
+
     let mut table = full_table(now);
     let mut map = full_map();
     let table_bytes = table.allocated_bytes() as f64 / f64::from(SESSIONS);
