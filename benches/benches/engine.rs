@@ -72,8 +72,8 @@ fn handle_frame(c: &mut Criterion) {
         })
     });
 
-    // New flows: a fresh 5-tuple every time, into an empty table with room
-    // for them all.
+    // New flows: a fresh 5-tuple every time, into a table with room that
+    // grows from empty (its index rehashes as it goes).
     group.bench_function("new_flow", |b| {
         b.iter_custom(|iterations| {
             let mut lb = engine((iterations as usize + 1).next_power_of_two().max(1 << 10));

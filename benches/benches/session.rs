@@ -49,8 +49,8 @@ fn full_table(now: Instant) -> SessionTable<[u64; 2]> {
     table
 }
 
-/// The longest single insert while filling a table from empty (with an
-/// index that grew, the last doubling: hundreds of milliseconds).
+/// The longest single insert while filling a table from empty: the last
+/// doubling of its index, which rehashes every key at once.
 fn worst_insert(now: Instant) -> Duration {
     let config = SessionConfig {
         capacity: SESSIONS as usize,
@@ -84,8 +84,7 @@ fn filled_map(mut map: HashMap<FlowKey, [u64; 2]>) -> HashMap<FlowKey, [u64; 2]>
 
 fn sessions(c: &mut Criterion) {
     let now = Instant::now();
-    // Filling from empty: the table's index is sized up front, the std map
-    // grows as it goes.
+    // Filling from empty: the index grows as it goes (the std map too).
     eprintln!(
         "longest single insert filling 1M sessions: {:?}",
         worst_insert(now)

@@ -18,6 +18,8 @@ const NIL: u32 = u32::MAX;
 const SWEEP_PER_INSERT: usize = 4;
 /// Slots a full table scans for an expired session before evicting a live one.
 const RECLAIM_SCAN: usize = 64;
+/// Sessions the index has room for before it first grows.
+const INITIAL_SESSIONS: usize = 4096;
 /// The expiry time of a vacant slot: never, so sweeps pass it by.
 const VACANT: u64 = u64::MAX;
 
@@ -72,8 +74,8 @@ pub struct SessionInfo<'a, V> {
 /// state-dependent timeouts.
 ///
 /// **Bounded.** Slots for `capacity` sessions are reserved up front (and
-/// touched only as used), and so is the index, so that no insert ever
-/// waits for it to grow. A full table first reclaims expired sessions, then
+/// touched only as used); the index grows with the sessions to a bound set
+/// by the capacity. A full table first reclaims expired sessions, then
 /// evicts the oldest *unassured* session (half-open TCP, unreplied UDP);
 /// assured ones (a reply came back, or the client finished a handshake) are
 /// never evicted, so a SYN flood from random sources cannot push out
@@ -150,11 +152,11 @@ impl<V> SessionTable<V> {
             slots: Vec::with_capacity(config.capacity),
             expiry: Vec::with_capacity(config.capacity),
             free_head: NIL,
-            // Two keys per session, sized for the capacity now: growing later
-            // would rehash every key at once, stalling the packet path
-            // (0.3 s at a million sessions). Only its control bytes are
-            // touched before use.
-            index: HashTable::with_capacity(2 * config.capacity),
+            // Grown with the sessions, not sized for the capacity: a sparse
+            // index spreads a few live keys over many cache lines. Two keys
+            // per session; under churn at capacity hashbrown settles at
+            // twice that (it clears tombstones in place at most half full).
+            index: HashTable::with_capacity(2 * config.capacity.min(INITIAL_SESSIONS)),
             hasher: FlowHasher::new(key),
             config,
             epoch: None,
