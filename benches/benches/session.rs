@@ -33,13 +33,18 @@ fn reply(forward: FlowKey) -> FlowKey {
     }
 }
 
-/// A full table of one million sessions, each with a 16-byte value.
-fn full_table(now: Instant) -> SessionTable<[u64; 2]> {
+/// An empty table with room for one million sessions.
+fn empty_table() -> SessionTable<[u64; 2]> {
     let config = SessionConfig {
         capacity: SESSIONS as usize,
         ..SessionConfig::default()
     };
-    let mut table = SessionTable::new(config).unwrap();
+    SessionTable::new(config).unwrap()
+}
+
+/// A full table of one million sessions, each with a 16-byte value.
+fn full_table(now: Instant) -> SessionTable<[u64; 2]> {
+    let mut table = empty_table();
     for n in 0..SESSIONS {
         let forward = flow(n);
         table
@@ -52,11 +57,7 @@ fn full_table(now: Instant) -> SessionTable<[u64; 2]> {
 /// The longest single insert while filling a table from empty: the last
 /// doubling of its index, which rehashes every key at once.
 fn worst_insert(now: Instant) -> Duration {
-    let config = SessionConfig {
-        capacity: SESSIONS as usize,
-        ..SessionConfig::default()
-    };
-    let mut table = SessionTable::new(config).unwrap();
+    let mut table = empty_table();
     let mut worst = Duration::ZERO;
     for n in 0..SESSIONS {
         let forward = flow(n);
