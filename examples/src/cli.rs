@@ -4,17 +4,8 @@ use std::net::Ipv4Addr;
 use std::process::exit;
 use std::str::FromStr;
 
-use clap::{Parser, ValueEnum};
-
-/// Which datapath moves the frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum DatapathKind {
-    /// Linux tap devices, created (or attached) by name.
-    #[default]
-    Tap,
-    /// Existing interfaces (NICs, veths) through AF_PACKET.
-    Pnet,
-}
+use clap::Parser;
+pub use lb_datapath::DatapathKind;
 
 /// Parses the command line; on a mistake prints one line naming it and
 /// exits with status 2 (help and version print in full and exit 0).
@@ -103,7 +94,7 @@ impl FromStr for Cidr {
 
 /// `--admin ADDR`: `PORT` (on loopback) or `HOST:PORT`.
 pub fn admin_addr(text: &str) -> Result<std::net::SocketAddr, String> {
-    crate::admin::parse_admin_addr(text)
+    lb_control::parse_admin_addr(text)
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use lb_datapath_pnet::PnetDatapath;
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Datapath, Engine, RunOptions, Stats, run_with};
 
-use crate::admin::{self, AdminCommands, AdminRoutes};
 use crate::cli::DatapathKind;
+use lb_control::{AdminCommands, AdminRoutes};
 
 /// Opens `interfaces` as the engine's ports, in order.
 pub fn open_datapath(
@@ -63,7 +63,7 @@ pub fn start_admin<E: Engine + AdminRoutes + 'static>(
     addr: Option<SocketAddr>,
 ) -> anyhow::Result<Option<AdminCommands<E>>> {
     let Some(addr) = addr else { return Ok(None) };
-    let (commands, bound) = admin::start::<E>(addr)?;
+    let (commands, bound) = lb_control::start::<E>(addr)?;
     log(program, format_args!("admin endpoint on http://{bound}"));
     Ok(Some(commands))
 }
@@ -85,12 +85,8 @@ pub fn serve<E: Engine>(
     between_batches: impl FnMut(&mut E),
 ) -> anyhow::Result<()> {
     let mut datapath = open_datapath(kind, interfaces)?;
-    let kind_name = match kind {
-        DatapathKind::Tap => "tap",
-        DatapathKind::Pnet => "pnet",
-    };
     println!(
-        "{program} ready: {} ports on {kind_name} ({})",
+        "{program} ready: {} ports on {kind} ({})",
         interfaces.len(),
         interfaces.join(", ")
     );

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use lb_control::{self as admin, AdminRoutes};
 use lb_engine::{
     DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, PortId,
     ReverseProxy,
 };
-use lb_examples::admin::{self, AdminRoutes};
 use serde_json::{Value, json};
 
 /// A running admin endpoint over an engine on its own thread; frames sent

@@ -24,7 +24,7 @@ use std::io;
 use std::os::fd::IntoRawFd;
 use std::time::Duration;
 
-use lb_engine::{Datapath, PortId, PortRotation, RxBatch};
+use lb_datapath::{Datapath, PortId, PortRotation, RxBatch};
 use lb_packet::MacAddr;
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
 use rustix::event::{PollFd, PollFlags, Timespec};

@@ -13,7 +13,7 @@
 //! use lb_datapath_tap::TapDatapath;
 //!
 //! let taps = TapDatapath::open(&["lbfront", "lbback"])?;
-//! println!("frontend MAC {:?}", taps.mac(lb_engine::PortId(0)));
+//! println!("frontend MAC {:?}", taps.mac(lb_datapath::PortId(0)));
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
@@ -23,7 +23,7 @@ use std::fs;
 use std::io;
 use std::time::Duration;
 
-use lb_engine::{Datapath, PortId, PortRotation, RxBatch};
+use lb_datapath::{Datapath, PortId, PortRotation, RxBatch};
 use lb_packet::MacAddr;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use tun_tap::{Iface, Mode};

@@ -74,7 +74,74 @@ pub struct ServiceConfig {
     pub backends: Vec<BackendConfig>,
 }
 
+impl BackendConfig {
+    /// A backend at `ip` with `weight`, on the service's port.
+    pub fn new(ip: Ipv4Addr, weight: u32) -> Self {
+        BackendConfig {
+            ip,
+            port: None,
+            weight,
+        }
+    }
+
+    /// The same backend on `port` instead of the service's.
+    pub fn port(self, port: u16) -> Self {
+        BackendConfig {
+            port: Some(port),
+            ..self
+        }
+    }
+}
+
 impl ServiceConfig {
+    /// A service on `vip:port` for `proto`, with no backends yet and the
+    /// default policy (Maglev).
+    pub fn new(vip: Ipv4Addr, port: u16, proto: ServiceProtocol) -> Self {
+        ServiceConfig {
+            vip,
+            port,
+            proto,
+            policy: Policy::default(),
+            backends: Vec::new(),
+        }
+    }
+
+    /// A TCP service on `vip:port`.
+    pub fn tcp(vip: Ipv4Addr, port: u16) -> Self {
+        Self::new(vip, port, ServiceProtocol::Tcp)
+    }
+
+    /// A UDP service on `vip:port`.
+    pub fn udp(vip: Ipv4Addr, port: u16) -> Self {
+        Self::new(vip, port, ServiceProtocol::Udp)
+    }
+
+    /// Ping to `vip`, answered through a backend.
+    pub fn icmp(vip: Ipv4Addr) -> Self {
+        Self::new(vip, 0, ServiceProtocol::Icmp)
+    }
+
+    /// TCP and UDP on `vip:port`, and ping to `vip`.
+    pub fn all(vip: Ipv4Addr, port: u16) -> Self {
+        Self::new(vip, port, ServiceProtocol::All)
+    }
+
+    /// With another backend at `ip` on the service's port.
+    pub fn backend(self, ip: Ipv4Addr, weight: u32) -> Self {
+        self.with_backend(BackendConfig::new(ip, weight))
+    }
+
+    /// With another backend.
+    pub fn with_backend(mut self, backend: BackendConfig) -> Self {
+        self.backends.push(backend);
+        self
+    }
+
+    /// With this selection policy.
+    pub fn policy(self, policy: Policy) -> Self {
+        ServiceConfig { policy, ..self }
+    }
+
     /// The keys this service answers on (three for `all`).
     pub fn keys(&self) -> impl Iterator<Item = ServiceKey> + '_ {
         self.proto
@@ -356,6 +423,27 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn builders_write_what_files_say() {
+        let built = ServiceConfig::tcp(Ipv4Addr::new(10, 0, 0, 1), 80)
+            .backend(Ipv4Addr::new(192, 168, 1, 2), 10)
+            .with_backend(BackendConfig::new(Ipv4Addr::new(192, 168, 1, 3), 1).port(8080))
+            .policy(Policy::RoundRobin);
+        let written: ServiceConfig = toml::from_str(
+            r#"
+            vip = "10.0.0.1"
+            port = 80
+            proto = "tcp"
+            policy = "round-robin"
+            backend = [{ ip = "192.168.1.2", weight = 10 }, { ip = "192.168.1.3", port = 8080 }]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(built, written);
+        let text = toml::to_string(&built).unwrap();
+        assert_eq!(toml::from_str::<ServiceConfig>(&text).unwrap(), built);
     }
 
     #[test]

@@ -55,16 +55,11 @@
 mod arp_resolver;
 mod backend_pool;
 mod config;
-mod datapath;
 mod direct_return;
 mod drop_reason;
 mod engine;
 mod fragments;
-mod memory;
 mod nat_proxy;
-mod pcap;
-mod port;
-mod port_rotation;
 mod reverse_proxy;
 mod run;
 mod session_view;
@@ -80,17 +75,13 @@ pub use config::{
     BackendConfig, ConfigError, SelectionSettings, ServiceConfig, ServiceKey, ServiceProtocol,
     SessionSettings, TimeoutSettings,
 };
-pub use datapath::{Datapath, RxBatch};
 pub use direct_return::{
     BACKEND_PORT, DirectReturn, DirectReturnConfig, DsrBackendConfig, FRONTEND_PORT,
 };
 pub use drop_reason::DropReason;
 pub use engine::{Engine, Transmit};
-pub use memory::MemoryDatapath;
+pub use lb_datapath::{Datapath, PortId, RxBatch};
 pub use nat_proxy::{NatProxy, NatProxyConfig, PROXY_PORT};
-pub use pcap::{PcapDatapath, PcapReader, PcapWriter};
-pub use port::PortId;
-pub use port_rotation::PortRotation;
 pub use reverse_proxy::{ReverseProxy, ReverseProxyConfig};
 pub use run::{RunOptions, RunSummary, run, run_with};
 pub use session_view::{SessionFilter, SessionView};

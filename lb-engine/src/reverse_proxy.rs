@@ -36,6 +36,16 @@ pub struct ReverseProxyConfig {
     pub selection: SelectionSettings,
 }
 
+impl ReverseProxyConfig {
+    /// These services, with default session and selection settings.
+    pub fn with_services(services: impl IntoIterator<Item = ServiceConfig>) -> Self {
+        ReverseProxyConfig {
+            services: services.into_iter().collect(),
+            ..ReverseProxyConfig::default()
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Service {
     key: ServiceKey,

@@ -7,9 +7,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use common::*;
+use lb_datapath::{MemoryDatapath, PcapDatapath, PcapReader, PcapWriter};
 use lb_engine::{
-    DropReason, Engine, MemoryDatapath, NatProxy, NatProxyConfig, PcapDatapath, PcapReader,
-    PcapWriter, PortId, ReverseProxy, ReverseProxyConfig, RunOptions, run,
+    DropReason, Engine, NatProxy, NatProxyConfig, PortId, ReverseProxy, ReverseProxyConfig,
+    RunOptions, run,
 };
 use lb_packet::{Frame, MacAddr};
 

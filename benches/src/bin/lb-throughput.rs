@@ -23,7 +23,7 @@ use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand};
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Engine, PortId, RunOptions, SessionFilter, SessionView, Stats, Verdict, run};
-use lb_examples::lab::{Lab, LoadBalancer, Wire, is_root, run as sh};
+use lb_lab::{Lab, LoadBalancer, Wire, is_root, run as sh};
 use lb_packet::{MacAddr, internet_checksum};
 
 const VIP: &str = "172.16.0.100";
@@ -191,16 +191,14 @@ impl Engine for Bridge {
 fn bridge(taps: &[String]) -> anyhow::Result<()> {
     let names: Vec<&str> = taps.iter().map(String::as_str).collect();
     let mut datapath = TapDatapath::open(&names)?;
-    let signals = lb_examples::serve::Signals::install()?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))?;
+    }
     println!("bridge ready");
     use std::io::Write;
     std::io::stdout().flush()?;
-    run(
-        &mut datapath,
-        &mut Bridge,
-        &signals.stop,
-        RunOptions::default(),
-    )?;
+    run(&mut datapath, &mut Bridge, &stop, RunOptions::default())?;
     Ok(())
 }
 

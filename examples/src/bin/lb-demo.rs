@@ -16,7 +16,7 @@ use std::process::Command;
 use anyhow::{Context, ensure};
 use clap::Parser;
 use lb_examples::cli::{DatapathKind, fail, parse_or_exit};
-use lb_examples::lab::{Lab, RoutedNetwork, is_root};
+use lb_lab::{Lab, RoutedNetwork, is_root};
 
 const PROGRAM: &str = "lb-demo";
 /// Set when the demo re-ran itself inside a user namespace.
@@ -32,7 +32,7 @@ struct Cli {
     #[arg(long, default_value_t = 120)]
     requests: usize,
     /// How lb-rp moves frames.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_name = "tap|pnet", default_value_t)]
     datapath: DatapathKind,
 }
 

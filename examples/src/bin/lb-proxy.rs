@@ -48,7 +48,7 @@ struct Cli {
     #[arg(long, default_value = "random")]
     policy: Policy,
     /// How frames are moved.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_name = "tap|pnet", default_value_t)]
     datapath: DatapathKind,
     /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
     #[arg(long, value_name = "ADDR", value_parser = admin_addr)]

@@ -25,7 +25,7 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// How frames are moved.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_name = "tap|pnet", default_value_t)]
     datapath: DatapathKind,
     /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
     #[arg(long, value_name = "ADDR", value_parser = admin_addr)]

@@ -2,7 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-pub use lb_examples::lab::*;
+pub use lb_lab::*;
 
 /// A lab, or `None` (after saying why) when not root. In CI (`CI` set) not
 /// being root fails the test: these tests never skip there.

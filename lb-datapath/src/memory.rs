@@ -8,7 +8,7 @@ use crate::{Datapath, PortId, RxBatch};
 
 /// Frames injected by hand, frames sent kept for inspection, and a virtual
 /// clock: for tests and simulations, and to embed an engine where frames
-/// come from elsewhere. [`run`](crate::run) stops once every injected frame
+/// come from elsewhere. A run loop (`lb_engine::run`) stops once every injected frame
 /// was handled.
 #[derive(Debug)]
 pub struct MemoryDatapath {

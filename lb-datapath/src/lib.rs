@@ -1,0 +1,37 @@
+//! Moving Ethernet frames for a set of ports: the [`Datapath`] trait that
+//! every frame source of `lb` implements, the [`RxBatch`] frames arrive in,
+//! and the datapaths that need no device: [`MemoryDatapath`] for tests and
+//! simulations, [`PcapDatapath`] to replay captures.
+//!
+//! This crate moves bytes and decides nothing: it knows no load balancer,
+//! backend or session. Device datapaths live in their own crates
+//! (`lb-datapath-tap`, `lb-datapath-pnet`); `lb-engine` drives any of them.
+//!
+//! ```
+//! use std::time::Instant;
+//! use lb_datapath::{Datapath, MemoryDatapath, PortId, RxBatch};
+//!
+//! let mut datapath = MemoryDatapath::new(2, Instant::now());
+//! datapath.inject(PortId(0), vec![0u8; 60]);
+//! let mut batch = RxBatch::new(8, 2048);
+//! assert_eq!(datapath.recv(&mut batch, None)?, 1);
+//! let (port, frame) = batch.frame(0).expect("one frame");
+//! datapath.send(PortId(1), frame)?;
+//! assert_eq!(port, PortId(0));
+//! assert_eq!(datapath.take_sent().len(), 1);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod datapath;
+mod kind;
+mod memory;
+mod pcap;
+mod port;
+mod rotation;
+
+pub use datapath::{Datapath, RxBatch};
+pub use kind::{DatapathKind, UnknownDatapath};
+pub use memory::MemoryDatapath;
+pub use pcap::{PcapDatapath, PcapReader, PcapWriter};
+pub use port::PortId;
+pub use rotation::PortRotation;
