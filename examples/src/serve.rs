@@ -9,10 +9,10 @@ use std::time::Instant;
 use anyhow::Context;
 use lb_datapath_pnet::PnetDatapath;
 use lb_datapath_tap::TapDatapath;
-use lb_engine::{Datapath, Engine, RunOptions, Stats, run_with};
+use lb_engine::{Datapath, Engine, Observe, RunOptions, Stats, run_with};
 
 use crate::cli::DatapathKind;
-use lb_control::{AdminCommands, AdminRoutes};
+use lb_control::{AdminCommands, Routable};
 
 /// Opens `interfaces` as the engine's ports, in order.
 pub fn open_datapath(
@@ -58,7 +58,7 @@ impl Signals {
 }
 
 /// Starts the admin endpoint when `addr` is given, logging where.
-pub fn start_admin<E: Engine + AdminRoutes + 'static>(
+pub fn start_admin<E: Routable>(
     program: &str,
     addr: Option<SocketAddr>,
 ) -> anyhow::Result<Option<AdminCommands<E>>> {
@@ -76,7 +76,7 @@ pub fn log(program: &str, message: impl std::fmt::Display) {
 /// Opens the ports, prints the `ready` line, and runs `engine` until a stop
 /// signal; `between_batches` runs between batches with the engine. Prints
 /// a summary when it stops.
-pub fn serve<E: Engine>(
+pub fn serve<E: Engine + Observe>(
     program: &str,
     kind: DatapathKind,
     interfaces: &[String],

@@ -38,7 +38,7 @@ impl Exposition {
 pub fn render(stats: &Stats) -> String {
     let mut out = Exposition {
         text: String::new(),
-        engine: stats.engine.to_owned(),
+        engine: stats.engine.name().to_owned(),
     };
     let t = &stats.traffic;
     out.metric(

@@ -1,26 +1,18 @@
-//! The interface every load balancer offers its datapath.
+//! The data plane every load balancer offers its run loop.
 
 use std::time::Instant;
 
-use crate::{PortId, SessionFilter, SessionView, Stats, Verdict};
+use crate::{PortId, Verdict};
 
-/// A frame an engine sends on its own: an ARP request, or a frame it held
-/// until an ARP reply arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The port to send it out of.
-    pub port: PortId,
-    /// The whole Ethernet frame.
-    pub frame: Vec<u8>,
-}
-
-/// A sans-IO load balancer: it is handed frames and the time, and says what
-/// to do; it never touches a device or a clock.
+/// A sans-IO load balancer's data plane: it is handed frames and the time,
+/// and says what to do; it never touches a device or a clock.
 ///
 /// The run loop calls [`handle_frame`](Self::handle_frame) for each frame
 /// received, [`poll_transmit`](Self::poll_transmit) until it returns `None`,
 /// and [`handle_timeout`](Self::handle_timeout) once
-/// [`poll_timeout`](Self::poll_timeout)'s deadline has passed.
+/// [`poll_timeout`](Self::poll_timeout)'s deadline has passed. Reading
+/// counters is [`Observe`](crate::Observe)'s job, changing services
+/// [`Control`](crate::Control)'s.
 pub trait Engine {
     /// How many ports the engine expects, numbered from 0.
     fn port_count(&self) -> usize;
@@ -35,17 +27,13 @@ pub trait Engine {
     /// When [`handle_timeout`](Self::handle_timeout) next has work.
     fn poll_timeout(&self) -> Option<Instant>;
 
-    /// The next frame the engine wants to send on its own.
-    fn poll_transmit(&mut self) -> Option<Transmit> {
+    /// Writes the next frame the engine sends on its own (an ARP request, a
+    /// frame it held until an ARP reply came) into `buffer`, replacing what
+    /// was there, and returns the port to send it out of. A buffer reused
+    /// from call to call stops allocating once it has grown to the largest
+    /// frame.
+    fn poll_transmit(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
+        let _ = buffer;
         None
     }
-
-    /// A snapshot of the counters.
-    fn stats(&self, now: Instant) -> Stats;
-
-    /// Sets every counter back to zero (sessions stay).
-    fn reset_counters(&mut self);
-
-    /// Up to `limit` live sessions that match `filter`.
-    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView>;
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use lb_packet::{Frame, MacAddr, internet_checksum};
 
 use crate::{
-    DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, PortId,
-    ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict,
+    DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, Observe,
+    PortId, ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict,
 };
 
 /// Sessions the fuzzed engines hold, small so eviction is exercised.
@@ -137,13 +137,19 @@ pub fn engines(data: &[u8]) {
     let mut reverse_proxy = fuzz_reverse_proxy();
     let mut direct_return = fuzz_direct_return();
     let mut nat_proxy = fuzz_nat_proxy();
-    let engines: [&mut dyn Engine; 3] = [&mut reverse_proxy, &mut direct_return, &mut nat_proxy];
+    let engines: [&mut dyn Fuzzed; 3] = [&mut reverse_proxy, &mut direct_return, &mut nat_proxy];
     for engine in engines {
         drive(engine, &records);
     }
 }
 
-fn drive(engine: &mut dyn Engine, records: &[(u8, u8, &[u8])]) {
+/// An engine the fuzzer drives and reads.
+trait Fuzzed: Engine + Observe {}
+
+impl<E: Engine + Observe> Fuzzed for E {}
+
+fn drive(engine: &mut dyn Fuzzed, records: &[(u8, u8, &[u8])]) {
+    let mut originated = Vec::new();
     let mut now = Instant::now();
     let ports = engine.port_count();
     for &(port, wait, bytes) in records {
@@ -178,9 +184,9 @@ fn drive(engine: &mut dyn Engine, records: &[(u8, u8, &[u8])]) {
         {
             engine.handle_timeout(now);
         }
-        while let Some(transmit) = engine.poll_transmit() {
-            assert!(transmit.port.index() < ports);
-            Frame::parse(&transmit.frame[..])
+        while let Some(port) = engine.poll_transmit(&mut originated) {
+            assert!(port.index() < ports);
+            Frame::parse(&originated[..])
                 .unwrap_or_else(|e| panic!("originated an invalid frame: {e}"));
         }
         let stats = engine.stats(now);

@@ -52,38 +52,49 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod arp_resolver;
-mod backend_pool;
-mod config;
+mod control;
+mod core;
 mod direct_return;
 mod drop_reason;
 mod engine;
-mod fragments;
+mod error;
 mod nat_proxy;
+mod observe;
 mod reverse_proxy;
 mod run;
 mod session_view;
+mod settings;
 mod stats;
-mod sweep;
 mod verdict;
 
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use arp_resolver::ArpSettings;
-pub use config::{
-    BackendConfig, ConfigError, SelectionSettings, ServiceConfig, ServiceKey, ServiceProtocol,
-    SessionSettings, TimeoutSettings,
-};
+pub use control::{Control, Weighted};
+pub use core::arp_resolver::ArpSettings;
 pub use direct_return::{
-    BACKEND_PORT, DirectReturn, DirectReturnConfig, DsrBackendConfig, FRONTEND_PORT,
+    BACKEND_PORT, DirectReturn, DirectReturnConfig, DsrBackendConfig, DsrServiceConfig,
+    FRONTEND_PORT, VipList,
 };
 pub use drop_reason::DropReason;
-pub use engine::{Engine, Transmit};
+pub use engine::Engine;
+pub use error::{ConfigError, ConfigErrorKind, KeyParseError, PortsError};
 pub use lb_datapath::{Datapath, PortId, RxBatch};
-pub use nat_proxy::{NatProxy, NatProxyConfig, PROXY_PORT};
-pub use reverse_proxy::{ReverseProxy, ReverseProxyConfig};
+pub use nat_proxy::{DestinationConfig, NatProxy, NatProxyConfig, PROXY_PORT, ProxyServiceConfig};
+pub use observe::Observe;
+pub use reverse_proxy::{
+    BackendAddr, BackendConfig, ReverseProxy, ReverseProxyConfig, ServiceConfig, ServiceKey,
+    ServiceProtocol,
+};
 pub use run::{RunOptions, RunSummary, run, run_with};
 pub use session_view::{SessionFilter, SessionView};
-pub use stats::{BackendStats, FlowCounters, ServiceStats, Stats, TrafficCounters};
+pub use settings::{SelectionSettings, SessionSettings, TimeoutSettings};
+pub use stats::{
+    BackendState, BackendStats, EngineKind, FlowCounters, ServiceStats, Stats, TrafficCounters,
+};
 pub use verdict::Verdict;
+
+// What a configuration built in code needs, so embedders depend on one crate.
+pub use lb_algos::Policy;
+pub use lb_packet::{MacAddr, Protocol};
+pub use lb_session::{PortRange, SessionState};

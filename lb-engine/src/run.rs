@@ -84,6 +84,8 @@ where
     let ports = datapath.port_count();
     let mut batch = RxBatch::new(options.batch_size, options.frame_size);
     let mut sends: Vec<(PortId, usize)> = Vec::with_capacity(options.batch_size * ports.max(1));
+    // Frames the engine originates are written here, one at a time.
+    let mut originated = Vec::with_capacity(options.frame_size);
     let mut summary = RunSummary::default();
     while !stop.load(Ordering::Relaxed) {
         between_batches(engine);
@@ -91,7 +93,7 @@ where
         if engine.poll_timeout().is_none_or(|deadline| deadline <= now) {
             engine.handle_timeout(now);
         }
-        transmit_originated(datapath, engine, &mut summary);
+        transmit_originated(datapath, engine, &mut originated, &mut summary);
         if datapath.is_exhausted() {
             break;
         }
@@ -126,18 +128,22 @@ where
         let sent = datapath.send_batch(&batch, &sends).unwrap_or(0);
         summary.sent += sent as u64;
         summary.send_errors += (sends.len() - sent.min(sends.len())) as u64;
-        transmit_originated(datapath, engine, &mut summary);
+        transmit_originated(datapath, engine, &mut originated, &mut summary);
     }
     Ok(summary)
 }
 
-fn transmit_originated<D, E>(datapath: &mut D, engine: &mut E, summary: &mut RunSummary)
-where
+fn transmit_originated<D, E>(
+    datapath: &mut D,
+    engine: &mut E,
+    buffer: &mut Vec<u8>,
+    summary: &mut RunSummary,
+) where
     D: Datapath + ?Sized,
     E: Engine + ?Sized,
 {
-    while let Some(transmit) = engine.poll_transmit() {
-        match datapath.send(transmit.port, &transmit.frame) {
+    while let Some(port) = engine.poll_transmit(buffer) {
+        match datapath.send(port, buffer) {
             Ok(()) => summary.sent += 1,
             Err(_) => summary.send_errors += 1,
         }

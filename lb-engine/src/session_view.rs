@@ -2,11 +2,11 @@
 
 use std::net::Ipv4Addr;
 
-use lb_session::SessionInfo;
-use serde::Serialize;
+use lb_session::{SessionInfo, SessionState};
+use serde::{Deserialize, Serialize};
 
 /// A live session as an admin listing shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {
     /// The service it belongs to.
     pub service: String,
@@ -17,7 +17,7 @@ pub struct SessionView {
     /// The flow its replies carry.
     pub reverse: String,
     /// Protocol state.
-    pub state: String,
+    pub state: SessionState,
     /// Seen both ways (never evicted for room).
     pub assured: bool,
     /// Milliseconds before it expires unless refreshed.
@@ -58,7 +58,7 @@ impl SessionFilter {
             backend,
             forward: session.forward.to_string(),
             reverse: session.reverse.to_string(),
-            state: format!("{:?}", session.state),
+            state: session.state,
             assured: session.assured,
             expires_in_ms: u64::try_from(session.expires_in.as_millis()).unwrap_or(u64::MAX),
         })

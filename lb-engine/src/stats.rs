@@ -1,12 +1,15 @@
 //! Counters: per verdict, per drop reason, per service and backend.
 
+use std::collections::BTreeMap;
+
+use lb_algos::Policy;
 use lb_session::SessionStats;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{DropReason, Verdict};
 
 /// Frames and bytes an engine saw, by what it did with them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrafficCounters {
     /// Frames handed to the engine.
     pub frames_in: u64,
@@ -24,20 +27,37 @@ pub struct TrafficCounters {
     pub dropped: u64,
     /// Frames the engine originated (ARP requests, released queues).
     pub originated: u64,
-    /// Dropped frames by [`DropReason::index`].
-    #[serde(serialize_with = "serialize_drops")]
+    /// Dropped frames by [`DropReason::index`]; written as a map from
+    /// [`DropReason::name`] to count.
+    #[serde(with = "drops_by_name")]
     pub drops: [u64; DropReason::COUNT],
 }
 
-fn serialize_drops<S: serde::Serializer>(
-    drops: &[u64; DropReason::COUNT],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(
-        DropReason::ALL
-            .iter()
-            .map(|reason| (reason.name(), drops[reason.index()])),
-    )
+mod drops_by_name {
+    use super::*;
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        drops: &[u64; DropReason::COUNT],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            DropReason::ALL
+                .iter()
+                .map(|reason| (reason.name(), drops[reason.index()])),
+        )
+    }
+
+    /// Reasons this build does not know (a newer peer's) are skipped.
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<[u64; DropReason::COUNT], D::Error> {
+        let named = BTreeMap::<String, u64>::deserialize(deserializer)?;
+        let mut drops = [0; DropReason::COUNT];
+        for reason in DropReason::ALL {
+            drops[reason.index()] = named.get(reason.name()).copied().unwrap_or(0);
+        }
+        Ok(drops)
+    }
 }
 
 impl TrafficCounters {
@@ -51,11 +71,15 @@ impl TrafficCounters {
             Verdict::Reply => self.replied += 1,
             Verdict::Flood => self.flooded += 1,
             Verdict::Consumed => self.consumed += 1,
-            Verdict::Drop(reason) => {
-                self.dropped += 1;
-                self.drops[reason.index()] += 1;
-            }
+            Verdict::Drop(reason) => self.drop(reason, 1),
         }
+    }
+
+    /// Counts `frames` dropped for `reason` (frames the engine held and
+    /// gave up on, as well as frames handed to it).
+    pub fn drop(&mut self, reason: DropReason, frames: u64) {
+        self.dropped += frames;
+        self.drops[reason.index()] += frames;
     }
 
     /// Frames dropped for `reason`.
@@ -65,7 +89,7 @@ impl TrafficCounters {
 }
 
 /// Packets, bytes and new flows through one service or backend.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowCounters {
     /// Sessions created.
     pub new_flows: u64,
@@ -84,13 +108,73 @@ impl FlowCounters {
     }
 }
 
+/// Which load balancer a [`Stats`] snapshot comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EngineKind {
+    /// [`ReverseProxy`](crate::ReverseProxy).
+    ReverseProxy,
+    /// [`DirectReturn`](crate::DirectReturn).
+    DirectReturn,
+    /// [`NatProxy`](crate::NatProxy).
+    NatProxy,
+    /// Anything else driven by the run loop (a test bridge, an embedder's
+    /// own engine).
+    Other,
+}
+
+impl EngineKind {
+    /// The snake_case name metrics and logs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::ReverseProxy => "reverse_proxy",
+            EngineKind::DirectReturn => "direct_return",
+            EngineKind::NatProxy => "nat_proxy",
+            EngineKind::Other => "other",
+        }
+    }
+}
+
+/// Whether a backend takes new flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BackendState {
+    /// It takes new flows by its weight.
+    Active,
+    /// Weight 0: its sessions go on, it takes no new flows.
+    Draining,
+}
+
+impl BackendState {
+    /// The snake_case name the API and tables use.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendState::Active => "active",
+            BackendState::Draining => "draining",
+        }
+    }
+
+    /// The state a backend of `weight` is in.
+    pub fn of_weight(weight: u32) -> Self {
+        if weight == 0 {
+            BackendState::Draining
+        } else {
+            BackendState::Active
+        }
+    }
+}
+
 /// A backend in a [`Stats`] snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackendStats {
     /// How the configuration names it (`ip:port`, a MAC, an IP).
     pub name: String,
     /// Its weight; 0 means draining.
     pub weight: u32,
+    /// Whether it takes new flows.
+    pub state: BackendState,
     /// Live sessions on it.
     pub sessions: usize,
     /// Its counters.
@@ -99,12 +183,12 @@ pub struct BackendStats {
 }
 
 /// A service in a [`Stats`] snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStats {
     /// How the configuration names it (`vip:port/proto`, ...).
     pub name: String,
     /// Selection policy.
-    pub policy: String,
+    pub policy: Policy,
     /// Live sessions.
     pub sessions: usize,
     /// Its counters.
@@ -115,10 +199,10 @@ pub struct ServiceStats {
 }
 
 /// A snapshot of an engine's counters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
-    /// Which engine: `reverse_proxy`, `direct_return` or `nat_proxy`.
-    pub engine: &'static str,
+    /// Which engine.
+    pub engine: EngineKind,
     /// Frames by verdict and drop reason.
     pub traffic: TrafficCounters,
     /// Live sessions.
@@ -126,21 +210,27 @@ pub struct Stats {
     /// Session table capacity.
     pub session_capacity: usize,
     /// What the session table did.
-    #[serde(serialize_with = "serialize_session_stats")]
     pub session_table: SessionStats,
     /// Per service and backend.
     pub services: Vec<ServiceStats>,
 }
 
-fn serialize_session_stats<S: serde::Serializer>(
-    stats: &SessionStats,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_map([
-        ("inserted", stats.inserted),
-        ("expired", stats.expired),
-        ("evicted", stats.evicted),
-        ("refused", stats.refused),
-        ("removed", stats.removed),
-    ])
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_are_written_by_name_and_read_back() {
+        let mut traffic = TrafficCounters::default();
+        traffic.record(60, Verdict::Drop(DropReason::NoBackend));
+        traffic.drop(DropReason::ArpUnresolved, 3);
+        let json = serde_json::to_value(traffic).unwrap();
+        assert_eq!(json["drops"]["no_backend"], 1);
+        assert_eq!(json["drops"]["arp_unresolved"], 3);
+        assert_eq!(json["dropped"], 4);
+        let mut from_newer = json.clone();
+        from_newer["drops"]["a_reason_from_the_future"] = 7.into();
+        let read: TrafficCounters = serde_json::from_value(from_newer).unwrap();
+        assert_eq!(read, traffic);
+    }
 }

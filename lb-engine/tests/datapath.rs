@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use lb_datapath::{MemoryDatapath, PcapDatapath, PcapReader, PcapWriter};
 use lb_engine::{
-    DropReason, Engine, NatProxy, NatProxyConfig, PortId, ReverseProxy, ReverseProxyConfig,
+    DropReason, NatProxy, NatProxyConfig, Observe, PortId, ReverseProxy, ReverseProxyConfig,
     RunOptions, run,
 };
 use lb_packet::{Frame, MacAddr};

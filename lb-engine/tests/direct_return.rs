@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use common::*;
 use lb_engine::{
-    BACKEND_PORT, DirectReturn, DirectReturnConfig, DropReason, DsrBackendConfig, Engine,
-    FRONTEND_PORT, Verdict,
+    BACKEND_PORT, Control, DirectReturn, DirectReturnConfig, DropReason, DsrBackendConfig, Engine,
+    FRONTEND_PORT, Observe, Verdict,
 };
 use lb_packet::MacAddr;
 
@@ -223,7 +223,8 @@ fn sessions_survive_server_changes_and_end_with_their_server() {
     for &(client, server_mac) in &flows {
         assert_eq!(chosen(&mut lb, now, client, 5000, "A"), Ok(server_mac));
     }
-    let ended = lb.remove_backend(server(1)).unwrap();
+    let vips = lb.sole_service().unwrap();
+    let ended = lb.remove_backend(vips, server(1)).unwrap();
     assert_eq!(ended, flows.iter().filter(|f| f.1 == server(1)).count());
     for &(client, server_mac) in &flows {
         let now_at = chosen(&mut lb, now, client, 5000, "A").unwrap();

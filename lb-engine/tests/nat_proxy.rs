@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lb_engine::{DropReason, Engine, NatProxy, NatProxyConfig, PROXY_PORT, Transmit, Verdict};
+use lb_engine::{DropReason, Engine, NatProxy, NatProxyConfig, Observe, PROXY_PORT, Verdict};
 use lb_packet::{Frame, MacAddr};
 
 const PROXY_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x64]);
@@ -48,12 +48,13 @@ fn handle(proxy: &mut NatProxy, now: Instant, input: &[u8]) -> (Verdict, Vec<u8>
 }
 
 fn drain(proxy: &mut NatProxy) -> Vec<Vec<u8>> {
-    std::iter::from_fn(|| proxy.poll_transmit())
-        .map(|t: Transmit| {
-            assert_eq!(t.port, PROXY_PORT);
-            t.frame
-        })
-        .collect()
+    let mut frames = Vec::new();
+    let mut buffer = Vec::new();
+    while let Some(port) = proxy.poll_transmit(&mut buffer) {
+        assert_eq!(port, PROXY_PORT);
+        frames.push(buffer.clone());
+    }
+    frames
 }
 
 const FROM_CLIENT: (MacAddr, MacAddr) = (CLIENT_MAC, PROXY_MAC);

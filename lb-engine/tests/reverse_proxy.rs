@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use etherparse::{Icmpv4Type, PacketBuilder, icmpv4::DestUnreachableHeader};
 use lb_engine::{
-    BackendConfig, ConfigError, DropReason, Engine, PortId, ReverseProxy, ReverseProxyConfig,
-    ServiceKey, Verdict,
+    BackendAddr, BackendConfig, ConfigError, Control, DropReason, Engine, Observe, PortId,
+    ReverseProxy, ReverseProxyConfig, ServiceKey, Verdict,
 };
 
 const FRONTEND: PortId = PortId(0);
@@ -547,7 +547,15 @@ fn sessions_keep_their_backend_while_backends_change() {
     assert!(fresh.iter().any(|addr| addr.octets()[3] >= 4));
 
     // Removing 192.168.1.3 ends only its sessions.
-    let ended = lb.remove_backend(key, ip(192, 168, 1, 3), None).unwrap();
+    let ended = lb
+        .remove_backend(
+            key,
+            BackendAddr {
+                ip: ip(192, 168, 1, 3),
+                port: None,
+            },
+        )
+        .unwrap();
     assert_eq!(
         ended,
         flows.iter().filter(|f| f.1 == ip(192, 168, 1, 3)).count()
@@ -758,13 +766,19 @@ fn configuration_errors_are_named_and_change_nothing() {
     let key = ServiceKey::new(vip(), lb_packet::Protocol::Tcp, 80);
     assert!(lb.add_service(&config.services[0]).is_err());
     assert!(matches!(
-        lb.remove_backend(key, ip(1, 2, 3, 4), None),
+        lb.remove_backend(
+            key,
+            BackendAddr {
+                ip: ip(1, 2, 3, 4),
+                port: None
+            }
+        ),
         Err(ConfigError::UnknownBackend { .. })
     ));
     let unknown = ServiceKey::new(vip(), lb_packet::Protocol::Tcp, 81);
     assert_eq!(
         lb.remove_service(unknown),
-        Err(ConfigError::UnknownService(unknown))
+        Err(ConfigError::UnknownService(unknown.to_string()))
     );
     assert_eq!(lb.services(), before);
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand};
 use lb_datapath_tap::TapDatapath;
-use lb_engine::{Engine, PortId, RunOptions, SessionFilter, SessionView, Stats, Verdict, run};
+use lb_engine::{Engine, PortId, RunOptions, Verdict, run};
 use lb_lab::{Lab, LoadBalancer, Wire, is_root, run as sh};
 use lb_packet::{MacAddr, internet_checksum};
 
@@ -171,20 +171,6 @@ impl Engine for Bridge {
     fn handle_timeout(&mut self, _now: Instant) {}
     fn poll_timeout(&self) -> Option<Instant> {
         None
-    }
-    fn stats(&self, _now: Instant) -> Stats {
-        Stats {
-            engine: "bridge",
-            traffic: Default::default(),
-            sessions: 0,
-            session_capacity: 0,
-            session_table: Default::default(),
-            services: Vec::new(),
-        }
-    }
-    fn reset_counters(&mut self) {}
-    fn sessions(&self, _now: Instant, _filter: &SessionFilter, _limit: usize) -> Vec<SessionView> {
-        Vec::new()
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use lb_engine::{ReverseProxy, ReverseProxyConfig};
+use lb_engine::{Control, ReverseProxy, ReverseProxyConfig};
 use lb_examples::cli::{DatapathKind, InterfaceSpec, admin_addr, fail, parse_or_exit};
 use lb_examples::serve::{Signals, log, serve, start_admin};
 

@@ -1,137 +1,15 @@
 //! The admin API, route by route, against engines run by a stand-in packet
-//! thread; and lbctl against it. No privileges needed.
+//! thread. No privileges needed.
 
-use std::net::SocketAddr;
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
-use lb_control::{self as admin, AdminRoutes};
+use std::time::Duration;
+
+use common::*;
 use lb_engine::{
-    DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, PortId,
-    ReverseProxy,
+    DirectReturn, DirectReturnConfig, DsrBackendConfig, NatProxy, NatProxyConfig, PortId,
 };
 use serde_json::{Value, json};
-
-/// A running admin endpoint over an engine on its own thread; frames sent
-/// through `frames` are handed to the engine.
-struct Harness {
-    addr: SocketAddr,
-    frames: mpsc::Sender<(PortId, Vec<u8>)>,
-    stop: Arc<AtomicBool>,
-    agent: ureq::Agent,
-}
-
-impl Harness {
-    fn start<E: Engine + AdminRoutes + Send + 'static>(mut engine: E) -> Harness {
-        let (commands, addr) = admin::start::<E>("127.0.0.1:0".parse().unwrap()).unwrap();
-        let (frames, inbox) = mpsc::channel::<(PortId, Vec<u8>)>();
-        let stop = Arc::new(AtomicBool::new(false));
-        let running = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            while !running.load(Ordering::Relaxed) {
-                commands.apply(&mut engine);
-                while let Ok((port, mut frame)) = inbox.try_recv() {
-                    engine.handle_frame(Instant::now(), port, &mut frame);
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build();
-        Harness {
-            addr,
-            frames,
-            stop,
-            agent: ureq::Agent::new_with_config(config),
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let url = format!("http://{}{path}", self.addr);
-        let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            ("PUT", Some(body)) => self
-                .agent
-                .put(&url)
-                .content_type("application/json")
-                .send(body),
-            ("PUT", None) => self.agent.put(&url).send_empty(),
-            (_, Some(body)) => self
-                .agent
-                .post(&url)
-                .content_type("application/json")
-                .send(body),
-            (_, None) => self.agent.post(&url).send_empty(),
-        };
-        let mut response = result.unwrap();
-        let status = response.status().as_u16();
-        (status, response.body_mut().read_to_string().unwrap())
-    }
-
-    fn json(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        let (status, text) = self.call(method, path, body);
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn error(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let (status, value) = self.json(method, path, body);
-        let message = value["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error in {value}"))
-            .to_owned();
-        (status, message)
-    }
-
-    fn lbctl(&self, args: &[&str]) -> (bool, String, String) {
-        let addr = self.addr.to_string();
-        let output = Command::new(env!("CARGO_BIN_EXE_lbctl"))
-            .arg("--admin")
-            .arg(&addr)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn reverse_proxy() -> ReverseProxy {
-    let config = toml::from_str(
-        r#"
-        [[service]]
-        vip = "10.0.0.1"
-        port = 80
-        proto = "tcp"
-        [[service.backend]]
-        ip = "192.168.1.2"
-        port = 8080
-        "#,
-    )
-    .unwrap();
-    ReverseProxy::new(vec![None], &config).unwrap()
-}
-
-/// A SYN from 10.0.0.`client`:`port` to the VIP.
-fn syn(client: u8, port: u16) -> Vec<u8> {
-    lb_engine::fuzzing::tcp_frame([10, 0, 0, client], [10, 0, 0, 1], port, 80, 0x02)
-}
 
 #[test]
 fn read_routes() {
@@ -412,7 +290,7 @@ fn direct_return_and_proxy_routes() {
                 mac: "02:00:00:00:02:01".parse().unwrap(),
                 weight: 1,
             }],
-            policy: lb_algos::Policy::SrcIpHash,
+            policy: lb_engine::Policy::SrcIpHash,
             one_armed: true,
             sessions: Default::default(),
             selection: Default::default(),
@@ -487,7 +365,7 @@ fn direct_return_and_proxy_routes() {
             mac: "02:00:00:00:00:64".parse().unwrap(),
             gateway: None,
             dst_addrs: vec!["192.168.0.1".parse().unwrap()],
-            policy: lb_algos::Policy::Random,
+            policy: lb_engine::Policy::Random,
             snat_ports: Default::default(),
             denied_ports: Vec::new(),
             sessions: Default::default(),
@@ -519,79 +397,5 @@ fn direct_return_and_proxy_routes() {
             .error("PUT", "/backends/192.168.0.2", Some(r#"{"weight":1}"#))
             .0,
         404
-    );
-}
-
-#[test]
-fn lbctl_reads_like_polycubectl() {
-    let lb = Harness::start(reverse_proxy());
-    let (ok, out, err) = lb.lbctl(&[
-        "backend",
-        "add",
-        "10.0.0.1:80/tcp",
-        "192.168.1.3:8080",
-        "--weight",
-        "10",
-    ]);
-    assert!(ok, "{err}");
-    assert!(
-        out.contains("added \"192.168.1.3:8080\" with weight 10"),
-        "{out}"
-    );
-    let (ok, out, _) = lb.lbctl(&[
-        "service",
-        "add",
-        "10.0.0.2:53/udp",
-        "--backend",
-        "192.168.1.9:5353@4",
-    ]);
-    assert!(ok && out.contains("10.0.0.2:53/udp"), "{out}");
-    let (ok, out, _) = lb.lbctl(&["service", "list"]);
-    assert!(ok);
-    let line = out
-        .lines()
-        .find(|l| l.contains("192.168.1.3:8080"))
-        .unwrap_or_else(|| panic!("{out}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(&words[1..3], ["weight", "10"], "{out}");
-    assert!(out.contains("10.0.0.1:80/tcp"), "{out}");
-    let (ok, out, _) = lb.lbctl(&["--json", "backend", "list", "10.0.0.2:53/udp"]);
-    assert!(ok);
-    let listed: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(listed[0]["backends"][0]["weight"], 4);
-    assert!(
-        lb.lbctl(&["backend", "drain", "10.0.0.1:80/tcp", "192.168.1.3:8080"])
-            .0
-    );
-    assert!(
-        lb.lbctl(&[
-            "backend",
-            "set",
-            "10.0.0.1:80/tcp",
-            "192.168.1.3:8080",
-            "--weight",
-            "2"
-        ])
-        .0
-    );
-    assert!(
-        lb.lbctl(&["backend", "del", "10.0.0.1:80/tcp", "192.168.1.3:8080"])
-            .0
-    );
-    let (ok, _, err) = lb.lbctl(&["backend", "del", "10.0.0.9:80/tcp", "192.168.1.3:8080"]);
-    assert!(
-        !ok && err.contains("no service 10.0.0.9:80/tcp (HTTP 404)"),
-        "{err}"
-    );
-    let (ok, out, _) = lb.lbctl(&["stats", "--prometheus"]);
-    assert!(ok && out.contains("lb_frames_received_total"), "{out}");
-    assert!(lb.lbctl(&["stats"]).1.contains("engine      reverse_proxy"));
-    assert!(lb.lbctl(&["ready"]).0);
-    let unreachable = Command::new(env!("CARGO_BIN_EXE_lbctl"))
-        .args(["--admin", "127.0.0.1:1", "ready"])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach the admin endpoint")
     );
 }

@@ -5,7 +5,7 @@ use core::fmt::Display;
 use lb_algos::{Backend, BackendId, BuildError, Policy, Selector, SelectorConfig};
 use lb_packet::FlowKey;
 
-use crate::stats::{BackendStats, FlowCounters};
+use crate::stats::{BackendState, BackendStats, FlowCounters};
 
 /// A backend: where it is (an address, a MAC), its weight, its counters.
 #[derive(Debug, Clone, Copy)]
@@ -86,11 +86,6 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
     /// The backend in `slot`, writable.
     pub(crate) fn get_mut(&mut self, slot: u32) -> Option<&mut Member<T>> {
         self.slots.get_mut(slot as usize)?.as_mut()
-    }
-
-    /// One more than the highest slot: the length of a per-slot table.
-    pub(crate) fn slot_count(&self) -> usize {
-        self.slots.len()
     }
 
     /// The backends with their slots, in slot order.
@@ -185,6 +180,7 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
             .map(|(slot, member)| BackendStats {
                 name: member.target.to_string(),
                 weight: member.weight,
+                state: BackendState::of_weight(member.weight),
                 sessions: live(slot),
                 counters: member.counters,
             })

@@ -50,6 +50,14 @@ struct Pending {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct QueueFull;
 
+/// A frame waiting to be sent: a request, made when it leaves, or a frame
+/// released by an answer.
+#[derive(Debug)]
+enum Outgoing {
+    Request(Ipv4Addr),
+    Released(Vec<u8>),
+}
+
 /// The cache and the frames waiting on it.
 #[derive(Debug)]
 pub(crate) struct ArpResolver {
@@ -59,7 +67,7 @@ pub(crate) struct ArpResolver {
     cache: HashMap<Ipv4Addr, (MacAddr, Instant)>,
     pending: HashMap<Ipv4Addr, Pending>,
     queued: usize,
-    outbox: VecDeque<Vec<u8>>,
+    outbox: VecDeque<Outgoing>,
 }
 
 impl ArpResolver {
@@ -109,7 +117,7 @@ impl ArpResolver {
             for mut frame in pending.frames {
                 frame[0..6].copy_from_slice(&mac.0);
                 frame[6..12].copy_from_slice(&self.mac.0);
-                self.outbox.push_back(frame);
+                self.outbox.push_back(Outgoing::Released(frame));
             }
         }
     }
@@ -135,8 +143,7 @@ impl ArpResolver {
         self.queued += 1;
         if pending.next_request <= now {
             pending.next_request = now + Duration::from_millis(settings.retry_ms);
-            self.outbox
-                .push_back(lb_packet::arp_request(self.mac, self.ip, next_hop).to_vec());
+            self.outbox.push_back(Outgoing::Request(next_hop));
         }
         Ok(())
     }
@@ -146,7 +153,6 @@ impl ArpResolver {
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> usize {
         let mut dropped = 0;
         let retry = Duration::from_millis(self.settings.retry_ms);
-        let (mac, ip) = (self.mac, self.ip);
         let outbox = &mut self.outbox;
         self.pending.retain(|&next_hop, pending| {
             if pending.deadline <= now {
@@ -155,7 +161,7 @@ impl ArpResolver {
             }
             if pending.next_request <= now {
                 pending.next_request = now + retry;
-                outbox.push_back(lb_packet::arp_request(mac, ip, next_hop).to_vec());
+                outbox.push_back(Outgoing::Request(next_hop));
             }
             true
         });
@@ -171,8 +177,19 @@ impl ArpResolver {
             .min()
     }
 
-    /// The next frame to send: an ARP request, or a released frame.
-    pub(crate) fn pop(&mut self) -> Option<Vec<u8>> {
-        self.outbox.pop_front()
+    /// Writes the next frame to send (an ARP request, or a released frame)
+    /// into `buffer`; false when there is none.
+    pub(crate) fn pop_into(&mut self, buffer: &mut Vec<u8>) -> bool {
+        let Some(outgoing) = self.outbox.pop_front() else {
+            return false;
+        };
+        buffer.clear();
+        match outgoing {
+            Outgoing::Request(next_hop) => {
+                buffer.extend_from_slice(&lb_packet::arp_request(self.mac, self.ip, next_hop));
+            }
+            Outgoing::Released(frame) => buffer.extend_from_slice(&frame),
+        }
+        true
     }
 }

@@ -4,6 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use lb_packet::Ipv4View;
+
 /// How long the fragments of one datagram may trail its first.
 const FRAGMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -14,6 +16,18 @@ pub(crate) struct DatagramId {
     pub(crate) dst: Ipv4Addr,
     pub(crate) ident: u16,
     pub(crate) protocol: u8,
+}
+
+impl DatagramId {
+    /// The datagram `header` belongs to.
+    pub(crate) fn of(header: &Ipv4View<'_>) -> Self {
+        DatagramId {
+            src: header.src(),
+            dst: header.dst(),
+            ident: header.ident(),
+            protocol: header.protocol(),
+        }
+    }
 }
 
 /// Remembers, for each datagram whose first fragment was translated, what

@@ -1,0 +1,362 @@
+//! `lbctl`: the command-line client of the admin API of `lb-rp`, `lb-dsr`
+//! and `lb-proxy`, with tables for people and `--json` for scripts.
+
+// A command-line client talks on standard output.
+#![allow(clippy::print_stdout)]
+
+mod client;
+mod tables;
+
+use std::net::Ipv4Addr;
+use std::process::exit;
+
+use clap::{Parser, Subcommand};
+use lb_control::api::{
+    BackendAdded, Removed, Reset, ServiceStats, ServicesAdded, SessionView, Stats, VipAdded,
+    VipBody, WeightBody, WeightSet,
+};
+use lb_engine::{
+    BackendConfig, DestinationConfig, DsrBackendConfig, MacAddr, ServiceConfig, ServiceKey,
+};
+use lb_examples::cli::{admin_addr, parse_or_exit};
+use serde::Serialize;
+
+use client::Client;
+
+const PROGRAM: &str = "lbctl";
+
+/// Reads and changes a running load balancer through its admin endpoint.
+///
+/// Services are written `VIP:PORT/PROTO` (`VIP/icmp`); backends `IP[:PORT]` for
+/// lb-rp, a MAC for lb-dsr, an IP for lb-proxy (which have no services, so
+/// the service is left out).
+#[derive(Debug, Parser)]
+#[command(name = PROGRAM, version)]
+struct Cli {
+    /// The admin endpoint: PORT (on loopback) or HOST:PORT.
+    #[arg(long, global = true, default_value = "127.0.0.1:9901", value_parser = admin_addr)]
+    admin: std::net::SocketAddr,
+    /// Print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Is the packet loop running?
+    Ready,
+    /// Counters.
+    Stats {
+        /// In the Prometheus text format.
+        #[arg(long)]
+        prometheus: bool,
+    },
+    /// Set every counter back to zero.
+    Reset,
+    /// Virtual services (lb-rp).
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Backends of a service (lb-rp), or of the load balancer (lb-dsr, lb-proxy).
+    #[command(subcommand)]
+    Backend(BackendCommand),
+    /// Virtual IPs (lb-dsr).
+    #[command(subcommand)]
+    Vip(VipCommand),
+    /// Live sessions.
+    Sessions {
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only this backend.
+        #[arg(long)]
+        backend: Option<String>,
+        /// Only this client address.
+        #[arg(long)]
+        client: Option<Ipv4Addr>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// List services with their backends.
+    List,
+    /// Add a service: VIP:PORT/tcp, VIP:PORT/udp, VIP/icmp or VIP:PORT/all.
+    Add {
+        /// The service.
+        #[arg(value_parser = parsed::<ServiceConfig>)]
+        service: ServiceConfig,
+        /// Selection policy (default maglev).
+        #[arg(long)]
+        policy: Option<lb_engine::Policy>,
+        /// A backend, `IP[:PORT][@WEIGHT]` (repeat for more).
+        #[arg(long = "backend", value_parser = parsed::<BackendConfig>)]
+        backends: Vec<BackendConfig>,
+    },
+    /// Remove a service and end its sessions.
+    Del {
+        /// The service.
+        #[arg(value_parser = parsed::<ServiceKey>)]
+        service: ServiceKey,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BackendCommand {
+    /// List backends (of one service, if given).
+    List {
+        /// The service.
+        service: Option<String>,
+    },
+    /// Add a backend: `[SERVICE] BACKEND`.
+    Add {
+        /// `[SERVICE] BACKEND`
+        #[arg(num_args = 1..=2, required = true)]
+        target: Vec<String>,
+        /// Its weight.
+        #[arg(long, default_value_t = 1)]
+        weight: u32,
+    },
+    /// Change a backend's weight: `[SERVICE] BACKEND` --weight W.
+    Set {
+        /// `[SERVICE] BACKEND`
+        #[arg(num_args = 1..=2, required = true)]
+        target: Vec<String>,
+        /// The new weight; 0 drains.
+        #[arg(long)]
+        weight: u32,
+    },
+    /// Drain a backend (weight 0: sessions stay, no new flows).
+    Drain {
+        /// `[SERVICE] BACKEND`
+        #[arg(num_args = 1..=2, required = true)]
+        target: Vec<String>,
+    },
+    /// Remove a backend and end its sessions.
+    Del {
+        /// `[SERVICE] BACKEND`
+        #[arg(num_args = 1..=2, required = true)]
+        target: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VipCommand {
+    /// Answer for another VIP.
+    Add {
+        /// The VIP.
+        vip: Ipv4Addr,
+    },
+    /// Stop answering for a VIP and end its sessions.
+    Del {
+        /// The VIP.
+        vip: Ipv4Addr,
+    },
+}
+
+/// Parses a flag's value with the engine's own parser.
+fn parsed<T: std::str::FromStr<Err: std::fmt::Display>>(text: &str) -> Result<T, String> {
+    text.parse().map_err(|e| format!("{e}"))
+}
+
+pub(crate) fn fail(message: impl std::fmt::Display) -> ! {
+    eprintln!("{PROGRAM}: {message}");
+    exit(1)
+}
+
+/// The backends path for `[SERVICE] BACKEND`, and the backend.
+fn backend_target(target: &[String]) -> (String, &str) {
+    match target {
+        [service, backend] => match service.parse::<ServiceKey>() {
+            Ok(key) => (format!("services/{}/backends", key.path()), backend),
+            Err(error) => fail(format_args!("invalid service {service:?}: {error}")),
+        },
+        [backend] => ("backends".to_owned(), backend),
+        _ => fail("give [SERVICE] BACKEND"),
+    }
+}
+
+/// A backend to add, in the shape the engine behind the endpoint takes:
+/// a service's `IP[:PORT]` (lb-rp), a MAC (lb-dsr), or an IP (lb-proxy).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum NewBackend {
+    Service(BackendConfig),
+    Server(DsrBackendConfig),
+    Destination(DestinationConfig),
+}
+
+fn new_backend(for_service: bool, backend: &str, weight: u32) -> NewBackend {
+    let invalid = |expected: &str| -> ! {
+        fail(format_args!(
+            "invalid backend {backend:?}: expected {expected}"
+        ))
+    };
+    if for_service {
+        let addr: lb_engine::BackendAddr = backend.parse().unwrap_or_else(|_| invalid("IP[:PORT]"));
+        return NewBackend::Service(BackendConfig {
+            ip: addr.ip,
+            port: addr.port,
+            weight,
+        });
+    }
+    if let Ok(mac) = backend.parse::<MacAddr>() {
+        return NewBackend::Server(DsrBackendConfig { mac, weight });
+    }
+    match backend.parse() {
+        Ok(ip) => NewBackend::Destination(DestinationConfig { ip, weight }),
+        Err(_) => invalid("a MAC (lb-dsr) or an IP (lb-proxy)"),
+    }
+}
+
+/// A table for people; for scripts, the API's JSON as it came.
+fn show<T>(json: bool, (value, text): (T, String), table: impl FnOnce(&T)) {
+    if json {
+        print!("{text}");
+    } else {
+        table(&value);
+    }
+}
+
+fn main() {
+    let cli: Cli = parse_or_exit(PROGRAM);
+    let client = Client::new(cli.admin);
+    let json = cli.json;
+    match cli.command {
+        Command::Ready => {
+            let (status, text) = client.call("GET", "ready", None::<&()>);
+            if status != 200 {
+                fail(format_args!("not ready (HTTP {status})"));
+            }
+            print!("{text}");
+        }
+        Command::Stats { prometheus: true } => {
+            print!("{}", client.call("GET", "stats/prometheus", None::<&()>).1)
+        }
+        Command::Stats { prometheus: false } => {
+            show(json, client.get::<Stats>("GET", "stats"), tables::stats)
+        }
+        Command::Reset => show(json, client.get::<Reset>("POST", "stats/reset"), |_| {
+            println!("counters reset")
+        }),
+        Command::Service(ServiceCommand::List) => show(
+            json,
+            client.get::<Vec<ServiceStats>>("GET", "services"),
+            |s: &Vec<ServiceStats>| tables::services(s),
+        ),
+        Command::Service(ServiceCommand::Add {
+            mut service,
+            policy,
+            backends,
+        }) => {
+            service.policy = policy.unwrap_or(service.policy);
+            service.backends = backends;
+            show(
+                json,
+                client.typed::<ServicesAdded>("POST", "services", Some(&service)),
+                |added| println!("added {}", added.added.join(", ")),
+            );
+        }
+        Command::Service(ServiceCommand::Del { service }) => show(
+            json,
+            client.get::<Removed>("DELETE", &format!("services/{}", service.path())),
+            |removed| {
+                println!(
+                    "removed {}, {} sessions ended",
+                    removed.removed, removed.sessions_ended
+                )
+            },
+        ),
+        Command::Backend(BackendCommand::List { service }) => {
+            let (services, _) = client.get::<Vec<ServiceStats>>("GET", "services");
+            let selected: Vec<ServiceStats> = services
+                .into_iter()
+                .filter(|s| service.as_deref().is_none_or(|name| s.name == name))
+                .collect();
+            let text = serde_json::to_string_pretty(&selected).unwrap_or_default() + "\n";
+            show(json, (selected, text), |s: &Vec<ServiceStats>| {
+                tables::services(s)
+            });
+        }
+        Command::Backend(BackendCommand::Add { target, weight }) => {
+            let (path, backend) = backend_target(&target);
+            let body = new_backend(target.len() == 2, backend, weight);
+            show(
+                json,
+                client.typed::<BackendAdded>("POST", &path, Some(&body)),
+                |added| println!("added {:?} with weight {}", added.added, added.weight),
+            );
+        }
+        Command::Backend(BackendCommand::Set { target, weight }) => {
+            let (path, backend) = backend_target(&target);
+            show(
+                json,
+                client.typed::<WeightSet>(
+                    "PUT",
+                    &format!("{path}/{backend}"),
+                    Some(&WeightBody { weight }),
+                ),
+                |set| println!("{} now has weight {}", set.backend, set.weight),
+            );
+        }
+        Command::Backend(BackendCommand::Drain { target }) => {
+            let (path, backend) = backend_target(&target);
+            show(
+                json,
+                client.get::<WeightSet>("POST", &format!("{path}/{backend}/drain")),
+                |set| println!("{} draining (weight 0)", set.backend),
+            );
+        }
+        Command::Backend(BackendCommand::Del { target }) => {
+            let (path, backend) = backend_target(&target);
+            show(
+                json,
+                client.get::<Removed>("DELETE", &format!("{path}/{backend}")),
+                |removed| {
+                    println!(
+                        "removed {}, {} sessions ended",
+                        removed.removed, removed.sessions_ended
+                    )
+                },
+            );
+        }
+        Command::Vip(VipCommand::Add { vip }) => show(
+            json,
+            client.typed::<VipAdded>("POST", "vips", Some(&VipBody { vip })),
+            |added| println!("added {}", added.added),
+        ),
+        Command::Vip(VipCommand::Del { vip }) => show(
+            json,
+            client.get::<Removed>("DELETE", &format!("vips/{vip}")),
+            |removed| {
+                println!(
+                    "removed {}, {} sessions ended",
+                    removed.removed, removed.sessions_ended
+                )
+            },
+        ),
+        Command::Sessions {
+            service,
+            backend,
+            client: from,
+            limit,
+        } => {
+            let mut query = format!("sessions?limit={limit}");
+            let from = from.map(|ip| ip.to_string());
+            for (key, value) in [("service", service), ("backend", backend), ("client", from)] {
+                if let Some(value) = value {
+                    query += &format!("&{key}={}", value.replace('/', "%2F").replace(':', "%3A"));
+                }
+            }
+            show(
+                json,
+                client.get::<Vec<SessionView>>("GET", &query),
+                |s: &Vec<SessionView>| tables::sessions(s),
+            );
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! lbctl against an admin endpoint served by a stand-in packet thread.
+
+#[path = "../../lb-control/tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn lbctl(lb: &Harness, args: &[&str]) -> (bool, String, String) {
+    let addr = lb.addr.to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .arg("--admin")
+        .arg(&addr)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn lbctl_reads_like_polycubectl() {
+    let lb = Harness::start(reverse_proxy());
+    let (ok, out, err) = lbctl(
+        &lb,
+        &[
+            "backend",
+            "add",
+            "10.0.0.1:80/tcp",
+            "192.168.1.3:8080",
+            "--weight",
+            "10",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("added \"192.168.1.3:8080\" with weight 10"),
+        "{out}"
+    );
+    let (ok, out, _) = lbctl(
+        &lb,
+        &[
+            "service",
+            "add",
+            "10.0.0.2:53/udp",
+            "--backend",
+            "192.168.1.9:5353@4",
+        ],
+    );
+    assert!(ok && out.contains("10.0.0.2:53/udp"), "{out}");
+    let (ok, out, _) = lbctl(&lb, &["service", "list"]);
+    assert!(ok);
+    let line = out
+        .lines()
+        .find(|l| l.contains("192.168.1.3:8080"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&words[1..3], ["weight", "10"], "{out}");
+    assert!(out.contains("10.0.0.1:80/tcp"), "{out}");
+    let (ok, out, _) = lbctl(&lb, &["--json", "backend", "list", "10.0.0.2:53/udp"]);
+    assert!(ok);
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed[0]["backends"][0]["weight"], 4);
+    assert!(
+        lbctl(
+            &lb,
+            &["backend", "drain", "10.0.0.1:80/tcp", "192.168.1.3:8080"]
+        )
+        .0
+    );
+    assert!(
+        lbctl(
+            &lb,
+            &[
+                "backend",
+                "set",
+                "10.0.0.1:80/tcp",
+                "192.168.1.3:8080",
+                "--weight",
+                "2"
+            ]
+        )
+        .0
+    );
+    assert!(
+        lbctl(
+            &lb,
+            &["backend", "del", "10.0.0.1:80/tcp", "192.168.1.3:8080"]
+        )
+        .0
+    );
+    let (ok, _, err) = lbctl(
+        &lb,
+        &["backend", "del", "10.0.0.9:80/tcp", "192.168.1.3:8080"],
+    );
+    assert!(
+        !ok && err.contains("no service 10.0.0.9:80/tcp (HTTP 404)"),
+        "{err}"
+    );
+    let (ok, out, _) = lbctl(&lb, &["stats", "--prometheus"]);
+    assert!(ok && out.contains("lb_frames_received_total"), "{out}");
+    assert!(
+        lbctl(&lb, &["stats"])
+            .1
+            .contains("engine      reverse_proxy")
+    );
+    assert!(lbctl(&lb, &["ready"]).0);
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(["--admin", "127.0.0.1:1", "ready"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach the admin endpoint")
+    );
+}

@@ -1,0 +1,90 @@
+//! What the admin API's requests and answers carry, one set of types for
+//! the server and its clients (`lbctl`). Reads answer with the engine's own
+//! snapshots: [`Stats`] for `/stats`, a list of [`ServiceStats`] for
+//! `/services`, of [`SessionView`] for `/sessions`.
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+pub use lb_engine::{BackendStats, ServiceStats, SessionView, Stats};
+
+/// The body of every refusal: `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What was wrong, on one line.
+    pub error: String,
+}
+
+/// `PUT .../backends/ID`: a backend's new weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightBody {
+    /// Share of new flows; 0 drains.
+    pub weight: u32,
+}
+
+/// `POST /vips`: a VIP to answer for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VipBody {
+    /// The VIP.
+    pub vip: Ipv4Addr,
+}
+
+/// `POST /services` answered: the keys the new service answers on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicesAdded {
+    /// One key per protocol (three for `all`).
+    pub added: Vec<String>,
+}
+
+/// A backend added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendAdded {
+    /// Its service, when the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// How the backend is named from now on (`ip:port`, a MAC, an IP).
+    pub added: String,
+    /// Its weight.
+    pub weight: u32,
+}
+
+/// A backend's weight set (or drained: weight 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightSet {
+    /// Its service, when the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The backend.
+    pub backend: String,
+    /// Its weight now.
+    pub weight: u32,
+}
+
+/// A service, backend or VIP removed, with the sessions that ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    /// Its service, when a backend of a named service was removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// What was removed.
+    pub removed: String,
+    /// Sessions that ended with it.
+    pub sessions_ended: usize,
+}
+
+/// A VIP added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipAdded {
+    /// The VIP.
+    pub added: Ipv4Addr,
+}
+
+/// `POST /stats/reset` answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reset {
+    /// Always true: the counters are zero.
+    pub reset: bool,
+}

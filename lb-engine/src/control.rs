@@ -1,0 +1,96 @@
+//! Changing a running engine: its services and their backends.
+
+use core::fmt::Display;
+use core::str::FromStr;
+use std::net::Ipv4Addr;
+
+use crate::ConfigError;
+
+const NO_VIPS: &str = "only the direct-return load balancer has VIPs apart from its services";
+
+/// A backend's configuration, which always carries a weight.
+pub trait Weighted {
+    /// Its share of new flows; 0 drains it.
+    fn weight(&self) -> u32;
+}
+
+/// The changes an engine takes while it runs, in one shape for every
+/// engine: services named by a key, each with backends named by a key.
+/// Every change is checked whole first; a refused one changes nothing and
+/// says why with a typed [`ConfigError`] (whose
+/// [`kind`](ConfigError::kind) tells unknown from duplicate from invalid).
+///
+/// Engines with one service (direct return, the NAT proxy) name it with
+/// [`sole_service`](Self::sole_service) and refuse to add or remove
+/// services.
+pub trait Control {
+    /// Names a service (`VIP:PORT/PROTO` for the reverse proxy).
+    type ServiceKey: Clone + Eq + Display + FromStr<Err: Display>;
+    /// A service as configuration writes it.
+    type ServiceConfig: Clone;
+    /// Names a backend within its service.
+    type BackendKey: Clone + Eq + Display + FromStr<Err: Display>;
+    /// A backend as configuration writes it.
+    type BackendConfig: Clone + Weighted;
+
+    /// The services, as configuration.
+    fn services(&self) -> Vec<Self::ServiceConfig>;
+
+    /// Adds a service; the keys it answers on.
+    fn add_service(
+        &mut self,
+        service: &Self::ServiceConfig,
+    ) -> Result<Vec<Self::ServiceKey>, ConfigError>;
+
+    /// Removes a service and ends its sessions; how many.
+    fn remove_service(&mut self, service: Self::ServiceKey) -> Result<usize, ConfigError>;
+
+    /// Adds a backend to a service; the key it is known by from now on.
+    fn add_backend(
+        &mut self,
+        service: Self::ServiceKey,
+        backend: &Self::BackendConfig,
+    ) -> Result<Self::BackendKey, ConfigError>;
+
+    /// Sets a backend's weight: its share of new flows; 0 drains it (its
+    /// sessions go on, it takes no new flows).
+    fn set_weight(
+        &mut self,
+        service: Self::ServiceKey,
+        backend: Self::BackendKey,
+        weight: u32,
+    ) -> Result<(), ConfigError>;
+
+    /// Drains a backend: weight 0.
+    fn drain(
+        &mut self,
+        service: Self::ServiceKey,
+        backend: Self::BackendKey,
+    ) -> Result<(), ConfigError> {
+        self.set_weight(service, backend, 0)
+    }
+
+    /// Removes a backend and ends its sessions; how many.
+    fn remove_backend(
+        &mut self,
+        service: Self::ServiceKey,
+        backend: Self::BackendKey,
+    ) -> Result<usize, ConfigError>;
+
+    /// The service of an engine that has exactly one.
+    fn sole_service(&self) -> Option<Self::ServiceKey> {
+        None
+    }
+
+    /// Answers for another VIP, on engines whose VIPs are not services.
+    fn add_vip(&mut self, vip: Ipv4Addr) -> Result<(), ConfigError> {
+        let _ = vip;
+        Err(ConfigError::Unsupported(NO_VIPS))
+    }
+
+    /// Stops answering for a VIP and ends its sessions; how many.
+    fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<usize, ConfigError> {
+        let _ = vip;
+        Err(ConfigError::Unsupported(NO_VIPS))
+    }
+}

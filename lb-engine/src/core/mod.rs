@@ -1,0 +1,244 @@
+//! The skeleton every engine shares: services with their backend pools,
+//! the session table, the traffic counters and the sweep schedule, and the
+//! one frame path that parses, dispatches and counts.
+//!
+//! An engine composes a [`Core`] and implements [`Dispatch`] (what it does
+//! with a parsed frame); the rest (counting a verdict, mapping a full
+//! table to a drop reason, stats, session listings, ending the sessions of
+//! a removed backend) is written here once.
+
+pub(crate) mod arp_resolver;
+pub(crate) mod backend_pool;
+pub(crate) mod fragments;
+pub(crate) mod services;
+mod sweep;
+
+use core::fmt::Display;
+use core::hash::Hash;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use lb_algos::{BackendId, Policy, SelectorConfig};
+use lb_packet::{FlowKey, Frame, MacAddr, TcpFlags};
+use lb_session::{InsertError, SessionTable};
+
+use crate::stats::TrafficCounters;
+use crate::{
+    ConfigError, DropReason, EngineKind, PortId, SelectionSettings, SessionFilter, SessionSettings,
+    SessionView, Stats, Verdict,
+};
+use backend_pool::BackendPool;
+use services::{Owned, Owner, ServiceSlots};
+use sweep::SweepSchedule;
+
+/// Refuses a MAC an engine would answer with or send to that is not unicast.
+pub(crate) fn unicast(mac: MacAddr) -> Result<MacAddr, ConfigError> {
+    if mac.is_multicast() {
+        Err(ConfigError::NotUnicast(mac))
+    } else {
+        Ok(mac)
+    }
+}
+
+/// What an engine decides for a frame once it parsed; the frame path
+/// around it is [`Dispatch::handle`].
+pub(crate) trait Dispatch {
+    /// The counters every verdict is recorded in.
+    fn traffic(&mut self) -> &mut TrafficCounters;
+
+    /// What to do with `frame`, received on `port` at `now`.
+    fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict;
+
+    /// Parses `bytes`, dispatches it, and counts the verdict.
+    #[inline]
+    fn handle(&mut self, now: Instant, port: PortId, bytes: &mut [u8]) -> Verdict {
+        let len = bytes.len();
+        let verdict = match Frame::parse(bytes) {
+            Ok(mut frame) => self.dispatch(now, port, &mut frame),
+            Err(error) => Verdict::Drop(error.into()),
+        };
+        self.traffic().record(len, verdict);
+        verdict
+    }
+}
+
+/// Services keyed by `K` with backends at `T`, sessions holding `V`.
+pub(crate) struct Core<K, T, V> {
+    pub(crate) services: ServiceSlots<K, T>,
+    pub(crate) sessions: SessionTable<V>,
+    pub(crate) traffic: TrafficCounters,
+    pub(crate) selector: SelectorConfig,
+    kind: EngineKind,
+    sweep: SweepSchedule,
+}
+
+impl<K, T, V> core::fmt::Debug for Core<K, T, V> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Core")
+            .field("kind", &self.kind)
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, T, V> Core<K, T, V>
+where
+    K: Clone + Eq + Hash + Display,
+    T: Copy + PartialEq + Display + Into<BackendId>,
+    V: Owned,
+{
+    /// A core with no service yet.
+    pub(crate) fn new(
+        kind: EngineKind,
+        sessions: &SessionSettings,
+        selection: &SelectionSettings,
+    ) -> Result<Self, ConfigError> {
+        Ok(Core {
+            services: ServiceSlots::new(),
+            sessions: SessionTable::new(sessions.table_config())?,
+            traffic: TrafficCounters::default(),
+            selector: selection.selector_config()?,
+            kind,
+            sweep: SweepSchedule::default(),
+        })
+    }
+
+    /// A backend pool of `targets` with `policy`, built with this engine's
+    /// selection settings.
+    pub(crate) fn pool(
+        &self,
+        policy: Policy,
+        targets: impl IntoIterator<Item = (T, u32)>,
+    ) -> Result<BackendPool<T>, ConfigError> {
+        Ok(BackendPool::new(policy, targets, &self.selector)?)
+    }
+
+    /// Starts a session for a flow's first packet, and counts the new flow.
+    #[inline]
+    pub(crate) fn open_session(
+        &mut self,
+        now: Instant,
+        forward: FlowKey,
+        reverse: FlowKey,
+        flags: Option<TcpFlags>,
+        value: V,
+    ) -> Result<(), DropReason> {
+        let owner = value.owner();
+        match self.sessions.insert(now, forward, reverse, flags, value) {
+            Ok(_) => {}
+            Err(InsertError::Full) => return Err(DropReason::TableFull),
+            Err(_) => return Err(DropReason::NoSession),
+        }
+        self.services.new_flow(owner);
+        Ok(())
+    }
+
+    /// Counts a packet of `len` bytes of a session owned by `owner`.
+    #[inline]
+    pub(crate) fn count(&mut self, owner: Owner, len: usize) {
+        self.services.count(owner, len);
+    }
+
+    /// Adds a backend to the service in `slot`, or sets the weight of the
+    /// one at `target`.
+    pub(crate) fn upsert_backend(
+        &mut self,
+        slot: u32,
+        target: T,
+        weight: u32,
+    ) -> Result<(), ConfigError> {
+        let selector = self.selector;
+        let service = self
+            .services
+            .get_mut(slot)
+            .ok_or(ConfigError::Unsupported("no such service slot"))?;
+        Ok(service.backends.upsert(target, weight, &selector)?)
+    }
+
+    /// Removes the backend at `target` from the service in `slot` and ends
+    /// its sessions; how many, or `None` if the service has no such backend.
+    pub(crate) fn remove_backend(
+        &mut self,
+        slot: u32,
+        target: T,
+    ) -> Result<Option<usize>, ConfigError> {
+        let selector = self.selector;
+        let Some(service) = self.services.get_mut(slot) else {
+            return Ok(None);
+        };
+        let Some(backend) = service.backends.remove(target, &selector)? else {
+            return Ok(None);
+        };
+        let gone = Owner {
+            service: slot,
+            backend,
+        };
+        Ok(Some(self.sessions.retain(|_, value| value.owner() != gone)))
+    }
+
+    /// Removes the service under `key` and ends its sessions; how many, or
+    /// `None` if there is no such service.
+    pub(crate) fn remove_service(&mut self, key: &K) -> Option<usize> {
+        let slot = self.services.remove(key)?;
+        Some(
+            self.sessions
+                .retain(|_, value| value.owner().service != slot),
+        )
+    }
+
+    /// Sweeps idle sessions when due.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.sweep.run(now, &mut self.sessions);
+    }
+
+    /// When the next sweep is due.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.sweep.deadline()
+    }
+
+    /// A snapshot of every counter and of the live sessions per backend.
+    pub(crate) fn stats(&self, now: Instant) -> Stats {
+        let mut live: HashMap<Owner, usize> = HashMap::new();
+        for session in self.sessions.iter(now) {
+            *live.entry(session.value.owner()).or_default() += 1;
+        }
+        Stats {
+            engine: self.kind,
+            traffic: self.traffic,
+            sessions: self.sessions.len(),
+            session_capacity: self.sessions.capacity(),
+            session_table: self.sessions.stats(),
+            services: self.services.stats(&live),
+        }
+    }
+
+    /// Every counter back to zero; sessions stay.
+    pub(crate) fn reset_counters(&mut self) {
+        self.traffic = TrafficCounters::default();
+        self.sessions.reset_stats();
+        self.services.reset_counters();
+    }
+
+    /// Up to `limit` live sessions that match `filter`.
+    pub(crate) fn sessions(
+        &self,
+        now: Instant,
+        filter: &SessionFilter,
+        limit: usize,
+    ) -> Vec<SessionView> {
+        self.sessions
+            .iter(now)
+            .filter_map(|session| {
+                let owner = session.value.owner();
+                let service = self.services.get(owner.service)?;
+                let backend = service.backends.get(owner.backend)?;
+                filter.view(
+                    &session,
+                    service.key.to_string(),
+                    backend.target.to_string(),
+                )
+            })
+            .take(limit)
+            .collect()
+    }
+}

@@ -1,0 +1,180 @@
+//! An engine's services in stable slots, each with its backend pool and
+//! counters, and found by key.
+
+use core::fmt::Display;
+use core::hash::Hash;
+use std::collections::HashMap;
+
+use lb_algos::BackendId;
+
+use super::backend_pool::BackendPool;
+use crate::stats::{BackendStats, FlowCounters, ServiceStats};
+
+/// Which service and backend a session belongs to, by slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Owner {
+    pub(crate) service: u32,
+    pub(crate) backend: u32,
+}
+
+/// A session value that knows its [`Owner`].
+pub(crate) trait Owned {
+    fn owner(&self) -> Owner;
+}
+
+/// A service: what it is called, its backends, its counters.
+#[derive(Debug)]
+pub(crate) struct Service<K, T> {
+    pub(crate) key: K,
+    pub(crate) backends: BackendPool<T>,
+    pub(crate) counters: FlowCounters,
+}
+
+/// Services in slots that stay put: a removed service leaves a hole, so a
+/// session naming a slot never finds another service in it.
+#[derive(Debug)]
+pub(crate) struct ServiceSlots<K, T> {
+    slots: Vec<Option<Service<K, T>>>,
+    index: HashMap<K, u32>,
+}
+
+fn slot_index(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
+}
+
+impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<BackendId>>
+    ServiceSlots<K, T>
+{
+    pub(crate) fn new() -> Self {
+        ServiceSlots {
+            slots: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// Adds a service under `key` (which must be new); returns its slot.
+    pub(crate) fn insert(&mut self, key: K, backends: BackendPool<T>) -> u32 {
+        let service = Service {
+            key: key.clone(),
+            backends,
+            counters: FlowCounters::default(),
+        };
+        let slot = match self.slots.iter().position(Option::is_none) {
+            Some(free) => {
+                self.slots[free] = Some(service);
+                free
+            }
+            None => {
+                self.slots.push(Some(service));
+                self.slots.len() - 1
+            }
+        };
+        let slot = slot_index(slot);
+        self.index.insert(key, slot);
+        slot
+    }
+
+    /// Removes the service under `key`; its slot, if it had one.
+    pub(crate) fn remove(&mut self, key: &K) -> Option<u32> {
+        let slot = self.index.remove(key)?;
+        self.slots[slot as usize] = None;
+        Some(slot)
+    }
+
+    /// Gives the service in `slot` a new key.
+    pub(crate) fn rekey(&mut self, slot: u32, key: K) {
+        if let Some(service) = self.get_mut(slot) {
+            let old = core::mem::replace(&mut service.key, key.clone());
+            self.index.remove(&old);
+            self.index.insert(key, slot);
+        }
+    }
+
+    /// The slot of the service under `key`.
+    #[inline]
+    pub(crate) fn slot(&self, key: &K) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    pub(crate) fn contains(&self, key: &K) -> bool {
+        self.index.contains_key(key)
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, slot: u32) -> Option<&Service<K, T>> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, slot: u32) -> Option<&mut Service<K, T>> {
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// The services with their slots, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Service<K, T>)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| Some((slot_index(index), slot.as_ref()?)))
+    }
+
+    /// The keys, in slot order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        self.iter().map(|(_, service)| &service.key)
+    }
+
+    /// Counts a packet of `len` bytes on its service and backend.
+    #[inline]
+    pub(crate) fn count(&mut self, owner: Owner, len: usize) {
+        if let Some(service) = self.get_mut(owner.service) {
+            service.counters.packet(len);
+            if let Some(backend) = service.backends.get_mut(owner.backend) {
+                backend.counters.packet(len);
+            }
+        }
+    }
+
+    /// Counts a new flow on its service and backend.
+    pub(crate) fn new_flow(&mut self, owner: Owner) {
+        if let Some(service) = self.get_mut(owner.service) {
+            service.counters.new_flows += 1;
+            if let Some(backend) = service.backends.get_mut(owner.backend) {
+                backend.counters.new_flows += 1;
+            }
+        }
+    }
+
+    /// Every counter back to zero.
+    pub(crate) fn reset_counters(&mut self) {
+        for service in self.slots.iter_mut().flatten() {
+            service.counters = FlowCounters::default();
+            service.backends.reset_counters();
+        }
+    }
+
+    /// The services as stats show them, sorted by name, given the live
+    /// sessions of each owner.
+    pub(crate) fn stats(&self, live: &HashMap<Owner, usize>) -> Vec<ServiceStats> {
+        let mut services: Vec<ServiceStats> = self
+            .iter()
+            .map(|(slot, service)| {
+                let backends: Vec<BackendStats> = service.backends.stats(|backend| {
+                    let owner = Owner {
+                        service: slot,
+                        backend,
+                    };
+                    live.get(&owner).copied().unwrap_or(0)
+                });
+                ServiceStats {
+                    name: service.key.to_string(),
+                    policy: service.backends.policy(),
+                    sessions: backends.iter().map(|b| b.sessions).sum(),
+                    counters: service.counters,
+                    backends,
+                }
+            })
+            .collect();
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        services
+    }
+}

@@ -1,0 +1,132 @@
+//! Changing a running direct-return engine: its VIPs and its servers.
+
+use std::net::Ipv4Addr;
+
+use lb_packet::MacAddr;
+
+use super::{DirectReturn, DsrBackendConfig, DsrServiceConfig, SERVICE, VipList};
+use crate::core::unicast;
+use crate::{ConfigError, Control};
+
+const ONE_SERVICE: &str =
+    "the direct-return load balancer has one service: change its VIPs with /vips";
+
+impl DirectReturn {
+    /// Adds a server, or sets the weight of one (0 drains it).
+    pub fn set_backend(&mut self, backend: DsrBackendConfig) -> Result<(), ConfigError> {
+        unicast(backend.mac)?;
+        self.core
+            .upsert_backend(SERVICE, backend.mac, backend.weight)
+    }
+
+    fn has_backend(&self, mac: MacAddr) -> bool {
+        self.core
+            .services
+            .get(SERVICE)
+            .is_some_and(|service| service.backends.find(mac).is_some())
+    }
+
+    /// Refuses any service but the one there is.
+    fn check_service(&self, vips: &VipList) -> Result<(), ConfigError> {
+        match self.sole_service() {
+            Some(ours) if ours == *vips => Ok(()),
+            _ => Err(ConfigError::UnknownService(vips.to_string())),
+        }
+    }
+
+    fn unknown_backend(&self, mac: MacAddr) -> ConfigError {
+        ConfigError::UnknownBackend {
+            service: self.sole_service().unwrap_or_default().to_string(),
+            backend: mac.to_string(),
+        }
+    }
+}
+
+impl Control for DirectReturn {
+    type ServiceKey = VipList;
+    type ServiceConfig = DsrServiceConfig;
+    type BackendKey = MacAddr;
+    type BackendConfig = DsrBackendConfig;
+
+    fn services(&self) -> Vec<DsrServiceConfig> {
+        self.core
+            .services
+            .iter()
+            .map(|(_, service)| DsrServiceConfig {
+                vips: service.key.clone(),
+                policy: service.backends.policy(),
+                backends: service
+                    .backends
+                    .members()
+                    .map(|(_, b)| DsrBackendConfig {
+                        mac: b.target,
+                        weight: b.weight,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn add_service(&mut self, _: &DsrServiceConfig) -> Result<Vec<VipList>, ConfigError> {
+        Err(ConfigError::Unsupported(ONE_SERVICE))
+    }
+
+    fn remove_service(&mut self, _: VipList) -> Result<usize, ConfigError> {
+        Err(ConfigError::Unsupported(ONE_SERVICE))
+    }
+
+    fn add_backend(
+        &mut self,
+        vips: VipList,
+        backend: &DsrBackendConfig,
+    ) -> Result<MacAddr, ConfigError> {
+        self.check_service(&vips)?;
+        if self.has_backend(backend.mac) {
+            return Err(ConfigError::DuplicateBackend {
+                service: vips.to_string(),
+                backend: backend.mac.to_string(),
+            });
+        }
+        self.set_backend(*backend)?;
+        Ok(backend.mac)
+    }
+
+    fn set_weight(&mut self, vips: VipList, mac: MacAddr, weight: u32) -> Result<(), ConfigError> {
+        self.check_service(&vips)?;
+        if !self.has_backend(mac) {
+            return Err(self.unknown_backend(mac));
+        }
+        self.set_backend(DsrBackendConfig { mac, weight })
+    }
+
+    /// Removes a server and ends its sessions; returns how many.
+    fn remove_backend(&mut self, vips: VipList, mac: MacAddr) -> Result<usize, ConfigError> {
+        self.check_service(&vips)?;
+        let unknown = self.unknown_backend(mac);
+        self.core.remove_backend(SERVICE, mac)?.ok_or(unknown)
+    }
+
+    fn sole_service(&self) -> Option<VipList> {
+        Some(self.core.services.get(SERVICE)?.key.clone())
+    }
+
+    /// Answers for another VIP.
+    fn add_vip(&mut self, vip: Ipv4Addr) -> Result<(), ConfigError> {
+        let vips = self.sole_service().unwrap_or_default();
+        if vips.contains(vip) {
+            return Err(ConfigError::DuplicateVip(vip));
+        }
+        self.core.services.rekey(SERVICE, vips.with(vip));
+        Ok(())
+    }
+
+    /// Stops answering for a VIP and ends its sessions; returns how many.
+    fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<usize, ConfigError> {
+        let vips = self.sole_service().unwrap_or_default();
+        if !vips.contains(vip) {
+            return Err(ConfigError::UnknownVip(vip));
+        }
+        self.core.services.rekey(SERVICE, vips.without(vip));
+        Ok(self.core.sessions.retain(|key, _| key.dst != vip))
+    }
+}

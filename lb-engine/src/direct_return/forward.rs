@@ -1,0 +1,102 @@
+//! Frames from clients: ARP for the VIPs answered, the rest sent to a
+//! server by its MAC.
+
+use std::time::Instant;
+
+use lb_packet::{ArpOp, FlowKey, Frame, Icmp, TcpFlags};
+use lb_session::Direction;
+
+use super::{DirectReturn, DsrSession, SERVICE};
+use crate::core::fragments::DatagramId;
+use crate::core::services::Owned;
+use crate::{DropReason, Verdict};
+
+impl DirectReturn {
+    pub(super) fn handle_frontend(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<&mut [u8]>,
+    ) -> Verdict {
+        if let Some(arp) = frame.arp() {
+            let for_us = arp.op() == ArpOp::Request && self.is_vip(arp.target_ip());
+            return if for_us && frame.make_arp_reply(self.mac).is_ok() {
+                Verdict::Reply
+            } else {
+                Verdict::Drop(DropReason::NotForUs)
+            };
+        }
+        if frame.dst_mac() != self.mac {
+            return Verdict::Drop(DropReason::NotForUs);
+        }
+        let Some(header) = frame.ipv4() else {
+            return Verdict::Drop(DropReason::NotForUs);
+        };
+        if !self.is_vip(header.dst()) {
+            return Verdict::Drop(DropReason::NotForUs);
+        }
+        let datagram = DatagramId::of(&header);
+        let (is_fragment, more_fragments) = (header.is_fragment(), header.more_fragments());
+        let session = if let Some(key) = frame.flow_key() {
+            let session = match self.core.sessions.lookup(now, &key, frame.tcp_flags()) {
+                Some(hit) if hit.direction == Direction::Forward => *hit.value,
+                Some(_) => return Verdict::Drop(DropReason::NoSession),
+                None => match self.new_session(now, &key, frame.tcp_flags()) {
+                    Ok(session) => session,
+                    Err(reason) => return Verdict::Drop(reason),
+                },
+            };
+            if more_fragments {
+                self.fragments.remember(now, datagram, session.0);
+            }
+            session
+        } else if is_fragment {
+            match self.fragments.lookup(now, &datagram) {
+                Some(backend) => DsrSession(backend),
+                None => return Verdict::Drop(DropReason::Fragment),
+            }
+        } else if let Some(Icmp::Error { .. }) = frame.icmp() {
+            // About a packet the server sent from the VIP: to that server.
+            match frame
+                .quoted_flow()
+                .and_then(|quoted| self.core.sessions.peek(&quoted.reversed()))
+            {
+                Some((Direction::Forward, session)) => *session,
+                _ => return Verdict::Drop(DropReason::NoSession),
+            }
+        } else {
+            return Verdict::Drop(DropReason::UnsupportedProtocol);
+        };
+        let Some(server) = self
+            .core
+            .services
+            .get(SERVICE)
+            .and_then(|service| service.backends.get(session.0))
+            .map(|member| member.target)
+        else {
+            return Verdict::Drop(DropReason::NoBackend);
+        };
+        self.core.count(session.owner(), frame.len());
+        frame.set_dst_mac(server);
+        frame.set_src_mac(self.backend_port_mac);
+        self.out_port()
+    }
+
+    fn new_session(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        tcp_flags: Option<TcpFlags>,
+    ) -> Result<DsrSession, DropReason> {
+        let backend = self
+            .core
+            .services
+            .get(SERVICE)
+            .and_then(|service| service.backends.pick(key))
+            .ok_or(DropReason::NoBackend)?;
+        let session = DsrSession(backend);
+        // Replies bypass us; the reverse key only has to be distinct.
+        self.core
+            .open_session(now, *key, key.reversed(), tcp_flags, session)?;
+        Ok(session)
+    }
+}

@@ -1,0 +1,182 @@
+//! [`DirectReturn`]: layer-2 direct server return, as Polycube's `lbdsr`.
+//!
+//! `config` holds what it is configured with and names its one service
+//! (its VIPs), `control` changes VIPs and servers while it runs, `forward`
+//! is the only path there is: replies bypass the load balancer.
+
+mod config;
+mod control;
+mod forward;
+
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use lb_packet::{Frame, MacAddr};
+
+pub use config::{DirectReturnConfig, DsrBackendConfig, DsrServiceConfig, VipList};
+
+use crate::core::fragments::FragmentTracker;
+use crate::core::services::{Owned, Owner};
+use crate::core::{Core, Dispatch, unicast};
+use crate::stats::TrafficCounters;
+use crate::{
+    ConfigError, DropReason, Engine, EngineKind, Observe, PortId, SessionFilter, SessionView,
+    Stats, Verdict,
+};
+
+const FRAGMENT_CAPACITY: usize = 4096;
+
+/// The frontend port; also the only port of a one-armed engine.
+pub const FRONTEND_PORT: PortId = PortId(0);
+/// The backend port of a two-armed engine.
+pub const BACKEND_PORT: PortId = PortId(1);
+
+/// The slot of the engine's one service.
+const SERVICE: u32 = 0;
+
+/// A session remembers its server's slot.
+#[derive(Debug, Clone, Copy)]
+struct DsrSession(u32);
+
+impl Owned for DsrSession {
+    #[inline]
+    fn owner(&self) -> Owner {
+        Owner {
+            service: SERVICE,
+            backend: self.0,
+        }
+    }
+}
+
+/// Direct server return at layer 2 (Polycube `lbdsr`, without its limits).
+///
+/// The engine answers ARP for its VIPs with its own MAC. A frame to that
+/// MAC and a VIP is sent to a server chosen by the policy, with only the
+/// Ethernet header changed: destination the server's MAC, source the
+/// backend port's own MAC. IP and transport headers are untouched, and the
+/// server replies to the client directly. Sessions keep each flow on its
+/// server while servers come and go; removing a server ends its sessions;
+/// weight 0 drains it. Any number of VIPs and servers.
+///
+/// Ports: [`FRONTEND_PORT`] and [`BACKEND_PORT`], or only the frontend when
+/// one-armed. Frames on the frontend that are not for the engine's MAC and
+/// a VIP, and anything arriving on the backend port, are dropped and
+/// counted.
+pub struct DirectReturn {
+    mac: MacAddr,
+    backend_port_mac: MacAddr,
+    one_armed: bool,
+    /// One service, [`SERVICE`], keyed by the VIPs.
+    core: Core<VipList, MacAddr, DsrSession>,
+    fragments: FragmentTracker<u32>,
+}
+
+impl core::fmt::Debug for DirectReturn {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DirectReturn")
+            .field("vips", &self.vips())
+            .field("mac", &self.mac)
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DirectReturn {
+    /// An engine from its configuration.
+    pub fn new(config: &DirectReturnConfig) -> Result<Self, ConfigError> {
+        let mac = unicast(config.mac)?;
+        let backend_port_mac = unicast(config.backend_port_mac.unwrap_or(mac))?;
+        for backend in &config.backends {
+            unicast(backend.mac)?;
+        }
+        let mut core = Core::new(
+            EngineKind::DirectReturn,
+            &config.sessions,
+            &config.selection,
+        )?;
+        let backends = core.pool(
+            config.policy,
+            config.backends.iter().map(|b| (b.mac, b.weight)),
+        )?;
+        core.services
+            .insert(VipList::new(config.vips.iter().copied()), backends);
+        Ok(DirectReturn {
+            mac,
+            backend_port_mac,
+            one_armed: config.one_armed,
+            core,
+            fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
+        })
+    }
+
+    /// The VIPs answered for, sorted.
+    pub fn vips(&self) -> &[Ipv4Addr] {
+        self.core
+            .services
+            .get(SERVICE)
+            .map_or(&[], |service| service.key.as_slice())
+    }
+
+    #[inline]
+    fn is_vip(&self, addr: Ipv4Addr) -> bool {
+        self.core
+            .services
+            .get(SERVICE)
+            .is_some_and(|service| service.key.contains(addr))
+    }
+
+    fn out_port(&self) -> Verdict {
+        if self.one_armed {
+            Verdict::Reply
+        } else {
+            Verdict::Forward(BACKEND_PORT)
+        }
+    }
+}
+
+impl Dispatch for DirectReturn {
+    fn traffic(&mut self) -> &mut TrafficCounters {
+        &mut self.core.traffic
+    }
+
+    #[inline]
+    fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict {
+        if port == FRONTEND_PORT {
+            self.handle_frontend(now, frame)
+        } else {
+            Verdict::Drop(DropReason::WrongPort)
+        }
+    }
+}
+
+impl Engine for DirectReturn {
+    fn port_count(&self) -> usize {
+        if self.one_armed { 1 } else { 2 }
+    }
+
+    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
+        self.handle(now, port, frame)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+}
+
+impl Observe for DirectReturn {
+    fn stats(&self, now: Instant) -> Stats {
+        self.core.stats(now)
+    }
+
+    fn reset_counters(&mut self) {
+        self.core.reset_counters();
+    }
+
+    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
+        self.core.sessions(now, filter, limit)
+    }
+}

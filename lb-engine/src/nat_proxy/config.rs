@@ -1,0 +1,83 @@
+//! What a [`NatProxy`](super::NatProxy) is configured with.
+
+use std::net::Ipv4Addr;
+
+use lb_algos::Policy;
+use lb_packet::MacAddr;
+use lb_session::PortRange;
+use serde::{Deserialize, Serialize};
+
+use crate::{ArpSettings, SelectionSettings, SessionSettings, Weighted};
+
+fn default_policy() -> Policy {
+    Policy::Random
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// Configuration of a [`NatProxy`](super::NatProxy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatProxyConfig {
+    /// The proxy's own address, which clients connect to.
+    pub ip: Ipv4Addr,
+    /// Prefix length of its network: destinations inside are on-link.
+    pub prefix_len: u8,
+    /// The proxy's MAC.
+    pub mac: MacAddr,
+    /// Router for destinations off-link.
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    /// Where connections are sent (the port is kept).
+    pub dst_addrs: Vec<Ipv4Addr>,
+    /// How a connection picks a destination (default random).
+    #[serde(default = "default_policy")]
+    pub policy: Policy,
+    /// Source ports towards destinations (default 32768-60999).
+    #[serde(default)]
+    pub snat_ports: PortRange,
+    /// Ports on the proxy that take no connections.
+    #[serde(default)]
+    pub denied_ports: Vec<u16>,
+    /// The session table.
+    #[serde(default)]
+    pub sessions: SessionSettings,
+    /// Destination selection.
+    #[serde(default)]
+    pub selection: SelectionSettings,
+    /// Next-hop resolution.
+    #[serde(default)]
+    pub arp: ArpSettings,
+}
+
+/// A destination of the proxy: where connections go, on the port they
+/// came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationConfig {
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Relative share of new connections (default 1); 0 drains it.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+/// The one service of a proxy, as configuration: its address and its
+/// destinations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyServiceConfig {
+    /// The proxy's address.
+    pub ip: Ipv4Addr,
+    /// How a connection picks a destination.
+    pub policy: Policy,
+    /// The destinations.
+    pub destinations: Vec<DestinationConfig>,
+}
+
+impl Weighted for DestinationConfig {
+    fn weight(&self) -> u32 {
+        self.weight
+    }
+}

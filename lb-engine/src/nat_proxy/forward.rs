@@ -1,0 +1,123 @@
+//! Connections from clients: echo answered, sessions found or made, each
+//! translated to its destination (SNAT to the proxy, DNAT to the
+//! destination).
+
+use std::net::SocketAddrV4;
+use std::time::Instant;
+
+use lb_packet::{FlowKey, Frame, Icmp, MacAddr, TcpFlags};
+use lb_session::{Direction, SnatAllocator};
+
+use super::{NatProxy, ProxySession, SERVICE};
+use crate::core::services::Owned;
+use crate::{DropReason, Verdict};
+
+impl NatProxy {
+    /// An IPv4 frame: to the proxy, or not for us.
+    pub(super) fn handle_ipv4(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
+        let Some(header) = frame.ipv4() else {
+            return Verdict::Drop(DropReason::NotForUs);
+        };
+        if header.dst() != self.ip {
+            return Verdict::Drop(DropReason::NotForUs);
+        }
+        if header.is_fragment() {
+            return Verdict::Drop(DropReason::Fragment);
+        }
+        match frame.icmp() {
+            Some(Icmp::EchoRequest { .. }) => {
+                return if frame.make_echo_reply().is_ok() {
+                    Verdict::Reply
+                } else {
+                    Verdict::Drop(DropReason::Malformed)
+                };
+            }
+            Some(Icmp::Error { .. }) => return self.translate_error(now, frame),
+            Some(_) => return Verdict::Drop(DropReason::NoSession),
+            None => {}
+        }
+        let Some(key) = frame.flow_key() else {
+            return Verdict::Drop(DropReason::UnsupportedProtocol);
+        };
+        let flags = frame.tcp_flags();
+        match self.core.sessions.lookup(now, &key, flags) {
+            Some(hit) if hit.direction == Direction::Forward => {
+                let session = *hit.value;
+                self.forward_to_destination(now, frame, &session)
+            }
+            Some(hit) => {
+                let session = *hit.value;
+                self.return_to_client(frame, &session)
+            }
+            None => match self.new_session(now, &key, frame.src_mac(), flags) {
+                Ok(session) => self.forward_to_destination(now, frame, &session),
+                Err(reason) => Verdict::Drop(reason),
+            },
+        }
+    }
+
+    fn new_session(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        client_mac: MacAddr,
+        flags: Option<TcpFlags>,
+    ) -> Result<ProxySession, DropReason> {
+        if let Some(flags) = flags {
+            // Only a SYN opens a connection; anything else is a stray.
+            if !flags.contains(TcpFlags::SYN)
+                || flags.contains(TcpFlags::ACK)
+                || flags.contains(TcpFlags::RST)
+            {
+                return Err(DropReason::NoSession);
+            }
+        }
+        if self.denied_ports.binary_search(&key.dst_port).is_ok() {
+            return Err(DropReason::DeniedPort);
+        }
+        let destinations = &self
+            .core
+            .services
+            .get(SERVICE)
+            .ok_or(DropReason::NoBackend)?
+            .backends;
+        let dest_slot = destinations.pick(key).ok_or(DropReason::NoBackend)?;
+        let dest_addr = destinations
+            .get(dest_slot)
+            .ok_or(DropReason::NoBackend)?
+            .target;
+        let dest = SocketAddrV4::new(dest_addr, key.dst_port);
+        let snat_port = self
+            .snat
+            .allocate(&mut self.core.sessions, now, key, self.ip, dest)
+            .map_err(|_| DropReason::PortsExhausted)?;
+        let session = ProxySession {
+            client: key.src_endpoint(),
+            client_mac,
+            listen_port: key.dst_port,
+            dest,
+            snat_port,
+            dest_slot,
+        };
+        let reverse = SnatAllocator::reply_key(self.ip, snat_port, dest, key.proto);
+        self.core.open_session(now, *key, reverse, flags, session)?;
+        Ok(session)
+    }
+
+    fn forward_to_destination(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<&mut [u8]>,
+        session: &ProxySession,
+    ) -> Verdict {
+        let translated = frame
+            .set_src(SocketAddrV4::new(self.ip, session.snat_port))
+            .is_ok()
+            && frame.set_dst(session.dest).is_ok();
+        if !translated {
+            return Verdict::Drop(DropReason::Malformed);
+        }
+        self.core.count(session.owner(), frame.len());
+        self.route(now, frame, *session.dest.ip())
+    }
+}

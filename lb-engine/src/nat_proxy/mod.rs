@@ -1,0 +1,259 @@
+//! [`NatProxy`]: the one-armed full-NAT proxy of the MirageOS demo.
+//!
+//! `config` holds what it is configured with, `control` changes its
+//! destinations while it runs, `forward` takes a client's connection to a
+//! destination (SNAT and DNAT), `reverse` brings replies and ICMP errors
+//! back; ARP is answered and resolved here.
+
+mod config;
+mod control;
+mod forward;
+mod reverse;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
+
+use lb_packet::{ArpOp, Frame, MacAddr};
+use lb_session::SnatAllocator;
+
+pub use config::{DestinationConfig, NatProxyConfig, ProxyServiceConfig};
+
+use crate::core::arp_resolver::ArpResolver;
+use crate::core::services::{Owned, Owner};
+use crate::core::{Core, Dispatch, unicast};
+use crate::stats::TrafficCounters;
+use crate::{
+    ConfigError, DropReason, Engine, EngineKind, Observe, PortId, SessionFilter, SessionView,
+    Stats, Verdict,
+};
+
+/// The proxy's only port.
+pub const PROXY_PORT: PortId = PortId(0);
+
+/// The slot of the proxy's one service.
+const SERVICE: u32 = 0;
+
+/// Both halves of a translated connection.
+#[derive(Debug, Clone, Copy)]
+struct ProxySession {
+    client: SocketAddrV4,
+    /// Where the client's frames came from: the client, or its router.
+    client_mac: MacAddr,
+    /// The proxy port the client connected to.
+    listen_port: u16,
+    dest: SocketAddrV4,
+    snat_port: u16,
+    dest_slot: u32,
+}
+
+impl Owned for ProxySession {
+    #[inline]
+    fn owner(&self) -> Owner {
+        Owner {
+            service: SERVICE,
+            backend: self.dest_slot,
+        }
+    }
+}
+
+/// A one-armed full-NAT proxy (the MirageOS random proxy, without its bugs).
+///
+/// It owns an address and a MAC on one port: it answers ARP for its
+/// address and every ping to it. Each new TCP or UDP connection to it is
+/// sent to a destination picked from `dst_addrs` (random by default), on
+/// the same port, from the proxy's address and a source port of its SNAT
+/// range; replies are translated back. Sessions follow TCP through
+/// retransmissions, FIN and RST, and time out when idle. Next hops are
+/// resolved with the proxy's own ARP requests; frames wait for an answer
+/// in a bounded queue for a bounded time, then are dropped and counted.
+/// ICMP errors about a connection are translated with it. Fragmented
+/// datagrams are dropped ([`DropReason::Fragment`]).
+pub struct NatProxy {
+    ip: Ipv4Addr,
+    mac: MacAddr,
+    netmask: u32,
+    gateway: Option<Ipv4Addr>,
+    snat: SnatAllocator,
+    /// Sorted.
+    denied_ports: Vec<u16>,
+    /// One service, [`SERVICE`], keyed by the proxy's address; its
+    /// backends are the destinations.
+    core: Core<Ipv4Addr, Ipv4Addr, ProxySession>,
+    resolver: ArpResolver,
+}
+
+impl core::fmt::Debug for NatProxy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("NatProxy")
+            .field("ip", &self.ip)
+            .field("mac", &self.mac)
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatProxy {
+    /// A proxy from its configuration.
+    pub fn new(config: &NatProxyConfig) -> Result<Self, ConfigError> {
+        if config.prefix_len > 32 {
+            return Err(ConfigError::PrefixTooLong(config.prefix_len));
+        }
+        let mac = unicast(config.mac)?;
+        if config.dst_addrs.is_empty() {
+            return Err(ConfigError::NoDestinations);
+        }
+        let netmask = u32::MAX
+            .checked_shl(32 - u32::from(config.prefix_len))
+            .unwrap_or(0);
+        let core = Core::new(EngineKind::NatProxy, &config.sessions, &config.selection)?;
+        let mut engine = NatProxy {
+            ip: config.ip,
+            mac,
+            netmask,
+            gateway: config.gateway,
+            snat: SnatAllocator::new(config.snat_ports, core.selector.hash_key),
+            denied_ports: config.denied_ports.clone(),
+            core,
+            resolver: ArpResolver::new(mac, config.ip, config.arp),
+        };
+        if let Some(gateway) = config.gateway {
+            if !engine.on_link(gateway) || gateway == config.ip {
+                return Err(ConfigError::GatewayOffLink(gateway));
+            }
+        }
+        engine.denied_ports.sort_unstable();
+        for &addr in &config.dst_addrs {
+            engine.check_destination(addr)?;
+        }
+        let destinations = engine.core.pool(
+            config.policy,
+            config.dst_addrs.iter().map(|&addr| (addr, 1)),
+        )?;
+        engine.core.services.insert(config.ip, destinations);
+        Ok(engine)
+    }
+
+    fn check_destination(&self, addr: Ipv4Addr) -> Result<(), ConfigError> {
+        if addr == self.ip {
+            return Err(ConfigError::DestinationIsProxy(addr));
+        }
+        if self.next_hop(addr).is_none() {
+            return Err(ConfigError::NoRoute(addr));
+        }
+        Ok(())
+    }
+
+    fn on_link(&self, addr: Ipv4Addr) -> bool {
+        (u32::from(addr) ^ u32::from(self.ip)) & self.netmask == 0
+    }
+
+    /// The address to resolve to reach `addr`.
+    fn next_hop(&self, addr: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.on_link(addr) {
+            Some(addr)
+        } else {
+            self.gateway
+        }
+    }
+
+    fn handle_arp(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
+        let Some(arp) = frame.arp() else {
+            return Verdict::Drop(DropReason::NotForUs);
+        };
+        let (op, sender, sender_mac, target) =
+            (arp.op(), arp.sender_ip(), arp.sender_mac(), arp.target_ip());
+        let for_us = target == self.ip;
+        self.resolver.learn(now, sender, sender_mac, for_us);
+        match op {
+            ArpOp::Request if for_us && frame.make_arp_reply(self.mac).is_ok() => Verdict::Reply,
+            ArpOp::Reply if for_us => Verdict::Consumed,
+            _ => Verdict::Drop(DropReason::NotForUs),
+        }
+    }
+
+    /// Sends a translated frame to `addr`: now if its next hop is known,
+    /// else once ARP answers.
+    fn route(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>, addr: Ipv4Addr) -> Verdict {
+        if frame.decrement_ttl().is_err() {
+            return Verdict::Drop(DropReason::TtlExpired);
+        }
+        let Some(next_hop) = self.next_hop(addr) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        frame.set_src_mac(self.mac);
+        match self.resolver.lookup(now, next_hop) {
+            Some(mac) => {
+                frame.set_dst_mac(mac);
+                Verdict::Reply
+            }
+            None => match self.resolver.enqueue(now, next_hop, frame.as_bytes()) {
+                Ok(()) => Verdict::Consumed,
+                Err(_) => Verdict::Drop(DropReason::ArpUnresolved),
+            },
+        }
+    }
+}
+
+impl Dispatch for NatProxy {
+    fn traffic(&mut self) -> &mut TrafficCounters {
+        &mut self.core.traffic
+    }
+
+    #[inline]
+    fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict {
+        if port != PROXY_PORT {
+            Verdict::Drop(DropReason::WrongPort)
+        } else if frame.arp().is_some() {
+            self.handle_arp(now, frame)
+        } else {
+            self.handle_ipv4(now, frame)
+        }
+    }
+}
+
+impl Engine for NatProxy {
+    fn port_count(&self) -> usize {
+        1
+    }
+
+    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
+        self.handle(now, port, frame)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let unresolved = self.resolver.handle_timeout(now) as u64;
+        self.core
+            .traffic
+            .drop(DropReason::ArpUnresolved, unresolved);
+        self.core.handle_timeout(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match (self.core.poll_timeout(), self.resolver.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_transmit(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
+        if !self.resolver.pop_into(buffer) {
+            return None;
+        }
+        self.core.traffic.originated += 1;
+        Some(PROXY_PORT)
+    }
+}
+
+impl Observe for NatProxy {
+    fn stats(&self, now: Instant) -> Stats {
+        self.core.stats(now)
+    }
+
+    fn reset_counters(&mut self) {
+        self.core.reset_counters();
+    }
+
+    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
+        self.core.sessions(now, filter, limit)
+    }
+}

@@ -1,0 +1,250 @@
+//! Changing a running reverse proxy: services, backends, weights, and a
+//! whole new service list (a configuration reload).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddrV4;
+
+use lb_packet::Protocol;
+
+use super::{BackendAddr, BackendConfig, ReverseProxy, ServiceConfig, ServiceKey};
+use crate::core::backend_pool::BackendPool;
+use crate::{ConfigError, Control};
+
+impl ReverseProxy {
+    /// Checks a whole service list, alone and against itself.
+    pub(super) fn check_services(&self, services: &[ServiceConfig]) -> Result<(), ConfigError> {
+        let mut seen = HashSet::new();
+        for service in services {
+            for key in service.keys() {
+                if !seen.insert(key) {
+                    return Err(ConfigError::DuplicateService(key.to_string()));
+                }
+                if key.port == 0 && key.proto != Protocol::Icmp {
+                    return Err(ConfigError::ZeroPort(key));
+                }
+                self.pool(key, service)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The backends of `service` as served on `key`.
+    fn pool(
+        &self,
+        key: ServiceKey,
+        service: &ServiceConfig,
+    ) -> Result<BackendPool<SocketAddrV4>, ConfigError> {
+        let mut seen = HashSet::new();
+        let mut targets = Vec::with_capacity(service.backends.len());
+        for backend in &service.backends {
+            let target = key.backend_endpoint(backend.addr())?;
+            if !seen.insert(target) {
+                return Err(duplicate_backend(key, target));
+            }
+            targets.push((target, backend.weight));
+        }
+        self.core.pool(service.policy, targets)
+    }
+
+    /// Adds an already checked service (all three for `proto = "all"`).
+    pub(super) fn insert_service(&mut self, config: &ServiceConfig) -> Result<(), ConfigError> {
+        for key in config.keys() {
+            let backends = self.pool(key, config)?;
+            self.core.services.insert(key, backends);
+        }
+        self.rebuild_vips();
+        Ok(())
+    }
+
+    /// The slot of the service under `key`.
+    fn service_slot(&self, key: ServiceKey) -> Result<u32, ConfigError> {
+        self.core
+            .services
+            .slot(&key)
+            .ok_or_else(|| ConfigError::UnknownService(key.to_string()))
+    }
+
+    /// Adds a backend to a service, or sets the weight of one it has (0
+    /// drains it: its sessions stay, it gets no new flows).
+    pub fn set_backend(
+        &mut self,
+        key: ServiceKey,
+        backend: BackendConfig,
+    ) -> Result<(), ConfigError> {
+        let target = key.backend_endpoint(backend.addr())?;
+        let slot = self.service_slot(key)?;
+        self.core.upsert_backend(slot, target, backend.weight)
+    }
+
+    /// Replaces the whole service list by `services`, as a configuration
+    /// reload does: services and backends that remain keep their sessions
+    /// and counters; the others end theirs. All or nothing.
+    pub fn replace_services(&mut self, services: &[ServiceConfig]) -> Result<(), ConfigError> {
+        self.check_services(services)?;
+        let wanted: HashMap<ServiceKey, &ServiceConfig> = services
+            .iter()
+            .flat_map(|s| s.keys().map(move |key| (key, s)))
+            .collect();
+        let gone: Vec<ServiceKey> = self
+            .core
+            .services
+            .keys()
+            .filter(|key| !wanted.contains_key(key))
+            .copied()
+            .collect();
+        for key in gone {
+            self.remove_service(key)?;
+        }
+        for (&key, config) in &wanted {
+            let Some(slot) = self.core.services.slot(&key) else {
+                let single = ServiceConfig {
+                    proto: key.proto.into(),
+                    ..(*config).clone()
+                };
+                self.insert_service(&single)?;
+                continue;
+            };
+            let keep: Vec<SocketAddrV4> = config
+                .backends
+                .iter()
+                .map(|b| key.backend_endpoint(b.addr()))
+                .collect::<Result<_, _>>()?;
+            let current: Vec<SocketAddrV4> = self
+                .core
+                .services
+                .get(slot)
+                .map(|s| s.backends.members().map(|(_, b)| b.target).collect())
+                .unwrap_or_default();
+            for target in current.into_iter().filter(|t| !keep.contains(t)) {
+                self.core.remove_backend(slot, target)?;
+            }
+            for backend in &config.backends {
+                self.set_backend(key, *backend)?;
+            }
+            let selector = self.core.selector;
+            if let Some(service) = self.core.services.get_mut(slot) {
+                if service.backends.policy() != config.policy {
+                    service.backends.set_policy(config.policy, &selector)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn duplicate_backend(key: ServiceKey, target: SocketAddrV4) -> ConfigError {
+    ConfigError::DuplicateBackend {
+        service: key.to_string(),
+        backend: target.to_string(),
+    }
+}
+
+fn unknown_backend(key: ServiceKey, target: SocketAddrV4) -> ConfigError {
+    ConfigError::UnknownBackend {
+        service: key.to_string(),
+        backend: target.to_string(),
+    }
+}
+
+impl Control for ReverseProxy {
+    type ServiceKey = ServiceKey;
+    type ServiceConfig = ServiceConfig;
+    type BackendKey = BackendAddr;
+    type BackendConfig = BackendConfig;
+
+    /// The services, as configuration (one per protocol), sorted.
+    fn services(&self) -> Vec<ServiceConfig> {
+        let mut services: Vec<ServiceConfig> = self
+            .core
+            .services
+            .iter()
+            .map(|(_, service)| ServiceConfig {
+                vip: service.key.vip,
+                port: service.key.port,
+                proto: service.key.proto.into(),
+                policy: service.backends.policy(),
+                backends: service
+                    .backends
+                    .members()
+                    .map(|(_, b)| {
+                        BackendConfig::new(*b.target.ip(), b.weight).port(b.target.port())
+                    })
+                    .collect(),
+            })
+            .collect();
+        services.sort_by_key(|s| (s.vip, s.port, s.proto as u8));
+        services
+    }
+
+    /// Adds a service (all three for `proto = "all"`). Refused, with nothing
+    /// changed, if one of its keys exists or its backends are invalid.
+    fn add_service(&mut self, config: &ServiceConfig) -> Result<Vec<ServiceKey>, ConfigError> {
+        if let Some(key) = config.keys().find(|key| self.core.services.contains(key)) {
+            return Err(ConfigError::DuplicateService(key.to_string()));
+        }
+        self.check_services(core::slice::from_ref(config))?;
+        self.insert_service(config)?;
+        Ok(config.keys().collect())
+    }
+
+    /// Removes a service and ends its sessions; returns how many.
+    fn remove_service(&mut self, key: ServiceKey) -> Result<usize, ConfigError> {
+        let ended = self
+            .core
+            .remove_service(&key)
+            .ok_or_else(|| ConfigError::UnknownService(key.to_string()))?;
+        self.rebuild_vips();
+        Ok(ended)
+    }
+
+    fn add_backend(
+        &mut self,
+        key: ServiceKey,
+        backend: &BackendConfig,
+    ) -> Result<BackendAddr, ConfigError> {
+        let target = key.backend_endpoint(backend.addr())?;
+        let slot = self.service_slot(key)?;
+        if self.has_backend(slot, target) {
+            return Err(duplicate_backend(key, target));
+        }
+        self.core.upsert_backend(slot, target, backend.weight)?;
+        Ok(target.into())
+    }
+
+    fn set_weight(
+        &mut self,
+        key: ServiceKey,
+        backend: BackendAddr,
+        weight: u32,
+    ) -> Result<(), ConfigError> {
+        let target = key.backend_endpoint(backend)?;
+        let slot = self.service_slot(key)?;
+        if !self.has_backend(slot, target) {
+            return Err(unknown_backend(key, target));
+        }
+        self.core.upsert_backend(slot, target, weight)
+    }
+
+    /// Removes a backend from a service and ends its sessions; returns how
+    /// many. Its port defaults to the service's.
+    fn remove_backend(
+        &mut self,
+        key: ServiceKey,
+        backend: BackendAddr,
+    ) -> Result<usize, ConfigError> {
+        let target = key.backend_endpoint(backend)?;
+        let slot = self.service_slot(key)?;
+        self.core
+            .remove_backend(slot, target)?
+            .ok_or_else(|| unknown_backend(key, target))
+    }
+}
+
+impl ReverseProxy {
+    fn has_backend(&self, slot: u32, target: SocketAddrV4) -> bool {
+        self.core
+            .services
+            .get(slot)
+            .is_some_and(|s| s.backends.find(target).is_some())
+    }
+}

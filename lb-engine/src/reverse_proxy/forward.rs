@@ -1,0 +1,129 @@
+//! From clients to backends: sessions found or made, then DNAT.
+
+use std::net::SocketAddrV4;
+use std::time::Instant;
+
+use lb_packet::{FlowKey, Frame, Icmp, Protocol, TcpFlags};
+use lb_session::Direction;
+
+use super::{FragmentRewrite, ReverseProxy, RpSession, ServiceKey};
+use crate::core::fragments::DatagramId;
+use crate::core::services::Owner;
+use crate::{DropReason, PortId, Verdict};
+
+impl ReverseProxy {
+    /// A frame from a client, on frontend `port`.
+    pub(super) fn handle_frontend(
+        &mut self,
+        now: Instant,
+        port: PortId,
+        frame: &mut Frame<&mut [u8]>,
+    ) -> Verdict {
+        let to_backends = Verdict::Forward(self.backend_port);
+        let Some(header) = frame.ipv4() else {
+            return to_backends;
+        };
+        if !self.is_vip(header.dst()) {
+            return to_backends;
+        }
+        let datagram = DatagramId::of(&header);
+        let more_fragments = header.more_fragments();
+        if let Some(key) = frame.flow_key() {
+            let session = match self.core.sessions.lookup(now, &key, frame.tcp_flags()) {
+                Some(hit) if hit.direction == Direction::Forward => *hit.value,
+                Some(_) => return Verdict::Drop(DropReason::NoSession),
+                None => match self.new_session(now, port, &key, frame.tcp_flags()) {
+                    Ok(session) => session,
+                    Err(reason) => return Verdict::Drop(reason),
+                },
+            };
+            let rewritten = match key.proto {
+                Protocol::Icmp => frame.set_dst_addr(*session.backend_addr.ip()),
+                _ => frame.set_dst(session.backend_addr),
+            };
+            if rewritten.is_err() {
+                return Verdict::Drop(DropReason::Malformed);
+            }
+            if more_fragments {
+                let rewrite = FragmentRewrite {
+                    addr: *session.backend_addr.ip(),
+                    port: self.backend_port,
+                };
+                self.fragments.remember(now, datagram, rewrite);
+            }
+            self.core.count(session.owner, frame.len());
+            return to_backends;
+        }
+        if frame.ipv4().is_some_and(|header| header.is_fragment()) {
+            return match self.fragments.lookup(now, &datagram) {
+                Some(rewrite) if frame.set_dst_addr(rewrite.addr).is_ok() => to_backends,
+                _ => Verdict::Drop(DropReason::Fragment),
+            };
+        }
+        if let Some(Icmp::Error { .. }) = frame.icmp() {
+            // About a packet we sent the client: VIP:port -> client.
+            let Some(quoted) = frame.quoted_flow() else {
+                return Verdict::Drop(DropReason::NoSession);
+            };
+            let session = match self.core.sessions.peek(&quoted.reversed()) {
+                Some((Direction::Forward, session)) => *session,
+                _ => return Verdict::Drop(DropReason::NoSession),
+            };
+            let translated = frame.set_dst_addr(*session.backend_addr.ip()).is_ok()
+                && frame.set_quoted_src(session.backend_addr).is_ok();
+            return if translated {
+                to_backends
+            } else {
+                Verdict::Drop(DropReason::Malformed)
+            };
+        }
+        Verdict::Drop(DropReason::UnsupportedProtocol)
+    }
+
+    /// The session for a flow's first packet: its service's pick.
+    fn new_session(
+        &mut self,
+        now: Instant,
+        frontend: PortId,
+        key: &FlowKey,
+        tcp_flags: Option<TcpFlags>,
+    ) -> Result<RpSession, DropReason> {
+        if tcp_flags.is_some_and(|flags| flags.contains(TcpFlags::RST)) {
+            return Err(DropReason::NoSession);
+        }
+        let service_key = ServiceKey::new(key.dst, key.proto, key.dst_port);
+        let services = &self.core.services;
+        let service_slot = services.slot(&service_key).ok_or(DropReason::NoService)?;
+        let service = services.get(service_slot).ok_or(DropReason::NoService)?;
+        let backend_slot = service.backends.pick(key).ok_or(DropReason::NoBackend)?;
+        let target = service
+            .backends
+            .get(backend_slot)
+            .ok_or(DropReason::NoBackend)?
+            .target;
+        let backend_addr = match key.proto {
+            // Echo replies carry the client's identifier back.
+            Protocol::Icmp => SocketAddrV4::new(*target.ip(), key.dst_port),
+            _ => target,
+        };
+        let reverse = FlowKey {
+            src: *backend_addr.ip(),
+            dst: key.src,
+            src_port: backend_addr.port(),
+            dst_port: key.src_port,
+            proto: key.proto,
+        };
+        let session = RpSession {
+            owner: Owner {
+                service: service_slot,
+                backend: backend_slot,
+            },
+            vip: key.dst_endpoint(),
+            backend_addr,
+            frontend,
+        };
+        self.core
+            .open_session(now, *key, reverse, tcp_flags, session)?;
+        Ok(session)
+    }
+}

@@ -1,0 +1,207 @@
+//! [`ReverseProxy`]: the NAT load balancer of Polycube's `lbrp`.
+//!
+//! `config` names services and backends, `control` changes them while the
+//! engine runs, `forward` is the path from clients to backends (DNAT),
+//! `reverse` the way back (reverse NAT, steering in MULTI mode).
+
+mod config;
+mod control;
+mod forward;
+mod reverse;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
+
+use lb_packet::Frame;
+
+pub use config::{
+    BackendAddr, BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceKey, ServiceProtocol,
+};
+
+use crate::core::fragments::FragmentTracker;
+use crate::core::services::{Owned, Owner};
+use crate::core::{Core, Dispatch};
+use crate::stats::TrafficCounters;
+use crate::{
+    ConfigError, DropReason, Engine, EngineKind, Observe, PortId, PortsError, SessionFilter,
+    SessionView, Stats, Verdict,
+};
+
+/// Datagrams whose later fragments the engine remembers how to translate.
+const FRAGMENT_CAPACITY: usize = 4096;
+
+/// What a session remembers: where the flow goes and how to undo the NAT.
+#[derive(Debug, Clone, Copy)]
+struct RpSession {
+    owner: Owner,
+    /// What the client connected to.
+    vip: SocketAddrV4,
+    /// Where the flow goes (for ICMP, the port is the echo identifier).
+    backend_addr: SocketAddrV4,
+    /// The frontend the client is behind.
+    frontend: PortId,
+}
+
+impl Owned for RpSession {
+    #[inline]
+    fn owner(&self) -> Owner {
+        self.owner
+    }
+}
+
+/// How later fragments of a translated datagram are rewritten.
+#[derive(Debug, Clone, Copy)]
+struct FragmentRewrite {
+    addr: Ipv4Addr,
+    port: PortId,
+}
+
+/// The reverse-proxy load balancer (Polycube `lbrp`), with frontend ports
+/// towards clients and one backend port towards the servers.
+///
+/// A packet from a frontend to a service `vip:port/proto` is sent to a
+/// backend chosen by the service's policy, with its destination rewritten
+/// (DNAT); the backend's replies get the VIP back as source. Sessions keep
+/// each flow on its backend while backends come and go; removing a backend
+/// ends its sessions, weight 0 lets them finish. ICMP errors about a
+/// translated flow are translated with it, quoted header included. ARP,
+/// IPv6 and other ethertypes, and IPv4 to addresses that are not VIPs, pass
+/// through unchanged.
+///
+/// Ports: frontends are ports `0..n` in the order given, the backend port
+/// is `n`. One frontend is SINGLE mode; several, each with an address, is
+/// MULTI mode: traffic from the backend side that belongs to no session
+/// (ARP included) goes to the frontend whose address is its destination,
+/// else to every frontend.
+///
+/// IP options are kept (headers of any length are handled). Fragments: a
+/// first fragment is translated like any packet, and the later fragments
+/// of its datagram follow it for 10 s; a later fragment to a VIP whose
+/// first was not seen is dropped ([`DropReason::Fragment`]); payload bytes
+/// are never read as ports.
+pub struct ReverseProxy {
+    frontends: Vec<Option<Ipv4Addr>>,
+    backend_port: PortId,
+    /// Sorted, deduplicated.
+    vips: Vec<Ipv4Addr>,
+    core: Core<ServiceKey, SocketAddrV4, RpSession>,
+    fragments: FragmentTracker<FragmentRewrite>,
+}
+
+impl core::fmt::Debug for ReverseProxy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ReverseProxy")
+            .field("frontends", &self.frontends)
+            .field("vips", &self.vips)
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+fn port_id(index: usize) -> PortId {
+    PortId(u16::try_from(index).unwrap_or(u16::MAX))
+}
+
+impl ReverseProxy {
+    /// An engine with these frontends (an address each in MULTI mode) and
+    /// services.
+    pub fn new(
+        frontends: Vec<Option<Ipv4Addr>>,
+        config: &ReverseProxyConfig,
+    ) -> Result<Self, ConfigError> {
+        if frontends.is_empty() || frontends.len() >= usize::from(u16::MAX) {
+            return Err(ConfigError::Ports(PortsError::FrontendCount(
+                frontends.len(),
+            )));
+        }
+        if frontends.len() > 1 && frontends.iter().any(Option::is_none) {
+            return Err(ConfigError::Ports(PortsError::MultiWithoutAddress));
+        }
+        let mut engine = ReverseProxy {
+            backend_port: port_id(frontends.len()),
+            frontends,
+            vips: Vec::new(),
+            core: Core::new(
+                EngineKind::ReverseProxy,
+                &config.sessions,
+                &config.selection,
+            )?,
+            fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
+        };
+        engine.check_services(&config.services)?;
+        for service in &config.services {
+            engine.insert_service(service)?;
+        }
+        Ok(engine)
+    }
+
+    /// The port towards the backends.
+    pub fn backend_port(&self) -> PortId {
+        self.backend_port
+    }
+
+    /// True with more than one frontend.
+    pub fn is_multi(&self) -> bool {
+        self.frontends.len() > 1
+    }
+
+    #[inline]
+    fn is_vip(&self, addr: Ipv4Addr) -> bool {
+        self.vips.binary_search(&addr).is_ok()
+    }
+
+    fn rebuild_vips(&mut self) {
+        self.vips = self.core.services.keys().map(|key| key.vip).collect();
+        self.vips.sort_unstable();
+        self.vips.dedup();
+    }
+}
+
+impl Dispatch for ReverseProxy {
+    fn traffic(&mut self) -> &mut TrafficCounters {
+        &mut self.core.traffic
+    }
+
+    #[inline]
+    fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict {
+        if port == self.backend_port {
+            self.handle_backend(now, frame)
+        } else if port.index() < self.frontends.len() {
+            self.handle_frontend(now, port, frame)
+        } else {
+            Verdict::Drop(DropReason::WrongPort)
+        }
+    }
+}
+
+impl Engine for ReverseProxy {
+    fn port_count(&self) -> usize {
+        self.frontends.len() + 1
+    }
+
+    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
+        self.handle(now, port, frame)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+}
+
+impl Observe for ReverseProxy {
+    fn stats(&self, now: Instant) -> Stats {
+        self.core.stats(now)
+    }
+
+    fn reset_counters(&mut self) {
+        self.core.reset_counters();
+    }
+
+    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
+        self.core.sessions(now, filter, limit)
+    }
+}

@@ -1,0 +1,89 @@
+//! From backends to clients: reverse NAT for sessions, and where the rest
+//! of the backend side's traffic goes.
+
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use lb_packet::{EtherType, Frame, Icmp, Protocol};
+use lb_session::Direction;
+
+use super::{FragmentRewrite, ReverseProxy, port_id};
+use crate::core::fragments::DatagramId;
+use crate::{DropReason, PortId, Verdict};
+
+impl ReverseProxy {
+    /// A frame from the backend side.
+    pub(super) fn handle_backend(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
+        match frame.ethertype() {
+            EtherType::Ipv4 => {}
+            EtherType::Arp => return self.steer(frame.arp().map(|arp| arp.target_ip())),
+            _ => return self.steer(None),
+        }
+        let Some(header) = frame.ipv4() else {
+            return self.steer(None);
+        };
+        let (src, dst) = (header.src(), header.dst());
+        let datagram = DatagramId::of(&header);
+        let more_fragments = header.more_fragments();
+        if let Some(key) = frame.flow_key() {
+            let session = match self.core.sessions.lookup(now, &key, frame.tcp_flags()) {
+                Some(hit) if hit.direction == Direction::Reverse => *hit.value,
+                _ => return self.steer(Some(dst)),
+            };
+            let rewritten = match key.proto {
+                Protocol::Icmp => frame.set_src_addr(*session.vip.ip()),
+                _ => frame.set_src(session.vip),
+            };
+            if rewritten.is_err() {
+                return Verdict::Drop(DropReason::Malformed);
+            }
+            if more_fragments {
+                let rewrite = FragmentRewrite {
+                    addr: *session.vip.ip(),
+                    port: session.frontend,
+                };
+                self.fragments.remember(now, datagram, rewrite);
+            }
+            self.core.count(session.owner, frame.len());
+            return Verdict::Forward(session.frontend);
+        }
+        if frame.ipv4().is_some_and(|header| header.is_fragment()) {
+            return match self.fragments.lookup(now, &datagram) {
+                Some(rewrite) if frame.set_src_addr(rewrite.addr).is_ok() => {
+                    Verdict::Forward(rewrite.port)
+                }
+                _ => self.steer(Some(dst)),
+            };
+        }
+        if let Some(Icmp::Error { .. }) = frame.icmp() {
+            // About a packet we sent the backend: client -> backend:port.
+            let session = match frame
+                .quoted_flow()
+                .and_then(|q| self.core.sessions.peek(&q.reversed()))
+            {
+                Some((Direction::Reverse, session)) => *session,
+                _ => return self.steer(Some(dst)),
+            };
+            // Errors from the backend itself must not show its address.
+            let outer_ok =
+                src != *session.backend_addr.ip() || frame.set_src_addr(*session.vip.ip()).is_ok();
+            return if outer_ok && frame.set_quoted_dst(session.vip).is_ok() {
+                Verdict::Forward(session.frontend)
+            } else {
+                Verdict::Drop(DropReason::Malformed)
+            };
+        }
+        self.steer(Some(dst))
+    }
+
+    /// Where traffic from the backend side that belongs to no session goes.
+    fn steer(&self, dst: Option<Ipv4Addr>) -> Verdict {
+        if !self.is_multi() {
+            return Verdict::Forward(PortId(0));
+        }
+        match dst.and_then(|dst| self.frontends.iter().position(|ip| *ip == Some(dst))) {
+            Some(index) => Verdict::Forward(port_id(index)),
+            None => Verdict::Flood,
+        }
+    }
+}
