@@ -1,12 +1,14 @@
 //! [`ReverseProxy`]: the NAT load balancer of Polycube's `lbrp`.
 //!
-//! `config` names services and backends, `control` changes them while the
-//! engine runs, `forward` is the path from clients to backends (DNAT),
-//! `reverse` the way back (reverse NAT, steering in MULTI mode).
+//! `config` holds services and backends, `keys` names them, `control`
+//! changes them while the engine runs, `forward` is the path from clients
+//! to backends (DNAT), `reverse` the way back (reverse NAT, steering in
+//! MULTI mode).
 
 mod config;
 mod control;
 mod forward;
+mod keys;
 mod reverse;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -14,9 +16,8 @@ use std::time::Instant;
 
 use lb_packet::Frame;
 
-pub use config::{
-    BackendAddr, BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceKey, ServiceProtocol,
-};
+pub use config::{BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceProtocol};
+pub use keys::{BackendAddr, ServiceKey};
 
 use crate::core::fragments::FragmentTracker;
 use crate::core::services::{Owned, Owner};

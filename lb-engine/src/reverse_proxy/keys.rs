@@ -1,0 +1,230 @@
+//! How services and backends of a reverse proxy are named, written and
+//! parsed: `VIP:PORT/PROTO` and `IP[:PORT]`, in one place.
+
+use core::fmt;
+use core::str::FromStr;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use lb_packet::Protocol;
+use serde::{Deserialize, Serialize};
+
+use super::ServiceProtocol;
+use crate::{ConfigError, KeyParseError};
+
+/// Names one service: VIP, protocol, and port (0 for ICMP). Written as
+/// `VIP:PORT/tcp`, `VIP:PORT/udp` or `VIP/icmp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceKey {
+    /// Virtual IP.
+    pub vip: Ipv4Addr,
+    /// Protocol.
+    pub proto: Protocol,
+    /// Port; always 0 for ICMP.
+    pub port: u16,
+}
+
+impl ServiceKey {
+    /// The key, with the port cleared for ICMP.
+    pub fn new(vip: Ipv4Addr, proto: Protocol, port: u16) -> Self {
+        let port = if proto == Protocol::Icmp { 0 } else { port };
+        ServiceKey { vip, proto, port }
+    }
+
+    /// The key as URL path segments: `VIP/PROTO/PORT`, or `VIP/icmp`.
+    pub fn path(&self) -> String {
+        match self.proto {
+            Protocol::Icmp => format!("{}/icmp", self.vip),
+            proto => format!("{}/{}/{}", self.vip, proto, self.port),
+        }
+    }
+
+    /// Where a backend at `backend` receives this service's flows: its
+    /// port, or the service's; port 0 for ICMP.
+    pub fn backend_endpoint(&self, backend: BackendAddr) -> Result<SocketAddrV4, ConfigError> {
+        let port = match self.proto {
+            Protocol::Icmp => 0,
+            _ => backend.port.unwrap_or(self.port),
+        };
+        if port == 0 && self.proto != Protocol::Icmp {
+            return Err(ConfigError::ZeroPort(*self));
+        }
+        Ok(SocketAddrV4::new(backend.ip, port))
+    }
+}
+
+impl fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.proto {
+            Protocol::Icmp => write!(f, "{}/icmp", self.vip),
+            proto => write!(f, "{}:{}/{}", self.vip, self.port, proto),
+        }
+    }
+}
+
+impl Serialize for ServiceKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+const SERVICE_FORMS: KeyParseError = KeyParseError {
+    expected: "VIP:PORT/tcp, VIP:PORT/udp or VIP/icmp",
+};
+
+/// The one parser of `VIP:PORT/PROTO` (and `VIP/icmp`, and the path form
+/// `VIP/PROTO/PORT`), `all` among the protocols.
+pub(super) fn parse_service(s: &str) -> Option<(Ipv4Addr, u16, ServiceProtocol)> {
+    let protocol = |name: &str| match name {
+        "tcp" => Some(ServiceProtocol::Tcp),
+        "udp" => Some(ServiceProtocol::Udp),
+        "icmp" => Some(ServiceProtocol::Icmp),
+        "all" => Some(ServiceProtocol::All),
+        _ => None,
+    };
+    let parts: Vec<&str> = s.split('/').collect();
+    let (vip, proto, port) = match parts[..] {
+        [addr, "icmp"] => (addr.split(':').next()?, ServiceProtocol::Icmp, "0"),
+        [vip, proto @ ("tcp" | "udp" | "all"), port] => (vip, protocol(proto)?, port),
+        [addr, proto] => {
+            let (vip, port) = addr.rsplit_once(':')?;
+            (vip, protocol(proto)?, port)
+        }
+        _ => return None,
+    };
+    Some((vip.parse().ok()?, port.parse().ok()?, proto))
+}
+
+impl FromStr for ServiceKey {
+    type Err = KeyParseError;
+
+    /// `VIP:PORT/tcp`, `VIP:PORT/udp` or `VIP/icmp`; also the path form
+    /// of [`path`](Self::path), `VIP/tcp/PORT`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match parse_service(s).ok_or(SERVICE_FORMS)? {
+            (_, _, ServiceProtocol::All) => Err(SERVICE_FORMS),
+            (vip, port, proto) => Ok(ServiceKey::new(vip, proto.expand()[0], port)),
+        }
+    }
+}
+
+/// Names a backend within its service: `IP`, on the service's port, or
+/// `IP:PORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BackendAddr {
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Its port, when it is not the service's.
+    pub port: Option<u16>,
+}
+
+impl From<SocketAddrV4> for BackendAddr {
+    fn from(addr: SocketAddrV4) -> Self {
+        BackendAddr {
+            ip: *addr.ip(),
+            port: Some(addr.port()),
+        }
+    }
+}
+
+impl fmt::Display for BackendAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}:{port}", self.ip),
+            None => write!(f, "{}", self.ip),
+        }
+    }
+}
+
+impl Serialize for BackendAddr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl FromStr for BackendAddr {
+    type Err = KeyParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Ok(addr) = s.parse::<SocketAddrV4>() {
+            return Ok(addr.into());
+        }
+        let ip = s.parse().map_err(|_| KeyParseError {
+            expected: "IP or IP:PORT",
+        })?;
+        Ok(BackendAddr { ip, port: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BackendConfig, ServiceConfig};
+
+    #[test]
+    fn service_keys_parse_and_print() {
+        for text in ["10.0.0.1:80/tcp", "10.0.0.1:53/udp", "10.0.0.1/icmp"] {
+            let key = text.parse::<ServiceKey>().unwrap();
+            assert_eq!(key.to_string(), text);
+            assert_eq!(key.path().parse::<ServiceKey>(), Ok(key));
+        }
+        assert_eq!(
+            "10.0.0.1:80/icmp"
+                .parse::<ServiceKey>()
+                .unwrap()
+                .to_string(),
+            "10.0.0.1/icmp"
+        );
+        for bad in [
+            "10.0.0.1:80",
+            "10.0.0.1/sctp",
+            "nope:80/tcp",
+            "10.0.0.1/tcp",
+            "10.0.0.1/tcp/80/x",
+            "10.0.0.1/sctp/80",
+        ] {
+            assert_eq!(bad.parse::<ServiceKey>(), Err(SERVICE_FORMS), "{bad}");
+        }
+    }
+
+    #[test]
+    fn backend_addresses_default_to_the_service_port() {
+        let key: ServiceKey = "10.0.0.1:80/tcp".parse().unwrap();
+        let bare: BackendAddr = "192.168.1.2".parse().unwrap();
+        assert_eq!(
+            key.backend_endpoint(bare).unwrap().to_string(),
+            "192.168.1.2:80"
+        );
+        let ported: BackendAddr = "192.168.1.2:8080".parse().unwrap();
+        assert_eq!(ported.to_string(), "192.168.1.2:8080");
+        let ping: ServiceKey = "10.0.0.1/icmp".parse().unwrap();
+        assert_eq!(ping.backend_endpoint(ported).unwrap().port(), 0);
+        let zero: ServiceKey = "10.0.0.1:0/udp".parse().unwrap();
+        assert_eq!(
+            zero.backend_endpoint(bare),
+            Err(ConfigError::ZeroPort(zero))
+        );
+        assert!("bogus".parse::<BackendAddr>().is_err());
+        let weighted: BackendConfig = "192.168.1.9:5353@4".parse().unwrap();
+        assert_eq!(
+            weighted,
+            BackendConfig::new(Ipv4Addr::new(192, 168, 1, 9), 4).port(5353)
+        );
+        assert_eq!("192.168.1.9".parse::<BackendConfig>().unwrap().weight, 1);
+        assert!("192.168.1.9@-1".parse::<BackendConfig>().is_err());
+    }
+
+    #[test]
+    fn service_configs_take_all() {
+        let all: ServiceConfig = "10.0.0.5:53/all".parse().unwrap();
+        assert_eq!(all.keys().count(), 3);
+        assert!("10.0.0.5:53/all".parse::<ServiceKey>().is_err());
+        assert!("10.0.0.5/all".parse::<ServiceConfig>().is_err());
+    }
+}
