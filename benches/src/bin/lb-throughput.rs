@@ -23,7 +23,8 @@ use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand};
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Engine, PortId, RunOptions, SessionFilter, SessionView, Stats, Verdict, run};
-use lb_lab::{Lab, LoadBalancer, Wire, is_root, run as sh};
+use lb_engine::{ReverseProxyConfig, ServiceConfig};
+use lb_lab::{DatapathKind, Lab, LoadBalancer, ReverseProxyFlags, Wire, is_root, run as sh};
 use lb_packet::{MacAddr, internet_checksum};
 
 const VIP: &str = "172.16.0.100";
@@ -226,17 +227,17 @@ struct Figures {
     p99_ms: f64,
 }
 
-fn rp_config(lab: &Lab, backend: &str) -> anyhow::Result<String> {
-    let path = lab.path("rp.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[[service]]\nvip = \"{VIP}\"\nport = {UDP_PORT}\nproto = \"udp\"\n[[service.backend]]\nip = \"{backend}\"\n\
-             [[service]]\nvip = \"{VIP}\"\nport = 5201\nproto = \"tcp\"\n[[service.backend]]\nip = \"{backend}\"\n\
-             [[service]]\nvip = \"{VIP}\"\nproto = \"icmp\"\n[[service.backend]]\nip = \"{backend}\"\n"
-        ),
-    )?;
-    Ok(path.to_string_lossy().into_owned())
+/// lb-rp's services: the UDP load, iperf3 and ping, all to `backend`.
+fn rp_config(lab: &Lab, backend: Ipv4Addr) -> anyhow::Result<PathBuf> {
+    let vip: Ipv4Addr = VIP.parse()?;
+    lab.write_config(
+        "rp.toml",
+        &ReverseProxyConfig::with_services([
+            ServiceConfig::udp(vip, UDP_PORT).backend(backend, 1),
+            ServiceConfig::tcp(vip, 5201).backend(backend, 1),
+            ServiceConfig::icmp(vip).backend(backend, 1),
+        ]),
+    )
 }
 
 /// Generator and sink on one subnet with the middle box between them (a,
@@ -244,7 +245,7 @@ fn rp_config(lab: &Lab, backend: &str) -> anyhow::Result<String> {
 fn userspace(
     lab: &mut Lab,
     name: &'static str,
-    datapath: &str,
+    datapath: DatapathKind,
     rp: Option<&str>,
 ) -> anyhow::Result<Setup> {
     let (mid, gen_ns, sink_ns) = (lab.netns("mid")?, lab.netns("gen")?, lab.netns("sink")?);
@@ -254,20 +255,11 @@ fn userspace(
     let self_exe = std::env::current_exe()?.to_string_lossy().into_owned();
     let worker = match rp {
         Some(rp) => {
-            let config = rp_config(lab, "10.0.0.3")?;
-            let args = [
-                "--frontend",
-                &front.lb_if,
-                "--backend",
-                &back.lb_if,
-                "--config",
-                &config,
-                "--datapath",
-                datapath,
-            ];
-            lab.start_lb(&mid, rp, &args)?
+            let config = rp_config(lab, Ipv4Addr::new(10, 0, 0, 3))?;
+            let flags = ReverseProxyFlags::new(datapath, &front, &back, &config);
+            lab.start_lb(&mid, rp, flags.args())?
         }
-        None => lab.start_lb(&mid, &self_exe, &["bridge", &front.lb_if, &back.lb_if])?,
+        None => lab.start_lb(&mid, &self_exe, ["bridge", &front.lb_if, &back.lb_if])?,
     };
     lab.connect_after(datapath, &mid, &[&front, &back])?;
     finish_hosts(lab, &gen_ns, &front, &sink_ns, &back, rp.is_none())?;
@@ -378,8 +370,7 @@ fn kernel(lab: &mut Lab) -> anyhow::Result<Setup> {
         "table ip lb {{\n  chain prerouting {{\n    type nat hook prerouting priority dstnat; policy accept;\n    \
          ip daddr {VIP} dnat to jhash ip saddr . ip protocol mod 1 map {{ 0 : 192.168.1.2 }}\n  }}\n}}\n"
     );
-    let file = lab.path("lb.nft");
-    std::fs::write(&file, rules)?;
+    let file = lab.write_file("lb.nft", &rules)?;
     lab.exec(&mid, &["nft", "-f", &file.to_string_lossy()])?;
     Ok(Setup {
         name: "(d) kernel nftables DNAT",
@@ -420,11 +411,6 @@ fn process_jiffies(pid: u32) -> u64 {
     fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0)
 }
 
-/// The pid doing the work inside `ip netns exec`: the child, once exec'd.
-fn worker_pid(worker: &LoadBalancer) -> u32 {
-    worker.pid()
-}
-
 fn sink_counter(lab: &Lab, setup: &Setup) -> anyhow::Result<u64> {
     let listing = lab.exec(&setup.sink_ns, &["nft", "list", "table", "netdev", "sink"])?;
     let packets = listing
@@ -444,8 +430,7 @@ fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Result<Figures
          udp dport {UDP_PORT} counter drop\n  }}\n}}\n",
         setup.sink_if
     );
-    let file = lab.path(&format!("sink-{}.nft", setup.sink_ns));
-    std::fs::write(&file, rules)?;
+    let file = lab.write_file(&format!("sink-{}.nft", setup.sink_ns), &rules)?;
     lab.exec(&setup.sink_ns, &["nft", "-f", &file.to_string_lossy()])?;
 
     // Latency first, on an idle path: ping through the VIP.
@@ -475,10 +460,7 @@ fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Result<Figures
     let self_exe = std::env::current_exe()?.to_string_lossy().into_owned();
     let before = sink_counter(lab, setup)?;
     let (busy0, total0) = cpu_jiffies();
-    let worker0 = setup
-        .worker
-        .as_ref()
-        .map(|w| process_jiffies(worker_pid(w)));
+    let worker0 = setup.worker.as_ref().map(|w| process_jiffies(w.pid()));
     let started = Instant::now();
     let secs = seconds.to_string();
     let sent = lab.exec(
@@ -510,7 +492,7 @@ fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Result<Figures
     if let (Some(worker), Some(start)) = (&setup.worker, worker0) {
         let ticks = 100.0; // USER_HZ
         figures.worker_cpu =
-            Some(100.0 * (process_jiffies(worker_pid(worker)) - start) as f64 / ticks / elapsed);
+            Some(100.0 * (process_jiffies(worker.pid()) - start) as f64 / ticks / elapsed);
     }
 
     // TCP bulk.
@@ -565,9 +547,14 @@ fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
         for way in 0..4 {
             let mut lab = Lab::new()?;
             let setup = match way {
-                0 => userspace(&mut lab, "(a) userspace tap bridge", "tap", None)?,
-                1 => userspace(&mut lab, "(b) lb-rp on tap", "tap", Some(&rp))?,
-                2 => userspace(&mut lab, "(c) lb-rp on pnet", "pnet", Some(&rp))?,
+                0 => userspace(
+                    &mut lab,
+                    "(a) userspace tap bridge",
+                    DatapathKind::Tap,
+                    None,
+                )?,
+                1 => userspace(&mut lab, "(b) lb-rp on tap", DatapathKind::Tap, Some(&rp))?,
+                2 => userspace(&mut lab, "(c) lb-rp on pnet", DatapathKind::Pnet, Some(&rp))?,
                 _ => kernel(&mut lab)?,
             };
             eprintln!("round {}/{rounds}: {} ...", round + 1, setup.name);
