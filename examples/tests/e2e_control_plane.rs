@@ -7,13 +7,15 @@
 mod common;
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use common::*;
+use lb_engine::{ReverseProxyConfig, ServiceConfig};
 
 const RP: &str = env!("CARGO_BIN_EXE_lb-rp");
 const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
-const VIP: &str = "172.16.0.100";
+const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 100);
 const SERVICE: &str = "172.16.0.100:9000/tcp";
 const STREAMS: usize = 6;
 
@@ -44,43 +46,33 @@ fn wait_until(mut ready: impl FnMut() -> bool) -> bool {
 #[test]
 fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
-    let net = RoutedNetwork::build(&mut lab, "tap", 3)?;
-    let config = lab.path("rp.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[service]]\nvip = \"{VIP}\"\nport = 9000\nproto = \"tcp\"\n\
-             [[service.backend]]\nip = \"192.168.1.2\"\n[[service.backend]]\nip = \"192.168.1.3\"\n"
-        ),
+    let datapath = DatapathKind::Tap;
+    let net = RoutedNetwork::build(&mut lab, datapath, 3)?;
+    let (b1, b2) = (net.backends[0].addr, net.backends[1].addr);
+    let config = lab.write_config(
+        "rp.toml",
+        &ReverseProxyConfig::with_services([ServiceConfig::tcp(VIP, 9000)
+            .backend(b1, 1)
+            .backend(b2, 1)]),
     )?;
-    let config = config.to_string_lossy().into_owned();
-    let lb = lab.start_lb(
-        &net.lb_ns,
-        RP,
-        &[
-            "--frontend",
-            &net.front.lb_if,
-            "--backend",
-            &net.back.lb_if,
-            "--config",
-            &config,
-            "--admin",
-            "9901",
-        ],
-    )?;
+    let flags = ReverseProxyFlags {
+        admin: Some(9901),
+        ..ReverseProxyFlags::new(datapath, &net.front, &net.back, &config)
+    };
+    let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
     net.attach(&mut lab)?;
     // Every backend streams its name, five lines a second, on each connection.
-    for (n, (ns, addr)) in net.backends.iter().enumerate() {
+    for (n, host) in net.backends.iter().enumerate() {
         let script = format!("SYSTEM:while echo b{}; do sleep 0.2; done", n + 1);
         lab.spawn(
-            ns,
+            &host.ns,
             &[
                 "socat",
-                &format!("TCP-LISTEN:9000,bind={addr},reuseaddr,fork"),
+                &format!("TCP-LISTEN:9000,bind={},reuseaddr,fork", host.addr),
                 &script,
             ],
         )?;
-        lab.wait_for_tcp(ns, addr, "9000")?;
+        lab.wait_for_tcp(&host.ns, host.addr, 9000)?;
     }
     let lbctl = |lab: &Lab, args: &[&str]| -> anyhow::Result<String> {
         let mut full = vec![LBCTL, "--admin", "9901"];
@@ -222,16 +214,14 @@ fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
     // b2 is back at weight 2, and only b3's connections end.
     let listed = || lbctl(&lab, &["backend", "list", SERVICE]).unwrap_or_default();
     let hup = || run("kill", &["-HUP", &lb.pid().to_string()]);
+    // Broken on purpose, so no config type can write it.
     std::fs::write(&config, "[[service]]\nvip = ")?;
     hup()?;
     wait();
     assert!(listed().contains("192.168.1.4:9000"), "{}", listed());
-    std::fs::write(
-        &config,
-        format!(
-            "[[service]]\nvip = \"{VIP}\"\nport = 9000\nproto = \"tcp\"\n\
-             [[service.backend]]\nip = \"192.168.1.3\"\nweight = 2\n"
-        ),
+    lab.write_config(
+        "rp.toml",
+        &ReverseProxyConfig::with_services([ServiceConfig::tcp(VIP, 9000).backend(b2, 2)]),
     )?;
     hup()?;
     assert!(

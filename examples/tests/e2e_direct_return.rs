@@ -4,6 +4,8 @@
 mod common;
 
 use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use common::*;
 
@@ -11,11 +13,10 @@ const DSR: &str = env!("CARGO_BIN_EXE_lb-dsr");
 const VIP: &str = "10.0.0.100";
 const LB_MAC: &str = "02:00:00:00:01:00";
 
-fn direct_return(datapath: &str, one_armed: bool) -> anyhow::Result<()> {
+fn direct_return(datapath: DatapathKind, one_armed: bool) -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
     let (lb_ns, lan) = (lab.netns("lb")?, lab.netns("lan")?);
-    lab.ip(&lan, &["link", "add", "br0", "type", "bridge"])?;
-    lab.ip(&lan, &["link", "set", "br0", "up"])?;
+    lab.bridge(&lan)?;
     let front = lab.wire(datapath, &lab.name("f"), &lan);
     let back = lab.wire(datapath, &lab.name("b"), &lan);
     let wires: Vec<&Wire> = if one_armed {
@@ -27,16 +28,10 @@ fn direct_return(datapath: &str, one_armed: bool) -> anyhow::Result<()> {
     // Servers: the VIP on loopback, and no ARP answers for it.
     let mut server_macs = Vec::new();
     for n in 1..=3 {
-        let server = lab.netns(&format!("s{n}"))?;
-        let (bridge_end, host_end) = (lab.name(&format!("sb{n}")), lab.name(&format!("sh{n}")));
-        lab.veth((&lan, &bridge_end), (&server, &host_end))?;
-        lab.ip(&lan, &["link", "set", &bridge_end, "master", "br0"])?;
+        let (server, host_end) =
+            lab.host_on_bridge(&lan, &format!("s{n}"), &format!("10.0.0.2{n}/24"))?;
         let mac = format!("02:00:00:00:02:0{n}");
         lab.ip(&server, &["link", "set", &host_end, "address", &mac])?;
-        lab.ip(
-            &server,
-            &["addr", "add", &format!("10.0.0.2{n}/24"), "dev", &host_end],
-        )?;
         lab.ip(&server, &["addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
         lab.exec(
             &server,
@@ -47,20 +42,14 @@ fn direct_return(datapath: &str, one_armed: bool) -> anyhow::Result<()> {
                 "net.ipv4.conf.all.arp_announce=2",
             ],
         )?;
-        lab.http_server(&server, "0.0.0.0", 80, &format!("[s{n}]"))?;
+        lab.http_server(&server, Ipv4Addr::UNSPECIFIED, 80, &format!("[s{n}]"))?;
         server_macs.push(mac);
     }
     let mut clients = Vec::new();
     for n in 1..=3 {
-        let client = lab.netns(&format!("c{n}"))?;
-        let (bridge_end, host_end) = (lab.name(&format!("cb{n}")), lab.name(&format!("ch{n}")));
-        lab.veth((&lan, &bridge_end), (&client, &host_end))?;
-        lab.ip(&lan, &["link", "set", &bridge_end, "master", "br0"])?;
-        lab.ip(
-            &client,
-            &["addr", "add", &format!("10.0.0.1{n}/24"), "dev", &host_end],
-        )?;
-        if datapath == "pnet" {
+        let (client, host_end) =
+            lab.host_on_bridge(&lan, &format!("c{n}"), &format!("10.0.0.1{n}/24"))?;
+        if datapath == DatapathKind::Pnet {
             lab.no_tx_offload(&client, &host_end)?;
         }
         clients.push(client);
@@ -75,7 +64,7 @@ fn direct_return(datapath: &str, one_armed: bool) -> anyhow::Result<()> {
         "--mac",
         LB_MAC,
         "--datapath",
-        datapath,
+        datapath.name(),
     ];
     if !one_armed {
         args.extend(["--backend", back.lb_if.as_str()]);
@@ -84,7 +73,7 @@ fn direct_return(datapath: &str, one_armed: bool) -> anyhow::Result<()> {
         args.extend(["--backend-mac", mac.as_str()]);
     }
     args.extend(["--algorithm", "src-ip"]);
-    let lb = lab.start_lb(&lb_ns, DSR, &args)?;
+    let lb = lab.start_lb(&lb_ns, DSR, args)?;
     lab.connect_after(datapath, &lb_ns, &wires)?;
     for wire in &wires {
         lab.ip(&lan, &["link", "set", &wire.peer_if, "master", "br0"])?;
@@ -95,10 +84,7 @@ fn direct_return(datapath: &str, one_armed: bool) -> anyhow::Result<()> {
     let url = format!("http://{VIP}/id");
     let mut servers_seen = HashSet::new();
     for client in &clients {
-        let urls: Vec<&str> = (0..10).map(|_| url.as_str()).collect();
-        let mut curl = vec!["curl", "-sf", "-m", "20"];
-        curl.extend(urls);
-        let bodies = lab.exec(client, &curl)?;
+        let bodies = lab.curl(client, &url, 10, Duration::from_secs(20))?;
         let met: HashSet<String> = (1..=3)
             .map(|n| format!("[s{n}]"))
             .filter(|id| bodies.contains(id))
@@ -130,15 +116,15 @@ fn direct_return(datapath: &str, one_armed: bool) -> anyhow::Result<()> {
 
 #[test]
 fn dsr_two_armed_tap() -> anyhow::Result<()> {
-    direct_return("tap", false)
+    direct_return(DatapathKind::Tap, false)
 }
 
 #[test]
 fn dsr_two_armed_pnet() -> anyhow::Result<()> {
-    direct_return("pnet", false)
+    direct_return(DatapathKind::Pnet, false)
 }
 
 #[test]
 fn dsr_one_armed_tap() -> anyhow::Result<()> {
-    direct_return("tap", true)
+    direct_return(DatapathKind::Tap, true)
 }

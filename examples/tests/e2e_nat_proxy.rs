@@ -4,54 +4,43 @@
 mod common;
 
 use std::collections::HashSet;
+use std::net::Ipv4Addr;
 
 use common::*;
 
 const PROXY: &str = env!("CARGO_BIN_EXE_lb-proxy");
 
-fn nat_proxy(datapath: &str) -> anyhow::Result<()> {
+fn nat_proxy(datapath: DatapathKind) -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
     let (lb_ns, net) = (lab.netns("lb")?, lab.netns("net")?);
-    lab.ip(&net, &["link", "add", "br0", "type", "bridge"])?;
-    lab.ip(&net, &["link", "set", "br0", "up"])?;
+    lab.bridge(&net)?;
     let wire = lab.wire(datapath, &lab.name("p"), &net);
 
     let mut hosts = Vec::new();
-    for (name, addr) in [
-        ("d1", "192.168.0.1"),
-        ("d2", "192.168.0.2"),
-        ("d3", "192.168.0.3"),
-        ("c", "192.168.0.50"),
-    ] {
-        let ns = lab.netns(name)?;
-        let (bridge_end, host_end) = (lab.name(&format!("{name}b")), lab.name(&format!("{name}h")));
-        lab.veth((&net, &bridge_end), (&ns, &host_end))?;
-        lab.ip(&net, &["link", "set", &bridge_end, "master", "br0"])?;
-        lab.ip(
-            &ns,
-            &["addr", "add", &format!("{addr}/24"), "dev", &host_end],
-        )?;
-        if datapath == "pnet" {
+    for (name, last) in [("d1", 1), ("d2", 2), ("d3", 3), ("c", 50)] {
+        let addr = Ipv4Addr::new(192, 168, 0, last);
+        let (ns, host_end) = lab.host_on_bridge(&net, name, &format!("{addr}/24"))?;
+        if datapath == DatapathKind::Pnet {
             lab.no_tx_offload(&ns, &host_end)?;
         }
-        hosts.push(ns);
+        hosts.push((ns, host_end, addr));
     }
-    let client = hosts.pop().unwrap();
+    let (client, client_if, _) = hosts.pop().unwrap();
     // Each destination echoes what it gets, after saying who it is.
-    for (n, destination) in hosts.iter().enumerate() {
+    for (n, (destination, _, addr)) in hosts.iter().enumerate() {
         let reply = format!("SYSTEM:echo d{}; cat", n + 1);
         lab.spawn(
             destination,
             &["socat", "TCP-LISTEN:7000,reuseaddr,fork", &reply],
         )?;
-        lab.wait_for_tcp(destination, &format!("192.168.0.{}", n + 1), "7000")?;
+        lab.wait_for_tcp(destination, *addr, 7000)?;
     }
 
     lab.connect_before(datapath, &lb_ns, &[&wire])?;
     let proxy = lab.start_lb(
         &lb_ns,
         PROXY,
-        &[
+        [
             "--iface",
             &wire.lb_if,
             "--ip",
@@ -61,7 +50,7 @@ fn nat_proxy(datapath: &str) -> anyhow::Result<()> {
             "--snat-ports",
             "20000-29999",
             "--datapath",
-            datapath,
+            datapath.name(),
         ],
     )?;
     lab.connect_after(datapath, &lb_ns, &[&wire])?;
@@ -74,7 +63,7 @@ fn nat_proxy(datapath: &str) -> anyhow::Result<()> {
     )?;
     assert!(ping.contains("5 received"), "{ping}");
     // Data both ways through nc, connections spread over destinations.
-    let capture = lab.capture(&client, &lab.name("ch"))?;
+    let capture = lab.capture(&client, &client_if)?;
     let mut met = HashSet::new();
     for n in 0..20 {
         let message = format!("hello-{n}");
@@ -101,10 +90,10 @@ fn nat_proxy(datapath: &str) -> anyhow::Result<()> {
 
 #[test]
 fn proxy_tap() -> anyhow::Result<()> {
-    nat_proxy("tap")
+    nat_proxy(DatapathKind::Tap)
 }
 
 #[test]
 fn proxy_pnet() -> anyhow::Result<()> {
-    nat_proxy("pnet")
+    nat_proxy(DatapathKind::Pnet)
 }

@@ -3,102 +3,53 @@
 
 mod common;
 
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
 use common::*;
+use lb_engine::{BackendConfig, ReverseProxyConfig, ServiceConfig};
 
 const RP: &str = env!("CARGO_BIN_EXE_lb-rp");
-const VIP: &str = "10.0.0.100";
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const SERVER: Ipv4Addr = SingleSubnet::SERVER_ADDR;
 
-fn write_config(lab: &Lab, text: &str) -> String {
-    let path = std::env::temp_dir().join(format!("{}-rp.toml", lab.id));
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+/// One TCP service on port 80 of the VIP, to the one server.
+fn web_service() -> ReverseProxyConfig {
+    ReverseProxyConfig::with_services([ServiceConfig::tcp(VIP, 80).backend(SERVER, 1)])
 }
 
 /// Client and server on either side of the load balancer, one subnet; a
 /// tcp+udp+icmp service to the one server.
-fn single_mode(datapath: &str) -> anyhow::Result<()> {
+fn single_mode(datapath: DatapathKind) -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
-    let (lb_ns, client, server) = (lab.netns("lb")?, lab.netns("client")?, lab.netns("server")?);
-    let front = lab.wire(datapath, &lab.name("f"), &client);
-    let back = lab.wire(datapath, &lab.name("b"), &server);
-    let config = write_config(
-        &lab,
-        &format!(
-            r#"
-            [[service]]
-            vip = "{VIP}"
-            port = 80
-            proto = "tcp"
-            [[service.backend]]
-            ip = "10.0.0.3"
-            port = 8080
-            [[service]]
-            vip = "{VIP}"
-            port = 53
-            proto = "udp"
-            [[service.backend]]
-            ip = "10.0.0.3"
-            port = 5353
-            [[service]]
-            vip = "{VIP}"
-            proto = "icmp"
-            [[service.backend]]
-            ip = "10.0.0.3"
-            "#
-        ),
-    );
-    lab.connect_before(datapath, &lb_ns, &[&front, &back])?;
-    let lb = lab.start_lb(
-        &lb_ns,
-        RP,
-        &[
-            "--frontend",
-            &front.lb_if,
-            "--backend",
-            &back.lb_if,
-            "--config",
-            &config,
-            "--datapath",
-            datapath,
-        ],
+    let net = SingleSubnet::build(&mut lab, datapath)?;
+    let config = lab.write_config(
+        "rp.toml",
+        &ReverseProxyConfig::with_services([
+            ServiceConfig::tcp(VIP, 80).with_backend(BackendConfig::new(SERVER, 1).port(8080)),
+            ServiceConfig::udp(VIP, 53).with_backend(BackendConfig::new(SERVER, 1).port(5353)),
+            ServiceConfig::icmp(VIP).backend(SERVER, 1),
+        ]),
     )?;
-    lab.connect_after(datapath, &lb_ns, &[&front, &back])?;
-    lab.ip(
-        &client,
-        &["addr", "add", "10.0.0.2/24", "dev", &front.peer_if],
-    )?;
-    lab.ip(
-        &client,
-        &["route", "add", &format!("{VIP}/32"), "via", "10.0.0.3"],
-    )?;
-    lab.ip(
-        &server,
-        &["addr", "add", "10.0.0.3/24", "dev", &back.peer_if],
-    )?;
-    lab.http_server(&server, "10.0.0.3", 8080, "server")?;
+    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
+    net.attach(&mut lab, VIP)?;
+    let (client, server) = (&net.client, &net.server);
+    lab.http_server(server, SERVER, 8080, "server")?;
     lab.spawn(
-        &server,
+        server,
         &["socat", "UDP-RECVFROM:5353,bind=10.0.0.3,fork", "EXEC:cat"],
     )?;
 
-    let capture = lab.capture(&client, &front.peer_if)?;
+    let capture = lab.capture(client, &net.front.peer_if)?;
     // Plain traffic between client and server passes unchanged.
-    let direct = lab.exec(
-        &client,
-        &["curl", "-sf", "-m", "5", "http://10.0.0.3:8080/id"],
-    )?;
+    let direct = lab.http_get(client, "http://10.0.0.3:8080/id")?;
     assert_eq!(direct, "server");
     // The service, on all three protocols; replies must come from the VIP
     // (a connected socket and ping would not take them otherwise).
-    assert_eq!(
-        lab.exec(
-            &client,
-            &["curl", "-sf", "-m", "5", &format!("http://{VIP}/id")]
-        )?,
-        "server"
-    );
+    assert_eq!(lab.http_get(client, &format!("http://{VIP}/id"))?, "server");
     let udp = lab.exec(
-        &client,
+        client,
         &[
             "sh",
             "-c",
@@ -106,7 +57,10 @@ fn single_mode(datapath: &str) -> anyhow::Result<()> {
         ],
     )?;
     assert_eq!(udp.trim(), "hello-udp");
-    let ping = lab.exec(&client, &["ping", "-c", "3", "-i", "0.2", "-W", "2", VIP])?;
+    let ping = lab.exec(
+        client,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", &VIP.to_string()],
+    )?;
     assert_eq!(
         ping.matches(&format!("bytes from {VIP}")).count(),
         3,
@@ -129,72 +83,42 @@ fn single_mode(datapath: &str) -> anyhow::Result<()> {
 
 #[test]
 fn rp_single_mode_tap() -> anyhow::Result<()> {
-    single_mode("tap")
+    single_mode(DatapathKind::Tap)
 }
 
 #[test]
 fn rp_single_mode_pnet() -> anyhow::Result<()> {
-    single_mode("pnet")
+    single_mode(DatapathKind::Pnet)
 }
 
 /// Client -> load balancer -> router -> bridge with three HTTP backends
 /// weighted 10/100/1 (Polycube's ex1).
-fn routed(datapath: &str) -> anyhow::Result<()> {
+fn routed(datapath: DatapathKind) -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
     let net = RoutedNetwork::build(&mut lab, datapath, 3)?;
-    let config = write_config(
-        &lab,
-        r#"
-        [[service]]
-        vip = "172.16.0.100"
-        port = 80
-        proto = "tcp"
-        [[service.backend]]
-        ip = "192.168.1.2"
-        weight = 10
-        [[service.backend]]
-        ip = "192.168.1.3"
-        weight = 100
-        [[service.backend]]
-        ip = "192.168.1.4"
-        weight = 1
-        "#,
-    );
-    let lb = lab.start_lb(
-        &net.lb_ns,
-        RP,
-        &[
-            "--frontend",
-            &net.front.lb_if,
-            "--backend",
-            &net.back.lb_if,
-            "--config",
-            &config,
-            "--datapath",
-            datapath,
-        ],
-    )?;
+    let vip = Ipv4Addr::new(172, 16, 0, 100);
+    let weighted = ServiceConfig::tcp(vip, 80)
+        .backend(Ipv4Addr::new(192, 168, 1, 2), 10)
+        .backend(Ipv4Addr::new(192, 168, 1, 3), 100)
+        .backend(Ipv4Addr::new(192, 168, 1, 4), 1);
+    let config = lab.write_config("rp.toml", &ReverseProxyConfig::with_services([weighted]))?;
+    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
     net.attach(&mut lab)?;
-    for (n, (ns, addr)) in net.backends.iter().enumerate() {
-        lab.http_server(ns, addr, 80, &format!("[b{}]", n + 1))?;
+    for (n, host) in net.backends.iter().enumerate() {
+        lab.http_server(&host.ns, host.addr, 80, &format!("[b{}]", n + 1))?;
     }
-    let client = net.client.clone();
+    let client = &net.client;
     // Direct traffic to a backend stays transparent.
-    assert_eq!(
-        lab.exec(
-            &client,
-            &["curl", "-sf", "-m", "5", "http://192.168.1.2/id"]
-        )?,
-        "[b1]"
-    );
-    // Many connections through the VIP, in one curl (a new connection per URL).
+    assert_eq!(lab.http_get(client, "http://192.168.1.2/id")?, "[b1]");
+    // Many connections through the VIP, in one curl.
     const REQUESTS: usize = 1110;
-    let urls: Vec<String> = (0..REQUESTS)
-        .map(|_| "http://172.16.0.100/id".to_owned())
-        .collect();
-    let mut args = vec!["curl", "-sf", "-m", "60"];
-    args.extend(urls.iter().map(String::as_str));
-    let bodies = lab.exec(&client, &args)?;
+    let bodies = lab.curl(
+        client,
+        &format!("http://{vip}/id"),
+        REQUESTS,
+        Duration::from_secs(60),
+    )?;
     let counts: Vec<usize> = (1..=3)
         .map(|n| bodies.matches(&format!("[b{n}]")).count())
         .collect();
@@ -227,17 +151,17 @@ fn routed(datapath: &str) -> anyhow::Result<()> {
 
 #[test]
 fn rp_routed_weighted_tap() -> anyhow::Result<()> {
-    routed("tap")
+    routed(DatapathKind::Tap)
 }
 
 #[test]
 fn rp_routed_weighted_pnet() -> anyhow::Result<()> {
-    routed("pnet")
+    routed(DatapathKind::Pnet)
 }
 
 /// Two frontends with their addresses, one backend (Polycube's
 /// test_multi): replies and ARP go to the right frontend only.
-fn multi_mode(datapath: &str) -> anyhow::Result<()> {
+fn multi_mode(datapath: DatapathKind) -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
     let (lb_ns, c1, c2, server) = (
         lab.netns("lb")?,
@@ -248,31 +172,16 @@ fn multi_mode(datapath: &str) -> anyhow::Result<()> {
     let f0 = lab.wire(datapath, &lab.name("f0"), &c1);
     let f1 = lab.wire(datapath, &lab.name("f1"), &c2);
     let back = lab.wire(datapath, &lab.name("b"), &server);
-    let config = write_config(
-        &lab,
-        &format!(
-            "[[service]]\nvip = \"{VIP}\"\nport = 80\nproto = \"tcp\"\n[[service.backend]]\nip = \"10.0.0.3\"\n"
-        ),
-    );
+    let config = lab.write_config("rp.toml", &web_service())?;
     lab.connect_before(datapath, &lb_ns, &[&f0, &f1, &back])?;
-    let frontend0 = format!("{}=10.0.0.11", f0.lb_if);
-    let frontend1 = format!("{}=10.0.0.12", f1.lb_if);
-    let lb = lab.start_lb(
-        &lb_ns,
-        RP,
-        &[
-            "--frontend",
-            &frontend0,
-            "--frontend",
-            &frontend1,
-            "--backend",
-            &back.lb_if,
-            "--config",
-            &config,
-            "--datapath",
-            datapath,
+    let flags = ReverseProxyFlags {
+        frontends: vec![
+            format!("{}=10.0.0.11", f0.lb_if),
+            format!("{}=10.0.0.12", f1.lb_if),
         ],
-    )?;
+        ..ReverseProxyFlags::new(datapath, &f0, &back, &config)
+    };
+    let lb = lab.start_lb(&lb_ns, RP, flags.args())?;
     lab.connect_after(datapath, &lb_ns, &[&f0, &f1, &back])?;
     for (ns, wire, addr) in [(&c1, &f0, "10.0.0.11/24"), (&c2, &f1, "10.0.0.12/24")] {
         lab.ip(ns, &["addr", "add", addr, "dev", &wire.peer_if])?;
@@ -285,16 +194,11 @@ fn multi_mode(datapath: &str) -> anyhow::Result<()> {
         &server,
         &["addr", "add", "10.0.0.3/24", "dev", &back.peer_if],
     )?;
-    lab.http_server(&server, "10.0.0.3", 80, "server")?;
+    lab.http_server(&server, SERVER, 80, "server")?;
 
     let second = lab.capture(&c2, &f1.peer_if)?;
-    assert_eq!(
-        lab.exec(
-            &c1,
-            &["curl", "-sf", "-m", "5", &format!("http://{VIP}/id")]
-        )?,
-        "server"
-    );
+    let url = format!("http://{VIP}/id");
+    assert_eq!(lab.http_get(&c1, &url)?, "server");
     lab.exec(&c1, &["ping", "-c", "2", "-i", "0.2", "10.0.0.3"])?;
     // The server's ARP for 10.0.0.11, and everything to it, stayed off c2.
     let seen = second.finish()?;
@@ -304,13 +208,7 @@ fn multi_mode(datapath: &str) -> anyhow::Result<()> {
         "c2 saw c1's traffic:\n{}",
         leaked.join("\n")
     );
-    assert_eq!(
-        lab.exec(
-            &c2,
-            &["curl", "-sf", "-m", "5", &format!("http://{VIP}/id")]
-        )?,
-        "server"
-    );
+    assert_eq!(lab.http_get(&c2, &url)?, "server");
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
     assert!(log.contains("2 new flows"), "{log}");
@@ -319,12 +217,12 @@ fn multi_mode(datapath: &str) -> anyhow::Result<()> {
 
 #[test]
 fn rp_multi_mode_tap() -> anyhow::Result<()> {
-    multi_mode("tap")
+    multi_mode(DatapathKind::Tap)
 }
 
 #[test]
 fn rp_multi_mode_pnet() -> anyhow::Result<()> {
-    multi_mode("pnet")
+    multi_mode(DatapathKind::Pnet)
 }
 
 /// Malformed frames, sent by a raw socket in the client namespace while
@@ -362,55 +260,27 @@ for _ in range(count):
 #[test]
 fn rp_keeps_serving_through_malformed_frames() -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
-    let (lb_ns, client, server) = (lab.netns("lb")?, lab.netns("client")?, lab.netns("server")?);
-    let front = lab.wire("tap", &lab.name("f"), &client);
-    let back = lab.wire("tap", &lab.name("b"), &server);
-    let config = write_config(
-        &lab,
-        &format!(
-            "[[service]]\nvip = \"{VIP}\"\nport = 80\nproto = \"tcp\"\n[[service.backend]]\nip = \"10.0.0.3\"\n"
-        ),
-    );
-    let lb = lab.start_lb(
-        &lb_ns,
-        RP,
-        &[
-            "--frontend",
-            &front.lb_if,
-            "--backend",
-            &back.lb_if,
-            "--config",
-            &config,
-        ],
-    )?;
-    lab.connect_after("tap", &lb_ns, &[&front, &back])?;
-    lab.ip(
-        &client,
-        &["addr", "add", "10.0.0.2/24", "dev", &front.peer_if],
-    )?;
-    lab.ip(
-        &client,
-        &["route", "add", &format!("{VIP}/32"), "via", "10.0.0.3"],
-    )?;
-    lab.ip(
-        &server,
-        &["addr", "add", "10.0.0.3/24", "dev", &back.peer_if],
-    )?;
-    lab.http_server(&server, "10.0.0.3", 80, "server")?;
+    let datapath = DatapathKind::Tap;
+    let net = SingleSubnet::build(&mut lab, datapath)?;
+    let config = lab.write_config("rp.toml", &web_service())?;
+    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
+    net.attach(&mut lab, VIP)?;
+    lab.http_server(&net.server, SERVER, 80, "server")?;
 
-    let script = std::env::temp_dir().join(format!("{}-inject.py", lab.id));
-    std::fs::write(&script, INJECT).unwrap();
+    let script = lab.write_file("inject.py", INJECT)?;
     let url = format!("http://{VIP}/id");
     for round in 0..5 {
         lab.exec(
-            &client,
-            &["python3", &script.to_string_lossy(), &front.peer_if, "20"],
+            &net.client,
+            &[
+                "python3",
+                &script.to_string_lossy(),
+                &net.front.peer_if,
+                "20",
+            ],
         )?;
-        assert_eq!(
-            lab.exec(&client, &["curl", "-sf", "-m", "5", &url])?,
-            "server",
-            "round {round}"
-        );
+        assert_eq!(lab.http_get(&net.client, &url)?, "server", "round {round}");
     }
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");

@@ -119,9 +119,6 @@ pub enum EngineKind {
     DirectReturn,
     /// [`NatProxy`](crate::NatProxy).
     NatProxy,
-    /// Anything else driven by the run loop (a test bridge, an embedder's
-    /// own engine).
-    Other,
 }
 
 impl EngineKind {
@@ -131,7 +128,6 @@ impl EngineKind {
             EngineKind::ReverseProxy => "reverse_proxy",
             EngineKind::DirectReturn => "direct_return",
             EngineKind::NatProxy => "nat_proxy",
-            EngineKind::Other => "other",
         }
     }
 }

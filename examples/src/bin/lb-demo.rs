@@ -10,15 +10,19 @@
 // The demo talks to a person on standard output.
 #![allow(clippy::print_stdout)]
 
+use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use clap::Parser;
+use lb_engine::{ReverseProxyConfig, ServiceConfig};
 use lb_examples::cli::{DatapathKind, fail, parse_or_exit};
-use lb_lab::{Lab, RoutedNetwork, is_root};
+use lb_lab::{Lab, ReverseProxyFlags, RoutedNetwork, is_root};
 
 const PROGRAM: &str = "lb-demo";
+const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 100);
 /// Set when the demo re-ran itself inside a user namespace.
 const IN_USERNS: &str = "LB_DEMO_IN_USERNS";
 
@@ -101,61 +105,42 @@ fn demo(cli: &Cli) -> anyhow::Result<()> {
             println!(
                 "/dev/net/tun is not usable here (a user namespace?): using the pnet datapath."
             );
-            "pnet"
+            DatapathKind::Pnet
         }
-        DatapathKind::Tap => "tap",
-        DatapathKind::Pnet => "pnet",
+        kind => kind,
     };
     println!("Building the network in namespaces...");
     let mut lab = Lab::new()?;
     let weights = [1u32, 2, 3];
     let net = RoutedNetwork::build(&mut lab, datapath, weights.len())?;
-    let mut config =
-        String::from("[[service]]\nvip = \"172.16.0.100\"\nport = 80\nproto = \"tcp\"\n");
-    for ((_, addr), weight) in net.backends.iter().zip(weights) {
-        config += &format!("[[service.backend]]\nip = \"{addr}\"\nweight = {weight}\n");
-    }
-    let config_path = lab.path("demo.toml");
-    std::fs::write(&config_path, &config)?;
-    let config_arg = config_path.to_string_lossy().into_owned();
-    let rp = rp.to_string_lossy().into_owned();
-    let (front, back) = (&net.front.lb_if, &net.back.lb_if);
-    let lb = lab.start_lb(
-        &net.lb_ns,
-        &rp,
-        &[
-            "--frontend",
-            front,
-            "--backend",
-            back,
-            "--config",
-            &config_arg,
-            "--datapath",
-            datapath,
-        ],
-    )?;
+    let service = net
+        .backends
+        .iter()
+        .zip(weights)
+        .fold(ServiceConfig::tcp(VIP, 80), |service, (web, weight)| {
+            service.backend(web.addr, weight)
+        });
+    let config = lab.write_config("demo.toml", &ReverseProxyConfig::with_services([service]))?;
+    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    let lb = lab.start_lb(&net.lb_ns, &rp, flags.args())?;
     net.attach(&mut lab)?;
-    for (n, (web, addr)) in net.backends.iter().enumerate() {
-        lab.http_server(web, addr, 80, &format!("web{}", n + 1))?;
+    for (n, web) in net.backends.iter().enumerate() {
+        lab.http_server(&web.ns, web.addr, 80, &format!("web{}", n + 1))?;
     }
-    let client = net.client.clone();
     println!("lb-rp is up ({datapath} datapath) in front of web1, web2, web3 (weights 1, 2, 3).");
     println!(
-        "Sending {} HTTP requests from the client to http://172.16.0.100/ ...",
+        "Sending {} HTTP requests from the client to http://{VIP}/ ...",
         cli.requests
     );
 
-    let mut curl = vec![
-        "curl".to_owned(),
-        "-sf".to_owned(),
-        "-m".to_owned(),
-        "60".to_owned(),
-    ];
-    curl.extend((0..cli.requests).map(|_| "http://172.16.0.100/id".to_owned()));
-    let args: Vec<&str> = curl.iter().map(String::as_str).collect();
     // Each body is "webN"; count each server's.
     let bodies = lab
-        .exec(&client, &args)
+        .curl(
+            &net.client,
+            &format!("http://{VIP}/id"),
+            cli.requests,
+            Duration::from_secs(60),
+        )
         .context("requests through the VIP")?
         .replace("web", " web");
     let total: u32 = weights.iter().sum();
@@ -170,10 +155,9 @@ fn demo(cli: &Cli) -> anyhow::Result<()> {
     }
     println!("\nStopping lb-rp; its counters:");
     let (status, log) = lb.stop()?;
-    for line in log
-        .lines()
-        .filter(|l| !l.contains("service 172.16.0.100:80/tcp (maglev): 192.168"))
-    {
+    // The backend list it logged at start says nothing new.
+    let backend_list = format!("service {VIP}:80/tcp (maglev): 192.168");
+    for line in log.lines().filter(|l| !l.contains(&backend_list)) {
         println!("  {line}");
     }
     ensure!(status.success(), "lb-rp exited with {status}");

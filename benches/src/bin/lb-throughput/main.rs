@@ -1,0 +1,146 @@
+//! `lb-throughput`: one service, one load, four ways through a namespace
+//! topology, measured in one run:
+//!
+//! - (a) a trivial userspace tap bridge: the tap datapath's own ceiling,
+//! - (b) `lb-rp` on tap,
+//! - (c) `lb-rp` on pnet (veths),
+//! - (d) the Linux kernel doing the load balancing with nftables DNAT.
+//!
+//! Each way gets 64-byte UDP from a generator in its own process (raw
+//! frames over 1024 flows, as fast as it can), TCP bulk transfer (iperf3),
+//! and ping round trips through the VIP; the table gives delivered packets
+//! per second at the sink, offered load, CPU, TCP throughput and latency
+//! percentiles, with ratios to (a) and (d). Needs root.
+
+// A measurement tool reports on standard output.
+#![allow(clippy::print_stdout)]
+
+mod bridge;
+mod generator;
+mod measure;
+mod report;
+mod ways;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use anyhow::{Context, ensure};
+use clap::{Parser, Subcommand};
+use lb_lab::{DatapathKind, Lab, is_root, run as sh};
+use lb_packet::MacAddr;
+
+use crate::bridge::bridge;
+use crate::generator::generate;
+use crate::measure::{Figures, measure, medians};
+use crate::report::print_table;
+use crate::ways::{kernel, userspace};
+
+const VIP: &str = "172.16.0.100";
+const UDP_PORT: u16 = 9;
+const FLOWS: u16 = 1024;
+const GEN_MAC: &str = "02:00:00:00:0a:02";
+const SINK_MAC: &str = "02:00:00:00:0a:03";
+
+#[derive(Debug, Parser)]
+#[command(name = "lb-throughput", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure all four ways (the default).
+    Run {
+        /// Seconds of UDP and TCP load for each way.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Rounds over the four ways; the table gives each figure's median.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Send 64-byte UDP frames as fast as possible (run inside a namespace).
+    Generate {
+        /// Interface to send on.
+        #[arg(long)]
+        iface: String,
+        /// Destination MAC of the frames.
+        #[arg(long)]
+        dst_mac: MacAddr,
+        /// Source address.
+        #[arg(long)]
+        src: Ipv4Addr,
+        /// Seconds to send for.
+        #[arg(long)]
+        seconds: u64,
+    },
+    /// Copy frames between two taps, unchanged (the datapath's ceiling).
+    Bridge {
+        /// The two taps.
+        #[arg(num_args = 2)]
+        taps: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run {
+        seconds: 5,
+        rounds: 3,
+    }) {
+        Command::Run { seconds, rounds } => measure_all(seconds, rounds.max(1)),
+        Command::Generate {
+            iface,
+            dst_mac,
+            src,
+            seconds,
+        } => generate(&iface, dst_mac, src, seconds),
+        Command::Bridge { taps } => bridge(&taps),
+    }
+}
+
+/// Every way, `rounds` times, each in a fresh lab; prints the medians.
+fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
+    ensure!(
+        is_root(),
+        "lb-throughput needs root (network namespaces, taps, nftables)"
+    );
+    let rp: PathBuf = std::env::current_exe()?.with_file_name("lb-rp");
+    ensure!(
+        rp.exists(),
+        "lb-rp is not next to lb-throughput; build both: cargo build --release -p lb-examples -p lb-benches"
+    );
+    let rp = rp.to_string_lossy().into_owned();
+    sh("nft", &["--version"]).context("nftables (nft) is needed")?;
+    sh("iperf3", &["--version"]).context("iperf3 is needed")?;
+    let mut samples: Vec<(&'static str, Vec<Figures>)> = Vec::new();
+    for round in 0..rounds {
+        for way in 0..4 {
+            let mut lab = Lab::new()?;
+            let setup = match way {
+                0 => userspace(
+                    &mut lab,
+                    "(a) userspace tap bridge",
+                    DatapathKind::Tap,
+                    None,
+                )?,
+                1 => userspace(&mut lab, "(b) lb-rp on tap", DatapathKind::Tap, Some(&rp))?,
+                2 => userspace(&mut lab, "(c) lb-rp on pnet", DatapathKind::Pnet, Some(&rp))?,
+                _ => kernel(&mut lab)?,
+            };
+            eprintln!("round {}/{rounds}: {} ...", round + 1, setup.name);
+            let figures = measure(&mut lab, &setup, seconds).with_context(|| setup.name)?;
+            if round == 0 {
+                samples.push((setup.name, Vec::new()));
+            }
+            samples[way].1.push(figures);
+        }
+    }
+    let results: Vec<(&'static str, Figures)> = samples
+        .iter()
+        .map(|(name, f)| (*name, medians(f)))
+        .collect();
+    println!("medians of {rounds} rounds");
+    print_table(&results);
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! tcpdump on a lab interface, and judging the checksums it saw.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, ensure};
+
+use crate::Lab;
+use crate::process::run;
+
+/// A running tcpdump.
+#[derive(Debug)]
+pub struct Capture {
+    pid: u32,
+    file: PathBuf,
+}
+
+impl Lab {
+    /// Starts tcpdump on `iface` in `ns`, incoming frames only, verbose
+    /// enough to judge every checksum.
+    pub fn capture(&mut self, ns: &str, iface: &str) -> anyhow::Result<Capture> {
+        let file = self.path(&format!("capture-{iface}.txt"));
+        let script = format!(
+            "exec tcpdump -i {iface} -Q in -nn -vv -l > {} 2>&1",
+            file.display()
+        );
+        let pid = self.spawn(ns, &["sh", "-c", &script])?;
+        for _ in 0..100 {
+            if std::fs::read_to_string(&file).is_ok_and(|text| text.contains("listening on")) {
+                return Ok(Capture { pid, file });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("tcpdump did not start on {iface} in {ns}")
+    }
+}
+
+impl Capture {
+    /// Stops tcpdump; returns what it printed.
+    pub fn finish(self) -> anyhow::Result<String> {
+        run("kill", &["-INT", &self.pid.to_string()])?;
+        for _ in 0..100 {
+            let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+            if text.contains("packets captured") {
+                return Ok(text);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(std::fs::read_to_string(&self.file)?)
+    }
+}
+
+/// Checks a verbose capture judged at least `expected` checksums, and none
+/// wrong.
+pub fn check_checksums(capture: &str, expected: usize) -> anyhow::Result<()> {
+    let wrong: Vec<&str> = capture
+        .lines()
+        .filter(|l| l.contains("incorrect"))
+        .collect();
+    ensure!(
+        wrong.is_empty(),
+        "bad checksums on the wire:\n{}",
+        wrong.join("\n")
+    );
+    let correct = capture.matches("(correct)").count();
+    ensure!(
+        correct >= expected,
+        "only {correct} checksums judged correct:\n{capture}"
+    );
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! Commands run to completion, background processes, and the real clients
+//! and servers (curl, python's http.server) the tests talk through.
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+
+use crate::Lab;
+
+/// Runs `program` with `args`; its standard output, or an error with all
+/// it printed.
+pub fn run(program: &str, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {program}"))?;
+    ensure!(
+        output.status.success(),
+        "{program} {} failed: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+impl Lab {
+    /// Runs `args` inside namespace `ns`; its standard output.
+    pub fn exec(&self, ns: &str, args: &[&str]) -> anyhow::Result<String> {
+        let mut full = vec!["netns", "exec", ns];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    }
+
+    /// Runs `args` inside `ns` and returns its whole output, success or not.
+    pub fn try_exec(&self, ns: &str, args: &[&str]) -> anyhow::Result<Output> {
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .output()
+            .context("ip netns exec")
+    }
+
+    /// Starts `args` in `ns`; stopped when the lab ends. Returns its pid.
+    pub fn spawn(&mut self, ns: &str, args: &[&str]) -> anyhow::Result<u32> {
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", args.join(" ")))?;
+        let pid = child.id();
+        self.children.push(child);
+        Ok(pid)
+    }
+
+    /// Waits until something listens on `addr:port` in `ns`.
+    pub fn wait_for_tcp(&self, ns: &str, addr: Ipv4Addr, port: u16) -> anyhow::Result<()> {
+        let (addr, port) = (addr.to_string(), port.to_string());
+        for _ in 0..200 {
+            if self
+                .try_exec(ns, &["nc", "-z", &addr, &port])?
+                .status
+                .success()
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("nothing listens on {addr}:{port} in {ns}")
+    }
+
+    /// Starts an HTTP server (`python3 -m http.server`) in `ns` on
+    /// `addr:port` (`0.0.0.0` for every address), serving `/id` with the
+    /// text `identity`; returns once it listens. It closes every
+    /// connection after one answer.
+    pub fn http_server(
+        &mut self,
+        ns: &str,
+        addr: Ipv4Addr,
+        port: u16,
+        identity: &str,
+    ) -> anyhow::Result<()> {
+        let dir = self.path(&format!("www-{ns}-{port}"));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("id"), identity)?;
+        let dir = dir.to_string_lossy().into_owned();
+        let (bind, port_arg) = (addr.to_string(), port.to_string());
+        self.spawn(
+            ns,
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                &port_arg,
+                "--bind",
+                &bind,
+                "--directory",
+                &dir,
+            ],
+        )?;
+        let probe = if addr.is_unspecified() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            addr
+        };
+        self.wait_for_tcp(ns, probe, port)
+    }
+
+    /// GETs `url` from `ns` `count` times in one curl run; the bodies, one
+    /// after another. Each GET is a new connection where the server closes
+    /// them, as [`http_server`](Self::http_server)'s does. Fails if any
+    /// fails, or the whole run takes longer than `timeout`.
+    pub fn curl(
+        &self,
+        ns: &str,
+        url: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<String> {
+        let timeout = timeout.as_secs_f64().to_string();
+        let mut args = vec!["curl", "-sf", "-m", &timeout];
+        args.extend(std::iter::repeat_n(url, count));
+        self.exec(ns, &args)
+    }
+
+    /// One GET of `url` from `ns`, within five seconds; the body.
+    pub fn http_get(&self, ns: &str, url: &str) -> anyhow::Result<String> {
+        self.curl(ns, url, 1, Duration::from_secs(5))
+    }
+}
