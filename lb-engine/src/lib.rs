@@ -6,9 +6,19 @@
 //! - [`DirectReturn`]: direct server return at layer 2 (Polycube's `lbdsr`).
 //! - [`NatProxy`]: a one-armed full-NAT proxy (the MirageOS random proxy).
 //!
-//! Engines perform no I/O and read no clock. A [`Datapath`] moves frames for
-//! a set of ports, and [`run`] drives an engine with one; [`MemoryDatapath`]
-//! serves tests and [`PcapDatapath`] replays captures without privileges.
+//! Each engine offers three traits: [`Engine`], the data plane the run
+//! loop drives; [`Observe`], typed snapshots of counters and sessions; and
+//! [`Control`], the changes it takes while running (services, backends,
+//! weights), refused with a typed [`ConfigError`]. The three share one
+//! skeleton (the frame path, the session table, counters, the sweep of idle
+//! sessions), so each engine's own code is only what makes it different:
+//! its configuration, its forward and reverse paths, its control.
+//!
+//! Engines perform no I/O and read no clock. A [`Datapath`] (crate
+//! `lb-datapath`, with in-memory and pcap datapaths; `lb-datapath-tap` and
+//! `lb-datapath-pnet` for devices) moves frames for a set of ports, and
+//! [`run`] drives an engine with one. Everything a configuration built in
+//! code needs is re-exported here.
 //!
 //! A frame's path through a [`ReverseProxy`]:
 //!
@@ -24,31 +34,27 @@
 //!                                        ▼                 │                     │
 //!                                  DNAT to backend ◄───────┘                     │
 //!                                        │                                       │
-//!                                        └──────► Verdict::Forward(port) ◄───────┘
+//!                                        └──► verdict counted, Forward(port) ◄───┘
 //! ```
 //!
 //! ```
 //! use std::net::Ipv4Addr;
 //! use std::time::Instant;
-//! use lb_engine::{Engine, ReverseProxy, ReverseProxyConfig, Verdict};
+//! use lb_engine::{BackendConfig, Engine, Observe, PortId, ReverseProxy, ReverseProxyConfig, ServiceConfig, Verdict};
 //!
-//! let config: ReverseProxyConfig = toml::from_str(r#"
-//!     [[service]]
-//!     vip = "10.0.0.1"
-//!     port = 80
-//!     proto = "tcp"
-//!     [[service.backend]]
-//!     ip = "192.168.1.2"
-//!     port = 8080
-//! "#)?;
+//! let config = ReverseProxyConfig::with_services([
+//!     ServiceConfig::tcp(Ipv4Addr::new(10, 0, 0, 1), 80)
+//!         .with_backend(BackendConfig::new(Ipv4Addr::new(192, 168, 1, 2), 10).port(8080)),
+//! ]);
 //! // SINGLE mode: port 0 is the frontend, port 1 the backends.
 //! let mut engine = ReverseProxy::new(vec![None], &config)?;
 //! # let mut syn = lb_engine::fuzzing::tcp_frame([10, 0, 0, 2], [10, 0, 0, 1], 40000, 80, 0x02);
 //! // `syn`: a TCP SYN from 10.0.0.2:40000 to 10.0.0.1:80.
-//! let verdict = engine.handle_frame(Instant::now(), lb_engine::PortId(0), &mut syn);
+//! let verdict = engine.handle_frame(Instant::now(), PortId(0), &mut syn);
 //! assert_eq!(verdict, Verdict::Forward(engine.backend_port()));
 //! let frame = lb_packet::Frame::parse(&syn[..])?;
 //! assert_eq!(frame.ipv4().unwrap().dst(), Ipv4Addr::new(192, 168, 1, 2));
+//! assert_eq!(engine.stats(Instant::now()).services[0].counters.new_flows, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

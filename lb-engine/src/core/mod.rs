@@ -2,15 +2,18 @@
 //! the session table, the traffic counters and the sweep schedule, and the
 //! one frame path that parses, dispatches and counts.
 //!
-//! An engine composes a [`Core`] and implements [`Dispatch`] (what it does
-//! with a parsed frame); the rest (counting a verdict, mapping a full
-//! table to a drop reason, stats, session listings, ending the sessions of
-//! a removed backend) is written here once.
+//! An engine composes a [`Core`] and implements [`Balancer`] (what it does
+//! with a parsed frame, and any timed work of its own); the rest is written
+//! here once: the [`Engine`](crate::Engine) and [`Observe`](crate::Observe)
+//! implementations (parse, dispatch, count the verdict, sweep sessions,
+//! stats, session listings), mapping a full table to a drop reason, and
+//! ending the sessions of a removed backend.
 
 pub(crate) mod arp_resolver;
 pub(crate) mod backend_pool;
 pub(crate) mod fragments;
 pub(crate) mod services;
+mod skeleton;
 mod sweep;
 
 use core::fmt::Display;
@@ -19,16 +22,17 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
-use lb_packet::{FlowKey, Frame, MacAddr, TcpFlags};
+use lb_packet::{FlowKey, MacAddr, TcpFlags};
 use lb_session::{InsertError, SessionTable};
 
 use crate::stats::TrafficCounters;
 use crate::{
-    ConfigError, DropReason, EngineKind, PortId, SelectionSettings, SessionFilter, SessionSettings,
-    SessionView, Stats, Verdict,
+    ConfigError, DropReason, EngineKind, SelectionSettings, SessionFilter, SessionSettings,
+    SessionView, Stats,
 };
 use backend_pool::BackendPool;
 use services::{Owned, Owner, ServiceSlots};
+pub(crate) use skeleton::Balancer;
 use sweep::SweepSchedule;
 
 /// Refuses a MAC an engine would answer with or send to that is not unicast.
@@ -37,28 +41,6 @@ pub(crate) fn unicast(mac: MacAddr) -> Result<MacAddr, ConfigError> {
         Err(ConfigError::NotUnicast(mac))
     } else {
         Ok(mac)
-    }
-}
-
-/// What an engine decides for a frame once it parsed; the frame path
-/// around it is [`Dispatch::handle`].
-pub(crate) trait Dispatch {
-    /// The counters every verdict is recorded in.
-    fn traffic(&mut self) -> &mut TrafficCounters;
-
-    /// What to do with `frame`, received on `port` at `now`.
-    fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict;
-
-    /// Parses `bytes`, dispatches it, and counts the verdict.
-    #[inline]
-    fn handle(&mut self, now: Instant, port: PortId, bytes: &mut [u8]) -> Verdict {
-        let len = bytes.len();
-        let verdict = match Frame::parse(bytes) {
-            Ok(mut frame) => self.dispatch(now, port, &mut frame),
-            Err(error) => Verdict::Drop(error.into()),
-        };
-        self.traffic().record(len, verdict);
-        verdict
     }
 }
 

@@ -17,12 +17,8 @@ pub use config::{DirectReturnConfig, DsrBackendConfig, DsrServiceConfig, VipList
 
 use crate::core::fragments::FragmentTracker;
 use crate::core::services::{Owned, Owner};
-use crate::core::{Core, Dispatch, unicast};
-use crate::stats::TrafficCounters;
-use crate::{
-    ConfigError, DropReason, Engine, EngineKind, Observe, PortId, SessionFilter, SessionView,
-    Stats, Verdict,
-};
+use crate::core::{Balancer, Core, unicast};
+use crate::{ConfigError, DropReason, EngineKind, PortId, Verdict};
 
 const FRAGMENT_CAPACITY: usize = 4096;
 
@@ -36,7 +32,7 @@ const SERVICE: u32 = 0;
 
 /// A session remembers its server's slot.
 #[derive(Debug, Clone, Copy)]
-struct DsrSession(u32);
+pub(crate) struct DsrSession(u32);
 
 impl Owned for DsrSession {
     #[inline]
@@ -134,9 +130,21 @@ impl DirectReturn {
     }
 }
 
-impl Dispatch for DirectReturn {
-    fn traffic(&mut self) -> &mut TrafficCounters {
-        &mut self.core.traffic
+impl Balancer for DirectReturn {
+    type Key = VipList;
+    type Target = MacAddr;
+    type Session = DsrSession;
+
+    fn core(&self) -> &Core<VipList, MacAddr, DsrSession> {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core<VipList, MacAddr, DsrSession> {
+        &mut self.core
+    }
+
+    fn ports(&self) -> usize {
+        if self.one_armed { 1 } else { 2 }
     }
 
     #[inline]
@@ -146,37 +154,5 @@ impl Dispatch for DirectReturn {
         } else {
             Verdict::Drop(DropReason::WrongPort)
         }
-    }
-}
-
-impl Engine for DirectReturn {
-    fn port_count(&self) -> usize {
-        if self.one_armed { 1 } else { 2 }
-    }
-
-    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
-        self.handle(now, port, frame)
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.core.poll_timeout()
-    }
-}
-
-impl Observe for DirectReturn {
-    fn stats(&self, now: Instant) -> Stats {
-        self.core.stats(now)
-    }
-
-    fn reset_counters(&mut self) {
-        self.core.reset_counters();
-    }
-
-    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
-        self.core.sessions(now, filter, limit)
     }
 }

@@ -20,12 +20,8 @@ pub use config::{DestinationConfig, NatProxyConfig, ProxyServiceConfig};
 
 use crate::core::arp_resolver::ArpResolver;
 use crate::core::services::{Owned, Owner};
-use crate::core::{Core, Dispatch, unicast};
-use crate::stats::TrafficCounters;
-use crate::{
-    ConfigError, DropReason, Engine, EngineKind, Observe, PortId, SessionFilter, SessionView,
-    Stats, Verdict,
-};
+use crate::core::{Balancer, Core, unicast};
+use crate::{ConfigError, DropReason, EngineKind, PortId, Verdict};
 
 /// The proxy's only port.
 pub const PROXY_PORT: PortId = PortId(0);
@@ -35,7 +31,7 @@ const SERVICE: u32 = 0;
 
 /// Both halves of a translated connection.
 #[derive(Debug, Clone, Copy)]
-struct ProxySession {
+pub(crate) struct ProxySession {
     client: SocketAddrV4,
     /// Where the client's frames came from: the client, or its router.
     client_mac: MacAddr,
@@ -194,9 +190,21 @@ impl NatProxy {
     }
 }
 
-impl Dispatch for NatProxy {
-    fn traffic(&mut self) -> &mut TrafficCounters {
-        &mut self.core.traffic
+impl Balancer for NatProxy {
+    type Key = Ipv4Addr;
+    type Target = Ipv4Addr;
+    type Session = ProxySession;
+
+    fn core(&self) -> &Core<Ipv4Addr, Ipv4Addr, ProxySession> {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core<Ipv4Addr, Ipv4Addr, ProxySession> {
+        &mut self.core
+    }
+
+    fn ports(&self) -> usize {
+        1
     }
 
     #[inline]
@@ -209,51 +217,21 @@ impl Dispatch for NatProxy {
             self.handle_ipv4(now, frame)
         }
     }
-}
 
-impl Engine for NatProxy {
-    fn port_count(&self) -> usize {
-        1
-    }
-
-    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
-        self.handle(now, port, frame)
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
+    /// ARP: retries due, and frames whose next hop never answered dropped.
+    fn on_timeout(&mut self, now: Instant) {
         let unresolved = self.resolver.handle_timeout(now) as u64;
         self.core
             .traffic
             .drop(DropReason::ArpUnresolved, unresolved);
-        self.core.handle_timeout(now);
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
-        match (self.core.poll_timeout(), self.resolver.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+    fn deadline(&self) -> Option<Instant> {
+        self.resolver.poll_timeout()
     }
 
-    fn poll_transmit(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
-        if !self.resolver.pop_into(buffer) {
-            return None;
-        }
-        self.core.traffic.originated += 1;
-        Some(PROXY_PORT)
-    }
-}
-
-impl Observe for NatProxy {
-    fn stats(&self, now: Instant) -> Stats {
-        self.core.stats(now)
-    }
-
-    fn reset_counters(&mut self) {
-        self.core.reset_counters();
-    }
-
-    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
-        self.core.sessions(now, filter, limit)
+    /// ARP requests, and frames released by answers.
+    fn originate(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
+        self.resolver.pop_into(buffer).then_some(PROXY_PORT)
     }
 }

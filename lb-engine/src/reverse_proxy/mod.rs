@@ -21,19 +21,15 @@ pub use keys::{BackendAddr, ServiceKey};
 
 use crate::core::fragments::FragmentTracker;
 use crate::core::services::{Owned, Owner};
-use crate::core::{Core, Dispatch};
-use crate::stats::TrafficCounters;
-use crate::{
-    ConfigError, DropReason, Engine, EngineKind, Observe, PortId, PortsError, SessionFilter,
-    SessionView, Stats, Verdict,
-};
+use crate::core::{Balancer, Core};
+use crate::{ConfigError, DropReason, EngineKind, PortId, PortsError, Verdict};
 
 /// Datagrams whose later fragments the engine remembers how to translate.
 const FRAGMENT_CAPACITY: usize = 4096;
 
 /// What a session remembers: where the flow goes and how to undo the NAT.
 #[derive(Debug, Clone, Copy)]
-struct RpSession {
+pub(crate) struct RpSession {
     owner: Owner,
     /// What the client connected to.
     vip: SocketAddrV4,
@@ -158,9 +154,21 @@ impl ReverseProxy {
     }
 }
 
-impl Dispatch for ReverseProxy {
-    fn traffic(&mut self) -> &mut TrafficCounters {
-        &mut self.core.traffic
+impl Balancer for ReverseProxy {
+    type Key = ServiceKey;
+    type Target = SocketAddrV4;
+    type Session = RpSession;
+
+    fn core(&self) -> &Core<ServiceKey, SocketAddrV4, RpSession> {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core<ServiceKey, SocketAddrV4, RpSession> {
+        &mut self.core
+    }
+
+    fn ports(&self) -> usize {
+        self.frontends.len() + 1
     }
 
     #[inline]
@@ -172,37 +180,5 @@ impl Dispatch for ReverseProxy {
         } else {
             Verdict::Drop(DropReason::WrongPort)
         }
-    }
-}
-
-impl Engine for ReverseProxy {
-    fn port_count(&self) -> usize {
-        self.frontends.len() + 1
-    }
-
-    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
-        self.handle(now, port, frame)
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.core.poll_timeout()
-    }
-}
-
-impl Observe for ReverseProxy {
-    fn stats(&self, now: Instant) -> Stats {
-        self.core.stats(now)
-    }
-
-    fn reset_counters(&mut self) {
-        self.core.reset_counters();
-    }
-
-    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
-        self.core.sessions(now, filter, limit)
     }
 }

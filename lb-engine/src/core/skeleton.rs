@@ -1,0 +1,100 @@
+//! The frame path and the observation every engine on the [`Core`] shares,
+//! written once as blanket implementations over [`Balancer`].
+
+use core::fmt::Display;
+use core::hash::Hash;
+use std::time::Instant;
+
+use lb_algos::BackendId;
+use lb_packet::Frame;
+
+use super::Core;
+use super::services::Owned;
+use crate::{Engine, Observe, PortId, SessionFilter, SessionView, Stats, Verdict};
+
+/// A load balancer built on the shared [`Core`]: what it does with a parsed
+/// frame, and timed work or frames of its own if it has any.
+pub(crate) trait Balancer {
+    /// How its services are named.
+    type Key: Clone + Eq + Hash + Display;
+    /// Where its backends are (an address, a MAC).
+    type Target: Copy + PartialEq + Display + Into<BackendId>;
+    /// What its sessions remember.
+    type Session: Owned;
+
+    fn core(&self) -> &Core<Self::Key, Self::Target, Self::Session>;
+
+    fn core_mut(&mut self) -> &mut Core<Self::Key, Self::Target, Self::Session>;
+
+    /// How many ports it has.
+    fn ports(&self) -> usize;
+
+    /// What to do with `frame`, received on `port` at `now`.
+    fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict;
+
+    /// Timed work of its own, beside the session sweep.
+    fn on_timeout(&mut self, now: Instant) {
+        let _ = now;
+    }
+
+    /// When [`on_timeout`](Self::on_timeout) next has work.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// A frame of its own to send, written into `buffer`.
+    fn originate(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
+        let _ = buffer;
+        None
+    }
+}
+
+impl<B: Balancer> Engine for B {
+    fn port_count(&self) -> usize {
+        self.ports()
+    }
+
+    /// Parses `frame`, dispatches it, and counts the verdict.
+    #[inline]
+    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
+        let len = frame.len();
+        let verdict = match Frame::parse(frame) {
+            Ok(mut frame) => self.dispatch(now, port, &mut frame),
+            Err(error) => Verdict::Drop(error.into()),
+        };
+        self.core_mut().traffic.record(len, verdict);
+        verdict
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.on_timeout(now);
+        self.core_mut().handle_timeout(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match (self.core().poll_timeout(), self.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_transmit(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
+        let port = self.originate(buffer)?;
+        self.core_mut().traffic.originated += 1;
+        Some(port)
+    }
+}
+
+impl<B: Balancer> Observe for B {
+    fn stats(&self, now: Instant) -> Stats {
+        self.core().stats(now)
+    }
+
+    fn reset_counters(&mut self) {
+        self.core_mut().reset_counters();
+    }
+
+    fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
+        self.core().sessions(now, filter, limit)
+    }
+}
