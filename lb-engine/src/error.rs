@@ -118,6 +118,22 @@ pub enum ConfigErrorKind {
 }
 
 impl ConfigError {
+    /// `service` has no backend `backend`.
+    pub fn unknown_backend(service: impl fmt::Display, backend: impl fmt::Display) -> Self {
+        ConfigError::UnknownBackend {
+            service: service.to_string(),
+            backend: backend.to_string(),
+        }
+    }
+
+    /// `service` has backend `backend` already.
+    pub fn duplicate_backend(service: impl fmt::Display, backend: impl fmt::Display) -> Self {
+        ConfigError::DuplicateBackend {
+            service: service.to_string(),
+            backend: backend.to_string(),
+        }
+    }
+
     /// What kind of refusal this is.
     pub fn kind(&self) -> ConfigErrorKind {
         match self {

@@ -137,6 +137,53 @@ where
         Ok(service.backends.upsert(target, weight, &selector)?)
     }
 
+    /// Adds a backend at `target` to the service in `slot`; false when it
+    /// has one there already (nothing changed).
+    pub(crate) fn add_backend(
+        &mut self,
+        slot: u32,
+        target: T,
+        weight: u32,
+    ) -> Result<bool, ConfigError> {
+        if self.has_backend(slot, target) {
+            return Ok(false);
+        }
+        self.upsert_backend(slot, target, weight)?;
+        Ok(true)
+    }
+
+    /// Sets the weight of the backend at `target` of the service in
+    /// `slot`; false when it has none there (nothing changed).
+    pub(crate) fn set_weight(
+        &mut self,
+        slot: u32,
+        target: T,
+        weight: u32,
+    ) -> Result<bool, ConfigError> {
+        if !self.has_backend(slot, target) {
+            return Ok(false);
+        }
+        self.upsert_backend(slot, target, weight)?;
+        Ok(true)
+    }
+
+    fn has_backend(&self, slot: u32, target: T) -> bool {
+        self.services
+            .get(slot)
+            .is_some_and(|service| service.backends.find(target).is_some())
+    }
+
+    /// The backends of the service in `slot`, with their weights.
+    pub(crate) fn backends(&self, slot: u32) -> Vec<(T, u32)> {
+        self.services.get(slot).map_or_else(Vec::new, |service| {
+            service
+                .backends
+                .members()
+                .map(|(_, member)| (member.target, member.weight))
+                .collect()
+        })
+    }
+
     /// Removes the backend at `target` from the service in `slot` and ends
     /// its sessions; how many, or `None` if the service has no such backend.
     pub(crate) fn remove_backend(

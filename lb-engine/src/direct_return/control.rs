@@ -19,25 +19,11 @@ impl DirectReturn {
             .upsert_backend(SERVICE, backend.mac, backend.weight)
     }
 
-    fn has_backend(&self, mac: MacAddr) -> bool {
-        self.core
-            .services
-            .get(SERVICE)
-            .is_some_and(|service| service.backends.find(mac).is_some())
-    }
-
     /// Refuses any service but the one there is.
     fn check_service(&self, vips: &VipList) -> Result<(), ConfigError> {
         match self.sole_service() {
             Some(ours) if ours == *vips => Ok(()),
             _ => Err(ConfigError::UnknownService(vips.to_string())),
-        }
-    }
-
-    fn unknown_backend(&self, mac: MacAddr) -> ConfigError {
-        ConfigError::UnknownBackend {
-            service: self.sole_service().unwrap_or_default().to_string(),
-            backend: mac.to_string(),
         }
     }
 }
@@ -52,16 +38,14 @@ impl Control for DirectReturn {
         self.core
             .services
             .iter()
-            .map(|(_, service)| DsrServiceConfig {
+            .map(|(slot, service)| DsrServiceConfig {
                 vips: service.key.clone(),
                 policy: service.backends.policy(),
-                backends: service
-                    .backends
-                    .members()
-                    .map(|(_, b)| DsrBackendConfig {
-                        mac: b.target,
-                        weight: b.weight,
-                    })
+                backends: self
+                    .core
+                    .backends(slot)
+                    .into_iter()
+                    .map(|(mac, weight)| DsrBackendConfig { mac, weight })
                     .collect(),
             })
             .collect()
@@ -81,29 +65,27 @@ impl Control for DirectReturn {
         backend: &DsrBackendConfig,
     ) -> Result<MacAddr, ConfigError> {
         self.check_service(&vips)?;
-        if self.has_backend(backend.mac) {
-            return Err(ConfigError::DuplicateBackend {
-                service: vips.to_string(),
-                backend: backend.mac.to_string(),
-            });
+        let mac = unicast(backend.mac)?;
+        if !self.core.add_backend(SERVICE, mac, backend.weight)? {
+            return Err(ConfigError::duplicate_backend(vips, mac));
         }
-        self.set_backend(*backend)?;
-        Ok(backend.mac)
+        Ok(mac)
     }
 
     fn set_weight(&mut self, vips: VipList, mac: MacAddr, weight: u32) -> Result<(), ConfigError> {
         self.check_service(&vips)?;
-        if !self.has_backend(mac) {
-            return Err(self.unknown_backend(mac));
+        if !self.core.set_weight(SERVICE, mac, weight)? {
+            return Err(ConfigError::unknown_backend(vips, mac));
         }
-        self.set_backend(DsrBackendConfig { mac, weight })
+        Ok(())
     }
 
     /// Removes a server and ends its sessions; returns how many.
     fn remove_backend(&mut self, vips: VipList, mac: MacAddr) -> Result<usize, ConfigError> {
         self.check_service(&vips)?;
-        let unknown = self.unknown_backend(mac);
-        self.core.remove_backend(SERVICE, mac)?.ok_or(unknown)
+        self.core
+            .remove_backend(SERVICE, mac)?
+            .ok_or_else(|| ConfigError::unknown_backend(vips, mac))
     }
 
     fn sole_service(&self) -> Option<VipList> {

@@ -8,26 +8,12 @@ use crate::{ConfigError, Control};
 const ONE_SERVICE: &str = "the NAT proxy has one service, its own address";
 
 impl NatProxy {
-    fn has_destination(&self, addr: Ipv4Addr) -> bool {
-        self.core
-            .services
-            .get(SERVICE)
-            .is_some_and(|service| service.backends.find(addr).is_some())
-    }
-
     /// Refuses any service but the proxy's own address.
     fn check_service(&self, ip: Ipv4Addr) -> Result<(), ConfigError> {
         if ip == self.ip {
             Ok(())
         } else {
             Err(ConfigError::UnknownService(ip.to_string()))
-        }
-    }
-
-    fn unknown_destination(&self, addr: Ipv4Addr) -> ConfigError {
-        ConfigError::UnknownBackend {
-            service: self.ip.to_string(),
-            backend: addr.to_string(),
         }
     }
 }
@@ -42,16 +28,14 @@ impl Control for NatProxy {
         self.core
             .services
             .iter()
-            .map(|(_, service)| ProxyServiceConfig {
+            .map(|(slot, service)| ProxyServiceConfig {
                 ip: service.key,
                 policy: service.backends.policy(),
-                destinations: service
-                    .backends
-                    .members()
-                    .map(|(_, d)| DestinationConfig {
-                        ip: d.target,
-                        weight: d.weight,
-                    })
+                destinations: self
+                    .core
+                    .backends(slot)
+                    .into_iter()
+                    .map(|(ip, weight)| DestinationConfig { ip, weight })
                     .collect(),
             })
             .collect()
@@ -72,14 +56,12 @@ impl Control for NatProxy {
     ) -> Result<Ipv4Addr, ConfigError> {
         self.check_service(service)?;
         self.check_destination(destination.ip)?;
-        if self.has_destination(destination.ip) {
-            return Err(ConfigError::DuplicateBackend {
-                service: self.ip.to_string(),
-                backend: destination.ip.to_string(),
-            });
+        if !self
+            .core
+            .add_backend(SERVICE, destination.ip, destination.weight)?
+        {
+            return Err(ConfigError::duplicate_backend(self.ip, destination.ip));
         }
-        self.core
-            .upsert_backend(SERVICE, destination.ip, destination.weight)?;
         Ok(destination.ip)
     }
 
@@ -90,10 +72,10 @@ impl Control for NatProxy {
         weight: u32,
     ) -> Result<(), ConfigError> {
         self.check_service(service)?;
-        if !self.has_destination(destination) {
-            return Err(self.unknown_destination(destination));
+        if !self.core.set_weight(SERVICE, destination, weight)? {
+            return Err(ConfigError::unknown_backend(self.ip, destination));
         }
-        self.core.upsert_backend(SERVICE, destination, weight)
+        Ok(())
     }
 
     /// Removes a destination and ends its sessions; returns how many.
@@ -103,10 +85,9 @@ impl Control for NatProxy {
         destination: Ipv4Addr,
     ) -> Result<usize, ConfigError> {
         self.check_service(service)?;
-        let unknown = self.unknown_destination(destination);
         self.core
             .remove_backend(SERVICE, destination)?
-            .ok_or(unknown)
+            .ok_or_else(|| ConfigError::unknown_backend(self.ip, destination))
     }
 
     fn sole_service(&self) -> Option<Ipv4Addr> {

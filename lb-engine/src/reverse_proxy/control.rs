@@ -39,7 +39,7 @@ impl ReverseProxy {
         for backend in &service.backends {
             let target = key.backend_endpoint(backend.addr())?;
             if !seen.insert(target) {
-                return Err(duplicate_backend(key, target));
+                return Err(ConfigError::duplicate_backend(key, target));
             }
             targets.push((target, backend.weight));
         }
@@ -109,13 +109,8 @@ impl ReverseProxy {
                 .iter()
                 .map(|b| key.backend_endpoint(b.addr()))
                 .collect::<Result<_, _>>()?;
-            let current: Vec<SocketAddrV4> = self
-                .core
-                .services
-                .get(slot)
-                .map(|s| s.backends.members().map(|(_, b)| b.target).collect())
-                .unwrap_or_default();
-            for target in current.into_iter().filter(|t| !keep.contains(t)) {
+            let current = self.core.backends(slot);
+            for (target, _) in current.into_iter().filter(|(t, _)| !keep.contains(t)) {
                 self.core.remove_backend(slot, target)?;
             }
             for backend in &config.backends {
@@ -132,20 +127,6 @@ impl ReverseProxy {
     }
 }
 
-fn duplicate_backend(key: ServiceKey, target: SocketAddrV4) -> ConfigError {
-    ConfigError::DuplicateBackend {
-        service: key.to_string(),
-        backend: target.to_string(),
-    }
-}
-
-fn unknown_backend(key: ServiceKey, target: SocketAddrV4) -> ConfigError {
-    ConfigError::UnknownBackend {
-        service: key.to_string(),
-        backend: target.to_string(),
-    }
-}
-
 impl Control for ReverseProxy {
     type ServiceKey = ServiceKey;
     type ServiceConfig = ServiceConfig;
@@ -158,17 +139,16 @@ impl Control for ReverseProxy {
             .core
             .services
             .iter()
-            .map(|(_, service)| ServiceConfig {
+            .map(|(slot, service)| ServiceConfig {
                 vip: service.key.vip,
                 port: service.key.port,
                 proto: service.key.proto.into(),
                 policy: service.backends.policy(),
-                backends: service
-                    .backends
-                    .members()
-                    .map(|(_, b)| {
-                        BackendConfig::new(*b.target.ip(), b.weight).port(b.target.port())
-                    })
+                backends: self
+                    .core
+                    .backends(slot)
+                    .into_iter()
+                    .map(|(at, weight)| BackendConfig::new(*at.ip(), weight).port(at.port()))
                     .collect(),
             })
             .collect();
@@ -204,10 +184,9 @@ impl Control for ReverseProxy {
     ) -> Result<BackendAddr, ConfigError> {
         let target = key.backend_endpoint(backend.addr())?;
         let slot = self.service_slot(key)?;
-        if self.has_backend(slot, target) {
-            return Err(duplicate_backend(key, target));
+        if !self.core.add_backend(slot, target, backend.weight)? {
+            return Err(ConfigError::duplicate_backend(key, target));
         }
-        self.core.upsert_backend(slot, target, backend.weight)?;
         Ok(target.into())
     }
 
@@ -219,10 +198,10 @@ impl Control for ReverseProxy {
     ) -> Result<(), ConfigError> {
         let target = key.backend_endpoint(backend)?;
         let slot = self.service_slot(key)?;
-        if !self.has_backend(slot, target) {
-            return Err(unknown_backend(key, target));
+        if !self.core.set_weight(slot, target, weight)? {
+            return Err(ConfigError::unknown_backend(key, target));
         }
-        self.core.upsert_backend(slot, target, weight)
+        Ok(())
     }
 
     /// Removes a backend from a service and ends its sessions; returns how
@@ -236,15 +215,6 @@ impl Control for ReverseProxy {
         let slot = self.service_slot(key)?;
         self.core
             .remove_backend(slot, target)?
-            .ok_or_else(|| unknown_backend(key, target))
-    }
-}
-
-impl ReverseProxy {
-    fn has_backend(&self, slot: u32, target: SocketAddrV4) -> bool {
-        self.core
-            .services
-            .get(slot)
-            .is_some_and(|s| s.backends.find(target).is_some())
+            .ok_or_else(|| ConfigError::unknown_backend(key, target))
     }
 }
