@@ -5,6 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::layout::Transport;
+use crate::wire::{icmp, ipv4, tcp, udp};
 use crate::{Frame, MacAddr, Protocol};
 
 /// Parses `data` and reads every field; then applies each rewrite that the
@@ -140,11 +141,11 @@ fn checksum_offsets(frame: &Frame<&[u8]>) -> Vec<usize> {
     let Some(ip) = frame.ipv4_layout() else {
         return Vec::new();
     };
-    let mut offsets = vec![frame.layout.l3() + 10];
+    let mut offsets = vec![frame.layout.l3() + ipv4::CHECKSUM];
     match ip.transport {
-        Transport::Tcp => offsets.push(ip.l4 + 16),
-        Transport::Udp => offsets.push(ip.l4 + 6),
-        Transport::IcmpEcho => offsets.push(ip.l4 + 2),
+        Transport::Tcp => offsets.push(ip.l4 + tcp::CHECKSUM),
+        Transport::Udp => offsets.push(ip.l4 + udp::CHECKSUM),
+        Transport::IcmpEcho => offsets.push(ip.l4 + icmp::CHECKSUM),
         _ => {}
     }
     offsets

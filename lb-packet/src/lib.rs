@@ -54,6 +54,7 @@ mod mac;
 mod reply;
 mod rewrite;
 mod tcp_flags;
+mod wire;
 
 #[doc(hidden)]
 pub mod fuzzing;
