@@ -25,6 +25,15 @@ impl ArpOp {
             other => ArpOp::Other(other),
         }
     }
+
+    /// The operation code on the wire.
+    pub(crate) fn code(self) -> u16 {
+        match self {
+            ArpOp::Request => arp::OP_REQUEST,
+            ArpOp::Reply => arp::OP_REPLY,
+            ArpOp::Other(code) => code,
+        }
+    }
 }
 
 /// An ARP packet inside a parsed [`Frame`](crate::Frame).

@@ -248,6 +248,15 @@ impl<T: AsRef<[u8]>> Frame<T> {
         })
     }
 
+    /// The IPv4 packet, from its header to the end its total length gives
+    /// (Ethernet padding excluded): what an ICMP error about this frame
+    /// quotes, cut to the length the error carries
+    /// (see [`IcmpRepr`](crate::IcmpRepr)).
+    pub fn ipv4_packet(&self) -> Option<&[u8]> {
+        let ip = self.ipv4_layout()?;
+        Some(&self.as_bytes()[self.layout.l3()..ip.end])
+    }
+
     /// Whether the transport checksum verifies, by full recomputation.
     ///
     /// None when it cannot be checked: not TCP, UDP or ICMP; a fragment
@@ -279,6 +288,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
         let segment_len = total_len - u32::from(bytes[l3 + ipv4::VERSION_IHL] & 0x0f) * 4;
         // Source and destination addresses, adjacent.
         let addrs = &bytes[l3 + ipv4::SRC..l3 + ipv4::DST + 4];
-        checksum::sum(addrs) + u32::from(protocol) + segment_len
+        checksum::pseudo_header(addrs, protocol, segment_len)
     }
 }

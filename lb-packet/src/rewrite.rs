@@ -349,8 +349,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         let bytes = self.as_bytes_mut();
         write16(bytes, checksum_at, 0);
         let computed = checksum::finish(pseudo + checksum::sum(&bytes[ip.l4..ip.end]));
-        let stored = if is_udp && computed == 0 {
-            0xffff
+        let stored = if is_udp {
+            checksum::udp_on_wire(computed)
         } else {
             computed
         };

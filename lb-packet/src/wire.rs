@@ -11,6 +11,8 @@ pub(crate) mod ethernet {
     pub(crate) const SRC: usize = 6;
     pub(crate) const ETHERTYPE: usize = 12;
     pub(crate) const HEADER_LEN: usize = 14;
+    /// The shortest frame a NIC sends (64 bytes on the wire minus the FCS).
+    pub(crate) const MIN_FRAME_LEN: usize = 60;
 }
 
 /// The 802.1Q tag between the source MAC and the ethertype.
@@ -54,6 +56,7 @@ pub(crate) mod arp {
 pub(crate) mod ipv4 {
     /// Version (high nibble) and header length in 32-bit words (low nibble).
     pub(crate) const VERSION_IHL: usize = 0;
+    pub(crate) const TOS: usize = 1;
     pub(crate) const TOTAL_LEN: usize = 2;
     pub(crate) const IDENT: usize = 4;
     /// Flags (high 3 bits) and fragment offset in 8-byte units.
@@ -63,7 +66,9 @@ pub(crate) mod ipv4 {
     pub(crate) const CHECKSUM: usize = 10;
     pub(crate) const SRC: usize = 12;
     pub(crate) const DST: usize = 16;
+    pub(crate) const OPTIONS: usize = 20;
     pub(crate) const MIN_HEADER_LEN: usize = 20;
+    pub(crate) const MAX_OPTIONS_LEN: usize = 40;
 
     pub(crate) const VERSION: u8 = 4;
     /// Masks of the 16-bit word at [`FLAGS_FRAGMENT`].
@@ -83,11 +88,16 @@ pub(crate) mod ip_proto {
 pub(crate) mod tcp {
     pub(crate) const SRC_PORT: usize = 0;
     pub(crate) const DST_PORT: usize = 2;
+    pub(crate) const SEQ: usize = 4;
+    pub(crate) const ACK: usize = 8;
     /// Header length in 32-bit words, in the high nibble.
     pub(crate) const DATA_OFFSET: usize = 12;
     pub(crate) const FLAGS: usize = 13;
+    pub(crate) const WINDOW: usize = 14;
     pub(crate) const CHECKSUM: usize = 16;
+    pub(crate) const OPTIONS: usize = 20;
     pub(crate) const MIN_HEADER_LEN: usize = 20;
+    pub(crate) const MAX_OPTIONS_LEN: usize = 40;
 }
 
 /// UDP (RFC 768).
@@ -111,6 +121,8 @@ pub(crate) mod icmp {
     pub(crate) const ID: usize = 4;
     /// Echo sequence number.
     pub(crate) const SEQ: usize = 6;
+    /// Fragmentation needed: the MTU of the next hop (RFC 1191).
+    pub(crate) const NEXT_HOP_MTU: usize = 6;
     /// Also where an error's quote starts.
     pub(crate) const HEADER_LEN: usize = 8;
 
@@ -121,4 +133,6 @@ pub(crate) mod icmp {
     pub(crate) const ECHO_REQUEST: u8 = 8;
     pub(crate) const TIME_EXCEEDED: u8 = 11;
     pub(crate) const PARAMETER_PROBLEM: u8 = 12;
+    /// Destination unreachable code: fragmentation needed and DF set.
+    pub(crate) const FRAGMENTATION_NEEDED: u8 = 4;
 }
