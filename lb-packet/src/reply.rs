@@ -8,8 +8,8 @@ use crate::error::RewriteError;
 use crate::frame::Frame;
 use crate::layout::{Transport, array_at, be16, put};
 use crate::rewrite::settle_icmp_zero;
-use crate::wire::{arp, ethernet, ethertype, icmp, ipv4};
-use crate::{ArpOp, MacAddr};
+use crate::wire::{arp, ethernet, icmp, ipv4};
+use crate::{ArpOp, ArpRepr, EthernetRepr, FrameRepr, MacAddr};
 
 /// Length of the frame [`arp_request`] builds: Ethernet header plus ARP,
 /// unpadded (the NIC or the kernel pads to 60 bytes).
@@ -24,20 +24,14 @@ pub fn arp_request(
     sender_ip: Ipv4Addr,
     target_ip: Ipv4Addr,
 ) -> [u8; ARP_FRAME_LEN] {
-    let mut frame = [0u8; ARP_FRAME_LEN];
-    frame[0..6].copy_from_slice(&MacAddr::BROADCAST.0);
-    frame[6..12].copy_from_slice(&sender_mac.0);
-    frame[12..14].copy_from_slice(&ethertype::ARP.to_be_bytes());
-    let arp = &mut frame[ethernet::HEADER_LEN..];
-    arp[0..2].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
-    arp[2..4].copy_from_slice(&ethertype::IPV4.to_be_bytes());
-    arp[4] = 6;
-    arp[5] = 4;
-    arp[6..8].copy_from_slice(&1u16.to_be_bytes()); // request
-    arp[8..14].copy_from_slice(&sender_mac.0);
-    arp[14..18].copy_from_slice(&sender_ip.octets());
-    // Target hardware address stays zero: it is what we ask for.
-    arp[24..28].copy_from_slice(&target_ip.octets());
+    let request = FrameRepr::arp(
+        EthernetRepr::new(sender_mac, MacAddr::BROADCAST),
+        ArpRepr::request(sender_mac, sender_ip, target_ip),
+    );
+    let mut frame = [0; ARP_FRAME_LEN];
+    // An untagged, unpadded ARP frame is exactly this long.
+    let written = request.emit(&mut frame);
+    debug_assert_eq!(written, Ok(ARP_FRAME_LEN));
     frame
 }
 
