@@ -1,6 +1,7 @@
 //! Fuzz bodies, kept in the library so the one-line targets in `fuzz/` and
 //! the stable corpus replay test exercise the same code. Each panics only
-//! when a property is broken.
+//! when a property is broken. Behind the `testing` feature: for fuzzers and
+//! tests, not part of the supported API.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 

@@ -60,7 +60,7 @@ mod rewrite;
 mod tcp_flags;
 mod wire;
 
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod fuzzing;
 
 pub use arp::{ArpOp, ArpView};
