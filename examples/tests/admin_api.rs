@@ -1,7 +1,7 @@
 //! The admin API, route by route, against engines run by a stand-in packet
 //! thread; and lbctl against it. No privileges needed.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +13,6 @@ use lb_engine::{
     DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, PortId,
     ReverseProxy,
 };
-use lb_packet::{EthernetRepr, FrameRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
 use serde_json::{Value, json};
 
 /// A running admin endpoint over an engine on its own thread; frames sent
@@ -131,14 +130,7 @@ fn reverse_proxy() -> ReverseProxy {
 
 /// A SYN from 10.0.0.`client`:`port` to the VIP.
 fn syn(client: u8, port: u16) -> Vec<u8> {
-    FrameRepr::ipv4(
-        EthernetRepr::new(MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1])),
-        Ipv4Repr::new(Ipv4Addr::new(10, 0, 0, client), Ipv4Addr::new(10, 0, 0, 1)),
-        TcpRepr::new(port, 80, TcpFlags::SYN),
-        b"",
-    )
-    .to_vec()
-    .unwrap()
+    lb_engine::fuzzing::tcp_frame([10, 0, 0, client], [10, 0, 0, 1], port, 80, 0x02)
 }
 
 #[test]
