@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use etherparse::{LinkHeader, NetHeaders, PacketBuilder, PacketHeaders, TransportHeader};
-use lb_packet::Frame;
+use etherparse::{LinkHeader, NetHeaders, PacketHeaders, TransportHeader};
+use lb_packet::{EthernetRepr, Frame, FrameRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
 
 /// Frames in the ring the benchmarks cycle through.
 const RING: usize = 256;
@@ -16,14 +16,20 @@ const BACKEND: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 8
 
 /// A 64-byte frame: Ethernet, IPv4, TCP with ACK|PSH, 10 bytes of payload.
 fn tcp_frame() -> Vec<u8> {
-    let mut bytes = Vec::new();
-    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
-        .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
-        .tcp(40000, 80, 1, 1024)
-        .ack(1)
-        .psh()
-        .write(&mut bytes, b"0123456789")
-        .unwrap();
+    let segment = TcpRepr {
+        seq: 1,
+        ack: 1,
+        window: 1024,
+        ..TcpRepr::new(40000, 80, TcpFlags::ACK | TcpFlags::PSH)
+    };
+    let bytes = FrameRepr::ipv4(
+        EthernetRepr::new(MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1])),
+        Ipv4Repr::new(Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1)),
+        segment,
+        b"0123456789",
+    )
+    .to_vec()
+    .unwrap();
     assert_eq!(bytes.len(), 64);
     bytes
 }

@@ -76,6 +76,24 @@ pub(crate) fn finish(total: u32) -> u16 {
     !fold(total)
 }
 
+/// Unfolded sum of the TCP/UDP pseudo-header (RFC 9293 section 3.1,
+/// RFC 768): `addrs` is the source and destination address as they sit in
+/// the IPv4 header, `segment_len` the transport header plus payload.
+#[inline]
+pub(crate) fn pseudo_header(addrs: &[u8], protocol: u8, segment_len: u32) -> u32 {
+    sum(addrs) + u32::from(protocol) + segment_len
+}
+
+/// A computed UDP checksum as sent: 0 means "none", so a computed 0 goes
+/// out as 0xffff, its other one's-complement encoding (RFC 768).
+#[inline]
+pub(crate) fn udp_on_wire(computed: u16) -> u16 {
+    match computed {
+        0 => 0xffff,
+        other => other,
+    }
+}
+
 /// The accumulated difference `sum(~m + m')` of the words a rewrite changed.
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct ChecksumDelta(u32);
@@ -119,10 +137,7 @@ impl ChecksumDelta {
         if checksum == 0 {
             return 0;
         }
-        match self.apply(checksum) {
-            0 => 0xffff,
-            other => other,
-        }
+        udp_on_wire(self.apply(checksum))
     }
 }
 

@@ -68,3 +68,33 @@ pub enum RewriteError {
     #[error("TTL expired")]
     TtlExpired,
 }
+
+/// Why a [`FrameRepr`](crate::FrameRepr) could not be emitted. Nothing
+/// was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The buffer cannot hold the frame.
+    #[error("buffer of {available} bytes is too small for a {needed}-byte frame")]
+    BufferTooSmall {
+        /// Length of the frame, padding included.
+        needed: usize,
+        /// Length of the buffer given.
+        available: usize,
+    },
+    /// An 802.1Q VLAN identifier above 4095.
+    #[error("VLAN id {0} does not fit in 12 bits")]
+    BadVlanId(u16),
+    /// IPv4 options whose length (given) is not a multiple of 4 up to 40.
+    #[error("IPv4 options of {0} bytes: not a multiple of 4 up to 40")]
+    BadIpOptions(usize),
+    /// A fragment offset (given, in bytes) that is not a multiple of 8.
+    #[error("fragment offset {0} is not a multiple of 8")]
+    BadFragmentOffset(u16),
+    /// TCP options whose length (given) is not a multiple of 4 up to 40.
+    #[error("TCP options of {0} bytes: not a multiple of 4 up to 40")]
+    BadTcpOptions(usize),
+    /// An IPv4 packet (length given) longer than a total length can say.
+    #[error("IPv4 packet of {0} bytes is longer than 65535")]
+    PacketTooLong(usize),
+}

@@ -9,11 +9,9 @@ use crate::error::ParseError;
 use crate::flow::{FlowKey, Protocol};
 use crate::icmp::Icmp;
 use crate::ipv4::Ipv4View;
-use crate::layout::{
-    ARP_LEN, ETHERTYPE_VLAN, ICMP_ECHO_REQUEST, Ipv4Layout, Layout, Network, PROTO_TCP, PROTO_UDP,
-    QuotedPorts, Transport, array_at, be16,
-};
+use crate::layout::{Ipv4Layout, Layout, Network, QuotedPorts, Transport, array_at, be16};
 use crate::tcp_flags::TcpFlags;
+use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, tcp, udp, vlan};
 
 /// What an Ethernet frame carries (behind its 802.1Q tag, if any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,12 +88,12 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
     /// Destination MAC address.
     pub fn dst_mac(&self) -> MacAddr {
-        MacAddr(self.mac_at(0))
+        MacAddr(self.mac_at(ethernet::DST))
     }
 
     /// Source MAC address.
     pub fn src_mac(&self) -> MacAddr {
-        MacAddr(self.mac_at(6))
+        MacAddr(self.mac_at(ethernet::SRC))
     }
 
     fn mac_at(&self, at: usize) -> [u8; 6] {
@@ -107,7 +105,8 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// The 802.1Q VLAN identifier, if the frame is tagged.
     pub fn vlan_id(&self) -> Option<u16> {
         let bytes = self.as_bytes();
-        (be16(bytes, 12) == ETHERTYPE_VLAN).then(|| be16(bytes, 14) & 0x0fff)
+        (be16(bytes, ethernet::ETHERTYPE) == ethertype::VLAN)
+            .then(|| be16(bytes, vlan::TCI) & vlan::ID_MASK)
     }
 
     /// What the frame carries.
@@ -116,6 +115,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
             Network::Arp => EtherType::Arp,
             Network::Ipv4 => EtherType::Ipv4,
             Network::Ipv6 => EtherType::Ipv6,
+            // The ethertype is the last field before the network header.
             Network::Other => EtherType::Other(be16(self.as_bytes(), self.layout.l3() - 2)),
         }
     }
@@ -125,7 +125,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         match self.layout.network() {
             Network::Arp => {
                 let l3 = self.layout.l3();
-                self.as_bytes()[l3..l3 + ARP_LEN]
+                self.as_bytes()[l3..l3 + arp::LEN]
                     .try_into()
                     .ok()
                     .map(ArpView::new)
@@ -155,7 +155,8 @@ impl<T: AsRef<[u8]>> Frame<T> {
         let bytes = self.as_bytes();
         let (proto, src_port, dst_port) = match ip.transport {
             Transport::Tcp | Transport::Udp => {
-                let [s0, s1, d0, d1] = array_at(bytes, ip.l4);
+                // Source and destination ports, adjacent in TCP and UDP.
+                let [s0, s1, d0, d1] = array_at(bytes, ip.l4 + tcp::SRC_PORT);
                 let proto = if ip.transport == Transport::Tcp {
                     Protocol::Tcp
                 } else {
@@ -168,12 +169,13 @@ impl<T: AsRef<[u8]>> Frame<T> {
                 )
             }
             Transport::IcmpEcho => {
-                let id = be16(bytes, ip.l4 + 4);
+                let id = be16(bytes, ip.l4 + icmp::ID);
                 (Protocol::Icmp, id, id)
             }
             _ => return None,
         };
-        let [s0, s1, s2, s3, d0, d1, d2, d3] = array_at(bytes, self.layout.l3() + 12);
+        // Source and destination addresses, adjacent.
+        let [s0, s1, s2, s3, d0, d1, d2, d3] = array_at(bytes, self.layout.l3() + ipv4::SRC);
         Some(FlowKey {
             src: Ipv4Addr::new(s0, s1, s2, s3),
             dst: Ipv4Addr::new(d0, d1, d2, d3),
@@ -187,18 +189,19 @@ impl<T: AsRef<[u8]>> Frame<T> {
     pub fn tcp_flags(&self) -> Option<TcpFlags> {
         let ip = self.ipv4_layout()?;
         matches!(ip.transport, Transport::Tcp)
-            .then(|| TcpFlags::from_bits(self.as_bytes()[ip.l4 + 13]))
+            .then(|| TcpFlags::from_bits(self.as_bytes()[ip.l4 + tcp::FLAGS]))
     }
 
     /// The ICMP message, for ICMP packets whose header is in this frame.
     pub fn icmp(&self) -> Option<Icmp> {
         let ip = self.ipv4_layout()?;
         let bytes = self.as_bytes();
-        let (icmp_type, code) = (bytes[ip.l4], bytes[ip.l4 + 1]);
+        let (icmp_type, code) = (bytes[ip.l4 + icmp::TYPE], bytes[ip.l4 + icmp::CODE]);
         Some(match ip.transport {
             Transport::IcmpEcho => {
-                let (id, seq) = (be16(bytes, ip.l4 + 4), be16(bytes, ip.l4 + 6));
-                if icmp_type == ICMP_ECHO_REQUEST {
+                let id = be16(bytes, ip.l4 + icmp::ID);
+                let seq = be16(bytes, ip.l4 + icmp::SEQ);
+                if icmp_type == icmp::ECHO_REQUEST {
                     Icmp::EchoRequest { id, seq }
                 } else {
                     Icmp::EchoReply { id, seq }
@@ -222,27 +225,36 @@ impl<T: AsRef<[u8]>> Frame<T> {
         let (proto, src_port, dst_port) = match quote.ports {
             QuotedPorts::Tcp => (
                 Protocol::Tcp,
-                be16(bytes, quote.l4),
-                be16(bytes, quote.l4 + 2),
+                be16(bytes, quote.l4 + tcp::SRC_PORT),
+                be16(bytes, quote.l4 + tcp::DST_PORT),
             ),
             QuotedPorts::Udp => (
                 Protocol::Udp,
-                be16(bytes, quote.l4),
-                be16(bytes, quote.l4 + 2),
+                be16(bytes, quote.l4 + udp::SRC_PORT),
+                be16(bytes, quote.l4 + udp::DST_PORT),
             ),
             QuotedPorts::IcmpEcho => {
-                let id = be16(bytes, quote.l4 + 4);
+                let id = be16(bytes, quote.l4 + icmp::ID);
                 (Protocol::Icmp, id, id)
             }
             QuotedPorts::None => return None,
         };
         Some(FlowKey {
-            src: self.addr_at(quote.l3 + 12),
-            dst: self.addr_at(quote.l3 + 16),
+            src: self.addr_at(quote.l3 + ipv4::SRC),
+            dst: self.addr_at(quote.l3 + ipv4::DST),
             src_port,
             dst_port,
             proto,
         })
+    }
+
+    /// The IPv4 packet, from its header to the end its total length gives
+    /// (Ethernet padding excluded): what an ICMP error about this frame
+    /// quotes, cut to the length the error carries
+    /// (see [`IcmpRepr`](crate::IcmpRepr)).
+    pub fn ipv4_packet(&self) -> Option<&[u8]> {
+        let ip = self.ipv4_layout()?;
+        Some(&self.as_bytes()[self.layout.l3()..ip.end])
     }
 
     /// Whether the transport checksum verifies, by full recomputation.
@@ -257,9 +269,9 @@ impl<T: AsRef<[u8]>> Frame<T> {
         }
         let segment = &bytes[ip.l4..ip.end];
         let total = match ip.transport {
-            Transport::Tcp => self.pseudo_header_sum(PROTO_TCP) + checksum::sum(segment),
-            Transport::Udp if be16(segment, 6) == 0 => return None,
-            Transport::Udp => self.pseudo_header_sum(PROTO_UDP) + checksum::sum(segment),
+            Transport::Tcp => self.pseudo_header_sum(ip_proto::TCP) + checksum::sum(segment),
+            Transport::Udp if be16(segment, udp::CHECKSUM) == 0 => return None,
+            Transport::Udp => self.pseudo_header_sum(ip_proto::UDP) + checksum::sum(segment),
             Transport::IcmpEcho | Transport::IcmpError(_) | Transport::IcmpOther => {
                 checksum::sum(segment)
             }
@@ -272,7 +284,10 @@ impl<T: AsRef<[u8]>> Frame<T> {
     pub(crate) fn pseudo_header_sum(&self, protocol: u8) -> u32 {
         let l3 = self.layout.l3();
         let bytes = self.as_bytes();
-        let segment_len = u32::from(be16(bytes, l3 + 2)) - u32::from(bytes[l3] & 0x0f) * 4;
-        checksum::sum(&bytes[l3 + 12..l3 + 20]) + u32::from(protocol) + segment_len
+        let total_len = u32::from(be16(bytes, l3 + ipv4::TOTAL_LEN));
+        let segment_len = total_len - u32::from(bytes[l3 + ipv4::VERSION_IHL] & 0x0f) * 4;
+        // Source and destination addresses, adjacent.
+        let addrs = &bytes[l3 + ipv4::SRC..l3 + ipv4::DST + 4];
+        checksum::pseudo_header(addrs, protocol, segment_len)
     }
 }

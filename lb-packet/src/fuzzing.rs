@@ -1,10 +1,12 @@
 //! Fuzz bodies, kept in the library so the one-line targets in `fuzz/` and
 //! the stable corpus replay test exercise the same code. Each panics only
-//! when a property is broken.
+//! when a property is broken. Behind the `testing` feature: for fuzzers and
+//! tests, not part of the supported API.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::layout::Transport;
+use crate::wire::{icmp, ipv4, tcp, udp};
 use crate::{Frame, MacAddr, Protocol};
 
 /// Parses `data` and reads every field; then applies each rewrite that the
@@ -140,11 +142,11 @@ fn checksum_offsets(frame: &Frame<&[u8]>) -> Vec<usize> {
     let Some(ip) = frame.ipv4_layout() else {
         return Vec::new();
     };
-    let mut offsets = vec![frame.layout.l3() + 10];
+    let mut offsets = vec![frame.layout.l3() + ipv4::CHECKSUM];
     match ip.transport {
-        Transport::Tcp => offsets.push(ip.l4 + 16),
-        Transport::Udp => offsets.push(ip.l4 + 6),
-        Transport::IcmpEcho => offsets.push(ip.l4 + 2),
+        Transport::Tcp => offsets.push(ip.l4 + tcp::CHECKSUM),
+        Transport::Udp => offsets.push(ip.l4 + udp::CHECKSUM),
+        Transport::IcmpEcho => offsets.push(ip.l4 + icmp::CHECKSUM),
         _ => {}
     }
     offsets

@@ -2,6 +2,9 @@
 
 use std::net::Ipv4Addr;
 
+use crate::layout::{array_at, be16};
+use crate::wire::ipv4;
+
 /// The IPv4 header inside a parsed [`Frame`](crate::Frame).
 ///
 /// Invariant: `bytes` is the whole header (20 to 60 bytes, checksum
@@ -13,43 +16,33 @@ pub struct Ipv4View<'a> {
 
 impl<'a> Ipv4View<'a> {
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        debug_assert!(bytes.len() >= 20);
+        debug_assert!(bytes.len() >= ipv4::MIN_HEADER_LEN);
         Ipv4View { bytes }
     }
 
     /// Source address.
     pub fn src(&self) -> Ipv4Addr {
-        Ipv4Addr::new(
-            self.bytes[12],
-            self.bytes[13],
-            self.bytes[14],
-            self.bytes[15],
-        )
+        Ipv4Addr::from(array_at::<4>(self.bytes, ipv4::SRC))
     }
 
     /// Destination address.
     pub fn dst(&self) -> Ipv4Addr {
-        Ipv4Addr::new(
-            self.bytes[16],
-            self.bytes[17],
-            self.bytes[18],
-            self.bytes[19],
-        )
+        Ipv4Addr::from(array_at::<4>(self.bytes, ipv4::DST))
     }
 
     /// Protocol number (6 TCP, 17 UDP, 1 ICMP, ...).
     pub fn protocol(&self) -> u8 {
-        self.bytes[9]
+        self.bytes[ipv4::PROTOCOL]
     }
 
     /// Time to live.
     pub fn ttl(&self) -> u8 {
-        self.bytes[8]
+        self.bytes[ipv4::TTL]
     }
 
     /// Identification field (groups the fragments of one datagram).
     pub fn ident(&self) -> u16 {
-        u16::from_be_bytes([self.bytes[4], self.bytes[5]])
+        be16(self.bytes, ipv4::IDENT)
     }
 
     /// Header length in bytes, options included.
@@ -59,27 +52,31 @@ impl<'a> Ipv4View<'a> {
 
     /// True when the header carries options (IHL > 5).
     pub fn has_options(&self) -> bool {
-        self.bytes.len() > 20
+        self.bytes.len() > ipv4::MIN_HEADER_LEN
     }
 
     /// Total length field: header plus payload, Ethernet padding excluded.
     pub fn total_len(&self) -> u16 {
-        u16::from_be_bytes([self.bytes[2], self.bytes[3]])
+        be16(self.bytes, ipv4::TOTAL_LEN)
     }
 
     /// The DF flag.
     pub fn dont_fragment(&self) -> bool {
-        self.bytes[6] & 0x40 != 0
+        self.flags_fragment() & ipv4::DONT_FRAGMENT != 0
     }
 
     /// The MF flag.
     pub fn more_fragments(&self) -> bool {
-        self.bytes[6] & 0x20 != 0
+        self.flags_fragment() & ipv4::MORE_FRAGMENTS != 0
     }
 
     /// Fragment offset in bytes.
     pub fn fragment_offset(&self) -> u16 {
-        (u16::from_be_bytes([self.bytes[6], self.bytes[7]]) & 0x1fff) * 8
+        (self.flags_fragment() & ipv4::FRAGMENT_OFFSET) * 8
+    }
+
+    fn flags_fragment(&self) -> u16 {
+        be16(self.bytes, ipv4::FLAGS_FRAGMENT)
     }
 
     /// True for any fragment, first or not.

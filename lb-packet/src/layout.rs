@@ -7,26 +7,7 @@
 
 use crate::checksum;
 use crate::error::ParseError;
-
-pub(crate) const ETHERNET_LEN: usize = 14;
-const VLAN_TAG_LEN: usize = 4;
-pub(crate) const ARP_LEN: usize = 28;
-pub(crate) const IPV4_MIN_LEN: usize = 20;
-pub(crate) const TCP_MIN_LEN: usize = 20;
-pub(crate) const UDP_LEN: usize = 8;
-pub(crate) const ICMP_HEADER_LEN: usize = 8;
-
-pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
-pub(crate) const ETHERTYPE_ARP: u16 = 0x0806;
-pub(crate) const ETHERTYPE_VLAN: u16 = 0x8100;
-pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
-
-pub(crate) const PROTO_ICMP: u8 = 1;
-pub(crate) const PROTO_TCP: u8 = 6;
-pub(crate) const PROTO_UDP: u8 = 17;
-
-pub(crate) const ICMP_ECHO_REPLY: u8 = 0;
-pub(crate) const ICMP_ECHO_REQUEST: u8 = 8;
+use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, tcp, udp, vlan};
 
 /// Offsets of a validated frame, bit-packed into one `u64`.
 ///
@@ -181,7 +162,7 @@ impl Layout {
         let quote_offset = usize::from(self.byte(QUOTE_OFFSET_SHIFT));
         let quote = |ports| {
             Transport::IcmpError(Some(Quote {
-                l3: l4 + ICMP_HEADER_LEN,
+                l3: l4 + icmp::HEADER_LEN,
                 l4: l4 + quote_offset,
                 ports,
             }))
@@ -219,44 +200,57 @@ pub(crate) fn array_at<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
     array
 }
 
+/// Writes `N` bytes at `at`: the counterpart of [`array_at`].
+#[inline(always)]
+pub(crate) fn put<const N: usize>(bytes: &mut [u8], at: usize, value: [u8; N]) {
+    bytes[at..at + N].copy_from_slice(&value);
+}
+
 impl Layout {
     #[inline(always)]
     pub(crate) fn parse(frame: &[u8]) -> Result<Self, ParseError> {
-        if frame.len() < ETHERNET_LEN {
+        if frame.len() < ethernet::HEADER_LEN {
             return Err(ParseError::TruncatedEthernet);
         }
-        let mut l3 = ETHERNET_LEN;
-        let mut ethertype = be16(frame, 12);
-        if ethertype == ETHERTYPE_VLAN {
-            if frame.len() < ETHERNET_LEN + VLAN_TAG_LEN {
+        let mut l3 = ethernet::HEADER_LEN;
+        let mut ethertype = be16(frame, ethernet::ETHERTYPE);
+        if ethertype == ethertype::VLAN {
+            if frame.len() < ethernet::HEADER_LEN + vlan::TAG_LEN {
                 return Err(ParseError::TruncatedEthernet);
             }
-            ethertype = be16(frame, 16);
-            l3 += VLAN_TAG_LEN;
+            ethertype = be16(frame, vlan::ETHERTYPE);
+            l3 += vlan::TAG_LEN;
         }
         match ethertype {
-            ETHERTYPE_ARP => {
+            ethertype::ARP => {
                 parse_arp(&frame[l3..])?;
                 Ok(Layout::non_ip(l3, Network::Arp))
             }
-            ETHERTYPE_IPV4 => parse_ipv4(frame, l3),
-            ETHERTYPE_IPV6 => Ok(Layout::non_ip(l3, Network::Ipv6)),
+            ethertype::IPV4 => parse_ipv4(frame, l3),
+            ethertype::IPV6 => Ok(Layout::non_ip(l3, Network::Ipv6)),
             _ => Ok(Layout::non_ip(l3, Network::Other)),
         }
     }
 }
 
 #[inline]
-fn parse_arp(arp: &[u8]) -> Result<(), ParseError> {
-    if arp.len() < ARP_LEN {
+fn parse_arp(packet: &[u8]) -> Result<(), ParseError> {
+    if packet.len() < arp::LEN {
         return Err(ParseError::TruncatedArp);
     }
-    // Hardware type Ethernet (1), protocol IPv4, address lengths 6 and 4.
-    if be16(arp, 0) != 1 || be16(arp, 2) != ETHERTYPE_IPV4 || arp[4] != 6 || arp[5] != 4 {
+    if be16(packet, arp::HARDWARE_TYPE) != arp::HARDWARE_ETHERNET
+        || be16(packet, arp::PROTOCOL_TYPE) != ethertype::IPV4
+        || packet[arp::HARDWARE_LEN] != arp::MAC_LEN
+        || packet[arp::PROTOCOL_LEN] != arp::IP_LEN
+    {
         return Err(ParseError::UnsupportedArp);
     }
     Ok(())
 }
+
+/// How much of the offending packet's data an ICMP error quotes at least
+/// (RFC 792: 64 bits), so enough for ports or an echo identifier.
+const QUOTED_TRANSPORT_LEN: usize = 8;
 
 /// What follows an IPv4 header, and the quote's offset within the segment.
 type TransportParts = (u8, u8);
@@ -264,18 +258,18 @@ type TransportParts = (u8, u8);
 #[inline(always)]
 fn parse_ipv4(frame: &[u8], l3: usize) -> Result<Layout, ParseError> {
     let ip = &frame[l3..];
-    if ip.len() < IPV4_MIN_LEN {
+    if ip.len() < ipv4::MIN_HEADER_LEN {
         return Err(ParseError::TruncatedIpv4);
     }
-    if ip[0] >> 4 != 4 {
+    if ip[ipv4::VERSION_IHL] >> 4 != ipv4::VERSION {
         return Err(ParseError::BadIpVersion);
     }
-    let header_words = ip[0] & 0x0f;
+    let header_words = ip[ipv4::VERSION_IHL] & 0x0f;
     let header_len = usize::from(header_words) * 4;
-    if header_len < IPV4_MIN_LEN {
+    if header_len < ipv4::MIN_HEADER_LEN {
         return Err(ParseError::BadIpHeaderLength);
     }
-    let total_len = be16(ip, 2);
+    let total_len = be16(ip, ipv4::TOTAL_LEN);
     if usize::from(total_len) < header_len {
         return Err(ParseError::BadIpTotalLength);
     }
@@ -284,25 +278,32 @@ fn parse_ipv4(frame: &[u8], l3: usize) -> Result<Layout, ParseError> {
     }
     let header_sum = match header_len {
         // The common case, unrolled: no options.
-        IPV4_MIN_LEN => checksum::sum_array(&array_at::<IPV4_MIN_LEN>(ip, 0)),
+        ipv4::MIN_HEADER_LEN => checksum::sum_array(&array_at::<{ ipv4::MIN_HEADER_LEN }>(ip, 0)),
         _ => checksum::sum(&ip[..header_len]),
     };
     if checksum::fold(header_sum) != 0xffff {
         return Err(ParseError::BadIpChecksum);
     }
-    let fragment = be16(ip, 6);
-    let (transport, quote_offset) = if fragment & 0x1fff == 0 {
-        let more_fragments = fragment & 0x2000 != 0;
+    let fragment = be16(ip, ipv4::FLAGS_FRAGMENT);
+    let (transport, quote_offset) = if fragment & ipv4::FRAGMENT_OFFSET == 0 {
+        let more_fragments = fragment & ipv4::MORE_FRAGMENTS != 0;
         parse_transport(
             &ip[header_len..usize::from(total_len)],
-            ip[9],
+            ip[ipv4::PROTOCOL],
             more_fragments,
         )?
     } else {
         (transport_code::OPAQUE, 0)
     };
     // l3 is 14 or 18 and the IPv4 header at most 60 bytes: l4 fits in u16.
-    let l4 = u16::from(header_words) * 4 + if l3 == ETHERNET_LEN { 14 } else { 18 };
+    const UNTAGGED: u16 = ethernet::HEADER_LEN as u16;
+    const TAGGED: u16 = UNTAGGED + vlan::TAG_LEN as u16;
+    let l2_len = if l3 == ethernet::HEADER_LEN {
+        UNTAGGED
+    } else {
+        TAGGED
+    };
+    let l4 = u16::from(header_words) * 4 + l2_len;
     Ok(Layout::ipv4(l3, l4, total_len, transport, quote_offset))
 }
 
@@ -313,35 +314,39 @@ fn parse_transport(
     fragmented: bool,
 ) -> Result<TransportParts, ParseError> {
     let transport = match protocol {
-        PROTO_TCP => {
-            if segment.len() < TCP_MIN_LEN {
+        ip_proto::TCP => {
+            if segment.len() < tcp::MIN_HEADER_LEN {
                 return Err(ParseError::BadTcpHeader);
             }
-            let data_offset = usize::from(segment[12] >> 4) * 4;
-            if data_offset < TCP_MIN_LEN || data_offset > segment.len() {
+            let data_offset = usize::from(segment[tcp::DATA_OFFSET] >> 4) * 4;
+            if data_offset < tcp::MIN_HEADER_LEN || data_offset > segment.len() {
                 return Err(ParseError::BadTcpHeader);
             }
             transport_code::TCP
         }
-        PROTO_UDP => {
-            if segment.len() < UDP_LEN {
+        ip_proto::UDP => {
+            if segment.len() < udp::HEADER_LEN {
                 return Err(ParseError::BadUdpHeader);
             }
             // A first fragment's UDP length covers the whole datagram.
-            let udp_len = usize::from(be16(segment, 4));
-            if !fragmented && (udp_len < UDP_LEN || udp_len > segment.len()) {
+            let udp_len = usize::from(be16(segment, udp::LENGTH));
+            if !fragmented && (udp_len < udp::HEADER_LEN || udp_len > segment.len()) {
                 return Err(ParseError::BadUdpHeader);
             }
             transport_code::UDP
         }
-        PROTO_ICMP => {
-            if segment.len() < ICMP_HEADER_LEN {
+        ip_proto::ICMP => {
+            if segment.len() < icmp::HEADER_LEN {
                 return Err(ParseError::TruncatedIcmp);
             }
-            match segment[0] {
-                ICMP_ECHO_REPLY | ICMP_ECHO_REQUEST => transport_code::ICMP_ECHO,
-                3 | 4 | 5 | 11 | 12 => {
-                    return Ok(match parse_quote(&segment[ICMP_HEADER_LEN..]) {
+            match segment[icmp::TYPE] {
+                icmp::ECHO_REPLY | icmp::ECHO_REQUEST => transport_code::ICMP_ECHO,
+                icmp::DEST_UNREACHABLE
+                | icmp::SOURCE_QUENCH
+                | icmp::REDIRECT
+                | icmp::TIME_EXCEEDED
+                | icmp::PARAMETER_PROBLEM => {
+                    return Ok(match parse_quote(&segment[icmp::HEADER_LEN..]) {
                         Some((ports, offset)) => {
                             (transport_code::ICMP_ERROR_QUOTED + ports as u8, offset)
                         }
@@ -362,24 +367,29 @@ fn parse_transport(
 /// anybody can map back to a flow.
 #[inline]
 fn parse_quote(quoted: &[u8]) -> Option<(QuotedPorts, u8)> {
-    if quoted.len() < IPV4_MIN_LEN || quoted[0] >> 4 != 4 {
+    if quoted.len() < ipv4::MIN_HEADER_LEN || quoted[ipv4::VERSION_IHL] >> 4 != ipv4::VERSION {
         return None;
     }
-    let header_words = quoted[0] & 0x0f;
+    let header_words = quoted[ipv4::VERSION_IHL] & 0x0f;
     let header_len = usize::from(header_words) * 4;
-    if header_len < IPV4_MIN_LEN || quoted.len() < header_len {
+    if header_len < ipv4::MIN_HEADER_LEN || quoted.len() < header_len {
         return None;
     }
-    let first_fragment = be16(quoted, 6) & 0x1fff == 0;
-    let has_ports = first_fragment && quoted.len() - header_len >= 8;
-    let ports = match quoted[9] {
+    let first_fragment = be16(quoted, ipv4::FLAGS_FRAGMENT) & ipv4::FRAGMENT_OFFSET == 0;
+    let has_ports = first_fragment && quoted.len() - header_len >= QUOTED_TRANSPORT_LEN;
+    let ports = match quoted[ipv4::PROTOCOL] {
         _ if !has_ports => QuotedPorts::None,
-        PROTO_TCP => QuotedPorts::Tcp,
-        PROTO_UDP => QuotedPorts::Udp,
-        PROTO_ICMP if matches!(quoted[header_len], ICMP_ECHO_REPLY | ICMP_ECHO_REQUEST) => {
+        ip_proto::TCP => QuotedPorts::Tcp,
+        ip_proto::UDP => QuotedPorts::Udp,
+        ip_proto::ICMP
+            if matches!(
+                quoted[header_len + icmp::TYPE],
+                icmp::ECHO_REPLY | icmp::ECHO_REQUEST
+            ) =>
+        {
             QuotedPorts::IcmpEcho
         }
         _ => QuotedPorts::None,
     };
-    Some((ports, 8 + header_words * 4))
+    Some((ports, icmp::HEADER_LEN as u8 + header_words * 4))
 }

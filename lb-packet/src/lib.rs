@@ -8,27 +8,30 @@
 //! (DNAT, SNAT, MACs, TTL, the header inside an ICMP error) happen in the
 //! caller's buffer and keep every checksum right by RFC 1624 incremental
 //! update; ARP and echo replies are built in place from the request.
+//! [`FrameRepr`] builds frames from scratch (Ethernet with an optional
+//! 802.1Q tag, ARP, IPv4 with options and fragments, TCP, UDP, ICMP echo
+//! and errors) into the caller's buffer, every length and checksum filled
+//! in.
 //!
-//! This crate performs no I/O, allocates nothing, and keeps no state: it
-//! does not reassemble fragments (a non-first fragment simply has no ports),
-//! parse IPv6 beyond its ethertype, or decide anything. Deciding is for
-//! `lb-algos`, `lb-session` and `lb-engine`.
+//! This crate performs no I/O, allocates nothing (bar
+//! [`FrameRepr::to_vec`]) and keeps no state: it does not reassemble
+//! fragments (a non-first fragment simply has no ports), parse IPv6 beyond
+//! its ethertype, or decide anything. Deciding is for `lb-algos`,
+//! `lb-session` and `lb-engine`.
 //!
 //! ```
 //! use std::net::{Ipv4Addr, SocketAddrV4};
-//! use lb_packet::{Frame, Protocol};
+//! use lb_packet::{EthernetRepr, Frame, FrameRepr, Ipv4Repr, MacAddr, Protocol, TcpFlags, TcpRepr};
 //!
 //! // A TCP SYN from 10.0.0.2:40000 to the VIP 10.0.0.1:80.
-//! let mut bytes = [
-//!     0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00, // Ethernet, IPv4
-//!     0x45, 0x00, 0x00, 0x28, 0x00, 0x01, 0x40, 0x00, // IPv4: IHL 5, length 40, DF
-//!     0x40, 0x06, 0x26, 0xcd, // TTL 64, TCP, header checksum
-//!     10, 0, 0, 2, 10, 0, 0, 1, // source, destination
-//!     0x9c, 0x40, 0x00, 0x50, // TCP ports 40000 -> 80
-//!     0, 0, 0, 0, 0, 0, 0, 0, // sequence, acknowledgment
-//!     0x50, 0x02, 0x72, 0x10, // data offset 5, SYN, window
-//!     0x8d, 0x3f, 0x00, 0x00, // checksum, urgent pointer
-//! ];
+//! let (client, lb) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
+//! let mut bytes = FrameRepr::ipv4(
+//!     EthernetRepr::new(client, lb),
+//!     Ipv4Repr::new(Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1)),
+//!     TcpRepr::new(40000, 80, TcpFlags::SYN),
+//!     b"",
+//! )
+//! .to_vec()?;
 //! let mut frame = Frame::parse(&mut bytes[..])?;
 //! let key = frame.flow_key().expect("TCP carries ports");
 //! assert_eq!((key.proto, key.dst_port), (Protocol::Tcp, 80));
@@ -42,6 +45,7 @@
 //! ```
 
 mod arp;
+mod builder;
 mod checksum;
 mod error;
 mod flow;
@@ -54,13 +58,18 @@ mod mac;
 mod reply;
 mod rewrite;
 mod tcp_flags;
+mod wire;
 
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod fuzzing;
 
 pub use arp::{ArpOp, ArpView};
+pub use builder::{
+    ArpRepr, EthernetRepr, FrameRepr, IcmpRepr, Ipv4Repr, PacketRepr, TcpRepr, TransportRepr,
+    UdpRepr,
+};
 pub use checksum::internet_checksum;
-pub use error::{ParseError, RewriteError};
+pub use error::{BuildError, ParseError, RewriteError};
 pub use flow::{CANONICAL_LEN, FlowKey, Protocol};
 pub use flow_hash::{FlowHasher, HashKey};
 pub use frame::{EtherType, Frame};

@@ -6,16 +6,14 @@ use std::net::Ipv4Addr;
 use crate::checksum::ChecksumDelta;
 use crate::error::RewriteError;
 use crate::frame::Frame;
-use crate::layout::{
-    ARP_LEN, ETHERNET_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST,
-    Transport, be16,
-};
+use crate::layout::{Transport, array_at, be16, put};
 use crate::rewrite::settle_icmp_zero;
-use crate::{ArpOp, MacAddr};
+use crate::wire::{arp, ethernet, icmp, ipv4};
+use crate::{ArpOp, ArpRepr, EthernetRepr, FrameRepr, MacAddr};
 
 /// Length of the frame [`arp_request`] builds: Ethernet header plus ARP,
 /// unpadded (the NIC or the kernel pads to 60 bytes).
-pub const ARP_FRAME_LEN: usize = ETHERNET_LEN + ARP_LEN;
+pub const ARP_FRAME_LEN: usize = ethernet::HEADER_LEN + arp::LEN;
 
 /// TTL of echo replies this crate builds, as Linux sends them.
 pub const REPLY_TTL: u8 = 64;
@@ -26,20 +24,14 @@ pub fn arp_request(
     sender_ip: Ipv4Addr,
     target_ip: Ipv4Addr,
 ) -> [u8; ARP_FRAME_LEN] {
-    let mut frame = [0u8; ARP_FRAME_LEN];
-    frame[0..6].copy_from_slice(&MacAddr::BROADCAST.0);
-    frame[6..12].copy_from_slice(&sender_mac.0);
-    frame[12..14].copy_from_slice(&ETHERTYPE_ARP.to_be_bytes());
-    let arp = &mut frame[ETHERNET_LEN..];
-    arp[0..2].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
-    arp[2..4].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-    arp[4] = 6;
-    arp[5] = 4;
-    arp[6..8].copy_from_slice(&1u16.to_be_bytes()); // request
-    arp[8..14].copy_from_slice(&sender_mac.0);
-    arp[14..18].copy_from_slice(&sender_ip.octets());
-    // Target hardware address stays zero: it is what we ask for.
-    arp[24..28].copy_from_slice(&target_ip.octets());
+    let request = FrameRepr::arp(
+        EthernetRepr::new(sender_mac, MacAddr::BROADCAST),
+        ArpRepr::request(sender_mac, sender_ip, target_ip),
+    );
+    let mut frame = [0; ARP_FRAME_LEN];
+    // An untagged, unpadded ARP frame is exactly this long.
+    let written = request.emit(&mut frame);
+    debug_assert_eq!(written, Ok(ARP_FRAME_LEN));
     frame
 }
 
@@ -59,12 +51,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         );
         let l3 = self.layout.l3();
         let bytes = self.as_bytes_mut();
-        let arp = &mut bytes[l3..l3 + ARP_LEN];
-        arp[6..8].copy_from_slice(&2u16.to_be_bytes());
-        arp[8..14].copy_from_slice(&mac.0);
-        arp[14..18].copy_from_slice(&target_ip.octets());
-        arp[18..24].copy_from_slice(&asker_mac.0);
-        arp[24..28].copy_from_slice(&asker_ip.octets());
+        let packet = &mut bytes[l3..l3 + arp::LEN];
+        put(packet, arp::OPERATION, arp::OP_REPLY.to_be_bytes());
+        put(packet, arp::SENDER_MAC, mac.0);
+        put(packet, arp::SENDER_IP, target_ip.octets());
+        put(packet, arp::TARGET_MAC, asker_mac.0);
+        put(packet, arp::TARGET_IP, asker_ip.octets());
         self.set_dst_mac(asker_mac);
         self.set_src_mac(mac);
         Ok(())
@@ -74,30 +66,38 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     /// swapped, type 0, TTL reset to [`REPLY_TTL`], checksums adjusted.
     pub fn make_echo_reply(&mut self) -> Result<(), RewriteError> {
         let ip = self.ipv4_layout().ok_or(RewriteError::NotEchoRequest)?;
-        if ip.transport != Transport::IcmpEcho || self.as_bytes()[ip.l4] != ICMP_ECHO_REQUEST {
+        if ip.transport != Transport::IcmpEcho
+            || self.as_bytes()[ip.l4 + icmp::TYPE] != icmp::ECHO_REQUEST
+        {
             return Err(RewriteError::NotEchoRequest);
         }
         let l3 = self.layout.l3();
         let bytes = self.as_bytes_mut();
         // Swapping the addresses leaves the header sum unchanged.
-        let mut src = [0u8; 4];
-        src.copy_from_slice(&bytes[l3 + 12..l3 + 16]);
-        bytes.copy_within(l3 + 16..l3 + 20, l3 + 12);
-        bytes[l3 + 16..l3 + 20].copy_from_slice(&src);
+        let src: [u8; 4] = array_at(bytes, l3 + ipv4::SRC);
+        let dst: [u8; 4] = array_at(bytes, l3 + ipv4::DST);
+        put(bytes, l3 + ipv4::SRC, dst);
+        put(bytes, l3 + ipv4::DST, src);
 
-        let old_ttl_word = be16(bytes, l3 + 8);
-        bytes[l3 + 8] = REPLY_TTL;
+        // The checksum covers TTL and protocol as one word.
+        let ttl = l3 + ipv4::TTL;
+        let old_ttl_word = be16(bytes, ttl);
+        bytes[ttl] = REPLY_TTL;
         let mut ip_delta = ChecksumDelta::default();
-        ip_delta.word(old_ttl_word, be16(bytes, l3 + 8));
-        let ip_checksum = ip_delta.apply(be16(bytes, l3 + 10));
-        bytes[l3 + 10..l3 + 12].copy_from_slice(&ip_checksum.to_be_bytes());
+        ip_delta.word(old_ttl_word, be16(bytes, ttl));
+        let ip_checksum = l3 + ipv4::CHECKSUM;
+        let new_ip_checksum = ip_delta.apply(be16(bytes, ip_checksum));
+        put(bytes, ip_checksum, new_ip_checksum.to_be_bytes());
 
-        let old_type_word = be16(bytes, ip.l4);
-        bytes[ip.l4] = ICMP_ECHO_REPLY;
+        // And type and code as one word.
+        let icmp_type = ip.l4 + icmp::TYPE;
+        let old_type_word = be16(bytes, icmp_type);
+        bytes[icmp_type] = icmp::ECHO_REPLY;
         let mut icmp_delta = ChecksumDelta::default();
-        icmp_delta.word(old_type_word, be16(bytes, ip.l4));
-        let icmp_checksum = icmp_delta.apply(be16(bytes, ip.l4 + 2));
-        bytes[ip.l4 + 2..ip.l4 + 4].copy_from_slice(&icmp_checksum.to_be_bytes());
+        icmp_delta.word(old_type_word, be16(bytes, icmp_type));
+        let icmp_checksum = ip.l4 + icmp::CHECKSUM;
+        let new_icmp_checksum = icmp_delta.apply(be16(bytes, icmp_checksum));
+        put(bytes, icmp_checksum, new_icmp_checksum.to_be_bytes());
         settle_icmp_zero(bytes, ip);
 
         self.swap_macs();

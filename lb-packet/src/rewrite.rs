@@ -9,7 +9,8 @@ use crate::MacAddr;
 use crate::checksum::{self, ChecksumDelta};
 use crate::error::RewriteError;
 use crate::frame::Frame;
-use crate::layout::{Ipv4Layout, PROTO_TCP, PROTO_UDP, QuotedPorts, Transport, be16};
+use crate::layout::{Ipv4Layout, QuotedPorts, Transport, be16};
+use crate::wire::{ethernet, icmp, ip_proto, ipv4, tcp, udp};
 
 /// Which end of a flow a rewrite changes.
 #[derive(Clone, Copy)]
@@ -23,17 +24,17 @@ impl Side {
     #[inline]
     fn addr_offset(self) -> usize {
         match self {
-            Side::Src => 12,
-            Side::Dst => 16,
+            Side::Src => ipv4::SRC,
+            Side::Dst => ipv4::DST,
         }
     }
 
-    /// Offset of the port within a TCP or UDP header.
+    /// Offset of the port within a TCP or UDP header (the same in both).
     #[inline]
     fn port_offset(self) -> usize {
         match self {
-            Side::Src => 0,
-            Side::Dst => 2,
+            Side::Src => tcp::SRC_PORT,
+            Side::Dst => tcp::DST_PORT,
         }
     }
 }
@@ -108,9 +109,9 @@ fn replace_addr(bytes: &mut [u8], at: usize, addr: Ipv4Addr) -> ChecksumDelta {
 /// returns the old and new checksum words.
 #[inline]
 fn adjust_ip_checksum(bytes: &mut [u8], l3: usize, delta: ChecksumDelta) -> (u16, u16) {
-    let old = be16(bytes, l3 + 10);
+    let old = be16(bytes, l3 + ipv4::CHECKSUM);
     let new = delta.apply(old);
-    write16(bytes, l3 + 10, new);
+    write16(bytes, l3 + ipv4::CHECKSUM, new);
     (old, new)
 }
 
@@ -122,8 +123,8 @@ fn adjust_ip_checksum(bytes: &mut [u8], l3: usize, delta: ChecksumDelta) -> (u16
 #[inline]
 pub(crate) fn settle_icmp_zero(bytes: &mut [u8], ip: Ipv4Layout) {
     let message = &bytes[ip.l4..ip.end];
-    if be16(message, 2) == 0 && message.iter().all(|&byte| byte == 0) {
-        write16(bytes, ip.l4 + 2, 0xffff);
+    if be16(message, icmp::CHECKSUM) == 0 && message.iter().all(|&byte| byte == 0) {
+        write16(bytes, ip.l4 + icmp::CHECKSUM, 0xffff);
     }
 }
 
@@ -132,10 +133,10 @@ impl Ipv4Layout {
     #[inline]
     fn l4_checksum(&self) -> Option<L4Checksum> {
         match self.transport {
-            Transport::Tcp => Some(L4Checksum::Tcp(self.l4 + 16)),
-            Transport::Udp => Some(L4Checksum::Udp(self.l4 + 6)),
+            Transport::Tcp => Some(L4Checksum::Tcp(self.l4 + tcp::CHECKSUM)),
+            Transport::Udp => Some(L4Checksum::Udp(self.l4 + udp::CHECKSUM)),
             Transport::IcmpEcho | Transport::IcmpError(_) | Transport::IcmpOther => {
-                Some(L4Checksum::Icmp(self.l4 + 2))
+                Some(L4Checksum::Icmp(self.l4 + icmp::CHECKSUM))
             }
             Transport::Opaque => None,
         }
@@ -145,7 +146,7 @@ impl Ipv4Layout {
     fn port_slot(&self, side: Side) -> Option<PortSlot> {
         let at = match self.transport {
             Transport::Tcp | Transport::Udp => self.l4 + side.port_offset(),
-            Transport::IcmpEcho => self.l4 + 4,
+            Transport::IcmpEcho => self.l4 + icmp::ID,
             _ => return None,
         };
         Some(PortSlot {
@@ -166,13 +167,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     /// Sets the destination MAC address.
     #[inline]
     pub fn set_dst_mac(&mut self, mac: MacAddr) {
-        self.as_bytes_mut()[0..6].copy_from_slice(&mac.0);
+        self.as_bytes_mut()[ethernet::DST..ethernet::DST + 6].copy_from_slice(&mac.0);
     }
 
     /// Sets the source MAC address.
     #[inline]
     pub fn set_src_mac(&mut self, mac: MacAddr) {
-        self.as_bytes_mut()[6..12].copy_from_slice(&mac.0);
+        self.as_bytes_mut()[ethernet::SRC..ethernet::SRC + 6].copy_from_slice(&mac.0);
     }
 
     /// Swaps source and destination MAC addresses.
@@ -251,14 +252,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         self.ipv4_layout().ok_or(RewriteError::NotIpv4)?;
         let l3 = self.layout.l3();
         let bytes = self.as_bytes_mut();
-        let ttl = bytes[l3 + 8];
+        let ttl = bytes[l3 + ipv4::TTL];
         if ttl <= 1 {
             return Err(RewriteError::TtlExpired);
         }
-        let old = be16(bytes, l3 + 8);
-        bytes[l3 + 8] = ttl - 1;
+        // The checksum covers TTL and protocol as one word.
+        let old = be16(bytes, l3 + ipv4::TTL);
+        bytes[l3 + ipv4::TTL] = ttl - 1;
         let mut delta = ChecksumDelta::default();
-        delta.word(old, be16(bytes, l3 + 8));
+        delta.word(old, be16(bytes, l3 + ipv4::TTL));
         adjust_ip_checksum(bytes, l3, delta);
         Ok(())
     }
@@ -289,15 +291,16 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         let slot = match quote.ports {
             QuotedPorts::Tcp => PortSlot {
                 at: quote.l4 + side.port_offset(),
-                checksum: (quote.l4 + 18 <= ip.end).then_some(L4Checksum::Tcp(quote.l4 + 16)),
+                checksum: (quote.l4 + tcp::CHECKSUM + 2 <= ip.end)
+                    .then_some(L4Checksum::Tcp(quote.l4 + tcp::CHECKSUM)),
             },
             QuotedPorts::Udp => PortSlot {
                 at: quote.l4 + side.port_offset(),
-                checksum: Some(L4Checksum::Udp(quote.l4 + 6)),
+                checksum: Some(L4Checksum::Udp(quote.l4 + udp::CHECKSUM)),
             },
             QuotedPorts::IcmpEcho => PortSlot {
-                at: quote.l4 + 4,
-                checksum: Some(L4Checksum::Icmp(quote.l4 + 2)),
+                at: quote.l4 + icmp::ID,
+                checksum: Some(L4Checksum::Icmp(quote.l4 + icmp::CHECKSUM)),
             },
             QuotedPorts::None => return Err(RewriteError::NoQuotedFlow),
         };
@@ -322,7 +325,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
             let (old, new) = checksum.apply(bytes, l4_delta);
             icmp_delta.word(old, new);
         }
-        L4Checksum::Icmp(ip.l4 + 2).apply(bytes, icmp_delta);
+        L4Checksum::Icmp(ip.l4 + icmp::CHECKSUM).apply(bytes, icmp_delta);
         settle_icmp_zero(bytes, ip);
         Ok(())
     }
@@ -338,16 +341,16 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         }
         let ip = self.ipv4_layout().ok_or(RewriteError::NotIpv4)?;
         let (checksum_at, pseudo) = match ip.l4_checksum().ok_or(RewriteError::NoPorts)? {
-            L4Checksum::Tcp(at) => (at, self.pseudo_header_sum(PROTO_TCP)),
-            L4Checksum::Udp(at) => (at, self.pseudo_header_sum(PROTO_UDP)),
+            L4Checksum::Tcp(at) => (at, self.pseudo_header_sum(ip_proto::TCP)),
+            L4Checksum::Udp(at) => (at, self.pseudo_header_sum(ip_proto::UDP)),
             L4Checksum::Icmp(at) => (at, 0),
         };
         let is_udp = matches!(ip.transport, Transport::Udp);
         let bytes = self.as_bytes_mut();
         write16(bytes, checksum_at, 0);
         let computed = checksum::finish(pseudo + checksum::sum(&bytes[ip.l4..ip.end]));
-        let stored = if is_udp && computed == 0 {
-            0xffff
+        let stored = if is_udp {
+            checksum::udp_on_wire(computed)
         } else {
             computed
         };
