@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lb_engine::{Engine, PortId, ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict};
-use lb_packet::{FlowKey, Frame, HashKey};
+use lb_packet::{
+    EthernetRepr, FlowKey, Frame, FrameRepr, HashKey, Ipv4Repr, MacAddr, TcpFlags, TcpRepr,
+};
 use lb_session::{SessionConfig, SessionTable};
 
 /// Established flows the benchmark cycles through.
@@ -40,9 +42,15 @@ fn engine(capacity: usize) -> ReverseProxy {
 
 /// A 64-byte TCP ACK from client `n` to the VIP.
 fn client_frame(n: u32, flags: u8) -> Vec<u8> {
-    let src = Ipv4Addr::from(0x0a01_0000 + n).octets();
-    let mut frame =
-        lb_engine::fuzzing::tcp_frame(src, [10, 0, 0, 1], 1024 + (n % 60000) as u16, 80, flags);
+    let (client, lb) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
+    let mut frame = FrameRepr::ipv4(
+        EthernetRepr::new(client, lb),
+        Ipv4Repr::new(Ipv4Addr::from(0x0a01_0000 + n), Ipv4Addr::new(10, 0, 0, 1)),
+        TcpRepr::new(1024 + (n % 60000) as u16, 80, TcpFlags::from_bits(flags)),
+        b"",
+    )
+    .to_vec()
+    .unwrap();
     frame.resize(64, 0);
     frame
 }

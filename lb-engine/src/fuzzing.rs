@@ -1,11 +1,11 @@
-//! Fuzz bodies and frame builders, kept in the library so the one-line
-//! targets in `fuzz/`, the stable corpus replay test, the doc examples and
-//! the benches share them.
+//! Fuzz bodies and the engines they drive, kept in the library (behind the
+//! `testing` feature) so the one-line target in `fuzz/`, the stable corpus
+//! replay and the allocation test share them.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use lb_packet::{Frame, MacAddr, internet_checksum};
+use lb_packet::{Frame, MacAddr};
 
 use crate::{
     DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, Observe,
@@ -191,44 +191,5 @@ fn drive(engine: &mut dyn Fuzzed, records: &[(u8, u8, &[u8])]) {
         }
         let stats = engine.stats(now);
         assert!(stats.sessions <= stats.session_capacity);
-    }
-}
-
-/// A TCP frame with `flags` between fixed MACs, checksums right.
-pub fn tcp_frame(src: [u8; 4], dst: [u8; 4], src_port: u16, dst_port: u16, flags: u8) -> Vec<u8> {
-    let mut frame = vec![0u8; 14 + 20 + 20];
-    frame[..6].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-    frame[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-    frame[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip = &mut frame[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&40u16.to_be_bytes());
-    ip[6] = 0x40;
-    ip[8] = 64;
-    ip[9] = 6;
-    ip[12..16].copy_from_slice(&src);
-    ip[16..20].copy_from_slice(&dst);
-    let ip_checksum = internet_checksum(&[ip]);
-    ip[10..12].copy_from_slice(&ip_checksum.to_be_bytes());
-    let tcp = &mut frame[34..54];
-    tcp[0..2].copy_from_slice(&src_port.to_be_bytes());
-    tcp[2..4].copy_from_slice(&dst_port.to_be_bytes());
-    tcp[12] = 0x50;
-    tcp[13] = flags;
-    tcp[14..16].copy_from_slice(&0xffffu16.to_be_bytes());
-    let tcp_checksum = internet_checksum(&[&src, &dst, &[0, 6, 0, 20], tcp]);
-    tcp[16..18].copy_from_slice(&tcp_checksum.to_be_bytes());
-    frame
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tcp_frames_parse_with_valid_checksums() {
-        let bytes = tcp_frame([10, 0, 0, 2], [10, 0, 0, 1], 40000, 80, 0x02);
-        let frame = Frame::parse(&bytes[..]).map_err(|e| e.to_string());
-        assert_eq!(frame.as_ref().map(Frame::l4_checksum_valid), Ok(Some(true)));
     }
 }

@@ -41,6 +41,7 @@
 //! use std::net::Ipv4Addr;
 //! use std::time::Instant;
 //! use lb_engine::{BackendConfig, Engine, Observe, PortId, ReverseProxy, ReverseProxyConfig, ServiceConfig, Verdict};
+//! use lb_packet::{EthernetRepr, FrameRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
 //!
 //! let config = ReverseProxyConfig::with_services([
 //!     ServiceConfig::tcp(Ipv4Addr::new(10, 0, 0, 1), 80)
@@ -48,8 +49,14 @@
 //! ]);
 //! // SINGLE mode: port 0 is the frontend, port 1 the backends.
 //! let mut engine = ReverseProxy::new(vec![None], &config)?;
-//! # let mut syn = lb_engine::fuzzing::tcp_frame([10, 0, 0, 2], [10, 0, 0, 1], 40000, 80, 0x02);
-//! // `syn`: a TCP SYN from 10.0.0.2:40000 to 10.0.0.1:80.
+//! // A TCP SYN from 10.0.0.2:40000 to the VIP.
+//! let mut syn = FrameRepr::ipv4(
+//!     EthernetRepr::new(MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1])),
+//!     Ipv4Repr::new(Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1)),
+//!     TcpRepr::new(40000, 80, TcpFlags::SYN),
+//!     b"",
+//! )
+//! .to_vec()?;
 //! let verdict = engine.handle_frame(Instant::now(), PortId(0), &mut syn);
 //! assert_eq!(verdict, Verdict::Forward(engine.backend_port()));
 //! let frame = lb_packet::Frame::parse(&syn[..])?;
@@ -73,7 +80,7 @@ mod settings;
 mod stats;
 mod verdict;
 
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod fuzzing;
 
 pub use control::{Control, Weighted};

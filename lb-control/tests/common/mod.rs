@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use lb_control::Routable;
 use lb_engine::{Engine, PortId, ReverseProxy};
+use lb_packet::{EthernetRepr, FrameRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
 use serde_json::Value;
 
 /// A running admin endpoint over an engine on its own thread; frames sent
@@ -114,5 +115,12 @@ pub fn reverse_proxy() -> ReverseProxy {
 
 /// A SYN from 10.0.0.`client`:`port` to the VIP.
 pub fn syn(client: u8, port: u16) -> Vec<u8> {
-    lb_engine::fuzzing::tcp_frame([10, 0, 0, client], [10, 0, 0, 1], port, 80, 0x02)
+    FrameRepr::ipv4(
+        EthernetRepr::new(MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1])),
+        Ipv4Repr::new([10, 0, 0, client].into(), [10, 0, 0, 1].into()),
+        TcpRepr::new(port, 80, TcpFlags::SYN),
+        b"",
+    )
+    .to_vec()
+    .unwrap()
 }

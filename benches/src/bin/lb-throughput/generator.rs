@@ -6,40 +6,21 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use lb_packet::{MacAddr, internet_checksum};
+use lb_packet::{EthernetRepr, FrameRepr, Ipv4Repr, MacAddr, UdpRepr};
 
 use crate::{FLOWS, UDP_PORT, VIP};
 
 /// A 64-byte UDP frame (60 bytes plus the FCS the NIC adds) of flow `n`.
 fn udp_frame(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, n: u16) -> Vec<u8> {
     let dst: Ipv4Addr = VIP.parse().unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let payload = [0u8; 18];
-    let mut frame = Vec::with_capacity(60);
-    frame.extend_from_slice(&dst_mac.octets());
-    frame.extend_from_slice(&src_mac.octets());
-    frame.extend_from_slice(&[0x08, 0x00]);
-    let total = 20 + 8 + payload.len() as u16;
-    let mut ip = [0u8; 20];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&src.octets());
-    ip[16..20].copy_from_slice(&dst.octets());
-    let checksum = internet_checksum(&[&ip]);
-    ip[10..12].copy_from_slice(&checksum.to_be_bytes());
-    frame.extend_from_slice(&ip);
-    let src_port = 10_000 + n;
-    let mut udp = [0u8; 8];
-    udp[0..2].copy_from_slice(&src_port.to_be_bytes());
-    udp[2..4].copy_from_slice(&UDP_PORT.to_be_bytes());
-    udp[4..6].copy_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-    let pseudo = [0, 17, udp[4], udp[5]];
-    let checksum = internet_checksum(&[&src.octets(), &dst.octets(), &pseudo, &udp, &payload]);
-    udp[6..8].copy_from_slice(&(if checksum == 0 { 0xffff } else { checksum }).to_be_bytes());
-    frame.extend_from_slice(&udp);
-    frame.extend_from_slice(&payload);
-    frame
+    FrameRepr::ipv4(
+        EthernetRepr::new(src_mac, dst_mac),
+        Ipv4Repr::new(src, dst),
+        UdpRepr::new(10_000 + n, UDP_PORT),
+        &[0; 18],
+    )
+    .to_vec()
+    .unwrap_or_default()
 }
 
 /// The generator: raw frames through a packet socket, one flow after another.
