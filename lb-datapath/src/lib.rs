@@ -1,7 +1,9 @@
 //! Moving Ethernet frames for a set of ports: the [`Datapath`] trait that
 //! every frame source of `lb` implements, the [`RxBatch`] frames arrive in,
 //! and the datapaths that need no device: [`MemoryDatapath`] for tests and
-//! simulations, [`PcapDatapath`] to replay captures.
+//! simulations, [`PcapDatapath`] to replay captures. Also what device
+//! datapaths share: [`PortRotation`] to read ports fairly and, on Linux,
+//! [`Poller`] to wait for them.
 //!
 //! This crate moves bytes and decides nothing: it knows no load balancer,
 //! backend or session. Device datapaths live in their own crates
@@ -26,6 +28,8 @@ mod datapath;
 mod kind;
 mod memory;
 mod pcap;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod poller;
 mod port;
 mod rotation;
 
@@ -33,5 +37,7 @@ pub use datapath::{Datapath, RxBatch};
 pub use kind::{DatapathKind, UnknownDatapath};
 pub use memory::MemoryDatapath;
 pub use pcap::{PcapDatapath, PcapReader, PcapWriter};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use poller::Poller;
 pub use port::PortId;
 pub use rotation::PortRotation;
