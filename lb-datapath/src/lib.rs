@@ -1,11 +1,11 @@
 //! Moving Ethernet frames for a set of ports: the [`Datapath`] trait that
 //! every frame source of `lb` implements, the [`RxBatch`] frames arrive in,
 //! and the datapaths that need no device: [`MemoryDatapath`] for tests and
-//! simulations, [`PcapDatapath`] to replay captures. Also what device
-//! datapaths share: [`PortRotation`] to read ports fairly and, on Linux,
-//! [`Poller`] to wait for them; and the capture file formats
-//! ([`PcapReader`] reads classic pcap and pcapng, [`PcapWriter`] and
-//! [`PcapngWriter`] write them).
+//! simulations, [`PcapDatapath`] to replay captures; [`Capture`] records
+//! any datapath to a pcapng file. Also what device datapaths share:
+//! [`PortRotation`] to read ports fairly and, on Linux, [`Poller`] to wait
+//! for them; and the capture file formats ([`PcapReader`] reads classic
+//! pcap and pcapng, [`PcapWriter`] and [`PcapngWriter`] write them).
 //!
 //! This crate moves bytes and decides nothing: it knows no load balancer,
 //! backend or session. Device datapaths live in their own crates
@@ -26,6 +26,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod capture;
 mod datapath;
 mod kind;
 mod memory;
@@ -36,6 +37,7 @@ mod port;
 mod replay;
 mod rotation;
 
+pub use capture::Capture;
 pub use datapath::{Datapath, RxBatch};
 pub use kind::{DatapathKind, UnknownDatapath};
 pub use memory::MemoryDatapath;

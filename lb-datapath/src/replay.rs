@@ -15,9 +15,9 @@ type Head = (Duration, PortId, Vec<u8>);
 ///
 /// Each port may have an input capture, classic pcap or pcapng. The frames
 /// of interface `i` of the input of port `p` arrive on port `p + i` (a
-/// classic pcap has only interface 0), so a pcapng recorded with an
-/// interface per port and given as the input of port 0 replays on the
-/// ports it was recorded on; frames marked outbound are skipped. Frames
+/// classic pcap has only interface 0), so a pcapng recorded by
+/// [`Capture`](crate::Capture) and given as the input of port 0 replays on
+/// the ports it was recorded on; frames marked outbound are skipped. Frames
 /// from all inputs are handed over one at a time in timestamp order, and
 /// the engine's clock follows the capture's (from `start`), so a replay is
 /// the same every time. Every port writes what it sends to its own output

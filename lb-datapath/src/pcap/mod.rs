@@ -1,6 +1,6 @@
 //! Capture files, classic pcap and pcapng: a reader for both, a writer for
 //! each. File formats only; [`PcapDatapath`](crate::PcapDatapath) replays
-//! them.
+//! them and [`Capture`](crate::Capture) records a datapath into one.
 
 mod classic;
 mod ng;
