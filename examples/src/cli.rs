@@ -1,11 +1,28 @@
 //! Command-line pieces the binaries share.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::process::exit;
 use std::str::FromStr;
 
 use clap::Parser;
 pub use lb_datapath::DatapathKind;
+
+/// How a load balancer moves frames: `--datapath` and `--capture`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatapathArgs {
+    /// How frames are moved.
+    #[arg(long = "datapath", value_name = "tap|pnet", default_value_t)]
+    pub kind: DatapathKind,
+    /// Record every frame in and out, the load balancer's own included, to
+    /// FILE (pcapng).
+    ///
+    /// One interface per port, in port order, named after its device; each
+    /// frame marked inbound or outbound. Flushed when idle and on exit. A
+    /// write error stops the capture (logged once), never the traffic.
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
+}
 
 /// Parses the command line; on a mistake prints one line naming it and
 /// exits with status 2 (help and version print in full and exit 0).

@@ -2,28 +2,58 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
+use lb_datapath::Capture;
 use lb_datapath_pnet::PnetDatapath;
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Datapath, Engine, Observe, RunOptions, Stats, run_with};
 
-use crate::cli::DatapathKind;
+use crate::cli::{DatapathArgs, DatapathKind};
 use lb_control::{AdminCommands, Routable};
 
-/// Opens `interfaces` as the engine's ports, in order.
+/// Opens `interfaces` as the engine's ports, in order, captured to a file
+/// when `--capture` says so (logged, as `program`).
 pub fn open_datapath(
-    kind: DatapathKind,
+    program: &str,
+    datapath: &DatapathArgs,
     interfaces: &[String],
 ) -> anyhow::Result<Box<dyn Datapath>> {
     let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
-    Ok(match kind {
-        DatapathKind::Tap => Box::new(TapDatapath::open(&names)?),
-        DatapathKind::Pnet => Box::new(PnetDatapath::open(&names)?),
-    })
+    let capture = datapath.capture.as_deref();
+    match datapath.kind {
+        DatapathKind::Tap => captured(program, TapDatapath::open(&names)?, capture),
+        DatapathKind::Pnet => captured(program, PnetDatapath::open(&names)?, capture),
+    }
+}
+
+/// `datapath`, wrapped in a [`Capture`] to `path` if one is given.
+fn captured<D: Datapath + 'static>(
+    program: &str,
+    datapath: D,
+    path: Option<&Path>,
+) -> anyhow::Result<Box<dyn Datapath>> {
+    let Some(path) = path else {
+        return Ok(Box::new(datapath));
+    };
+    let (name, shown) = (program.to_owned(), path.display().to_string());
+    let capture = Capture::create(datapath, path)
+        .context("opening the capture")?
+        .on_error(move |error| {
+            log(
+                &name,
+                format_args!("capture {shown} stopped, traffic goes on: {error}"),
+            );
+        });
+    log(
+        program,
+        format_args!("capturing every frame to {} (pcapng)", path.display()),
+    );
+    Ok(Box::new(capture))
 }
 
 /// Flags raised by signals: stop (SIGINT, SIGTERM) and reload (SIGHUP).
@@ -78,13 +108,14 @@ pub fn log(program: &str, message: impl std::fmt::Display) {
 /// a summary when it stops.
 pub fn serve<E: Engine + Observe>(
     program: &str,
-    kind: DatapathKind,
+    datapath: &DatapathArgs,
     interfaces: &[String],
     engine: &mut E,
     signals: &Signals,
     between_batches: impl FnMut(&mut E),
 ) -> anyhow::Result<()> {
-    let mut datapath = open_datapath(kind, interfaces)?;
+    let kind = datapath.kind;
+    let mut datapath = open_datapath(program, datapath, interfaces)?;
     println!(
         "{program} ready: {} ports on {kind} ({})",
         interfaces.len(),

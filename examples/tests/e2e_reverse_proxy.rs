@@ -4,9 +4,12 @@
 mod common;
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use common::*;
+use lb_datapath::{Direction, PcapReader};
 use lb_engine::{BackendConfig, ReverseProxyConfig, ServiceConfig};
 
 const RP: &str = env!("CARGO_BIN_EXE_lb-rp");
@@ -18,8 +21,46 @@ fn web_service() -> ReverseProxyConfig {
     ReverseProxyConfig::with_services([ServiceConfig::tcp(VIP, 80).backend(SERVER, 1)])
 }
 
+/// Checks what `lb-rp --capture` wrote, with tcpdump and with our reader
+/// for what tcpdump 4 does not show (interfaces, directions): the SYN to
+/// the VIP came in on the frontend (port 0), and left rewritten to the
+/// backend (port 1); each interface is named after its device.
+fn check_capture(path: &Path, front: &str, back: &str) -> anyhow::Result<()> {
+    let text = run("tcpdump", &["-r", &path.to_string_lossy(), "-nn"])?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut reader = PcapReader::new(std::fs::File::open(path)?)?;
+    let mut frames = Vec::new();
+    while let Some(frame) = reader.next_packet()? {
+        frames.push(frame);
+    }
+    assert_eq!(lines.len(), frames.len(), "a line per frame:\n{text}");
+    let to_vip = lines
+        .iter()
+        .position(|l| l.contains(&format!("> {VIP}.80: Flags [S],")))
+        .with_context(|| format!("no SYN to the VIP in the capture:\n{text}"))?;
+    // `TIME IP SRC.PORT > DST.PORT: ...`
+    let client = lines[to_vip].split_whitespace().nth(2).unwrap_or_default();
+    let rewritten = format!("IP {client} > 10.0.0.3.8080: Flags [S],");
+    let to_backend = lines[to_vip..]
+        .iter()
+        .position(|l| l.contains(&rewritten))
+        .map(|n| to_vip + n)
+        .with_context(|| format!("no `{rewritten}` after the SYN to the VIP:\n{text}"))?;
+    let seen = |n: usize| (frames[n].interface, frames[n].direction);
+    assert_eq!(seen(to_vip), (0, Some(Direction::Inbound)), "{text}");
+    assert_eq!(seen(to_backend), (1, Some(Direction::Outbound)), "{text}");
+    let bytes = std::fs::read(path)?;
+    for name in [front, back] {
+        assert!(
+            bytes.windows(name.len()).any(|w| w == name.as_bytes()),
+            "no interface named {name}"
+        );
+    }
+    Ok(())
+}
+
 /// Client and server on either side of the load balancer, one subnet; a
-/// tcp+udp+icmp service to the one server.
+/// tcp+udp+icmp service to the one server; every frame captured.
 fn single_mode(datapath: DatapathKind) -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
     let net = SingleSubnet::build(&mut lab, datapath)?;
@@ -31,7 +72,9 @@ fn single_mode(datapath: DatapathKind) -> anyhow::Result<()> {
             ServiceConfig::icmp(VIP).backend(SERVER, 1),
         ]),
     )?;
-    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    let pcapng = lab.path("lb.pcapng");
+    let mut flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    flags.capture = Some(pcapng.clone());
     let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
     net.attach(&mut lab, VIP)?;
     let (client, server) = (&net.client, &net.server);
@@ -78,7 +121,11 @@ fn single_mode(datapath: DatapathKind) -> anyhow::Result<()> {
         log.contains("service 10.0.0.100:53/udp (maglev): 1 new flows"),
         "{log}"
     );
-    Ok(())
+    assert!(
+        log.contains(&format!("capturing every frame to {}", pcapng.display())),
+        "{log}"
+    );
+    check_capture(&pcapng, &net.front.lb_if, &net.back.lb_if)
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! end of a veth pair), through pnet's datalink channels over AF_PACKET.
 //!
 //! Each port is a promiscuous packet socket bound to its interface that
-//! ignores the frames it sends itself; one thread polls all of them.
+//! ignores the frames it sends itself; one thread waits on all of them with
+//! one epoll instance, and sends a batch with one `sendmmsg` per port.
 //!
 //! **Checksum offload.** A frame a Linux veth peer transmits with
 //! checksum offload on reaches a packet socket with its TCP/UDP checksum
@@ -21,17 +22,14 @@
 mod sys;
 
 use std::io;
-use std::os::fd::IntoRawFd;
+use std::os::fd::{AsFd, IntoRawFd};
 use std::time::Duration;
 
-use lb_datapath::{Datapath, PortId, PortRotation, RxBatch};
+use lb_datapath::{Datapath, Poller, PortId, PortRotation, RxBatch};
 use lb_packet::MacAddr;
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
-use rustix::event::{PollFd, PollFlags, Timespec};
-use rustix::io::Errno;
-use rustix::net::{MMsgHdr, RecvFlags, SendAncillaryBuffer, SendFlags};
+use rustix::net::{RecvFlags, SendFlags};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::io::IoSlice;
 
 /// Bytes a port buffers per frame in each direction: room for 64 KiB
 /// frames (large segments on interfaces with offload).
@@ -56,6 +54,8 @@ pub struct PnetDatapath {
     ports: Vec<Port>,
     /// Reads each port in turn, each found empty at most once per batch.
     rotation: PortRotation,
+    /// Watches every port's socket.
+    poller: Poller,
 }
 
 impl core::fmt::Debug for PnetDatapath {
@@ -120,9 +120,16 @@ impl PnetDatapath {
                 open_port(interface)
             })
             .collect::<io::Result<Vec<Port>>>()?;
+        let mut poller = Poller::new()?;
+        for port in &ports {
+            poller.add(&port.socket).map_err(|e| {
+                io::Error::new(e.kind(), format!("interface {}: {e}", port.interface.name))
+            })?;
+        }
         Ok(PnetDatapath {
             rotation: PortRotation::new(ports.len()),
             ports,
+            poller,
         })
     }
 
@@ -134,26 +141,6 @@ impl PnetDatapath {
             .mac
             .map(|mac| MacAddr(mac.octets()))
     }
-
-    /// The interface name of `port`.
-    pub fn name(&self, port: PortId) -> Option<&str> {
-        self.ports
-            .get(port.index())
-            .map(|p| p.interface.name.as_str())
-    }
-
-    fn wait(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let mut fds: Vec<PollFd<'_>> = self
-            .ports
-            .iter()
-            .map(|p| PollFd::new(&p.socket, PollFlags::IN))
-            .collect();
-        let timeout = timeout.map(|t| Timespec {
-            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(t.subsec_nanos()),
-        });
-        Ok(rustix::event::poll(&mut fds, timeout.as_ref())? > 0)
-    }
 }
 
 impl Datapath for PnetDatapath {
@@ -161,8 +148,15 @@ impl Datapath for PnetDatapath {
         self.ports.len()
     }
 
+    /// The interface's name.
+    fn port_name(&self, port: PortId) -> Option<&str> {
+        self.ports
+            .get(port.index())
+            .map(|p| p.interface.name.as_str())
+    }
+
     fn recv(&mut self, batch: &mut RxBatch, timeout: Option<Duration>) -> io::Result<usize> {
-        if !self.wait(timeout)? {
+        if !self.poller.wait(timeout.unwrap_or_default())? {
             return Ok(0);
         }
         let ports = &self.ports;
@@ -172,39 +166,16 @@ impl Datapath for PnetDatapath {
         })
     }
 
-    /// One `sendmmsg` per port for the whole batch.
+    /// One `sendmmsg` per port for the whole batch (for up to 64 frames a
+    /// port; one per 64 beyond).
     fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> io::Result<usize> {
         let mut sent = 0;
         for (index, port) in self.ports.iter().enumerate() {
-            let frames: Vec<[IoSlice<'_>; 1]> = sends
+            let frames = sends
                 .iter()
                 .filter(|(out, _)| out.index() == index)
-                .filter_map(|&(_, i)| batch.frame(i).map(|(_, frame)| [IoSlice::new(frame)]))
-                .collect();
-            let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = frames
-                .iter()
-                .map(|_| SendAncillaryBuffer::default())
-                .collect();
-            let mut messages: Vec<MMsgHdr<'_>> = frames
-                .iter()
-                .zip(&mut controls)
-                .map(|(iov, control)| MMsgHdr::new(iov, control))
-                .collect();
-            let mut offset = 0;
-            while offset < messages.len() {
-                match rustix::net::sendmmsg(
-                    &port.socket,
-                    &mut messages[offset..],
-                    SendFlags::DONTWAIT,
-                ) {
-                    Ok(0) => break,
-                    Ok(n) => offset += n,
-                    Err(Errno::INTR) => {}
-                    // A full socket buffer drops the rest, as a NIC would.
-                    Err(_) => break,
-                }
-            }
-            sent += offset;
+                .filter_map(|&(_, i)| batch.frame(i).map(|(_, frame)| frame));
+            sent += sys::send_frames(port.socket.as_fd(), frames);
         }
         Ok(sent)
     }
@@ -216,5 +187,15 @@ impl Datapath for PnetDatapath {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?;
         rustix::net::send(&port.socket, frame, SendFlags::empty())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A datapath can be moved to the thread that runs it.
+    #[test]
+    fn is_send() {
+        fn send<T: Send>() {}
+        send::<super::PnetDatapath>();
     }
 }

@@ -1,10 +1,18 @@
 //! The one place this crate needs `unsafe`: a socket option that neither
-//! pnet nor socket2 exposes.
+//! pnet nor socket2 exposes, and `sendmmsg` over message headers that live
+//! on the stack (rustix's `MMsgHdr` borrows its buffers, so an array of
+//! them cannot be kept and refilled).
 
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Frames per `sendmmsg`: a batch of `lb_engine::RunOptions::default()`,
+/// so a port takes one call per batch unless it floods. 64 headers and
+/// iovecs are 5 KiB of stack, left uninitialised past what a call uses.
+const CHUNK: usize = 64;
 
 /// Stops a packet socket from receiving the frames it sends itself, which
 /// AF_PACKET otherwise loops back (Linux 4.20 and later).
@@ -25,5 +33,112 @@ pub(crate) fn ignore_outgoing(socket: &impl AsRawFd) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// Sends `frames` out of the bound packet socket `socket`, [`CHUNK`] to a
+/// `sendmmsg`, without blocking; returns how many went out. An interrupted
+/// call is made again; any other failure (a full socket buffer) drops the
+/// rest, as a NIC's full queue would.
+pub(crate) fn send_frames<'a>(
+    socket: BorrowedFd<'_>,
+    frames: impl Iterator<Item = &'a [u8]>,
+) -> usize {
+    let mut frames = frames.peekable();
+    let mut iovecs = [MaybeUninit::<libc::iovec>::uninit(); CHUNK];
+    let mut headers = [MaybeUninit::<libc::mmsghdr>::uninit(); CHUNK];
+    let mut sent = 0;
+    while frames.peek().is_some() {
+        let mut count = 0;
+        for (iovec, frame) in iovecs.iter_mut().zip(frames.by_ref()) {
+            iovec.write(libc::iovec {
+                iov_base: frame.as_ptr().cast_mut().cast(),
+                iov_len: frame.len(),
+            });
+            count += 1;
+        }
+        for (header, iovec) in headers.iter_mut().zip(&mut iovecs[..count]) {
+            // SAFETY: a msghdr of zeroes is valid (no address, no control
+            // data, null pointers with zero lengths); zeroing spares naming
+            // the padding fields some C libraries add.
+            let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+            message.msg_iov = iovec.as_mut_ptr();
+            message.msg_iovlen = 1;
+            header.write(libc::mmsghdr {
+                msg_hdr: message,
+                msg_len: 0,
+            });
+        }
+        let mut offset = 0;
+        while offset < count {
+            let pending = &mut headers[offset..count];
+            // SAFETY: the first `count` headers and iovecs were written just
+            // above, and neither array moves until the call returns; each
+            // header points to its own iovec and each iovec to a frame
+            // borrowed for this whole function. The kernel reads `pending`
+            // (`MaybeUninit` is layout-transparent) and writes only their
+            // `msg_len`; the descriptor is borrowed, so open.
+            let result = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    pending.as_mut_ptr().cast::<libc::mmsghdr>(),
+                    pending.len() as libc::c_uint,
+                    libc::MSG_DONTWAIT as _,
+                )
+            };
+            match usize::try_from(result) {
+                Ok(0) => return sent + offset,
+                Ok(n) => offset += n,
+                Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return sent + offset,
+            }
+        }
+        sent += count;
+    }
+    sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixDatagram;
+
+    /// Frames of different lengths and contents, over more than one chunk,
+    /// through a connected UDP socket on loopback: each is a datagram.
+    #[test]
+    fn sends_every_frame_in_order_across_chunks() -> io::Result<()> {
+        let receiver = UdpSocket::bind("127.0.0.1:0")?;
+        let sender = UdpSocket::bind("127.0.0.1:0")?;
+        sender.connect(receiver.local_addr()?)?;
+        let frames: Vec<Vec<u8>> = (0..CHUNK + 36).map(|n| vec![n as u8; 1 + n % 50]).collect();
+        let sent = send_frames(sender.as_fd(), frames.iter().map(Vec::as_slice));
+        assert_eq!(sent, frames.len());
+        let mut buffer = [0u8; 64];
+        for frame in &frames {
+            let len = receiver.recv(&mut buffer)?;
+            assert_eq!(&buffer[..len], &frame[..]);
+        }
+        Ok(())
+    }
+
+    /// A queue that fills (nobody reads this Unix datagram socket) drops
+    /// the rest, without blocking; what went out arrives whole.
+    #[test]
+    fn a_full_queue_drops_the_rest() -> io::Result<()> {
+        let (sender, receiver) = UnixDatagram::pair()?;
+        let frames = vec![vec![7u8; 100]; 600];
+        let sent = send_frames(sender.as_fd(), frames.iter().map(Vec::as_slice));
+        assert!((1..frames.len()).contains(&sent), "{sent} sent");
+        receiver.set_nonblocking(true)?;
+        let mut buffer = [0u8; 200];
+        let mut received = 0;
+        while let Ok(len) = receiver.recv(&mut buffer) {
+            assert_eq!(len, 100);
+            received += 1;
+        }
+        assert_eq!(received, sent);
+        Ok(())
     }
 }

@@ -4,8 +4,9 @@
 //! one of that name (`ip tuntap add dev NAME mode tap`) in the process's
 //! network namespace, without packet information or virtio-net headers, so
 //! frames carry full checksums. Descriptors are non-blocking and one
-//! thread serves every port with `poll`. A tap keeps working after its
-//! interface is moved to another namespace (`ip link set NAME netns NS`).
+//! thread serves every port, waiting on them all with one epoll instance.
+//! A tap keeps working after its interface is moved to another namespace
+//! (`ip link set NAME netns NS`).
 //!
 //! This crate opens devices and moves frames; it decides nothing.
 //!
@@ -23,9 +24,8 @@ use std::fs;
 use std::io;
 use std::time::Duration;
 
-use lb_datapath::{Datapath, PortId, PortRotation, RxBatch};
+use lb_datapath::{Datapath, Poller, PortId, PortRotation, RxBatch};
 use lb_packet::MacAddr;
-use rustix::event::{PollFd, PollFlags, Timespec};
 use tun_tap::{Iface, Mode};
 
 /// Tap devices as the ports of an engine, in the order opened.
@@ -35,6 +35,8 @@ pub struct TapDatapath {
     macs: Vec<Option<MacAddr>>,
     /// Reads each port in turn, each found empty at most once per batch.
     rotation: PortRotation,
+    /// Watches every tap.
+    poller: Poller,
 }
 
 /// The MAC the kernel gave interface `name`, read while it is in our
@@ -52,11 +54,12 @@ impl TapDatapath {
     pub fn open(names: &[&str]) -> io::Result<Self> {
         let mut taps = Vec::with_capacity(names.len());
         let mut macs = Vec::with_capacity(names.len());
+        let mut poller = Poller::new()?;
         for name in names {
-            let tap = Iface::without_packet_info(name, Mode::Tap)
-                .map_err(|e| io::Error::new(e.kind(), format!("tap {name}: {e}")))?;
-            tap.set_non_blocking()
-                .map_err(|e| io::Error::new(e.kind(), format!("tap {name}: {e}")))?;
+            let context = |e: io::Error| io::Error::new(e.kind(), format!("tap {name}: {e}"));
+            let tap = Iface::without_packet_info(name, Mode::Tap).map_err(context)?;
+            tap.set_non_blocking().map_err(context)?;
+            poller.add(sys::borrow_fd(&tap)).map_err(context)?;
             macs.push(interface_mac(tap.name()));
             taps.push(tap);
         }
@@ -64,32 +67,13 @@ impl TapDatapath {
             rotation: PortRotation::new(taps.len()),
             taps,
             macs,
+            poller,
         })
-    }
-
-    /// The interface name of `port`.
-    pub fn name(&self, port: PortId) -> Option<&str> {
-        self.taps.get(port.index()).map(Iface::name)
     }
 
     /// The MAC the kernel side of `port` has (when it was opened).
     pub fn mac(&self, port: PortId) -> Option<MacAddr> {
         self.macs.get(port.index()).copied().flatten()
-    }
-
-    /// Waits until a tap is readable or `timeout` passes.
-    fn wait(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let mut fds: Vec<PollFd<'_>> = self
-            .taps
-            .iter()
-            .map(|tap| PollFd::from_borrowed_fd(sys::borrow_fd(tap), PollFlags::IN))
-            .collect();
-        let timeout = timeout.map(|t| Timespec {
-            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(t.subsec_nanos()),
-        });
-        let ready = rustix::event::poll(&mut fds, timeout.as_ref())?;
-        Ok(ready > 0)
     }
 }
 
@@ -98,8 +82,13 @@ impl Datapath for TapDatapath {
         self.taps.len()
     }
 
+    /// The tap's interface name.
+    fn port_name(&self, port: PortId) -> Option<&str> {
+        self.taps.get(port.index()).map(Iface::name)
+    }
+
     fn recv(&mut self, batch: &mut RxBatch, timeout: Option<Duration>) -> io::Result<usize> {
-        if !self.wait(timeout)? {
+        if !self.poller.wait(timeout.unwrap_or_default())? {
             return Ok(0);
         }
         let taps = &self.taps;
@@ -113,5 +102,15 @@ impl Datapath for TapDatapath {
             .get(port.index())
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?;
         tap.send(frame).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A datapath can be moved to the thread that runs it.
+    #[test]
+    fn is_send() {
+        fn send<T: Send>() {}
+        send::<super::TapDatapath>();
     }
 }

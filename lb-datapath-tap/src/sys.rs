@@ -1,5 +1,5 @@
 //! The one place this crate needs `unsafe`: `tun-tap` hands out raw file
-//! descriptors only, and polling them wants borrowed ones.
+//! descriptors only, and watching them wants borrowed ones.
 
 #![allow(unsafe_code)]
 

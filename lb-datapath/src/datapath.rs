@@ -98,6 +98,13 @@ pub trait Datapath {
     /// How many ports there are.
     fn port_count(&self) -> usize;
 
+    /// The name of `port`'s device, when the datapath has one (a tap, an
+    /// interface), to label captures and logs.
+    fn port_name(&self, port: PortId) -> Option<&str> {
+        let _ = port;
+        None
+    }
+
     /// Waits until a frame is ready or `timeout` passes (`None`: no wait),
     /// then receives as many ready frames as fit into `batch`. Returns how
     /// many it added.

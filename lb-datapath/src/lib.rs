@@ -1,7 +1,11 @@
 //! Moving Ethernet frames for a set of ports: the [`Datapath`] trait that
 //! every frame source of `lb` implements, the [`RxBatch`] frames arrive in,
 //! and the datapaths that need no device: [`MemoryDatapath`] for tests and
-//! simulations, [`PcapDatapath`] to replay captures.
+//! simulations, [`PcapDatapath`] to replay captures; [`Capture`] records
+//! any datapath to a pcapng file. Also what device datapaths share:
+//! [`PortRotation`] to read ports fairly and, on Linux, [`Poller`] to wait
+//! for them; and the capture file formats ([`PcapReader`] reads classic
+//! pcap and pcapng, [`PcapWriter`] and [`PcapngWriter`] write them).
 //!
 //! This crate moves bytes and decides nothing: it knows no load balancer,
 //! backend or session. Device datapaths live in their own crates
@@ -22,16 +26,24 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod capture;
 mod datapath;
 mod kind;
 mod memory;
 mod pcap;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod poller;
 mod port;
+mod replay;
 mod rotation;
 
+pub use capture::Capture;
 pub use datapath::{Datapath, RxBatch};
 pub use kind::{DatapathKind, UnknownDatapath};
 pub use memory::MemoryDatapath;
-pub use pcap::{PcapDatapath, PcapReader, PcapWriter};
+pub use pcap::{CapturedFrame, Direction, PcapReader, PcapWriter, PcapngWriter};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use poller::Poller;
 pub use port::PortId;
+pub use replay::PcapDatapath;
 pub use rotation::PortRotation;

@@ -125,6 +125,8 @@ pub struct ReverseProxyFlags {
     pub datapath: DatapathKind,
     /// `--admin`: serve the admin API on this loopback port.
     pub admin: Option<u16>,
+    /// `--capture`: record every frame to this pcapng file.
+    pub capture: Option<PathBuf>,
 }
 
 impl ReverseProxyFlags {
@@ -137,6 +139,7 @@ impl ReverseProxyFlags {
             config: config.to_owned(),
             datapath,
             admin: None,
+            capture: None,
         }
     }
 
@@ -156,6 +159,9 @@ impl ReverseProxyFlags {
         ]);
         if let Some(port) = self.admin {
             args.extend(["--admin".to_owned(), port.to_string()]);
+        }
+        if let Some(path) = &self.capture {
+            args.extend(["--capture".to_owned(), path.to_string_lossy().into_owned()]);
         }
         args
     }

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use clap::{Parser, ValueEnum};
 use lb_algos::Policy;
 use lb_engine::{DirectReturn, DirectReturnConfig, DsrBackendConfig};
-use lb_examples::cli::{DatapathKind, admin_addr, fail, parse_or_exit};
+use lb_examples::cli::{DatapathArgs, admin_addr, fail, parse_or_exit};
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
 
@@ -51,9 +51,8 @@ struct Cli {
     /// How new flows pick a server.
     #[arg(long, value_enum, default_value = "src-ip")]
     algorithm: Algorithm,
-    /// How frames are moved.
-    #[arg(long, value_name = "tap|pnet", default_value_t)]
-    datapath: DatapathKind,
+    #[command(flatten)]
+    datapath: DatapathArgs,
     /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
     #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
     admin: Option<std::net::SocketAddr>,
@@ -125,7 +124,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let admin = start_admin::<DirectReturn>(PROGRAM, cli.admin)?;
     serve(
         PROGRAM,
-        cli.datapath,
+        &cli.datapath,
         &interfaces,
         &mut engine,
         &signals,

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use clap::Parser;
 use lb_algos::Policy;
 use lb_engine::{NatProxy, NatProxyConfig};
-use lb_examples::cli::{Cidr, DatapathKind, admin_addr, fail, parse_or_exit};
+use lb_examples::cli::{Cidr, DatapathArgs, admin_addr, fail, parse_or_exit};
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
 use lb_session::PortRange;
@@ -47,9 +47,8 @@ struct Cli {
     /// How a connection picks its destination.
     #[arg(long, default_value = "random")]
     policy: Policy,
-    /// How frames are moved.
-    #[arg(long, value_name = "tap|pnet", default_value_t)]
-    datapath: DatapathKind,
+    #[command(flatten)]
+    datapath: DatapathArgs,
     /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
     #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
     admin: Option<std::net::SocketAddr>,
@@ -95,7 +94,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let admin = start_admin::<NatProxy>(PROGRAM, cli.admin)?;
     serve(
         PROGRAM,
-        cli.datapath,
+        &cli.datapath,
         std::slice::from_ref(&cli.iface),
         &mut engine,
         &signals,

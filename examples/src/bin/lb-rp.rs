@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use lb_engine::{Control, ReverseProxy, ReverseProxyConfig};
-use lb_examples::cli::{DatapathKind, InterfaceSpec, admin_addr, fail, parse_or_exit};
+use lb_examples::cli::{DatapathArgs, InterfaceSpec, admin_addr, fail, parse_or_exit};
 use lb_examples::serve::{Signals, log, serve, start_admin};
 
 const PROGRAM: &str = "lb-rp";
@@ -24,9 +24,8 @@ struct Cli {
     /// TOML file with the services, as `[[service]]` tables.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-    /// How frames are moved.
-    #[arg(long, value_name = "tap|pnet", default_value_t)]
-    datapath: DatapathKind,
+    #[command(flatten)]
+    datapath: DatapathArgs,
     /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
     #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
     admin: Option<std::net::SocketAddr>,
@@ -89,7 +88,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let admin = start_admin::<ReverseProxy>(PROGRAM, cli.admin)?;
     serve(
         PROGRAM,
-        cli.datapath,
+        &cli.datapath,
         &interfaces,
         &mut engine,
         &signals,
