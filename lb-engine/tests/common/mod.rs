@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod rp;
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use etherparse::{
