@@ -58,14 +58,7 @@ pub fn render(stats: &Stats) -> String {
         "counter",
         "Frames by what the engine did with them.",
     );
-    for (verdict, count) in [
-        ("forwarded", t.forwarded),
-        ("replied", t.replied),
-        ("flooded", t.flooded),
-        ("consumed", t.consumed),
-        ("dropped", t.dropped),
-        ("originated", t.originated),
-    ] {
+    for (verdict, count) in t.outcomes() {
         out.sample("lb_frames_total", &[("verdict", verdict)], count);
     }
     out.metric("lb_drops_total", "counter", "Frames dropped, by reason.");

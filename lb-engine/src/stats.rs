@@ -82,6 +82,19 @@ impl TrafficCounters {
         self.drops[reason.index()] += frames;
     }
 
+    /// The frames by what became of them, each with its snake_case name:
+    /// forwarded, replied, flooded, consumed, dropped, originated.
+    pub fn outcomes(&self) -> [(&'static str, u64); 6] {
+        [
+            ("forwarded", self.forwarded),
+            ("replied", self.replied),
+            ("flooded", self.flooded),
+            ("consumed", self.consumed),
+            ("dropped", self.dropped),
+            ("originated", self.originated),
+        ]
+    }
+
     /// Frames dropped for `reason`.
     pub fn drops(&self, reason: DropReason) -> u64 {
         self.drops[reason.index()]

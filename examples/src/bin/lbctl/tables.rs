@@ -29,16 +29,8 @@ pub(crate) fn services(services: &[ServiceStats]) {
 pub(crate) fn stats(stats: &Stats) {
     let t = &stats.traffic;
     println!("engine      {}", stats.engine.name());
-    for (field, value) in [
-        ("frames_in", t.frames_in),
-        ("bytes_in", t.bytes_in),
-        ("forwarded", t.forwarded),
-        ("replied", t.replied),
-        ("flooded", t.flooded),
-        ("consumed", t.consumed),
-        ("dropped", t.dropped),
-        ("originated", t.originated),
-    ] {
+    let received = [("frames_in", t.frames_in), ("bytes_in", t.bytes_in)];
+    for (field, value) in received.into_iter().chain(t.outcomes()) {
         println!("{field:<11} {value}");
     }
     for reason in lb_engine::DropReason::ALL {
