@@ -122,7 +122,7 @@ where
     }
 
     /// Adds a backend to the service in `slot`, or sets the weight of the
-    /// one at `target`.
+    /// one at `target`. Callers found `slot` by key, so it exists.
     pub(crate) fn upsert_backend(
         &mut self,
         slot: u32,
@@ -133,7 +133,7 @@ where
         let service = self
             .services
             .get_mut(slot)
-            .ok_or(ConfigError::Unsupported("no such service slot"))?;
+            .ok_or_else(|| ConfigError::UnknownService(format!("in slot {slot}")))?;
         Ok(service.backends.upsert(target, weight, &selector)?)
     }
 
