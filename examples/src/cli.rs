@@ -83,32 +83,6 @@ impl FromStr for InterfaceSpec {
     }
 }
 
-/// An address with a prefix length: `IP/PREFIX`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    /// The address.
-    pub ip: Ipv4Addr,
-    /// The prefix length, 0 to 32.
-    pub prefix_len: u8,
-}
-
-impl FromStr for Cidr {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || format!("invalid address {s:?}; expected IP/PREFIX like 192.168.0.100/24");
-        let (ip, prefix) = s.split_once('/').ok_or_else(invalid)?;
-        let prefix_len: u8 = prefix.parse().map_err(|_| invalid())?;
-        if prefix_len > 32 {
-            return Err(invalid());
-        }
-        Ok(Cidr {
-            ip: ip.parse().map_err(|_| invalid())?,
-            prefix_len,
-        })
-    }
-}
-
 /// `--admin ADDR`: `PORT` (on loopback) or `HOST:PORT`.
 pub fn admin_addr(text: &str) -> Result<std::net::SocketAddr, String> {
     lb_control::parse_admin_addr(text)
@@ -136,17 +110,5 @@ mod tests {
                 .contains("invalid address")
         );
         assert!("averyveryverylongname".parse::<InterfaceSpec>().is_err());
-    }
-
-    #[test]
-    fn cidrs() {
-        let cidr: Cidr = "192.168.0.100/24".parse().unwrap();
-        assert_eq!(
-            (cidr.ip, cidr.prefix_len),
-            (Ipv4Addr::new(192, 168, 0, 100), 24)
-        );
-        for bad in ["192.168.0.100", "192.168.0.100/33", "x/24"] {
-            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
-        }
     }
 }

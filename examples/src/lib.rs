@@ -9,4 +9,5 @@
 #![allow(clippy::print_stdout)]
 
 pub mod cli;
+pub mod health_args;
 pub mod serve;

@@ -112,7 +112,7 @@ pub fn serve<E: Engine + Observe>(
     interfaces: &[String],
     engine: &mut E,
     signals: &Signals,
-    between_batches: impl FnMut(&mut E),
+    mut between_batches: impl FnMut(&mut E),
 ) -> anyhow::Result<()> {
     let kind = datapath.kind;
     let mut datapath = open_datapath(program, datapath, interfaces)?;
@@ -127,7 +127,12 @@ pub fn serve<E: Engine + Observe>(
         engine,
         &signals.stop,
         RunOptions::default(),
-        between_batches,
+        |engine: &mut E| {
+            between_batches(engine);
+            while let Some(event) = engine.poll_health_event() {
+                log(program, event);
+            }
+        },
     )
     .context("datapath failed")?;
     log(

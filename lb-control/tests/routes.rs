@@ -294,6 +294,8 @@ fn direct_return_and_proxy_routes() {
             one_armed: true,
             sessions: Default::default(),
             selection: Default::default(),
+            health: Default::default(),
+            health_check: None,
         })
         .unwrap(),
     );
@@ -371,6 +373,8 @@ fn direct_return_and_proxy_routes() {
             sessions: Default::default(),
             selection: Default::default(),
             arp: Default::default(),
+            health: Default::default(),
+            health_check: None,
         })
         .unwrap(),
     );

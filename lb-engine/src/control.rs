@@ -4,7 +4,7 @@ use core::fmt::Display;
 use core::str::FromStr;
 use std::net::Ipv4Addr;
 
-use crate::ConfigError;
+use crate::{ConfigError, HealthOverride};
 
 const NO_VIPS: &str = "only the direct-return load balancer has VIPs apart from its services";
 
@@ -69,6 +69,15 @@ pub trait Control {
     ) -> Result<(), ConfigError> {
         self.set_weight(service, backend, 0)
     }
+
+    /// Forces a backend up or down whatever its checks say, or lifts the
+    /// override with `None`.
+    fn force_health(
+        &mut self,
+        service: Self::ServiceKey,
+        backend: Self::BackendKey,
+        forced: Option<HealthOverride>,
+    ) -> Result<(), ConfigError>;
 
     /// Removes a backend and ends its sessions; how many.
     fn remove_backend(

@@ -43,11 +43,14 @@ pub enum DropReason {
     ArpUnresolved,
     /// No source port left for NAT towards that destination.
     PortsExhausted,
+    /// A backend's RST refusing a new connection, held back so that the
+    /// client's retried SYN goes to another backend and succeeds.
+    BackendRefused,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::Malformed,
         DropReason::NoService,
         DropReason::NoBackend,
@@ -62,6 +65,7 @@ impl DropReason {
         DropReason::TtlExpired,
         DropReason::ArpUnresolved,
         DropReason::PortsExhausted,
+        DropReason::BackendRefused,
     ];
 
     /// Number of reasons.
@@ -89,6 +93,7 @@ impl DropReason {
             DropReason::TtlExpired => "ttl_expired",
             DropReason::ArpUnresolved => "arp_unresolved",
             DropReason::PortsExhausted => "ports_exhausted",
+            DropReason::BackendRefused => "backend_refused",
         }
     }
 }

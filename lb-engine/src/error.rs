@@ -70,6 +70,9 @@ pub enum ConfigError {
     /// The session table could not be built.
     #[error("session table: {0}")]
     Sessions(#[from] lb_session::ConfigError),
+    /// Health-check settings that cannot work.
+    #[error("health checks: {0}")]
+    Health(&'static str),
     /// The ports do not fit the engine's mode.
     #[error("ports: {0}")]
     Ports(PortsError),

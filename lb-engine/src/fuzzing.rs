@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use lb_packet::{Frame, MacAddr};
 
 use crate::{
-    DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, NatProxy, NatProxyConfig, Observe,
-    PortId, ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict,
+    DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, HealthCheck, HealthSettings,
+    NatProxy, NatProxyConfig, Observe, PortId, ProbeKind, ReverseProxy, ReverseProxyConfig,
+    SessionSettings, Verdict,
 };
 
 /// Sessions the fuzzed engines hold, small so eviction is exercised.
@@ -45,6 +46,12 @@ fn toml_services() -> ReverseProxyConfig {
         proto,
         policy: lb_algos::Policy::Maglev,
         backends,
+        health: (proto == ServiceProtocol::Tcp).then(|| HealthCheck {
+            kind: ProbeKind::Http,
+            interval_ms: 100,
+            timeout_ms: 50,
+            ..HealthCheck::new(ProbeKind::Http)
+        }),
     };
     ReverseProxyConfig {
         services: vec![
@@ -56,7 +63,17 @@ fn toml_services() -> ReverseProxyConfig {
             service(53, ServiceProtocol::Udp, vec![backend(2, 5353)]),
             service(0, ServiceProtocol::Icmp, vec![backend(2, 0)]),
         ],
+        health: fuzz_health("192.168.1.253/24"),
         ..ReverseProxyConfig::default()
+    }
+}
+
+/// Probes from `source`, on a fixed seed so that runs repeat.
+fn fuzz_health(source: &str) -> HealthSettings {
+    HealthSettings {
+        source: source.parse().ok(),
+        seed: Some(1),
+        ..HealthSettings::default()
     }
 }
 
@@ -79,6 +96,13 @@ pub fn fuzz_direct_return() -> DirectReturn {
             ..SessionSettings::default()
         },
         selection: Default::default(),
+        health: fuzz_health("10.0.0.253/24"),
+        health_check: Some(HealthCheck {
+            port: Some(80),
+            interval_ms: 100,
+            timeout_ms: 50,
+            ..HealthCheck::new(ProbeKind::Tcp)
+        }),
     };
     DirectReturn::new(&config).unwrap_or_else(|e| panic!("fuzz config: {e}"))
 }
@@ -101,6 +125,12 @@ pub fn fuzz_nat_proxy() -> NatProxy {
         },
         selection: Default::default(),
         arp: Default::default(),
+        health: fuzz_health("10.0.0.253/24"),
+        health_check: Some(HealthCheck {
+            interval_ms: 100,
+            timeout_ms: 50,
+            ..HealthCheck::new(ProbeKind::Icmp)
+        }),
     };
     NatProxy::new(&config).unwrap_or_else(|e| panic!("fuzz config: {e}"))
 }

@@ -65,12 +65,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cidr;
 mod control;
 mod core;
 mod direct_return;
 mod drop_reason;
 mod engine;
 mod error;
+mod health;
 mod nat_proxy;
 mod observe;
 mod reverse_proxy;
@@ -83,6 +85,7 @@ mod verdict;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
 
+pub use cidr::Ipv4Cidr;
 pub use control::{Control, Weighted};
 pub use core::arp_resolver::ArpSettings;
 pub use direct_return::{
@@ -92,6 +95,10 @@ pub use direct_return::{
 pub use drop_reason::DropReason;
 pub use engine::Engine;
 pub use error::{ConfigError, ConfigErrorKind, KeyParseError, PortsError};
+pub use health::{
+    BackendHealth, Health, HealthCheck, HealthCounters, HealthDetail, HealthEvent, HealthOverride,
+    HealthReason, HealthSettings, PassiveFailure, PassiveSettings, ProbeKind, ProbeResult,
+};
 pub use lb_datapath::{Datapath, PortId, RxBatch};
 pub use nat_proxy::{DestinationConfig, NatProxy, NatProxyConfig, PROXY_PORT, ProxyServiceConfig};
 pub use observe::Observe;

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::{SessionFilter, SessionView, Stats};
+use crate::{HealthEvent, SessionFilter, SessionView, Stats};
 
 /// What an engine shows of itself, apart from moving frames: counters and
 /// sessions, as typed snapshots an admin endpoint or a test can read.
@@ -15,4 +15,10 @@ pub trait Observe {
 
     /// Up to `limit` live sessions that match `filter`.
     fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView>;
+
+    /// The next change of a backend's health not yet read (the newest
+    /// thousand are kept), for logs.
+    fn poll_health_event(&mut self) -> Option<HealthEvent> {
+        None
+    }
 }

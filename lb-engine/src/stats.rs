@@ -6,7 +6,7 @@ use lb_algos::Policy;
 use lb_session::SessionStats;
 use serde::{Deserialize, Serialize};
 
-use crate::{DropReason, Verdict};
+use crate::{DropReason, Health, HealthDetail, ProbeKind, Verdict};
 
 /// Frames and bytes an engine saw, by what it did with them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,8 +182,12 @@ pub struct BackendStats {
     pub name: String,
     /// Its weight; 0 means draining.
     pub weight: u32,
-    /// Whether it takes new flows.
+    /// Whether it takes new flows by its weight.
     pub state: BackendState,
+    /// Whether it is healthy: a down backend takes no new flows.
+    pub health: Health,
+    /// Why: the last probe, passive failures, ejection, override.
+    pub health_detail: HealthDetail,
     /// Live sessions on it.
     pub sessions: usize,
     /// Its counters.
@@ -198,6 +202,11 @@ pub struct ServiceStats {
     pub name: String,
     /// Selection policy.
     pub policy: Policy,
+    /// What its active probes do, if it has any.
+    pub health_check: Option<ProbeKind>,
+    /// True while too few backends are usable and new flows spread over
+    /// all of them regardless of health (panic mode).
+    pub panic: bool,
     /// Live sessions.
     pub sessions: usize,
     /// Its counters.

@@ -29,6 +29,8 @@ fn proxy() -> NatProxy {
         sessions: Default::default(),
         selection: Default::default(),
         arp: Default::default(),
+        health: Default::default(),
+        health_check: None,
     })
     .unwrap()
 }

@@ -37,6 +37,8 @@ fn config(servers: u8) -> DirectReturnConfig {
         one_armed: false,
         sessions: Default::default(),
         selection: Default::default(),
+        health: Default::default(),
+        health_check: None,
     }
 }
 

@@ -38,6 +38,8 @@ fn config() -> NatProxyConfig {
         sessions: Default::default(),
         selection: Default::default(),
         arp: Default::default(),
+        health: Default::default(),
+        health_check: None,
     }
 }
 

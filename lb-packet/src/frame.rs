@@ -26,6 +26,19 @@ pub enum EtherType {
     Other(u16),
 }
 
+/// A TCP segment as [`Frame::tcp_segment`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSegment<'a> {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful with [`TcpFlags::ACK`]).
+    pub ack: u32,
+    /// Control flags.
+    pub flags: TcpFlags,
+    /// The data after the header, up to the IPv4 total length.
+    pub payload: &'a [u8],
+}
+
 /// An Ethernet II frame, validated once by [`Frame::parse`].
 ///
 /// `parse` checks every length the frame's headers claim, the IPv4 header
@@ -190,6 +203,25 @@ impl<T: AsRef<[u8]>> Frame<T> {
         let ip = self.ipv4_layout()?;
         matches!(ip.transport, Transport::Tcp)
             .then(|| TcpFlags::from_bits(self.as_bytes()[ip.l4 + tcp::FLAGS]))
+    }
+
+    /// The TCP segment: sequence numbers, flags and payload, for TCP
+    /// packets whose header is in this frame (what a TCP endpoint, such
+    /// as a health probe, needs to follow a connection).
+    pub fn tcp_segment(&self) -> Option<TcpSegment<'_>> {
+        let ip = self.ipv4_layout()?;
+        if ip.transport != Transport::Tcp {
+            return None;
+        }
+        let bytes = self.as_bytes();
+        // parse() checked l4 + data offset <= end.
+        let data_at = ip.l4 + usize::from(bytes[ip.l4 + tcp::DATA_OFFSET] >> 4) * 4;
+        Some(TcpSegment {
+            seq: u32::from_be_bytes(array_at(bytes, ip.l4 + tcp::SEQ)),
+            ack: u32::from_be_bytes(array_at(bytes, ip.l4 + tcp::ACK)),
+            flags: TcpFlags::from_bits(bytes[ip.l4 + tcp::FLAGS]),
+            payload: bytes.get(data_at..ip.end).unwrap_or_default(),
+        })
     }
 
     /// The ICMP message, for ICMP packets whose header is in this frame.

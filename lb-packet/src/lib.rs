@@ -72,7 +72,7 @@ pub use checksum::internet_checksum;
 pub use error::{BuildError, ParseError, RewriteError};
 pub use flow::{CANONICAL_LEN, FlowKey, Protocol};
 pub use flow_hash::{FlowHasher, HashKey};
-pub use frame::{EtherType, Frame};
+pub use frame::{EtherType, Frame, TcpSegment};
 pub use icmp::Icmp;
 pub use ipv4::Ipv4View;
 pub use mac::{MacAddr, MacParseError};

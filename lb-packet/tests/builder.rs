@@ -297,6 +297,21 @@ fn assert_frame_reads(bytes: &[u8], spec: &Spec, quoted: Option<&[u8]>) {
     assert_eq!(frame.vlan_id(), spec.ethernet.vlan_id);
     assert_eq!(frame.l4_checksum_valid(), Some(true));
     let (src, dst, ..) = spec.ip;
+    match &spec.transport {
+        &Transport::Tcp {
+            seq, ack, flags, ..
+        } => {
+            let segment = frame.tcp_segment().expect("a TCP segment");
+            assert_eq!((segment.seq, segment.ack), (seq, ack));
+            assert_eq!(segment.flags, TcpFlags::from_bits(flags));
+            assert_eq!(
+                segment.payload,
+                &spec.payload[..],
+                "payload, padding excluded"
+            );
+        }
+        _ => assert_eq!(frame.tcp_segment(), None),
+    }
     let key = frame.flow_key();
     let ports = match spec.transport {
         Transport::Tcp { ports, .. } => Some((Protocol::Tcp, ports)),

@@ -6,6 +6,7 @@ use clap::{Parser, ValueEnum};
 use lb_algos::Policy;
 use lb_engine::{DirectReturn, DirectReturnConfig, DsrBackendConfig};
 use lb_examples::cli::{DatapathArgs, admin_addr, fail, parse_or_exit};
+use lb_examples::health_args::HealthArgs;
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
 
@@ -52,6 +53,8 @@ struct Cli {
     #[arg(long, value_enum, default_value = "src-ip")]
     algorithm: Algorithm,
     #[command(flatten)]
+    health: HealthArgs,
+    #[command(flatten)]
     datapath: DatapathArgs,
     /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
     #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
@@ -87,6 +90,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         cli.backend_port_mac
             .unwrap_or(derived_backend_port_mac(cli.mac))
     };
+    let (health, health_check) = cli.health.settings();
     let config = DirectReturnConfig {
         vips: cli.vips.clone(),
         mac: cli.mac,
@@ -100,6 +104,8 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         one_armed,
         sessions: Default::default(),
         selection: Default::default(),
+        health,
+        health_check,
     };
     let mut engine = DirectReturn::new(&config)?;
     let vips: Vec<String> = cli.vips.iter().map(Ipv4Addr::to_string).collect();

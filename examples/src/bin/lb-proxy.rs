@@ -4,8 +4,9 @@ use std::net::Ipv4Addr;
 
 use clap::Parser;
 use lb_algos::Policy;
-use lb_engine::{NatProxy, NatProxyConfig};
-use lb_examples::cli::{Cidr, DatapathArgs, admin_addr, fail, parse_or_exit};
+use lb_engine::{Ipv4Cidr, NatProxy, NatProxyConfig};
+use lb_examples::cli::{DatapathArgs, admin_addr, fail, parse_or_exit};
+use lb_examples::health_args::HealthArgs;
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
 use lb_session::PortRange;
@@ -23,7 +24,7 @@ struct Cli {
     iface: String,
     /// The proxy's own address and prefix.
     #[arg(long, value_name = "IP/PREFIX")]
-    ip: Cidr,
+    ip: Ipv4Cidr,
     /// Destinations, comma-separated.
     #[arg(
         long,
@@ -48,6 +49,8 @@ struct Cli {
     #[arg(long, default_value = "random")]
     policy: Policy,
     #[command(flatten)]
+    health: HealthArgs,
+    #[command(flatten)]
     datapath: DatapathArgs,
     /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
     #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
@@ -64,6 +67,7 @@ fn main() {
 fn start(cli: &Cli) -> anyhow::Result<()> {
     let [a, b, c, d] = cli.ip.ip.octets();
     let mac = cli.mac.unwrap_or(MacAddr([0x02, 0x00, a, b, c, d]));
+    let (health, health_check) = cli.health.settings();
     let config = NatProxyConfig {
         ip: cli.ip.ip,
         prefix_len: cli.ip.prefix_len,
@@ -76,6 +80,8 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         sessions: Default::default(),
         selection: Default::default(),
         arp: Default::default(),
+        health,
+        health_check,
     };
     let mut engine = NatProxy::new(&config)?;
     let destinations: Vec<String> = cli.dst_addrs.iter().map(Ipv4Addr::to_string).collect();

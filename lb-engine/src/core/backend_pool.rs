@@ -5,26 +5,57 @@ use core::fmt::Display;
 use lb_algos::{Backend, BackendId, BuildError, Policy, Selector, SelectorConfig};
 use lb_packet::FlowKey;
 
-use crate::stats::{BackendState, BackendStats, FlowCounters};
+use std::time::Instant;
 
-/// A backend: where it is (an address, a MAC), its weight, its counters.
+use crate::stats::{BackendState, BackendStats, FlowCounters};
+use crate::{BackendHealth, HealthOverride};
+
+/// A backend: where it is (an address, a MAC), its weight, its counters,
+/// its health and when it is probed next.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Member<T> {
     pub(crate) target: T,
     pub(crate) weight: u32,
     pub(crate) counters: FlowCounters,
+    pub(crate) health: BackendHealth,
+    pub(crate) next_probe: Option<Instant>,
+}
+
+impl<T> Member<T> {
+    fn new(target: T, weight: u32) -> Self {
+        Member {
+            target,
+            weight,
+            counters: FlowCounters::default(),
+            health: BackendHealth::new(),
+            next_probe: None,
+        }
+    }
+
+    /// Counts towards the panic threshold: it has weight, and no operator
+    /// forced it down.
+    fn is_candidate(&self) -> bool {
+        self.weight > 0 && self.health.forced() != Some(HealthOverride::Down)
+    }
 }
 
 /// The backends of one service. Slots are stable: a removed backend leaves
 /// a hole, so a session naming a slot never finds another backend in it.
 /// The selector is rebuilt on every change, before the change is kept:
 /// a change the selector refuses leaves the pool as it was.
+///
+/// The selector holds the usable backends only (weight 0 for the others,
+/// so Maglev leaves the rest of the table as it was), unless fewer than
+/// `panic_threshold` percent of the candidates are usable: then it holds
+/// every candidate (panic mode, as Envoy's).
 pub(crate) struct BackendPool<T> {
     policy: Policy,
     slots: Vec<Option<Member<T>>>,
     selector: Box<dyn Selector>,
     /// Selector index -> slot.
     picks: Vec<u32>,
+    panic_threshold: u8,
+    panic: bool,
 }
 
 impl<T> core::fmt::Debug for BackendPool<T> {
@@ -46,24 +77,75 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         policy: Policy,
         targets: impl IntoIterator<Item = (T, u32)>,
         config: &SelectorConfig,
+        panic_threshold: u8,
     ) -> Result<Self, BuildError> {
         let slots: Vec<Option<Member<T>>> = targets
             .into_iter()
-            .map(|(target, weight)| {
-                Some(Member {
-                    target,
-                    weight,
-                    counters: FlowCounters::default(),
-                })
-            })
+            .map(|(target, weight)| Some(Member::new(target, weight)))
             .collect();
-        let (selector, picks) = build(policy, &slots, config)?;
+        let (selector, picks, panic) = build(policy, &slots, config, panic_threshold)?;
         Ok(BackendPool {
             policy,
             slots,
             selector,
             picks,
+            panic_threshold,
+            panic,
         })
+    }
+
+    /// True while too few backends are usable and health is ignored.
+    pub(crate) fn is_panicking(&self) -> bool {
+        self.panic
+    }
+
+    /// The slot of a backend for a flow whose backend at `failed` failed
+    /// it: the flow's own pick if that is another backend, else a pick
+    /// under a perturbed key (the same for every instance), else the first
+    /// other usable backend. None when there is no other.
+    pub(crate) fn pick_other(&self, flow: &FlowKey, failed: u32) -> Option<u32> {
+        let usable = |slot: &u32| {
+            *slot != failed
+                && self
+                    .get(*slot)
+                    .is_some_and(|m| m.weight > 0 && m.health.is_usable())
+        };
+        (0..8u16)
+            .filter_map(|attempt| {
+                let perturbed = FlowKey {
+                    src_port: flow.src_port ^ attempt.wrapping_mul(0x9e37),
+                    ..*flow
+                };
+                self.pick(&perturbed)
+            })
+            .find(usable)
+            .or_else(|| self.members().map(|(slot, _)| slot).find(usable))
+    }
+
+    /// True when the service has a usable backend other than `slot`.
+    pub(crate) fn has_other(&self, slot: u32) -> bool {
+        self.members()
+            .any(|(other, m)| other != slot && m.weight > 0 && m.health.is_usable())
+    }
+
+    /// The members, writable, for health checks.
+    pub(crate) fn members_mut(&mut self) -> impl Iterator<Item = (u32, &mut Member<T>)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(index, slot)| Some((slot_index(index), slot.as_mut()?)))
+    }
+
+    /// Rebuilds the selector after a backend's health changed.
+    pub(crate) fn refresh(&mut self, config: &SelectorConfig) -> Result<(), BuildError> {
+        self.install(self.policy, self.slots.clone(), config)
+    }
+
+    /// How many backends are ejected now.
+    pub(crate) fn ejected(&self) -> usize {
+        self.members()
+            .filter(|(_, m)| m.health.ejected_until().is_some())
+            .count()
     }
 
     /// The selection policy.
@@ -118,11 +200,7 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         {
             Some(existing) => existing.weight = weight,
             None => {
-                let member = Some(Member {
-                    target,
-                    weight,
-                    counters: FlowCounters::default(),
-                });
+                let member = Some(Member::new(target, weight));
                 match slots.iter().position(Option::is_none) {
                     Some(free) => slots[free] = member,
                     None => slots.push(member),
@@ -162,8 +240,14 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         slots: Vec<Option<Member<T>>>,
         config: &SelectorConfig,
     ) -> Result<(), BuildError> {
-        let (selector, picks) = build(policy, &slots, config)?;
-        (self.policy, self.slots, self.selector, self.picks) = (policy, slots, selector, picks);
+        let (selector, picks, panic) = build(policy, &slots, config, self.panic_threshold)?;
+        (
+            self.policy,
+            self.slots,
+            self.selector,
+            self.picks,
+            self.panic,
+        ) = (policy, slots, selector, picks, panic);
         Ok(())
     }
 
@@ -174,13 +258,16 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         }
     }
 
-    /// The backends as stats show them, with `live` sessions per slot.
-    pub(crate) fn stats(&self, live: impl Fn(u32) -> usize) -> Vec<BackendStats> {
+    /// The backends as stats show them at `now`, with `live` sessions per
+    /// slot.
+    pub(crate) fn stats(&self, now: Instant, live: impl Fn(u32) -> usize) -> Vec<BackendStats> {
         self.members()
             .map(|(slot, member)| BackendStats {
                 name: member.target.to_string(),
                 weight: member.weight,
                 state: BackendState::of_weight(member.weight),
+                health: member.health.health(),
+                health_detail: member.health.detail(now),
                 sessions: live(slot),
                 counters: member.counters,
             })
@@ -188,18 +275,28 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
     }
 }
 
-/// The selector over the occupied slots, and its index -> slot map.
+/// The selector over the occupied slots, its index -> slot map, and
+/// whether it is in panic mode.
 fn build<T: Copy + Into<BackendId>>(
     policy: Policy,
     slots: &[Option<Member<T>>],
     config: &SelectorConfig,
-) -> Result<(Box<dyn Selector>, Vec<u32>), BuildError> {
+    panic_threshold: u8,
+) -> Result<(Box<dyn Selector>, Vec<u32>, bool), BuildError> {
+    let members = || slots.iter().flatten();
+    let candidates = members().filter(|m| m.is_candidate()).count();
+    let usable = members()
+        .filter(|m| m.is_candidate() && m.health.is_usable())
+        .count();
+    let panic = usable * 100 < usize::from(panic_threshold) * candidates;
     let (mut backends, mut picks) = (Vec::new(), Vec::new());
     for (index, member) in slots.iter().enumerate() {
         if let Some(member) = member {
-            backends.push(Backend::new(member.target, member.weight));
+            let takes = member.health.is_usable() || panic && member.is_candidate();
+            let weight = if takes { member.weight } else { 0 };
+            backends.push(Backend::new(member.target, weight));
             picks.push(slot_index(index));
         }
     }
-    Ok((policy.build(&backends, config)?, picks))
+    Ok((policy.build(&backends, config)?, picks, panic))
 }

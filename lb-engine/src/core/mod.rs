@@ -12,6 +12,7 @@
 pub(crate) mod arp_resolver;
 pub(crate) mod backend_pool;
 pub(crate) mod fragments;
+mod health;
 pub(crate) mod services;
 mod skeleton;
 mod sweep;
@@ -27,10 +28,11 @@ use lb_session::{InsertError, SessionTable};
 
 use crate::stats::TrafficCounters;
 use crate::{
-    ConfigError, DropReason, EngineKind, SelectionSettings, SessionFilter, SessionSettings,
-    SessionView, Stats,
+    ConfigError, DropReason, EngineKind, HealthSettings, PortId, SelectionSettings, SessionFilter,
+    SessionSettings, SessionView, Stats,
 };
 use backend_pool::BackendPool;
+pub(crate) use health::HealthState;
 use services::{Owned, Owner, ServiceSlots};
 pub(crate) use skeleton::Balancer;
 use sweep::SweepSchedule;
@@ -50,6 +52,7 @@ pub(crate) struct Core<K, T, V> {
     pub(crate) sessions: SessionTable<V>,
     pub(crate) traffic: TrafficCounters,
     pub(crate) selector: SelectorConfig,
+    pub(crate) health: HealthState,
     kind: EngineKind,
     sweep: SweepSchedule,
 }
@@ -69,30 +72,52 @@ where
     T: Copy + PartialEq + Display + Into<BackendId>,
     V: Owned,
 {
-    /// A core with no service yet.
+    /// A core with no service yet, probing out of `probe_port` if
+    /// `health` names a probe source.
     pub(crate) fn new(
         kind: EngineKind,
         sessions: &SessionSettings,
         selection: &SelectionSettings,
+        health: &HealthSettings,
+        probe_port: PortId,
     ) -> Result<Self, ConfigError> {
+        health.validate()?;
         Ok(Core {
             services: ServiceSlots::new(),
             sessions: SessionTable::new(sessions.table_config())?,
             traffic: TrafficCounters::default(),
             selector: selection.selector_config()?,
+            health: HealthState::new(*health, probe_port, health.seed()),
             kind,
             sweep: SweepSchedule::default(),
         })
     }
 
     /// A backend pool of `targets` with `policy`, built with this engine's
-    /// selection settings.
+    /// selection and panic settings.
     pub(crate) fn pool(
         &self,
         policy: Policy,
         targets: impl IntoIterator<Item = (T, u32)>,
     ) -> Result<BackendPool<T>, ConfigError> {
-        Ok(BackendPool::new(policy, targets, &self.selector)?)
+        let panic = self.health.settings.panic_threshold;
+        Ok(BackendPool::new(policy, targets, &self.selector, panic)?)
+    }
+
+    /// Refuses a service's active check that cannot work here: settings
+    /// out of range, or no probe source to send from.
+    pub(crate) fn check_probe(
+        &self,
+        check: Option<&crate::HealthCheck>,
+    ) -> Result<(), ConfigError> {
+        let Some(check) = check else { return Ok(()) };
+        check.validate()?;
+        if self.health.prober.is_none() {
+            return Err(ConfigError::Health(
+                "active checks need a probe source: set source in [health]",
+            ));
+        }
+        Ok(())
     }
 
     /// Starts a session for a flow's first packet, and counts the new flow.
@@ -220,9 +245,12 @@ where
         self.sweep.run(now, &mut self.sessions);
     }
 
-    /// When the next sweep is due.
+    /// When the next sweep or health work is due.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.sweep.deadline()
+        match (self.sweep.deadline(), self.health_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// A snapshot of every counter and of the live sessions per backend.
@@ -237,7 +265,7 @@ where
             sessions: self.sessions.len(),
             session_capacity: self.sessions.capacity(),
             session_table: self.sessions.stats(),
-            services: self.services.stats(&live),
+            services: self.services.stats(now, &live),
         }
     }
 

@@ -7,7 +7,10 @@ use std::collections::HashMap;
 
 use lb_algos::BackendId;
 
+use std::time::Instant;
+
 use super::backend_pool::BackendPool;
+use crate::HealthCheck;
 use crate::stats::{BackendStats, FlowCounters, ServiceStats};
 
 /// Which service and backend a session belongs to, by slot.
@@ -22,12 +25,14 @@ pub(crate) trait Owned {
     fn owner(&self) -> Owner;
 }
 
-/// A service: what it is called, its backends, its counters.
+/// A service: what it is called, its backends, its counters, how its
+/// backends are probed.
 #[derive(Debug)]
 pub(crate) struct Service<K, T> {
     pub(crate) key: K,
     pub(crate) backends: BackendPool<T>,
     pub(crate) counters: FlowCounters,
+    pub(crate) check: Option<HealthCheck>,
 }
 
 /// Services in slots that stay put: a removed service leaves a hole, so a
@@ -52,12 +57,19 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
         }
     }
 
-    /// Adds a service under `key` (which must be new); returns its slot.
-    pub(crate) fn insert(&mut self, key: K, backends: BackendPool<T>) -> u32 {
+    /// Adds a service under `key` (which must be new), its backends
+    /// probed by `check`; returns its slot.
+    pub(crate) fn insert(
+        &mut self,
+        key: K,
+        backends: BackendPool<T>,
+        check: Option<HealthCheck>,
+    ) -> u32 {
         let service = Service {
             key: key.clone(),
             backends,
             counters: FlowCounters::default(),
+            check,
         };
         let slot = match self.slots.iter().position(Option::is_none) {
             Some(free) => {
@@ -154,11 +166,11 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
 
     /// The services as stats show them, sorted by name, given the live
     /// sessions of each owner.
-    pub(crate) fn stats(&self, live: &HashMap<Owner, usize>) -> Vec<ServiceStats> {
+    pub(crate) fn stats(&self, now: Instant, live: &HashMap<Owner, usize>) -> Vec<ServiceStats> {
         let mut services: Vec<ServiceStats> = self
             .iter()
             .map(|(slot, service)| {
-                let backends: Vec<BackendStats> = service.backends.stats(|backend| {
+                let backends: Vec<BackendStats> = service.backends.stats(now, |backend| {
                     let owner = Owner {
                         service: slot,
                         backend,
@@ -168,6 +180,8 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
                 ServiceStats {
                     name: service.key.to_string(),
                     policy: service.backends.policy(),
+                    health_check: service.check.as_ref().map(|check| check.kind),
+                    panic: service.backends.is_panicking(),
                     sessions: backends.iter().map(|b| b.sessions).sum(),
                     counters: service.counters,
                     backends,

@@ -10,7 +10,8 @@ use lb_packet::Frame;
 
 use super::Core;
 use super::services::Owned;
-use crate::{Engine, Observe, PortId, SessionFilter, SessionView, Stats, Verdict};
+use crate::health::prober::ProbeTarget;
+use crate::{Engine, HealthEvent, Observe, PortId, SessionFilter, SessionView, Stats, Verdict};
 
 /// A load balancer built on the shared [`Core`]: what it does with a parsed
 /// frame, and timed work or frames of its own if it has any.
@@ -47,6 +48,11 @@ pub(crate) trait Balancer {
         let _ = buffer;
         None
     }
+
+    /// Where a probe of the backend at `target` of service `key` goes,
+    /// `port` being the check's own port (0 when it has none). None: it
+    /// cannot be probed.
+    fn probe_target(key: &Self::Key, target: Self::Target, port: u16) -> Option<ProbeTarget>;
 }
 
 impl<B: Balancer> Engine for B {
@@ -68,7 +74,9 @@ impl<B: Balancer> Engine for B {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.on_timeout(now);
-        self.core_mut().handle_timeout(now);
+        let core = self.core_mut();
+        core.handle_timeout(now);
+        core.run_health(now, Self::probe_target);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -79,7 +87,9 @@ impl<B: Balancer> Engine for B {
     }
 
     fn poll_transmit(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
-        let port = self.originate(buffer)?;
+        let port = self
+            .originate(buffer)
+            .or_else(|| self.core_mut().poll_probe(buffer))?;
         self.core_mut().traffic.originated += 1;
         Some(port)
     }
@@ -96,5 +106,9 @@ impl<B: Balancer> Observe for B {
 
     fn sessions(&self, now: Instant, filter: &SessionFilter, limit: usize) -> Vec<SessionView> {
         self.core().sessions(now, filter, limit)
+    }
+
+    fn poll_health_event(&mut self) -> Option<HealthEvent> {
+        self.core_mut().poll_health_event()
     }
 }

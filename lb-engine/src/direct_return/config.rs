@@ -9,7 +9,9 @@ use lb_algos::Policy;
 use lb_packet::MacAddr;
 use serde::{Deserialize, Serialize};
 
-use crate::{KeyParseError, SelectionSettings, SessionSettings, Weighted};
+use crate::{
+    HealthCheck, HealthSettings, KeyParseError, SelectionSettings, SessionSettings, Weighted,
+};
 
 fn default_weight() -> u32 {
     1
@@ -62,6 +64,14 @@ pub struct DirectReturnConfig {
     /// Backend selection.
     #[serde(default)]
     pub selection: SelectionSettings,
+    /// Health checks: the probe source, passive detection, panic mode.
+    #[serde(default)]
+    pub health: HealthSettings,
+    /// Active probes of the servers, sent to the first VIP at each
+    /// server's MAC (the path data takes); without it, passive detection
+    /// alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
 }
 
 /// The one service of a direct-return engine, as configuration: its VIPs

@@ -6,7 +6,7 @@ use lb_packet::MacAddr;
 
 use super::{DirectReturn, DsrBackendConfig, DsrServiceConfig, SERVICE, VipList};
 use crate::core::unicast;
-use crate::{ConfigError, Control};
+use crate::{ConfigError, Control, HealthOverride};
 
 const ONE_SERVICE: &str =
     "the direct-return load balancer has one service: change its VIPs with /vips";
@@ -75,6 +75,19 @@ impl Control for DirectReturn {
     fn set_weight(&mut self, vips: VipList, mac: MacAddr, weight: u32) -> Result<(), ConfigError> {
         self.check_service(&vips)?;
         if !self.core.set_weight(SERVICE, mac, weight)? {
+            return Err(ConfigError::unknown_backend(vips, mac));
+        }
+        Ok(())
+    }
+
+    fn force_health(
+        &mut self,
+        vips: VipList,
+        mac: MacAddr,
+        forced: Option<HealthOverride>,
+    ) -> Result<(), ConfigError> {
+        self.check_service(&vips)?;
+        if !self.core.force_health(SERVICE, mac, forced)? {
             return Err(ConfigError::unknown_backend(vips, mac));
         }
         Ok(())

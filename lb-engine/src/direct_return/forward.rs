@@ -4,12 +4,13 @@
 use std::time::Instant;
 
 use lb_packet::{ArpOp, FlowKey, Frame, Icmp, TcpFlags};
-use lb_session::Direction;
+use lb_session::{Direction, SessionState};
 
 use super::{DirectReturn, DsrSession, SERVICE};
 use crate::core::fragments::DatagramId;
 use crate::core::services::Owned;
-use crate::{DropReason, Verdict};
+use crate::health::passive::{client_acked, retried_syn};
+use crate::{DropReason, PassiveFailure, Verdict};
 
 impl DirectReturn {
     pub(super) fn handle_frontend(
@@ -22,11 +23,11 @@ impl DirectReturn {
             return if for_us && frame.make_arp_reply(self.mac).is_ok() {
                 Verdict::Reply
             } else {
-                Verdict::Drop(DropReason::NotForUs)
+                self.not_for_us(now, frame, DropReason::NotForUs)
             };
         }
         if frame.dst_mac() != self.mac {
-            return Verdict::Drop(DropReason::NotForUs);
+            return self.not_for_us(now, frame, DropReason::NotForUs);
         }
         let Some(header) = frame.ipv4() else {
             return Verdict::Drop(DropReason::NotForUs);
@@ -37,10 +38,15 @@ impl DirectReturn {
         let datagram = DatagramId::of(&header);
         let (is_fragment, more_fragments) = (header.is_fragment(), header.more_fragments());
         let session = if let Some(key) = frame.flow_key() {
-            let session = match self.core.sessions.lookup(now, &key, frame.tcp_flags()) {
-                Some(hit) if hit.direction == Direction::Forward => *hit.value,
+            let flags = frame.tcp_flags();
+            let session = match self.core.sessions.lookup(now, &key, flags) {
+                Some(hit) if hit.direction == Direction::Forward => {
+                    let previous = hit.previous;
+                    let session = *hit.value;
+                    self.passive(now, &key, flags, previous, session)
+                }
                 Some(_) => return Verdict::Drop(DropReason::NoSession),
-                None => match self.new_session(now, &key, frame.tcp_flags()) {
+                None => match self.new_session(now, &key, flags) {
                     Ok(session) => session,
                     Err(reason) => return Verdict::Drop(reason),
                 },
@@ -79,6 +85,40 @@ impl DirectReturn {
         frame.set_dst_mac(server);
         frame.set_src_mac(self.backend_port_mac);
         self.out_port()
+    }
+
+    /// What a client's packet says of its server, when only the forward
+    /// half is visible: its ACK after the SYN means the server answered;
+    /// its retried SYN means it did not, and the retry goes elsewhere when
+    /// the server is failing (the session follows: replies bypass us).
+    #[inline]
+    fn passive(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        flags: Option<TcpFlags>,
+        previous: SessionState,
+        session: DsrSession,
+    ) -> DsrSession {
+        if client_acked(previous, flags) {
+            self.core.passive_success(session.owner());
+            return session;
+        }
+        if retried_syn(previous, flags) != Some(true) {
+            return session;
+        }
+        self.core
+            .passive_failure(now, session.owner(), PassiveFailure::Silence);
+        if !self.core.should_retry_elsewhere(session.owner()) {
+            return session;
+        }
+        let Some(other) = self.core.pick_other(session.owner(), key) else {
+            return session;
+        };
+        if let Some(value) = self.core.sessions.peek_mut(key) {
+            *value = DsrSession(other);
+        }
+        DsrSession(other)
     }
 
     fn new_session(

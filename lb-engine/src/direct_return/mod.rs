@@ -18,7 +18,8 @@ pub use config::{DirectReturnConfig, DsrBackendConfig, DsrServiceConfig, VipList
 use crate::core::fragments::FragmentTracker;
 use crate::core::services::{Owned, Owner};
 use crate::core::{Balancer, Core, unicast};
-use crate::{ConfigError, DropReason, EngineKind, PortId, Verdict};
+use crate::health::prober::ProbeTarget;
+use crate::{ConfigError, DropReason, EngineKind, PortId, ProbeKind, Verdict};
 
 const FRAGMENT_CAPACITY: usize = 4096;
 
@@ -85,17 +86,34 @@ impl DirectReturn {
         for backend in &config.backends {
             unicast(backend.mac)?;
         }
+        let probe_port = if config.one_armed {
+            FRONTEND_PORT
+        } else {
+            BACKEND_PORT
+        };
         let mut core = Core::new(
             EngineKind::DirectReturn,
             &config.sessions,
             &config.selection,
+            &config.health,
+            probe_port,
         )?;
+        let check = config.health_check.as_ref();
+        core.check_probe(check)?;
+        if check.is_some_and(|c| c.kind != ProbeKind::Icmp && c.port.is_none()) {
+            return Err(ConfigError::Health(
+                "direct-return probes need a port (tcp:80), except icmp",
+            ));
+        }
         let backends = core.pool(
             config.policy,
             config.backends.iter().map(|b| (b.mac, b.weight)),
         )?;
-        core.services
-            .insert(VipList::new(config.vips.iter().copied()), backends);
+        core.services.insert(
+            VipList::new(config.vips.iter().copied()),
+            backends,
+            config.health_check.clone(),
+        );
         Ok(DirectReturn {
             mac,
             backend_port_mac,
@@ -119,6 +137,20 @@ impl DirectReturn {
             .services
             .get(SERVICE)
             .is_some_and(|service| service.key.contains(addr))
+    }
+
+    /// A frame that is not for the VIPs: a probe's reply or ARP for the
+    /// probe source, else dropped for `reason`.
+    #[cold]
+    fn not_for_us(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<&mut [u8]>,
+        reason: DropReason,
+    ) -> Verdict {
+        self.core
+            .handle_probe_frame(now, frame)
+            .unwrap_or(Verdict::Drop(reason))
     }
 
     fn out_port(&self) -> Verdict {
@@ -147,12 +179,21 @@ impl Balancer for DirectReturn {
         if self.one_armed { 1 } else { 2 }
     }
 
+    /// The first VIP, at the server's MAC: the path clients' frames take.
+    fn probe_target(vips: &VipList, server: MacAddr, port: u16) -> Option<ProbeTarget> {
+        Some(ProbeTarget {
+            ip: *vips.as_slice().first()?,
+            port,
+            mac: Some(server),
+        })
+    }
+
     #[inline]
     fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict {
         if port == FRONTEND_PORT {
             self.handle_frontend(now, frame)
         } else {
-            Verdict::Drop(DropReason::WrongPort)
+            self.not_for_us(now, frame, DropReason::WrongPort)
         }
     }
 }

@@ -7,7 +7,9 @@ use lb_packet::MacAddr;
 use lb_session::PortRange;
 use serde::{Deserialize, Serialize};
 
-use crate::{ArpSettings, SelectionSettings, SessionSettings, Weighted};
+use crate::{
+    ArpSettings, HealthCheck, HealthSettings, SelectionSettings, SessionSettings, Weighted,
+};
 
 fn default_policy() -> Policy {
     Policy::Random
@@ -50,6 +52,14 @@ pub struct NatProxyConfig {
     /// Next-hop resolution.
     #[serde(default)]
     pub arp: ArpSettings,
+    /// Health checks: the probe source (another address the proxy owns),
+    /// passive detection, panic mode.
+    #[serde(default)]
+    pub health: HealthSettings,
+    /// Active probes of the destinations; without it, passive detection
+    /// alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
 }
 
 /// A destination of the proxy: where connections go, on the port they

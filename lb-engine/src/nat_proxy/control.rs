@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::{DestinationConfig, NatProxy, ProxyServiceConfig, SERVICE};
-use crate::{ConfigError, Control};
+use crate::{ConfigError, Control, HealthOverride};
 
 const ONE_SERVICE: &str = "the NAT proxy has one service, its own address";
 
@@ -73,6 +73,19 @@ impl Control for NatProxy {
     ) -> Result<(), ConfigError> {
         self.check_service(service)?;
         if !self.core.set_weight(SERVICE, destination, weight)? {
+            return Err(ConfigError::unknown_backend(self.ip, destination));
+        }
+        Ok(())
+    }
+
+    fn force_health(
+        &mut self,
+        service: Ipv4Addr,
+        destination: Ipv4Addr,
+        forced: Option<HealthOverride>,
+    ) -> Result<(), ConfigError> {
+        self.check_service(service)?;
+        if !self.core.force_health(SERVICE, destination, forced)? {
             return Err(ConfigError::unknown_backend(self.ip, destination));
         }
         Ok(())

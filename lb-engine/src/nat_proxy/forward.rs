@@ -10,7 +10,8 @@ use lb_session::{Direction, SnatAllocator};
 
 use super::{NatProxy, ProxySession, SERVICE};
 use crate::core::services::Owned;
-use crate::{DropReason, Verdict};
+use crate::health::passive::{reply_verdict, retried_syn};
+use crate::{DropReason, PassiveFailure, Verdict};
 
 impl NatProxy {
     /// An IPv4 frame: to the proxy, or not for us.
@@ -19,7 +20,10 @@ impl NatProxy {
             return Verdict::Drop(DropReason::NotForUs);
         };
         if header.dst() != self.ip {
-            return Verdict::Drop(DropReason::NotForUs);
+            return self
+                .core
+                .handle_probe_frame(now, frame)
+                .unwrap_or(Verdict::Drop(DropReason::NotForUs));
         }
         if header.is_fragment() {
             return Verdict::Drop(DropReason::Fragment);
@@ -42,11 +46,28 @@ impl NatProxy {
         let flags = frame.tcp_flags();
         match self.core.sessions.lookup(now, &key, flags) {
             Some(hit) if hit.direction == Direction::Forward => {
-                let session = *hit.value;
+                let (session, previous) = (*hit.value, hit.previous);
+                let session = match retried_syn(previous, flags) {
+                    None => session,
+                    Some(unanswered) => match self.retry(now, &key, flags, session, unanswered) {
+                        Ok(session) => session,
+                        Err(reason) => return Verdict::Drop(reason),
+                    },
+                };
                 self.forward_to_destination(now, frame, &session)
             }
             Some(hit) => {
-                let session = *hit.value;
+                let (session, answer) = (*hit.value, reply_verdict(hit.previous, flags));
+                match answer {
+                    None => {}
+                    Some(Ok(())) => self.core.passive_success(session.owner()),
+                    Some(Err(failure)) => {
+                        self.core.passive_failure(now, session.owner(), failure);
+                        if self.core.should_retry_elsewhere(session.owner()) {
+                            return Verdict::Drop(DropReason::BackendRefused);
+                        }
+                    }
+                }
                 self.return_to_client(frame, &session)
             }
             None => match self.new_session(now, &key, frame.src_mac(), flags) {
@@ -75,15 +96,56 @@ impl NatProxy {
         if self.denied_ports.binary_search(&key.dst_port).is_ok() {
             return Err(DropReason::DeniedPort);
         }
-        let destinations = &self
+        let dest_slot = self
             .core
             .services
             .get(SERVICE)
-            .ok_or(DropReason::NoBackend)?
-            .backends;
-        let dest_slot = destinations.pick(key).ok_or(DropReason::NoBackend)?;
-        let dest_addr = destinations
-            .get(dest_slot)
+            .and_then(|service| service.backends.pick(key))
+            .ok_or(DropReason::NoBackend)?;
+        self.open(now, key, client_mac, flags, dest_slot)
+    }
+
+    /// A client retrying its SYN on a connection its destination never
+    /// answered (`unanswered`: silence; else it refused): a passive
+    /// failure, and the retry goes to another destination when this one is
+    /// failing.
+    #[cold]
+    fn retry(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        flags: Option<TcpFlags>,
+        session: ProxySession,
+        unanswered: bool,
+    ) -> Result<ProxySession, DropReason> {
+        if unanswered {
+            self.core
+                .passive_failure(now, session.owner(), PassiveFailure::Silence);
+        }
+        if !self.core.should_retry_elsewhere(session.owner()) {
+            return Ok(session);
+        }
+        let Some(other) = self.core.pick_other(session.owner(), key) else {
+            return Ok(session);
+        };
+        self.core.sessions.remove(key);
+        self.open(now, key, session.client_mac, flags, other)
+    }
+
+    /// Opens the connection of `key` to the destination in `dest_slot`.
+    fn open(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        client_mac: MacAddr,
+        flags: Option<TcpFlags>,
+        dest_slot: u32,
+    ) -> Result<ProxySession, DropReason> {
+        let dest_addr = self
+            .core
+            .services
+            .get(SERVICE)
+            .and_then(|service| service.backends.get(dest_slot))
             .ok_or(DropReason::NoBackend)?
             .target;
         let dest = SocketAddrV4::new(dest_addr, key.dst_port);

@@ -21,7 +21,8 @@ pub use config::{DestinationConfig, NatProxyConfig, ProxyServiceConfig};
 use crate::core::arp_resolver::ArpResolver;
 use crate::core::services::{Owned, Owner};
 use crate::core::{Balancer, Core, unicast};
-use crate::{ConfigError, DropReason, EngineKind, PortId, Verdict};
+use crate::health::prober::ProbeTarget;
+use crate::{ConfigError, DropReason, EngineKind, PortId, ProbeKind, Verdict};
 
 /// The proxy's only port.
 pub const PROXY_PORT: PortId = PortId(0);
@@ -101,7 +102,29 @@ impl NatProxy {
         let netmask = u32::MAX
             .checked_shl(32 - u32::from(config.prefix_len))
             .unwrap_or(0);
-        let core = Core::new(EngineKind::NatProxy, &config.sessions, &config.selection)?;
+        let core = Core::new(
+            EngineKind::NatProxy,
+            &config.sessions,
+            &config.selection,
+            &config.health,
+            PROXY_PORT,
+        )?;
+        let check = config.health_check.as_ref();
+        core.check_probe(check)?;
+        if check.is_some_and(|c| c.kind != ProbeKind::Icmp && c.port.is_none()) {
+            return Err(ConfigError::Health(
+                "proxy probes need a port (tcp:80), except icmp",
+            ));
+        }
+        if config
+            .health
+            .source
+            .is_some_and(|source| source.ip == config.ip)
+        {
+            return Err(ConfigError::Health(
+                "the probe source must be another address than the proxy's own",
+            ));
+        }
         let mut engine = NatProxy {
             ip: config.ip,
             mac,
@@ -125,7 +148,10 @@ impl NatProxy {
             config.policy,
             config.dst_addrs.iter().map(|&addr| (addr, 1)),
         )?;
-        engine.core.services.insert(config.ip, destinations);
+        engine
+            .core
+            .services
+            .insert(config.ip, destinations, config.health_check.clone());
         Ok(engine)
     }
 
@@ -207,12 +233,24 @@ impl Balancer for NatProxy {
         1
     }
 
+    /// The destination itself, on the check's port.
+    fn probe_target(_: &Ipv4Addr, destination: Ipv4Addr, port: u16) -> Option<ProbeTarget> {
+        Some(ProbeTarget {
+            ip: destination,
+            port,
+            mac: None,
+        })
+    }
+
     #[inline]
     fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict {
         if port != PROXY_PORT {
             Verdict::Drop(DropReason::WrongPort)
         } else if frame.arp().is_some() {
-            self.handle_arp(now, frame)
+            match self.core.handle_probe_frame(now, frame) {
+                Some(verdict) => verdict,
+                None => self.handle_arp(now, frame),
+            }
         } else {
             self.handle_ipv4(now, frame)
         }

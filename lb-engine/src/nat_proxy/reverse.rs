@@ -9,7 +9,8 @@ use lb_session::Direction;
 
 use super::{NatProxy, ProxySession};
 use crate::core::services::Owned;
-use crate::{DropReason, Verdict};
+use crate::health::passive::is_unreachable;
+use crate::{DropReason, PassiveFailure, Verdict};
 
 impl NatProxy {
     pub(super) fn return_to_client(
@@ -55,6 +56,10 @@ impl NatProxy {
         match direction {
             // About what we sent the destination: proxy:snat -> dest.
             Direction::Reverse => {
+                if is_unreachable(frame.icmp()) {
+                    self.core
+                        .passive_failure(now, session.owner(), PassiveFailure::Unreachable);
+                }
                 let ok = frame.set_dst_addr(*session.client.ip()).is_ok()
                     && frame.set_quoted_src(session.client).is_ok()
                     && frame.set_quoted_dst(proxy_listen).is_ok();

@@ -9,7 +9,9 @@ use lb_packet::Protocol;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{BackendAddr, ServiceKey, parse_service};
-use crate::{KeyParseError, SelectionSettings, SessionSettings, Weighted};
+use crate::{
+    HealthCheck, HealthSettings, KeyParseError, SelectionSettings, SessionSettings, Weighted,
+};
 
 /// What a [`ReverseProxy`](super::ReverseProxy) reads from its
 /// configuration file.
@@ -25,6 +27,9 @@ pub struct ReverseProxyConfig {
     /// Backend selection.
     #[serde(default)]
     pub selection: SelectionSettings,
+    /// Health checks: the probe source, passive detection, panic mode.
+    #[serde(default)]
+    pub health: HealthSettings,
 }
 
 impl ReverseProxyConfig {
@@ -135,6 +140,10 @@ pub struct ServiceConfig {
     /// The backends.
     #[serde(default, rename = "backend")]
     pub backends: Vec<BackendConfig>,
+    /// Active probes of its backends (`[service.health]`); without it,
+    /// passive detection alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthCheck>,
 }
 
 impl ServiceConfig {
@@ -147,6 +156,7 @@ impl ServiceConfig {
             proto,
             policy: Policy::default(),
             backends: Vec::new(),
+            health: None,
         }
     }
 
@@ -184,6 +194,14 @@ impl ServiceConfig {
     /// With this selection policy.
     pub fn policy(self, policy: Policy) -> Self {
         ServiceConfig { policy, ..self }
+    }
+
+    /// With active probes of its backends.
+    pub fn health(self, check: HealthCheck) -> Self {
+        ServiceConfig {
+            health: Some(check),
+            ..self
+        }
     }
 
     /// The keys this service answers on (three for `all`).

@@ -6,9 +6,40 @@ use std::net::SocketAddrV4;
 
 use lb_packet::Protocol;
 
-use super::{BackendAddr, BackendConfig, ReverseProxy, ServiceConfig, ServiceKey};
+use super::{BackendAddr, BackendConfig, ReverseProxy, ServiceConfig, ServiceKey, ServiceProtocol};
 use crate::core::backend_pool::BackendPool;
-use crate::{ConfigError, Control};
+use crate::{ConfigError, Control, HealthCheck, HealthOverride, ProbeKind};
+
+/// The check a service's half on `key` runs: the service's, with the
+/// service's port for the ICMP half of an `all` service.
+fn check_for(key: ServiceKey, config: &ServiceConfig) -> Option<HealthCheck> {
+    let mut check = config.health.clone()?;
+    if key.proto == Protocol::Icmp && check.kind != ProbeKind::Icmp && check.port.is_none() {
+        check.port = Some(config.port);
+    }
+    Some(check)
+}
+
+/// Refuses a check whose kind cannot probe the service's protocol.
+fn check_fits(config: &ServiceConfig) -> Result<(), ConfigError> {
+    let Some(check) = &config.health else {
+        return Ok(());
+    };
+    let fits = match (check.kind, config.proto) {
+        (ProbeKind::Icmp, _) | (_, ServiceProtocol::All) => true,
+        (ProbeKind::Tcp | ProbeKind::Http, ServiceProtocol::Tcp) => true,
+        (ProbeKind::Udp, ServiceProtocol::Udp) => true,
+        (_, ServiceProtocol::Icmp) => check.port.is_some(),
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(ConfigError::Health(
+            "the check's kind does not fit the service's protocol (tcp and http for tcp, udp for udp, icmp for any; others on an icmp service need a port)",
+        ))
+    }
+}
 
 impl ReverseProxy {
     /// Checks a whole service list, alone and against itself.
@@ -24,6 +55,8 @@ impl ReverseProxy {
                 }
                 self.pool(key, service)?;
             }
+            self.core.check_probe(service.health.as_ref())?;
+            check_fits(service)?;
         }
         Ok(())
     }
@@ -50,7 +83,9 @@ impl ReverseProxy {
     pub(super) fn insert_service(&mut self, config: &ServiceConfig) -> Result<(), ConfigError> {
         for key in config.keys() {
             let backends = self.pool(key, config)?;
-            self.core.services.insert(key, backends);
+            self.core
+                .services
+                .insert(key, backends, check_for(key, config));
         }
         self.rebuild_vips();
         Ok(())
@@ -121,6 +156,7 @@ impl ReverseProxy {
                 if service.backends.policy() != config.policy {
                     service.backends.set_policy(config.policy, &selector)?;
                 }
+                service.check = check_for(key, config);
             }
         }
         Ok(())
@@ -150,6 +186,7 @@ impl Control for ReverseProxy {
                     .into_iter()
                     .map(|(at, weight)| BackendConfig::new(*at.ip(), weight).port(at.port()))
                     .collect(),
+                health: service.check.clone(),
             })
             .collect();
         services.sort_by_key(|s| (s.vip, s.port, s.proto as u8));
@@ -199,6 +236,20 @@ impl Control for ReverseProxy {
         let target = key.backend_endpoint(backend)?;
         let slot = self.service_slot(key)?;
         if !self.core.set_weight(slot, target, weight)? {
+            return Err(ConfigError::unknown_backend(key, target));
+        }
+        Ok(())
+    }
+
+    fn force_health(
+        &mut self,
+        key: ServiceKey,
+        backend: BackendAddr,
+        forced: Option<HealthOverride>,
+    ) -> Result<(), ConfigError> {
+        let target = key.backend_endpoint(backend)?;
+        let slot = self.service_slot(key)?;
+        if !self.core.force_health(slot, target, forced)? {
             return Err(ConfigError::unknown_backend(key, target));
         }
         Ok(())

@@ -9,7 +9,8 @@ use lb_session::Direction;
 use super::{FragmentRewrite, ReverseProxy, RpSession, ServiceKey};
 use crate::core::fragments::DatagramId;
 use crate::core::services::Owner;
-use crate::{DropReason, PortId, Verdict};
+use crate::health::passive::retried_syn;
+use crate::{DropReason, PassiveFailure, PortId, Verdict};
 
 impl ReverseProxy {
     /// A frame from a client, on frontend `port`.
@@ -29,10 +30,22 @@ impl ReverseProxy {
         let datagram = DatagramId::of(&header);
         let more_fragments = header.more_fragments();
         if let Some(key) = frame.flow_key() {
-            let session = match self.core.sessions.lookup(now, &key, frame.tcp_flags()) {
-                Some(hit) if hit.direction == Direction::Forward => *hit.value,
+            let flags = frame.tcp_flags();
+            let session = match self.core.sessions.lookup(now, &key, flags) {
+                Some(hit) if hit.direction == Direction::Forward => {
+                    match retried_syn(hit.previous, flags) {
+                        None => *hit.value,
+                        Some(unanswered) => {
+                            let session = *hit.value;
+                            match self.retry(now, &key, flags, session, unanswered) {
+                                Ok(session) => session,
+                                Err(reason) => return Verdict::Drop(reason),
+                            }
+                        }
+                    }
+                }
                 Some(_) => return Verdict::Drop(DropReason::NoSession),
-                None => match self.new_session(now, port, &key, frame.tcp_flags()) {
+                None => match self.new_session(now, port, &key, flags) {
                     Ok(session) => session,
                     Err(reason) => return Verdict::Drop(reason),
                 },
@@ -93,12 +106,60 @@ impl ReverseProxy {
         }
         let service_key = ServiceKey::new(key.dst, key.proto, key.dst_port);
         let services = &self.core.services;
-        let service_slot = services.slot(&service_key).ok_or(DropReason::NoService)?;
-        let service = services.get(service_slot).ok_or(DropReason::NoService)?;
-        let backend_slot = service.backends.pick(key).ok_or(DropReason::NoBackend)?;
-        let target = service
+        let service = services.slot(&service_key).ok_or(DropReason::NoService)?;
+        let backend = services
+            .get(service)
+            .ok_or(DropReason::NoService)?
             .backends
-            .get(backend_slot)
+            .pick(key)
+            .ok_or(DropReason::NoBackend)?;
+        self.open(now, frontend, key, tcp_flags, Owner { service, backend })
+    }
+
+    /// A client retrying its SYN on a session its backend never answered
+    /// (`unanswered`: silence; else it refused): a passive failure, and the
+    /// retry goes to another backend when this one is failing.
+    #[cold]
+    fn retry(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        tcp_flags: Option<TcpFlags>,
+        session: RpSession,
+        unanswered: bool,
+    ) -> Result<RpSession, DropReason> {
+        if unanswered {
+            self.core
+                .passive_failure(now, session.owner, PassiveFailure::Silence);
+        }
+        if !self.core.should_retry_elsewhere(session.owner) {
+            return Ok(session);
+        }
+        let Some(backend) = self.core.pick_other(session.owner, key) else {
+            return Ok(session);
+        };
+        self.core.sessions.remove(key);
+        let owner = Owner {
+            backend,
+            ..session.owner
+        };
+        self.open(now, session.frontend, key, tcp_flags, owner)
+    }
+
+    /// Opens the session of a flow to the backend of `owner`.
+    fn open(
+        &mut self,
+        now: Instant,
+        frontend: PortId,
+        key: &FlowKey,
+        tcp_flags: Option<TcpFlags>,
+        owner: Owner,
+    ) -> Result<RpSession, DropReason> {
+        let target = self
+            .core
+            .services
+            .get(owner.service)
+            .and_then(|service| service.backends.get(owner.backend))
             .ok_or(DropReason::NoBackend)?
             .target;
         let backend_addr = match key.proto {
@@ -114,10 +175,7 @@ impl ReverseProxy {
             proto: key.proto,
         };
         let session = RpSession {
-            owner: Owner {
-                service: service_slot,
-                backend: backend_slot,
-            },
+            owner,
             vip: key.dst_endpoint(),
             backend_addr,
             frontend,

@@ -22,6 +22,7 @@ pub use keys::{BackendAddr, ServiceKey};
 use crate::core::fragments::FragmentTracker;
 use crate::core::services::{Owned, Owner};
 use crate::core::{Balancer, Core};
+use crate::health::prober::ProbeTarget;
 use crate::{ConfigError, DropReason, EngineKind, PortId, PortsError, Verdict};
 
 /// Datagrams whose later fragments the engine remembers how to translate.
@@ -114,14 +115,17 @@ impl ReverseProxy {
         if frontends.len() > 1 && frontends.iter().any(Option::is_none) {
             return Err(ConfigError::Ports(PortsError::MultiWithoutAddress));
         }
+        let backend_port = port_id(frontends.len());
         let mut engine = ReverseProxy {
-            backend_port: port_id(frontends.len()),
+            backend_port,
             frontends,
             vips: Vec::new(),
             core: Core::new(
                 EngineKind::ReverseProxy,
                 &config.sessions,
                 &config.selection,
+                &config.health,
+                backend_port,
             )?,
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
         };
@@ -169,6 +173,16 @@ impl Balancer for ReverseProxy {
 
     fn ports(&self) -> usize {
         self.frontends.len() + 1
+    }
+
+    /// The backend itself, on the check's port or its own.
+    fn probe_target(_: &ServiceKey, target: SocketAddrV4, port: u16) -> Option<ProbeTarget> {
+        let port = if port == 0 { target.port() } else { port };
+        Some(ProbeTarget {
+            ip: *target.ip(),
+            port,
+            mac: None,
+        })
     }
 
     #[inline]

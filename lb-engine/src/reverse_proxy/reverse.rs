@@ -9,14 +9,20 @@ use lb_session::Direction;
 
 use super::{FragmentRewrite, ReverseProxy, port_id};
 use crate::core::fragments::DatagramId;
-use crate::{DropReason, PortId, Verdict};
+use crate::health::passive::{is_unreachable, reply_verdict};
+use crate::{DropReason, PassiveFailure, PortId, Verdict};
 
 impl ReverseProxy {
     /// A frame from the backend side.
     pub(super) fn handle_backend(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
         match frame.ethertype() {
             EtherType::Ipv4 => {}
-            EtherType::Arp => return self.steer(frame.arp().map(|arp| arp.target_ip())),
+            EtherType::Arp => {
+                if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
+                    return verdict;
+                }
+                return self.steer(frame.arp().map(|arp| arp.target_ip()));
+            }
             _ => return self.steer(None),
         }
         let Some(header) = frame.ipv4() else {
@@ -26,10 +32,23 @@ impl ReverseProxy {
         let datagram = DatagramId::of(&header);
         let more_fragments = header.more_fragments();
         if let Some(key) = frame.flow_key() {
-            let session = match self.core.sessions.lookup(now, &key, frame.tcp_flags()) {
-                Some(hit) if hit.direction == Direction::Reverse => *hit.value,
-                _ => return self.steer(Some(dst)),
+            let flags = frame.tcp_flags();
+            let (session, answer) = match self.core.sessions.lookup(now, &key, flags) {
+                Some(hit) if hit.direction == Direction::Reverse => {
+                    (*hit.value, reply_verdict(hit.previous, flags))
+                }
+                _ => return self.probe_reply_or_steer(now, frame, dst),
             };
+            match answer {
+                None => {}
+                Some(Ok(())) => self.core.passive_success(session.owner),
+                Some(Err(failure)) => {
+                    self.core.passive_failure(now, session.owner, failure);
+                    if self.core.should_retry_elsewhere(session.owner) {
+                        return Verdict::Drop(DropReason::BackendRefused);
+                    }
+                }
+            }
             let rewritten = match key.proto {
                 Protocol::Icmp => frame.set_src_addr(*session.vip.ip()),
                 _ => frame.set_src(session.vip),
@@ -62,8 +81,12 @@ impl ReverseProxy {
                 .and_then(|q| self.core.sessions.peek(&q.reversed()))
             {
                 Some((Direction::Reverse, session)) => *session,
-                _ => return self.steer(Some(dst)),
+                _ => return self.probe_reply_or_steer(now, frame, dst),
             };
+            if is_unreachable(frame.icmp()) {
+                self.core
+                    .passive_failure(now, session.owner, PassiveFailure::Unreachable);
+            }
             // Errors from the backend itself must not show its address.
             let outer_ok =
                 src != *session.backend_addr.ip() || frame.set_src_addr(*session.vip.ip()).is_ok();
@@ -73,7 +96,20 @@ impl ReverseProxy {
                 Verdict::Drop(DropReason::Malformed)
             };
         }
-        self.steer(Some(dst))
+        self.probe_reply_or_steer(now, frame, dst)
+    }
+
+    /// A frame of no session: a probe's reply, or traffic to steer.
+    fn probe_reply_or_steer(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<&mut [u8]>,
+        dst: Ipv4Addr,
+    ) -> Verdict {
+        match self.core.handle_probe_frame(now, frame) {
+            Some(verdict) => verdict,
+            None => self.steer(Some(dst)),
+        }
     }
 
     /// Where traffic from the backend side that belongs to no session goes.

@@ -51,6 +51,9 @@ pub struct Hit<'a, V> {
     /// Which way the packet travels: [`Direction::Forward`] when it matched
     /// the forward key.
     pub direction: Direction,
+    /// The state before this packet (a SYN seen again in
+    /// [`SessionState::TcpSynSent`] is the client retrying unanswered).
+    pub previous: SessionState,
     /// The state after this packet.
     pub state: SessionState,
     /// The caller's value (backend, NAT mapping, ...).
@@ -259,7 +262,7 @@ impl<V> SessionTable<V> {
         }
         let timeouts = self.config.timeouts;
         let entry = self.entry_mut(slot)?;
-        let was_assured = entry.tracker.assured;
+        let (was_assured, previous) = (entry.tracker.assured, entry.tracker.state);
         entry.tracker.advance(direction, tcp_flags);
         let expires_at = now + millis(entry.tracker.timeout(&timeouts));
         let assured = entry.tracker.assured;
@@ -272,6 +275,7 @@ impl<V> SessionTable<V> {
         let entry = self.entry_mut(slot)?;
         Some(Hit {
             direction,
+            previous,
             state: entry.tracker.state,
             value: &mut entry.value,
         })
@@ -299,6 +303,13 @@ impl<V> SessionTable<V> {
     pub fn peek(&self, key: &FlowKey) -> Option<(Direction, &V)> {
         let (slot, direction) = untag(self.find(key)?);
         Some((direction, &self.entry(slot)?.value))
+    }
+
+    /// The value of the session with `key` (either direction), writable,
+    /// without recording a packet.
+    pub fn peek_mut(&mut self, key: &FlowKey) -> Option<&mut V> {
+        let (slot, _) = untag(self.find(key)?);
+        Some(&mut self.entry_mut(slot)?.value)
     }
 
     /// Creates a session for a packet with key `forward` whose replies will
