@@ -24,7 +24,10 @@ pub trait Engine {
     /// Does timed work (expiring sessions, retrying ARP) due at `now`.
     fn handle_timeout(&mut self, now: Instant);
 
-    /// When [`handle_timeout`](Self::handle_timeout) next has work.
+    /// When [`handle_timeout`](Self::handle_timeout) next has work; None
+    /// when no deadline is known, as before the first call (an engine is
+    /// never given the time until then): call it then at the next
+    /// occasion, as [`run`](crate::run) does.
     fn poll_timeout(&self) -> Option<Instant>;
 
     /// Writes the next frame the engine sends on its own (an ARP request, a

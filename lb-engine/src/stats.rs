@@ -251,4 +251,26 @@ mod tests {
         let read: TrafficCounters = serde_json::from_value(from_newer).unwrap();
         assert_eq!(read, traffic);
     }
+
+    #[test]
+    fn backend_stats_read_back_with_their_health() {
+        let now = std::time::Instant::now();
+        let mut health = crate::BackendHealth::new();
+        let check = crate::HealthCheck::new(crate::ProbeKind::Http);
+        health.record_probe(crate::ProbeResult::BadStatus(503), &check);
+        let backend = BackendStats {
+            name: "192.168.1.2:80".into(),
+            weight: 1,
+            state: BackendState::Active,
+            health: health.health(),
+            health_detail: health.detail(now),
+            sessions: 2,
+            counters: FlowCounters::default(),
+        };
+        let json = serde_json::to_value(&backend).unwrap();
+        assert_eq!(json["health"], "unknown");
+        assert_eq!(json["health_detail"]["last_probe"]["bad_status"], 503);
+        let read: BackendStats = serde_json::from_value(json).unwrap();
+        assert_eq!(read, backend);
+    }
 }

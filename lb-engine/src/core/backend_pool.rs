@@ -83,7 +83,11 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
             .into_iter()
             .map(|(target, weight)| Some(Member::new(target, weight)))
             .collect();
-        let (selector, picks, panic) = build(policy, &slots, config, panic_threshold)?;
+        let Built {
+            selector,
+            picks,
+            panic,
+        } = build(policy, &slots, config, panic_threshold)?;
         Ok(BackendPool {
             policy,
             slots,
@@ -240,14 +244,9 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         slots: Vec<Option<Member<T>>>,
         config: &SelectorConfig,
     ) -> Result<(), BuildError> {
-        let (selector, picks, panic) = build(policy, &slots, config, self.panic_threshold)?;
-        (
-            self.policy,
-            self.slots,
-            self.selector,
-            self.picks,
-            self.panic,
-        ) = (policy, slots, selector, picks, panic);
+        let built = build(policy, &slots, config, self.panic_threshold)?;
+        (self.policy, self.slots) = (policy, slots);
+        (self.selector, self.picks, self.panic) = (built.selector, built.picks, built.panic);
         Ok(())
     }
 
@@ -275,14 +274,22 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
     }
 }
 
-/// The selector over the occupied slots, its index -> slot map, and
-/// whether it is in panic mode.
+/// A selector over a pool's slots.
+struct Built {
+    selector: Box<dyn Selector>,
+    /// Selector index -> slot.
+    picks: Vec<u32>,
+    /// Built in panic mode.
+    panic: bool,
+}
+
+/// The selector over the occupied slots.
 fn build<T: Copy + Into<BackendId>>(
     policy: Policy,
     slots: &[Option<Member<T>>],
     config: &SelectorConfig,
     panic_threshold: u8,
-) -> Result<(Box<dyn Selector>, Vec<u32>, bool), BuildError> {
+) -> Result<Built, BuildError> {
     let members = || slots.iter().flatten();
     let candidates = members().filter(|m| m.is_candidate()).count();
     let usable = members()
@@ -298,5 +305,9 @@ fn build<T: Copy + Into<BackendId>>(
             picks.push(slot_index(index));
         }
     }
-    Ok((policy.build(&backends, config)?, picks, panic))
+    Ok(Built {
+        selector: policy.build(&backends, config)?,
+        picks,
+        panic,
+    })
 }

@@ -116,8 +116,8 @@ pub struct HealthCounters {
     pub probes_passed: u64,
     /// Probes that failed.
     pub probes_failed: u64,
-    /// Handshakes the backend failed.
-    pub passive_failures: u64,
+    /// Handshakes the backend failed (passive detection).
+    pub handshakes_failed: u64,
     /// Times passive detection ejected it.
     pub ejections: u64,
 }
@@ -201,7 +201,7 @@ impl BackendHealth {
             counters: HealthCounters {
                 probes_passed: 0,
                 probes_failed: 0,
-                passive_failures: 0,
+                handshakes_failed: 0,
                 ejections: 0,
             },
         }
@@ -306,7 +306,7 @@ impl BackendHealth {
             health.passive_failures = health.passive_failures.saturating_add(1);
             health.last_passive_failure = Some(failure);
             health.passive_up = false;
-            health.counters.passive_failures += 1;
+            health.counters.handshakes_failed += 1;
             let due = health.passive_failures >= passive.consecutive_failures;
             if due && may_eject && health.ejected_until.is_none() {
                 health.ejections = health.ejections.saturating_add(1);

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod health;
 pub mod rp;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
