@@ -87,6 +87,54 @@ fn lbctl_reads_like_polycubectl() {
         )
         .0
     );
+    // Health: forced down, shown in its column with why; then auto again.
+    let (ok, out, err) = lbctl(
+        &lb,
+        &[
+            "backend",
+            "health",
+            "10.0.0.1:80/tcp",
+            "192.168.1.3:8080",
+            "down",
+        ],
+    );
+    assert!(
+        ok && out.contains("192.168.1.3:8080 forced down"),
+        "{out}{err}"
+    );
+    let (_, out, _) = lbctl(&lb, &["backend", "list", "10.0.0.1:80/tcp"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("192.168.1.3:8080"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("health down") && line.ends_with("forced down"),
+        "{out}"
+    );
+    let (ok, _, err) = lbctl(
+        &lb,
+        &[
+            "backend",
+            "health",
+            "10.0.0.1:80/tcp",
+            "192.168.1.3:8080",
+            "sideways",
+        ],
+    );
+    assert!(!ok && err.contains("expected up, down or auto"), "{err}");
+    assert!(
+        lbctl(
+            &lb,
+            &[
+                "backend",
+                "health",
+                "10.0.0.1:80/tcp",
+                "192.168.1.3:8080",
+                "auto"
+            ]
+        )
+        .0
+    );
     assert!(
         lbctl(
             &lb,

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use lb_engine::HealthOverride;
 pub use lb_engine::{BackendStats, ServiceStats, SessionView, Stats};
 
 /// The body of every refusal: `{"error": "..."}`.
@@ -22,6 +23,50 @@ pub struct ErrorBody {
 pub struct WeightBody {
     /// Share of new flows; 0 drains.
     pub weight: u32,
+}
+
+/// An operator's word on a backend's health: forced up or down, or back
+/// to what its checks say (`auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthForce {
+    /// Takes new flows whatever its checks say.
+    Up,
+    /// Takes no new flows whatever its checks say.
+    Down,
+    /// Its checks decide.
+    Auto,
+}
+
+impl HealthForce {
+    /// The override this stands for.
+    pub fn override_of(self) -> Option<HealthOverride> {
+        match self {
+            HealthForce::Up => Some(HealthOverride::Up),
+            HealthForce::Down => Some(HealthOverride::Down),
+            HealthForce::Auto => None,
+        }
+    }
+}
+
+/// `PUT .../backends/ID/health`: force a backend up or down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthBody {
+    /// up, down or auto.
+    pub force: HealthForce,
+}
+
+/// A backend's health forced (or left to its checks again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthForced {
+    /// Its service, when the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The backend.
+    pub backend: String,
+    /// What was asked.
+    pub force: HealthForce,
 }
 
 /// `POST /vips`: a VIP to answer for.

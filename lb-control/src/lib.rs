@@ -15,13 +15,14 @@
 //! | GET | `/stats` | counters as JSON ([`api::Stats`]) |
 //! | GET | `/stats/prometheus` | counters in the Prometheus text format |
 //! | POST | `/stats/reset` | counters back to zero |
-//! | GET | `/services` | services, backends, weights, state, counters, live sessions |
+//! | GET | `/services` | services, backends, weights, state, health and why, counters, live sessions |
 //! | GET | `/sessions?service=&backend=&client=&limit=` | live sessions (default 100, at most 10000) |
 //! | POST | `/services` | add a service (the engine's service configuration as JSON) |
 //! | DELETE | `/services/SERVICE` | remove it and end its sessions |
 //! | POST | `/services/SERVICE/backends` | add a backend (the engine's backend configuration) |
 //! | PUT | `/services/SERVICE/backends/BACKEND` | set its weight, `{"weight": N}` |
 //! | POST | `/services/SERVICE/backends/BACKEND/drain` | weight 0: sessions stay, no new flows |
+//! | PUT | `/services/SERVICE/backends/BACKEND/health` | `{"force": "down"}`, `"up"`, or `"auto"` (its checks decide) |
 //! | DELETE | `/services/SERVICE/backends/BACKEND` | remove it and end its sessions |
 //! | any | `/backends/...` | the same, on an engine with one service |
 //! | POST, DELETE | `/vips`, `/vips/IP` | VIPs of the direct-return engine |

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use lb_engine::{DropReason, Stats};
+use lb_engine::{DropReason, Health, Stats};
 
 /// A label value, escaped as the format requires.
 fn escape(value: &str) -> String {
@@ -132,23 +132,82 @@ pub fn render(stats: &Stats) -> String {
             service.sessions as u64,
         );
     }
-    for (name, help) in [
-        ("lb_backend_sessions", "Live sessions, per backend."),
-        ("lb_backend_weight", "Weight, per backend; 0 drains."),
-    ] {
-        out.metric(name, "gauge", help);
+    out.metric(
+        "lb_service_panic",
+        "gauge",
+        "1 while too few backends are healthy and health is ignored (panic mode).",
+    );
+    for service in &stats.services {
+        out.sample(
+            "lb_service_panic",
+            &[("service", &service.name)],
+            u64::from(service.panic),
+        );
+    }
+    type BackendField = fn(&lb_engine::BackendStats) -> u64;
+    let per_backend: [(&str, &str, &str, BackendField); 5] = [
+        (
+            "lb_backend_sessions",
+            "gauge",
+            "Live sessions, per backend.",
+            |b| b.sessions as u64,
+        ),
+        (
+            "lb_backend_weight",
+            "gauge",
+            "Weight, per backend; 0 drains.",
+            |b| u64::from(b.weight),
+        ),
+        (
+            "lb_backend_up",
+            "gauge",
+            "1 when a backend's health lets it take new flows, 0 when it is down.",
+            |b| u64::from(b.health != Health::Down),
+        ),
+        (
+            "lb_backend_ejections_total",
+            "counter",
+            "Times passive detection ejected a backend.",
+            |b| b.health_detail.counters.ejections,
+        ),
+        (
+            "lb_backend_handshake_failures_total",
+            "counter",
+            "New flows a backend refused or left unanswered (passive detection).",
+            |b| b.health_detail.counters.handshakes_failed,
+        ),
+    ];
+    for (name, kind, help, value) in per_backend {
+        out.metric(name, kind, help);
         for service in &stats.services {
             for backend in &service.backends {
-                let value = if name == "lb_backend_weight" {
-                    u64::from(backend.weight)
-                } else {
-                    backend.sessions as u64
-                };
-                out.sample(
-                    name,
-                    &[("service", &service.name), ("backend", &backend.name)],
-                    value,
-                );
+                let labels = [
+                    ("service", service.name.as_str()),
+                    ("backend", &backend.name),
+                ];
+                out.sample(name, &labels, value(backend));
+            }
+        }
+    }
+    let name = "lb_backend_probes_total";
+    out.metric(
+        name,
+        "counter",
+        "Active probes, per backend, by result (passed, failed).",
+    );
+    for service in &stats.services {
+        for backend in &service.backends {
+            let probes = &backend.health_detail.counters;
+            for (result, count) in [
+                ("passed", probes.probes_passed),
+                ("failed", probes.probes_failed),
+            ] {
+                let labels = [
+                    ("service", service.name.as_str()),
+                    ("backend", &backend.name),
+                    ("result", result),
+                ];
+                out.sample(name, &labels, count);
             }
         }
     }

@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    BackendAdded, Removed, Reset, ServicesAdded, VipAdded, VipBody, WeightBody, WeightSet,
+    BackendAdded, HealthBody, HealthForced, Removed, Reset, ServicesAdded, VipAdded, VipBody,
+    WeightBody, WeightSet,
 };
 use crate::prometheus;
 use crate::query::{percent_decode, session_query};
@@ -231,6 +232,21 @@ where
     };
     let backend: E::BackendKey = parse_key("backend", backend)?;
     let name = backend.to_string();
+    if let ("PUT", ["health"]) = (method, rest) {
+        let HealthBody { force } = parse_body(body)?;
+        return Ok(change(
+            200,
+            move |engine: &mut E| {
+                let key = service.resolve(engine)?;
+                engine.force_health(key, backend, force.override_of())
+            },
+            move |()| HealthForced {
+                service: shown,
+                backend: name,
+                force,
+            },
+        ));
+    }
     let weight = match (method, rest) {
         ("PUT", []) => Some(parse_body::<WeightBody>(body)?.weight),
         ("POST", ["drain"]) => Some(0),

@@ -257,6 +257,36 @@ fn service_and_backend_changes() {
         (&json!("draining"), &json!(0))
     );
     assert_eq!(backends[1]["weight"], 7);
+    assert_eq!(backends[1]["health"], "unknown");
+
+    // Health forced down, shown with why, counted by Prometheus; then auto.
+    let health = "/services/10.0.0.1/tcp/80/backends/192.168.1.3:80/health";
+    let (status, forced) = lb.json("PUT", health, Some(r#"{"force":"down"}"#));
+    assert_eq!(
+        (status, &forced["force"]),
+        (200, &json!("down")),
+        "{forced}"
+    );
+    let backend = |services: Value| services[0]["backends"][1].clone();
+    let down = backend(services());
+    assert_eq!(
+        (&down["health"], &down["health_detail"]["forced"]),
+        (&json!("down"), &json!("down"))
+    );
+    let (_, prometheus) = lb.call("GET", "/stats/prometheus", None);
+    assert!(
+        prometheus.contains(r#"lb_backend_up{engine="reverse_proxy",service="10.0.0.1:80/tcp",backend="192.168.1.3:80"} 0"#),
+        "{prometheus}"
+    );
+    assert_eq!(lb.json("PUT", health, Some(r#"{"force":"auto"}"#)).0, 200);
+    assert_eq!(backend(services())["health"], "unknown");
+    assert_eq!(
+        lb.json("PUT", health, Some(r#"{"force":"sideways"}"#)).0,
+        400
+    );
+    let unknown = "/services/10.0.0.1/tcp/80/backends/192.168.1.99:80/health";
+    assert_eq!(lb.json("PUT", unknown, Some(r#"{"force":"down"}"#)).0, 404);
+
     let (status, removed) = lb.json(
         "DELETE",
         "/services/10.0.0.1/tcp/80/backends/192.168.1.3:80",

@@ -12,8 +12,8 @@ use std::process::exit;
 
 use clap::{Parser, Subcommand};
 use lb_control::api::{
-    BackendAdded, Removed, Reset, ServiceStats, ServicesAdded, SessionView, Stats, VipAdded,
-    VipBody, WeightBody, WeightSet,
+    BackendAdded, HealthBody, HealthForce, HealthForced, Removed, Reset, ServiceStats,
+    ServicesAdded, SessionView, Stats, VipAdded, VipBody, WeightBody, WeightSet,
 };
 use lb_engine::{
     BackendConfig, DestinationConfig, DsrBackendConfig, MacAddr, ServiceConfig, ServiceKey,
@@ -140,6 +140,13 @@ enum BackendCommand {
     Del {
         /// `[SERVICE] BACKEND`
         #[arg(num_args = 1..=2, required = true)]
+        target: Vec<String>,
+    },
+    /// Force a backend's health: `[SERVICE] BACKEND up|down|auto` (auto:
+    /// its checks decide again). A live session outranks health.
+    Health {
+        /// `[SERVICE] BACKEND up|down|auto`
+        #[arg(num_args = 2..=3, required = true)]
         target: Vec<String>,
     },
 }
@@ -309,6 +316,31 @@ fn main() {
                 json,
                 client.get::<WeightSet>("POST", &format!("{path}/{backend}/drain")),
                 |set| println!("{} draining (weight 0)", set.backend),
+            );
+        }
+        Command::Backend(BackendCommand::Health { mut target }) => {
+            let force = match target.pop().as_deref() {
+                Some("up") => HealthForce::Up,
+                Some("down") => HealthForce::Down,
+                Some("auto") => HealthForce::Auto,
+                other => fail(format_args!(
+                    "invalid health {:?}: expected up, down or auto",
+                    other.unwrap_or_default()
+                )),
+            };
+            let (path, backend) = backend_target(&target);
+            show(
+                json,
+                client.typed::<HealthForced>(
+                    "PUT",
+                    &format!("{path}/{backend}/health"),
+                    Some(&HealthBody { force }),
+                ),
+                |forced| match forced.force {
+                    HealthForce::Auto => println!("{}: its checks decide", forced.backend),
+                    HealthForce::Up => println!("{} forced up", forced.backend),
+                    HealthForce::Down => println!("{} forced down", forced.backend),
+                },
             );
         }
         Command::Backend(BackendCommand::Del { target }) => {

@@ -1,11 +1,14 @@
 //! The API's answers as tables for people.
 
-use lb_control::api::{ServiceStats, SessionView, Stats};
+use lb_control::api::{BackendStats, ServiceStats, SessionView, Stats};
+use lb_engine::HealthOverride;
 
 pub(crate) fn services(services: &[ServiceStats]) {
     for service in services {
+        let checks = service.health_check.map_or("passive", |kind| kind.name());
+        let panic = if service.panic { "  PANIC" } else { "" };
         println!(
-            "{:<24} {:<12} sessions {:>7}  new flows {:>9}  packets {:>11}",
+            "{:<24} {:<12} sessions {:>7}  new flows {:>9}  packets {:>11}  checks {checks}{panic}",
             service.name,
             service.policy.to_string(),
             service.sessions,
@@ -14,16 +17,44 @@ pub(crate) fn services(services: &[ServiceStats]) {
         );
         for backend in &service.backends {
             println!(
-                "  {:<22} weight {:>5}  {:<8} sessions {:>7}  new flows {:>9}  packets {:>11}",
+                "  {:<22} weight {:>5}  {:<8} health {:<7} sessions {:>7}  new flows {:>9}  packets {:>11}  {}",
                 backend.name,
                 backend.weight,
                 backend.state.name(),
+                backend.health.name(),
                 backend.sessions,
                 backend.counters.new_flows,
-                backend.counters.packets
+                backend.counters.packets,
+                why(backend)
             );
         }
     }
+}
+
+/// Why a backend has its health, in a few words.
+fn why(backend: &BackendStats) -> String {
+    let detail = &backend.health_detail;
+    let mut reasons = Vec::new();
+    if let Some(forced) = detail.forced {
+        reasons.push(format!(
+            "forced {}",
+            if forced == HealthOverride::Up {
+                "up"
+            } else {
+                "down"
+            }
+        ));
+    }
+    if let Some(ms) = detail.ejected_for_ms {
+        reasons.push(format!("ejected for {ms} ms"));
+    }
+    if let Some(probe) = detail.last_probe {
+        reasons.push(format!("probe {probe} x{}", detail.probe_streak));
+    }
+    if let (Some(failure), n @ 1..) = (detail.last_passive_failure, detail.passive_failures) {
+        reasons.push(format!("{n} failed handshakes ({failure})"));
+    }
+    reasons.join(", ")
 }
 
 pub(crate) fn stats(stats: &Stats) {
