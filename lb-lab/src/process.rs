@@ -76,7 +76,7 @@ impl Lab {
 
     /// Starts an HTTP server (`python3 -m http.server`) in `ns` on
     /// `addr:port` (`0.0.0.0` for every address), serving `/id` with the
-    /// text `identity`; returns once it listens. It closes every
+    /// text `identity`; returns its pid once it listens. It closes every
     /// connection after one answer.
     pub fn http_server(
         &mut self,
@@ -84,13 +84,13 @@ impl Lab {
         addr: Ipv4Addr,
         port: u16,
         identity: &str,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<u32> {
         let dir = self.path(&format!("www-{ns}-{port}"));
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("id"), identity)?;
         let dir = dir.to_string_lossy().into_owned();
         let (bind, port_arg) = (addr.to_string(), port.to_string());
-        self.spawn(
+        let pid = self.spawn(
             ns,
             &[
                 "python3",
@@ -108,7 +108,8 @@ impl Lab {
         } else {
             addr
         };
-        self.wait_for_tcp(ns, probe, port)
+        self.wait_for_tcp(ns, probe, port)?;
+        Ok(pid)
     }
 
     /// GETs `url` from `ns` `count` times in one curl run; the bodies, one

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod failover;
+
 pub use lb_lab::*;
 
 /// A lab, or `None` (after saying why) when not root. In CI (`CI` set) not

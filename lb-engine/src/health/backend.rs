@@ -146,7 +146,9 @@ pub struct HealthDetail {
 /// passive failures against ejection, and an operator's override.
 ///
 /// A backend is *usable* (takes new flows) unless forced down, down by
-/// its probes, or ejected; forced up, it is usable whatever else. Each
+/// its probes, or ejected; forced up, it is usable whatever else. A probe
+/// that finds it up ends an ejection (probes see the backend itself,
+/// handshakes may fail for other reasons). Each
 /// `record_*` method returns true when usability changed, so the caller
 /// rebuilds its selector only then. It starts [`Health::Unknown`] and
 /// usable: `fall` failed probes take it down, `rise` passes bring it back
@@ -272,6 +274,10 @@ impl BackendHealth {
                 };
                 if health.probe_streak >= needed {
                     health.active = Health::Up;
+                    // Probes outrank passive detection, as Envoy's
+                    // `successful_active_health_check_uneject_host`.
+                    health.ejected_until = None;
+                    health.passive_failures = 0;
                 }
             } else {
                 health.counters.probes_failed += 1;
@@ -399,6 +405,22 @@ mod tests {
         assert_eq!(health.detail(now).counters.ejections, 4);
         health.record_passive_success();
         assert_eq!(health.health(), Health::Up);
+    }
+
+    #[test]
+    fn a_passing_probe_ends_an_ejection() {
+        let passive = PassiveSettings {
+            consecutive_failures: 1,
+            ..PassiveSettings::default()
+        };
+        let mut health = BackendHealth::new();
+        let now = Instant::now();
+        assert!(health.record_passive_failure(now, PassiveFailure::Refused, &passive, true));
+        assert!(health.record_probe(ProbeResult::Passed, &check(2, 2)));
+        assert_eq!(
+            (health.health(), health.ejected_until()),
+            (Health::Up, None)
+        );
     }
 
     #[test]
