@@ -127,18 +127,18 @@ fn reverse_proxy(
         url: format!("http://{vip}:8000"),
         servers,
     };
-    let figures = run(&mut lab, &setup, active, fault)?;
-    let (status, log) = lb.stop()?;
-    assert!(status.success(), "{log}");
-    assert!(
-        log.contains("takes no new flows"),
-        "the change is logged: {log}"
-    );
-    Ok(Some(figures))
+    Ok(Some(run(&mut lab, &setup, lb, active, fault)?))
 }
 
-/// Starts the servers, waits for them to be up (active checks), breaks one.
-fn run(lab: &mut Lab, setup: &Setup, active: bool, fault: Fault) -> anyhow::Result<Figures> {
+/// Starts the servers, waits for them to be up (active checks), breaks
+/// one, stops the load balancer (which must have logged the change).
+fn run(
+    lab: &mut Lab,
+    setup: &Setup,
+    lb: LoadBalancer,
+    active: bool,
+    fault: Fault,
+) -> anyhow::Result<Figures> {
     let mut pids = start_servers(lab, &setup.servers)?;
     if active {
         for server in &setup.servers {
@@ -147,42 +147,64 @@ fn run(lab: &mut Lab, setup: &Setup, active: bool, fault: Fault) -> anyhow::Resu
     }
     // The path works before anything breaks.
     lab.http_get(&setup.client, &format!("{}/id", setup.url))?;
-    fail_one(lab, setup, &mut pids, fault, active)
+    let figures = fail_one(lab, setup, &mut pids, fault, active)?;
+    let (status, log) = lb.stop()?;
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains("takes no new flows"),
+        "the change is logged: {log}"
+    );
+    Ok(figures)
+}
+
+/// Reports and checks the figures of a run (none when not root).
+fn expect(what: &str, active: bool, figures: Option<Figures>) {
+    let Some(figures) = figures else { return };
+    report(what, &figures);
+    if active {
+        assert_active(&figures);
+    } else {
+        assert_passive(&figures);
+    }
 }
 
 #[test]
 fn rp_active_checks_when_a_server_is_killed() -> anyhow::Result<()> {
-    if let Some(figures) = reverse_proxy(DatapathKind::Tap, true, Fault::KillServer)? {
-        report("lb-rp, http checks, server killed", &figures);
-        assert_active(&figures);
-    }
+    expect(
+        "lb-rp, http checks, server killed",
+        true,
+        reverse_proxy(DatapathKind::Tap, true, Fault::KillServer)?,
+    );
     Ok(())
 }
 
 #[test]
 fn rp_active_checks_when_a_link_is_deleted() -> anyhow::Result<()> {
-    if let Some(figures) = reverse_proxy(DatapathKind::Pnet, true, Fault::DeleteLink)? {
-        report("lb-rp (pnet), http checks, link deleted", &figures);
-        assert_active(&figures);
-    }
+    expect(
+        "lb-rp (pnet), http checks, link deleted",
+        true,
+        reverse_proxy(DatapathKind::Pnet, true, Fault::DeleteLink)?,
+    );
     Ok(())
 }
 
 #[test]
 fn rp_passive_detection_when_a_server_is_killed() -> anyhow::Result<()> {
-    if let Some(figures) = reverse_proxy(DatapathKind::Tap, false, Fault::KillServer)? {
-        report("lb-rp, passive only, server killed", &figures);
-        assert_passive(&figures);
-    }
+    expect(
+        "lb-rp, passive only, server killed",
+        false,
+        reverse_proxy(DatapathKind::Tap, false, Fault::KillServer)?,
+    );
     Ok(())
 }
 
 #[test]
 fn rp_passive_detection_when_a_link_is_deleted() -> anyhow::Result<()> {
-    if let Some(figures) = reverse_proxy(DatapathKind::Tap, false, Fault::DeleteLink)? {
-        report("lb-rp, passive only, link deleted", &figures);
-        assert_passive(&figures);
-    }
+    expect(
+        "lb-rp, passive only, link deleted",
+        false,
+        reverse_proxy(DatapathKind::Tap, false, Fault::DeleteLink)?,
+    );
     Ok(())
 }
 
@@ -262,18 +284,16 @@ fn direct_return(active: bool, fault: Fault) -> anyhow::Result<Option<Figures>> 
         url: format!("http://{vip}"),
         servers,
     };
-    let figures = run(&mut lab, &setup, active, fault)?;
-    let (status, log) = lb.stop()?;
-    assert!(status.success(), "{log}");
-    Ok(Some(figures))
+    Ok(Some(run(&mut lab, &setup, lb, active, fault)?))
 }
 
 #[test]
 fn dsr_active_checks_when_a_server_is_killed() -> anyhow::Result<()> {
-    if let Some(figures) = direct_return(true, Fault::KillServer)? {
-        report("lb-dsr, http checks, server killed", &figures);
-        assert_active(&figures);
-    }
+    expect(
+        "lb-dsr, http checks, server killed",
+        true,
+        direct_return(true, Fault::KillServer)?,
+    );
     Ok(())
 }
 
@@ -282,10 +302,11 @@ fn dsr_active_checks_when_a_server_is_killed() -> anyhow::Result<()> {
 /// server (that takes active checks).
 #[test]
 fn dsr_passive_detection_when_a_link_is_deleted() -> anyhow::Result<()> {
-    if let Some(figures) = direct_return(false, Fault::DeleteLink)? {
-        report("lb-dsr, passive only, link deleted", &figures);
-        assert_passive(&figures);
-    }
+    expect(
+        "lb-dsr, passive only, link deleted",
+        false,
+        direct_return(false, Fault::DeleteLink)?,
+    );
     Ok(())
 }
 
@@ -344,26 +365,25 @@ fn nat_proxy(active: bool, fault: Fault) -> anyhow::Result<Option<Figures>> {
         url: "http://192.168.0.100:7000".to_owned(),
         servers,
     };
-    let figures = run(&mut lab, &setup, active, fault)?;
-    let (status, log) = proxy.stop()?;
-    assert!(status.success(), "{log}");
-    Ok(Some(figures))
+    Ok(Some(run(&mut lab, &setup, proxy, active, fault)?))
 }
 
 #[test]
 fn proxy_active_checks_when_a_server_is_killed() -> anyhow::Result<()> {
-    if let Some(figures) = nat_proxy(true, Fault::KillServer)? {
-        report("lb-proxy, http checks, server killed", &figures);
-        assert_active(&figures);
-    }
+    expect(
+        "lb-proxy, http checks, server killed",
+        true,
+        nat_proxy(true, Fault::KillServer)?,
+    );
     Ok(())
 }
 
 #[test]
 fn proxy_passive_detection_when_a_server_is_killed() -> anyhow::Result<()> {
-    if let Some(figures) = nat_proxy(false, Fault::KillServer)? {
-        report("lb-proxy, passive only, server killed", &figures);
-        assert_passive(&figures);
-    }
+    expect(
+        "lb-proxy, passive only, server killed",
+        false,
+        nat_proxy(false, Fault::KillServer)?,
+    );
     Ok(())
 }

@@ -8,15 +8,17 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use lb_algos::BackendId;
-use lb_packet::{FlowKey, Frame};
+use lb_packet::{FlowKey, Frame, TcpFlags};
+use lb_session::SessionState;
 
 use super::Core;
 use super::services::{Owned, Owner};
+use crate::health::passive::reply_verdict;
 use crate::health::prober::{Concluded, ProbeTarget, Prober};
 use crate::health::schedule::{first_probe, next_probe};
 use crate::{
-    BackendHealth, ConfigError, HealthEvent, HealthOverride, HealthReason, HealthSettings,
-    PassiveFailure, PortId, Verdict,
+    BackendHealth, ConfigError, DropReason, HealthEvent, HealthOverride, HealthReason,
+    HealthSettings, PassiveFailure, PortId, Verdict,
 };
 
 /// Health events kept for the reader at most; older ones are dropped.
@@ -230,9 +232,57 @@ where
         }
     }
 
+    /// A backend's first answer to a new flow (`previous` is the state
+    /// before this reply): counted for passive detection. Returns the
+    /// verdict when the reply is held back: a refusal the client should
+    /// retry, to another backend.
+    #[inline]
+    pub(crate) fn judge_reply(
+        &mut self,
+        now: Instant,
+        owner: Owner,
+        previous: SessionState,
+        flags: Option<TcpFlags>,
+    ) -> Option<Verdict> {
+        match reply_verdict(previous, flags)? {
+            Ok(()) => self.passive_success(owner),
+            Err(failure) => {
+                self.passive_failure(now, owner, failure);
+                if self.should_retry_elsewhere(owner) {
+                    return Some(Verdict::Drop(DropReason::BackendRefused));
+                }
+            }
+        }
+        None
+    }
+
+    /// A client retried the SYN of `flow`, which the backend of `owner`
+    /// never answered (`unanswered`: silence; else it refused): a passive
+    /// failure. The slot of the backend the retry goes to instead, when
+    /// this one is failing and another is usable.
+    #[cold]
+    pub(crate) fn retry_target(
+        &mut self,
+        now: Instant,
+        owner: Owner,
+        flow: &FlowKey,
+        unanswered: bool,
+    ) -> Option<u32> {
+        if unanswered {
+            self.passive_failure(now, owner, PassiveFailure::Silence);
+        }
+        if !self.should_retry_elsewhere(owner) {
+            return None;
+        }
+        self.services
+            .get(owner.service)?
+            .backends
+            .pick_other(flow, owner.backend)
+    }
+
     /// True when the backend of `owner` failed its last handshake or is
     /// not usable, and its service has another backend that is.
-    pub(crate) fn should_retry_elsewhere(&self, owner: Owner) -> bool {
+    fn should_retry_elsewhere(&self, owner: Owner) -> bool {
         let passive = &self.health.settings.passive;
         let Some(service) = self.services.get(owner.service) else {
             return false;
@@ -244,14 +294,6 @@ where
                 .get(owner.backend)
                 .is_some_and(|member| member.health.is_failing())
             && service.backends.has_other(owner.backend)
-    }
-
-    /// The slot of another backend of `owner`'s service for `flow`.
-    pub(crate) fn pick_other(&self, owner: Owner, flow: &FlowKey) -> Option<u32> {
-        self.services
-            .get(owner.service)?
-            .backends
-            .pick_other(flow, owner.backend)
     }
 
     /// An operator's override on the backend at `target` of the service in

@@ -10,7 +10,7 @@ use super::{DirectReturn, DsrSession, SERVICE};
 use crate::core::fragments::DatagramId;
 use crate::core::services::Owned;
 use crate::health::passive::{client_acked, retried_syn};
-use crate::{DropReason, PassiveFailure, Verdict};
+use crate::{DropReason, Verdict};
 
 impl DirectReturn {
     pub(super) fn handle_frontend(
@@ -107,12 +107,7 @@ impl DirectReturn {
         if retried_syn(previous, flags) != Some(true) {
             return session;
         }
-        self.core
-            .passive_failure(now, session.owner(), PassiveFailure::Silence);
-        if !self.core.should_retry_elsewhere(session.owner()) {
-            return session;
-        }
-        let Some(other) = self.core.pick_other(session.owner(), key) else {
+        let Some(other) = self.core.retry_target(now, session.owner(), key, true) else {
             return session;
         };
         if let Some(value) = self.core.sessions.peek_mut(key) {

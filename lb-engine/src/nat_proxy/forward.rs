@@ -10,8 +10,8 @@ use lb_session::{Direction, SnatAllocator};
 
 use super::{NatProxy, ProxySession, SERVICE};
 use crate::core::services::Owned;
-use crate::health::passive::{reply_verdict, retried_syn};
-use crate::{DropReason, PassiveFailure, Verdict};
+use crate::health::passive::retried_syn;
+use crate::{DropReason, Verdict};
 
 impl NatProxy {
     /// An IPv4 frame: to the proxy, or not for us.
@@ -57,16 +57,9 @@ impl NatProxy {
                 self.forward_to_destination(now, frame, &session)
             }
             Some(hit) => {
-                let (session, answer) = (*hit.value, reply_verdict(hit.previous, flags));
-                match answer {
-                    None => {}
-                    Some(Ok(())) => self.core.passive_success(session.owner()),
-                    Some(Err(failure)) => {
-                        self.core.passive_failure(now, session.owner(), failure);
-                        if self.core.should_retry_elsewhere(session.owner()) {
-                            return Verdict::Drop(DropReason::BackendRefused);
-                        }
-                    }
+                let (session, previous) = (*hit.value, hit.previous);
+                if let Some(held) = self.core.judge_reply(now, session.owner(), previous, flags) {
+                    return held;
                 }
                 self.return_to_client(frame, &session)
             }
@@ -106,9 +99,8 @@ impl NatProxy {
     }
 
     /// A client retrying its SYN on a connection its destination never
-    /// answered (`unanswered`: silence; else it refused): a passive
-    /// failure, and the retry goes to another destination when this one is
-    /// failing.
+    /// answered (`unanswered`: silence; else it refused): the retry goes to
+    /// another destination when this one is failing.
     #[cold]
     fn retry(
         &mut self,
@@ -118,14 +110,10 @@ impl NatProxy {
         session: ProxySession,
         unanswered: bool,
     ) -> Result<ProxySession, DropReason> {
-        if unanswered {
-            self.core
-                .passive_failure(now, session.owner(), PassiveFailure::Silence);
-        }
-        if !self.core.should_retry_elsewhere(session.owner()) {
-            return Ok(session);
-        }
-        let Some(other) = self.core.pick_other(session.owner(), key) else {
+        let Some(other) = self
+            .core
+            .retry_target(now, session.owner(), key, unanswered)
+        else {
             return Ok(session);
         };
         self.core.sessions.remove(key);

@@ -10,7 +10,7 @@ use super::{FragmentRewrite, ReverseProxy, RpSession, ServiceKey};
 use crate::core::fragments::DatagramId;
 use crate::core::services::Owner;
 use crate::health::passive::retried_syn;
-use crate::{DropReason, PassiveFailure, PortId, Verdict};
+use crate::{DropReason, PortId, Verdict};
 
 impl ReverseProxy {
     /// A frame from a client, on frontend `port`.
@@ -117,8 +117,8 @@ impl ReverseProxy {
     }
 
     /// A client retrying its SYN on a session its backend never answered
-    /// (`unanswered`: silence; else it refused): a passive failure, and the
-    /// retry goes to another backend when this one is failing.
+    /// (`unanswered`: silence; else it refused): the retry goes to another
+    /// backend when this one is failing.
     #[cold]
     fn retry(
         &mut self,
@@ -128,14 +128,7 @@ impl ReverseProxy {
         session: RpSession,
         unanswered: bool,
     ) -> Result<RpSession, DropReason> {
-        if unanswered {
-            self.core
-                .passive_failure(now, session.owner, PassiveFailure::Silence);
-        }
-        if !self.core.should_retry_elsewhere(session.owner) {
-            return Ok(session);
-        }
-        let Some(backend) = self.core.pick_other(session.owner, key) else {
+        let Some(backend) = self.core.retry_target(now, session.owner, key, unanswered) else {
             return Ok(session);
         };
         self.core.sessions.remove(key);

@@ -9,7 +9,7 @@ use lb_session::Direction;
 
 use super::{FragmentRewrite, ReverseProxy, port_id};
 use crate::core::fragments::DatagramId;
-use crate::health::passive::{is_unreachable, reply_verdict};
+use crate::health::passive::is_unreachable;
 use crate::{DropReason, PassiveFailure, PortId, Verdict};
 
 impl ReverseProxy {
@@ -33,21 +33,12 @@ impl ReverseProxy {
         let more_fragments = header.more_fragments();
         if let Some(key) = frame.flow_key() {
             let flags = frame.tcp_flags();
-            let (session, answer) = match self.core.sessions.lookup(now, &key, flags) {
-                Some(hit) if hit.direction == Direction::Reverse => {
-                    (*hit.value, reply_verdict(hit.previous, flags))
-                }
+            let (session, previous) = match self.core.sessions.lookup(now, &key, flags) {
+                Some(hit) if hit.direction == Direction::Reverse => (*hit.value, hit.previous),
                 _ => return self.probe_reply_or_steer(now, frame, dst),
             };
-            match answer {
-                None => {}
-                Some(Ok(())) => self.core.passive_success(session.owner),
-                Some(Err(failure)) => {
-                    self.core.passive_failure(now, session.owner, failure);
-                    if self.core.should_retry_elsewhere(session.owner) {
-                        return Verdict::Drop(DropReason::BackendRefused);
-                    }
-                }
+            if let Some(held) = self.core.judge_reply(now, session.owner, previous, flags) {
+                return held;
             }
             let rewritten = match key.proto {
                 Protocol::Icmp => frame.set_src_addr(*session.vip.ip()),
