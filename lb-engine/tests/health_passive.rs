@@ -400,3 +400,77 @@ fn direct_return_retries_unanswered_syns_elsewhere() {
         Verdict::Reply
     );
 }
+
+#[test]
+fn the_proxy_retries_refused_connections_elsewhere() {
+    let config: lb_engine::NatProxyConfig = toml::from_str(
+        r#"
+        ip = "192.168.0.100"
+        prefix_len = 24
+        mac = "02:00:00:00:00:64"
+        dst_addrs = ["192.168.0.1", "192.168.0.2"]
+        policy = "round-robin"
+        "#,
+    )
+    .unwrap();
+    let mut proxy = lb_engine::NatProxy::new(&config).unwrap();
+    let now = Instant::now();
+    let proxy_mac = MacAddr([2, 0, 0, 0, 0, 0x64]);
+    let proxy_ip = Ipv4Addr::new(192, 168, 0, 100);
+    for n in 1..=2 {
+        let mac = MacAddr([2, 0, 0, 0, 0xd0, n]);
+        let mut reply = common::arp(
+            false,
+            (mac, Ipv4Addr::new(192, 168, 0, n)),
+            (proxy_mac, proxy_ip),
+            proxy_mac,
+        );
+        proxy.handle_frame(now, lb_engine::PROXY_PORT, &mut reply);
+    }
+    let client = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 50), 41000);
+    let macs = (MacAddr([2, 0, 0, 0, 0, 0x50]), proxy_mac);
+    let mut send_syn = |proxy: &mut lb_engine::NatProxy| {
+        let mut frame = tcp(macs, client, SocketAddrV4::new(proxy_ip, 80), "S", b"");
+        assert_eq!(
+            proxy.handle_frame(now, lb_engine::PROXY_PORT, &mut frame),
+            Verdict::Reply
+        );
+        let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
+        (SocketAddrV4::new(key.dst, key.dst_port), key.src_port)
+    };
+    let (first, snat_port) = send_syn(&mut proxy);
+    let refusal = (MacAddr([2, 0, 0, 0, 0xd0, 1]), proxy_mac);
+    let mut rst = tcp(
+        refusal,
+        first,
+        SocketAddrV4::new(proxy_ip, snat_port),
+        "RA",
+        b"",
+    );
+    let verdict = proxy.handle_frame(now, lb_engine::PROXY_PORT, &mut rst);
+    assert_eq!(verdict, Verdict::Drop(DropReason::BackendRefused));
+    let (second, _) = send_syn(&mut proxy);
+    assert_ne!(
+        first.ip(),
+        second.ip(),
+        "the retry goes to the other destination"
+    );
+}
+
+#[test]
+fn a_down_backend_can_end_its_sessions() {
+    let mut engine = proxy(2, "end_sessions_on_down = true");
+    let now = Instant::now();
+    let service: ServiceKey = "10.0.0.1:80/tcp".parse().unwrap();
+    let to = send_syn(&mut engine, now, client(1));
+    answer(&mut engine, now, to, client(1), "SA");
+    assert_eq!(engine.stats(now).sessions, 1);
+    engine
+        .force_health(
+            service,
+            SocketAddrV4::new(to, 80).into(),
+            Some(HealthOverride::Down),
+        )
+        .unwrap();
+    assert_eq!(engine.stats(now).sessions, 0, "IPVS's expire_nodest_conn");
+}
