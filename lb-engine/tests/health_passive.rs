@@ -429,7 +429,7 @@ fn the_proxy_retries_refused_connections_elsewhere() {
     }
     let client = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 50), 41000);
     let macs = (MacAddr([2, 0, 0, 0, 0, 0x50]), proxy_mac);
-    let mut send_syn = |proxy: &mut lb_engine::NatProxy| {
+    let send_syn = |proxy: &mut lb_engine::NatProxy| {
         let mut frame = tcp(macs, client, SocketAddrV4::new(proxy_ip, 80), "S", b"");
         assert_eq!(
             proxy.handle_frame(now, lb_engine::PROXY_PORT, &mut frame),
