@@ -273,27 +273,25 @@ impl Prober {
                 }
                 let their_next = segment.seq.wrapping_add(1);
                 if probe.kind == ProbeKind::Tcp {
-                    let rst = self.tcp_reply(
+                    self.send_segment(
+                        now,
                         local,
-                        our_next,
-                        their_next,
+                        (our_next, their_next),
                         TcpFlags::RST | TcpFlags::ACK,
                         false,
                     );
-                    self.transmit(now, rst.0, rst.1);
                     return self.conclude(local, ProbeResult::Passed);
                 }
                 probe.stage = Stage::Requested {
                     answer_at: their_next,
                 };
-                let request = self.tcp_reply(
+                self.send_segment(
+                    now,
                     local,
-                    our_next,
-                    their_next,
+                    (our_next, their_next),
                     TcpFlags::PSH | TcpFlags::ACK,
                     true,
                 );
-                self.transmit(now, request.0, request.1);
                 None
             }
             Stage::Requested { answer_at } if !segment.payload.is_empty() => {
@@ -303,14 +301,13 @@ impl Prober {
                 let result = http_status(segment.payload);
                 let sent = our_next.wrapping_add(probe.request.len() as u32);
                 let their_next = segment.seq.wrapping_add(segment.payload.len() as u32);
-                let rst = self.tcp_reply(
+                self.send_segment(
+                    now,
                     local,
-                    sent,
-                    their_next,
+                    (sent, their_next),
                     TcpFlags::RST | TcpFlags::ACK,
                     false,
                 );
-                self.transmit(now, rst.0, rst.1);
                 self.conclude(local, result)
             }
             Stage::Requested { .. } if flags.contains(TcpFlags::FIN) => {
@@ -345,22 +342,23 @@ impl Prober {
             .map(|probe| (probe.owner, result))
     }
 
-    /// A segment of the probe on `local`, with the request as payload when
-    /// `with_request`; and where it goes.
-    fn tcp_reply(
-        &self,
+    /// Sends a segment of the probe on `local`, with the request as
+    /// payload when `with_request`.
+    fn send_segment(
+        &mut self,
+        now: Instant,
         local: u16,
-        seq: u32,
-        ack: u32,
+        (seq, ack): (u32, u32),
         flags: TcpFlags,
         with_request: bool,
-    ) -> (ProbeTarget, Vec<u8>) {
-        let probe = &self.in_flight[&local];
+    ) {
+        let Some(probe) = self.in_flight.get(&local) else {
+            return;
+        };
         let payload: &[u8] = if with_request { &probe.request } else { b"" };
-        (
-            probe.target,
-            self.tcp_frame(probe, local, seq, ack, flags, payload),
-        )
+        let frame = self.tcp_frame(probe, local, seq, ack, flags, payload);
+        let target = probe.target;
+        self.transmit(now, target, frame);
     }
 
     fn tcp_frame(
