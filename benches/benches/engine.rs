@@ -139,6 +139,7 @@ fn stages(c: &mut Criterion) {
     let mut table = SessionTable::new(SessionConfig {
         capacity: 1 << 16,
         hash_key: Some(HashKey([1; 16])),
+        unassured_percent: 100,
         ..SessionConfig::default()
     })
     .unwrap();
@@ -148,7 +149,9 @@ fn stages(c: &mut Criterion) {
             src_port: 8080,
             ..key.reversed()
         };
-        table.insert(now, *key, reverse, None, [0u64; 3]).unwrap();
+        table
+            .insert(now, *key, reverse, None::<TcpFlags>, [0u64; 3])
+            .unwrap();
     }
     let backend = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 8080);
     let mut group = c.benchmark_group("rp_established_stages");
@@ -171,7 +174,7 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             next = (next + 1) % keys.len();
             table
-                .lookup(now, black_box(&keys[next]), None)
+                .lookup(now, black_box(&keys[next]), None::<TcpFlags>)
                 .map(|hit| hit.value[0])
         })
     });

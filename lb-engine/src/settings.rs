@@ -66,6 +66,10 @@ pub struct SessionSettings {
     pub capacity: usize,
     /// Idle timeouts.
     pub timeouts: TimeoutSettings,
+    /// The share of the capacity unassured sessions (half-open TCP,
+    /// unreplied UDP) may take, in percent (default 50): beyond it each new
+    /// one evicts the oldest, so floods leave room for real connections.
+    pub unassured_percent: u8,
 }
 
 impl Default for SessionSettings {
@@ -73,6 +77,7 @@ impl Default for SessionSettings {
         SessionSettings {
             capacity: 1 << 18,
             timeouts: TimeoutSettings::default(),
+            unassured_percent: 50,
         }
     }
 }
@@ -84,6 +89,7 @@ impl SessionSettings {
             capacity: self.capacity,
             timeouts: self.timeouts.into(),
             hash_key: None,
+            unassured_percent: self.unassured_percent,
         }
     }
 }

@@ -18,6 +18,11 @@ pub struct SessionConfig {
     /// standard library's per-process random hash state), so nobody can
     /// predict which flows collide.
     pub hash_key: Option<HashKey>,
+    /// The share of the capacity unassured sessions may take, in percent
+    /// (default 50): beyond it each new session evicts the oldest
+    /// unassured one, so a flood of half-open sessions leaves room for
+    /// connections that complete.
+    pub unassured_percent: u8,
 }
 
 impl Default for SessionConfig {
@@ -26,6 +31,7 @@ impl Default for SessionConfig {
             capacity: 1 << 18,
             timeouts: Timeouts::default(),
             hash_key: None,
+            unassured_percent: 50,
         }
     }
 }
@@ -37,4 +43,7 @@ pub enum ConfigError {
     /// Capacity 0, or above [`MAX_CAPACITY`].
     #[error("session capacity {0} is outside 1..={MAX_CAPACITY}")]
     Capacity(usize),
+    /// An unassured share of 0, or above 100 percent.
+    #[error("unassured share {0}% is outside 1..=100")]
+    UnassuredShare(u8),
 }

@@ -5,7 +5,9 @@
 //! the caller's choosing (a backend, a NAT mapping). It holds at most its
 //! capacity, reclaims expired sessions first, then evicts unassured ones
 //! (half-open TCP, unreplied UDP) so that floods cannot push out
-//! established connections; keys are hashed with keyed SipHash; idle
+//! established connections; given whole TCP [`Segment`]s it assures a
+//! session only after a real handshake (see [`TcpSeen`]), so a blind
+//! attacker cannot fake established ones; keys are hashed with keyed SipHash; idle
 //! timeouts depend on protocol and TCP state ([`Timeouts`]); expiry is
 //! amortised over inserts and an explicit [`SessionTable::expire`].
 //! [`SnatAllocator`] picks full-NAT source ports that collide with no live
@@ -38,20 +40,23 @@
 //! assert_eq!((hit.direction, *hit.value), (Direction::Reverse, "backend-1"));
 //!
 //! // Half-open sessions time out after 30 s by default.
-//! assert!(table.lookup(start + Duration::from_secs(31), &client, None).is_none());
+//! assert!(table.lookup(start + Duration::from_secs(31), &client, None::<TcpFlags>).is_none());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod config;
 mod error;
+mod segment;
 mod snat;
 mod state;
 mod stats;
 mod table;
 mod timeouts;
+mod tracker;
 
 pub use config::{ConfigError, MAX_CAPACITY, SessionConfig};
 pub use error::InsertError;
+pub use segment::{SeenRepr, Segment, TcpSeen};
 pub use snat::{PortRange, SnatAllocator, SnatError};
 pub use state::{Direction, SessionState};
 pub use stats::SessionStats;

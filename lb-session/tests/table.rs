@@ -5,9 +5,12 @@ use std::time::{Duration, Instant};
 
 use lb_packet::{FlowKey, HashKey, Protocol, TcpFlags};
 use lb_session::{
-    ConfigError, Direction, InsertError, PortRange, SessionConfig, SessionState, SessionTable,
-    SnatAllocator, SnatError, Timeouts,
+    ConfigError, Direction, InsertError, PortRange, Segment, SessionConfig, SessionState,
+    SessionTable, SnatAllocator, SnatError, Timeouts,
 };
+
+/// What the table is told of a packet that is not TCP.
+const NOT_TCP: Option<TcpFlags> = None;
 
 const SYN: Option<TcpFlags> = Some(TcpFlags::SYN);
 const SYN_ACK: Option<TcpFlags> = Some(TcpFlags::from_bits(0x12));
@@ -40,6 +43,17 @@ fn table(capacity: usize) -> SessionTable<u32> {
     .unwrap()
 }
 
+/// A table whose unassured sessions may fill it: for the rules that
+/// apply whatever the share.
+fn unshared_table(capacity: usize) -> SessionTable<u32> {
+    SessionTable::new(SessionConfig {
+        capacity,
+        unassured_percent: 100,
+        ..SessionConfig::default()
+    })
+    .unwrap()
+}
+
 /// Inserts a TCP session and completes its handshake.
 fn establish(table: &mut SessionTable<u32>, now: Instant, client: u32) -> FlowKey {
     let forward = key(client, Protocol::Tcp);
@@ -62,13 +76,15 @@ fn found_from_both_directions() {
     let mut table = table(16);
     let now = Instant::now();
     let forward = key(1, Protocol::Udp);
-    table.insert(now, forward, reply(forward), None, 7).unwrap();
-    let hit = table.lookup(now, &forward, None).unwrap();
+    table
+        .insert(now, forward, reply(forward), NOT_TCP, 7)
+        .unwrap();
+    let hit = table.lookup(now, &forward, NOT_TCP).unwrap();
     assert_eq!(
         (hit.direction, *hit.value, hit.state),
         (Direction::Forward, 7, SessionState::UdpUnreplied)
     );
-    let hit = table.lookup(now, &reply(forward), None).unwrap();
+    let hit = table.lookup(now, &reply(forward), NOT_TCP).unwrap();
     assert_eq!(
         (hit.direction, hit.state),
         (Direction::Reverse, SessionState::UdpReplied)
@@ -76,7 +92,7 @@ fn found_from_both_directions() {
     *hit.value = 8;
     assert_eq!(table.peek(&forward), Some((Direction::Forward, &8)));
     assert!(
-        table.lookup(now, &forward.reversed(), None).is_none(),
+        table.lookup(now, &forward.reversed(), NOT_TCP).is_none(),
         "not the reply key"
     );
 }
@@ -92,7 +108,7 @@ fn timeouts_follow_protocol_and_state() {
         .unwrap();
     let established = establish(&mut table, start, 2);
     let udp = key(3, Protocol::Udp);
-    table.insert(start, udp, reply(udp), None, 3).unwrap();
+    table.insert(start, udp, reply(udp), NOT_TCP, 3).unwrap();
 
     let just_before = start + timeouts.tcp_half_open - Duration::from_millis(1);
     assert!(table.contains(just_before, &half_open));
@@ -102,7 +118,7 @@ fn timeouts_follow_protocol_and_state() {
         "half-open expired at 30 s"
     );
     assert!(
-        table.lookup(after, &udp, None).is_none(),
+        table.lookup(after, &udp, NOT_TCP).is_none(),
         "unreplied UDP expired at 30 s"
     );
     assert!(
@@ -200,16 +216,22 @@ fn full_table_evicts_oldest_unassured_never_assured() {
 #[test]
 fn full_table_reclaims_expired_before_evicting() {
     let start = Instant::now();
-    let mut table = table(2);
+    let mut table = unshared_table(2);
     let old = establish(&mut table, start, 1);
     let fresh = key(2, Protocol::Udp);
     let later = start + Timeouts::default().tcp_established;
     table
-        .insert(later - Duration::from_secs(1), fresh, reply(fresh), None, 2)
+        .insert(
+            later - Duration::from_secs(1),
+            fresh,
+            reply(fresh),
+            NOT_TCP,
+            2,
+        )
         .unwrap();
     let newcomer = key(3, Protocol::Udp);
     table
-        .insert(later, newcomer, reply(newcomer), None, 3)
+        .insert(later, newcomer, reply(newcomer), NOT_TCP, 3)
         .unwrap();
     assert!(!table.contains(later, &old));
     assert!(
@@ -222,20 +244,21 @@ fn full_table_reclaims_expired_before_evicting() {
 #[test]
 fn expire_sweeps_without_packets() {
     let start = Instant::now();
-    let mut table = table(64);
+    let mut table = unshared_table(64);
     for client in 0..50 {
         let forward = key(client, Protocol::Udp);
         table
-            .insert(start, forward, reply(forward), None, client)
+            .insert(start, forward, reply(forward), NOT_TCP, client)
             .unwrap();
     }
     let later = start + Duration::from_secs(31);
     let mut reclaimed = 0;
-    while reclaimed < 50 {
+    for _ in 0..64 {
         let swept = table.expire(later, 16);
         assert!(swept <= 16);
         reclaimed += swept;
     }
+    assert_eq!(reclaimed, 50);
     assert!(table.is_empty());
     assert_eq!(table.iter(later).count(), 0);
 }
@@ -247,7 +270,7 @@ fn remove_retain_and_iter() {
     for client in 0..6 {
         let forward = key(client, Protocol::Udp);
         table
-            .insert(now, forward, reply(forward), None, client)
+            .insert(now, forward, reply(forward), NOT_TCP, client)
             .unwrap();
     }
     assert_eq!(table.remove(&reply(key(0, Protocol::Udp))), Some(0));
@@ -261,7 +284,9 @@ fn remove_retain_and_iter() {
     assert_eq!(info.expires_in, Timeouts::default().udp_unreplied);
     // Removed keys are free again.
     let forward = key(1, Protocol::Udp);
-    table.insert(now, forward, reply(forward), None, 1).unwrap();
+    table
+        .insert(now, forward, reply(forward), NOT_TCP, 1)
+        .unwrap();
     assert_eq!(table.stats().removed, 4);
 }
 
@@ -278,7 +303,7 @@ fn bad_inputs_are_refused() {
     let mut table = table(4);
     let forward = key(1, Protocol::Udp);
     assert_eq!(
-        table.insert(Instant::now(), forward, forward, None, 1),
+        table.insert(Instant::now(), forward, forward, NOT_TCP, 1),
         Err(InsertError::SameKeys)
     );
 }
@@ -352,4 +377,61 @@ fn port_ranges_parse_and_validate() {
             .to_string()
             .contains("expected LO-HI")
     );
+}
+
+fn segment(bits: u8, seq: u32, ack: u32) -> Option<Segment> {
+    Some(Segment {
+        flags: TcpFlags::from_bits(bits),
+        seq,
+        ack,
+        has_data: false,
+    })
+}
+
+/// With whole segments, a flood of spoofed SYNs followed by blind ACKs
+/// leaves only unassured sessions, which keep to their share of the table
+/// and make way for real connections.
+#[test]
+fn blind_handshakes_never_assure_and_keep_to_their_share() {
+    let mut table = table(100);
+    let now = Instant::now();
+    for client in 0..1000 {
+        let forward = key(client, Protocol::Tcp);
+        table
+            .insert(now, forward, reply(forward), segment(0x02, 1, 0), client)
+            .expect("a new flow always gets a session");
+        table.lookup(now, &forward, segment(0x10, 2, 0xdead_beef));
+    }
+    let live: Vec<bool> = table.iter(now).map(|s| s.assured).collect();
+    assert_eq!(live.len(), 50, "half the table at most");
+    assert!(live.iter().all(|assured| !assured));
+    // A real client: SYN, the backend's SYN-ACK (ISN 9000), its ACK of 9001.
+    let forward = key(5000, Protocol::Tcp);
+    table
+        .insert(now, forward, reply(forward), segment(0x02, 1, 0), 5000)
+        .unwrap();
+    table.lookup(now, &reply(forward), segment(0x12, 9000, 2));
+    let hit = table.lookup(now, &forward, segment(0x10, 2, 9001)).unwrap();
+    assert_eq!(hit.state, SessionState::TcpEstablished);
+    assert!(table.iter(now).any(|s| s.assured && s.forward == forward));
+}
+
+/// A closed connection gives up its protection: its slot goes to a new
+/// flow before a live connection's does.
+#[test]
+fn closed_sessions_are_evicted_first() {
+    let mut table = table(2);
+    let now = Instant::now();
+    let (closed, live) = (establish(&mut table, now, 1), establish(&mut table, now, 2));
+    table.lookup(now, &closed, Some(TcpFlags::RST));
+    let newcomer = key(3, Protocol::Tcp);
+    table
+        .insert(now, newcomer, reply(newcomer), SYN, 3)
+        .expect("the closed session makes room");
+    assert!(table.contains(now, &live) && !table.contains(now, &closed));
+    let share = SessionTable::<u32>::new(SessionConfig {
+        unassured_percent: 0,
+        ..SessionConfig::default()
+    });
+    assert_eq!(share.err(), Some(ConfigError::UnassuredShare(0)));
 }

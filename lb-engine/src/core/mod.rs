@@ -23,8 +23,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
-use lb_packet::{FlowKey, MacAddr, TcpFlags};
-use lb_session::{InsertError, SessionTable};
+use lb_packet::{FlowKey, MacAddr};
+use lb_session::{InsertError, SessionTable, TcpSeen};
 
 use crate::stats::TrafficCounters;
 use crate::{
@@ -127,11 +127,11 @@ where
         now: Instant,
         forward: FlowKey,
         reverse: FlowKey,
-        flags: Option<TcpFlags>,
+        tcp: impl TcpSeen,
         value: V,
     ) -> Result<(), DropReason> {
         let owner = value.owner();
-        match self.sessions.insert(now, forward, reverse, flags, value) {
+        match self.sessions.insert(now, forward, reverse, tcp, value) {
             Ok(_) => {}
             Err(InsertError::Full) => return Err(DropReason::TableFull),
             Err(_) => return Err(DropReason::NoSession),

@@ -6,7 +6,7 @@ use std::net::SocketAddrV4;
 use std::time::Instant;
 
 use lb_packet::{FlowKey, Frame, Icmp, MacAddr, TcpFlags};
-use lb_session::{Direction, SnatAllocator};
+use lb_session::{Direction, Segment, SnatAllocator};
 
 use super::{NatProxy, ProxySession, SERVICE};
 use crate::core::services::Owned;
@@ -43,13 +43,14 @@ impl NatProxy {
         let Some(key) = frame.flow_key() else {
             return Verdict::Drop(DropReason::UnsupportedProtocol);
         };
-        let flags = frame.tcp_flags();
-        match self.core.sessions.lookup(now, &key, flags) {
+        let segment = frame.tcp_segment().map(Segment::from);
+        let flags = segment.map(|s| s.flags);
+        match self.core.sessions.lookup(now, &key, segment) {
             Some(hit) if hit.direction == Direction::Forward => {
                 let (session, previous) = (*hit.value, hit.previous);
                 let session = match retried_syn(previous, flags) {
                     None => session,
-                    Some(unanswered) => match self.retry(now, &key, flags, session, unanswered) {
+                    Some(unanswered) => match self.retry(now, &key, segment, session, unanswered) {
                         Ok(session) => session,
                         Err(reason) => return Verdict::Drop(reason),
                     },
@@ -63,7 +64,7 @@ impl NatProxy {
                 }
                 self.return_to_client(frame, &session)
             }
-            None => match self.new_session(now, &key, frame.src_mac(), flags) {
+            None => match self.new_session(now, &key, frame.src_mac(), segment) {
                 Ok(session) => self.forward_to_destination(now, frame, &session),
                 Err(reason) => Verdict::Drop(reason),
             },
@@ -75,9 +76,9 @@ impl NatProxy {
         now: Instant,
         key: &FlowKey,
         client_mac: MacAddr,
-        flags: Option<TcpFlags>,
+        segment: Option<Segment>,
     ) -> Result<ProxySession, DropReason> {
-        if let Some(flags) = flags {
+        if let Some(flags) = segment.map(|s| s.flags) {
             // Only a SYN opens a connection; anything else is a stray.
             if !flags.contains(TcpFlags::SYN)
                 || flags.contains(TcpFlags::ACK)
@@ -95,7 +96,7 @@ impl NatProxy {
             .get(SERVICE)
             .and_then(|service| service.backends.pick(key))
             .ok_or(DropReason::NoBackend)?;
-        self.open(now, key, client_mac, flags, dest_slot)
+        self.open(now, key, client_mac, segment, dest_slot)
     }
 
     /// A client retrying its SYN on a connection its destination never
@@ -106,7 +107,7 @@ impl NatProxy {
         &mut self,
         now: Instant,
         key: &FlowKey,
-        flags: Option<TcpFlags>,
+        segment: Option<Segment>,
         session: ProxySession,
         unanswered: bool,
     ) -> Result<ProxySession, DropReason> {
@@ -117,7 +118,7 @@ impl NatProxy {
             return Ok(session);
         };
         self.core.sessions.remove(key);
-        self.open(now, key, session.client_mac, flags, other)
+        self.open(now, key, session.client_mac, segment, other)
     }
 
     /// Opens the connection of `key` to the destination in `dest_slot`.
@@ -126,7 +127,7 @@ impl NatProxy {
         now: Instant,
         key: &FlowKey,
         client_mac: MacAddr,
-        flags: Option<TcpFlags>,
+        segment: Option<Segment>,
         dest_slot: u32,
     ) -> Result<ProxySession, DropReason> {
         let dest_addr = self
@@ -150,7 +151,8 @@ impl NatProxy {
             dest_slot,
         };
         let reverse = SnatAllocator::reply_key(self.ip, snat_port, dest, key.proto);
-        self.core.open_session(now, *key, reverse, flags, session)?;
+        self.core
+            .open_session(now, *key, reverse, segment, session)?;
         Ok(session)
     }
 

@@ -4,7 +4,7 @@ use std::net::SocketAddrV4;
 use std::time::Instant;
 
 use lb_packet::{FlowKey, Frame, Icmp, Protocol, TcpFlags};
-use lb_session::Direction;
+use lb_session::{Direction, Segment};
 
 use super::{FragmentRewrite, ReverseProxy, RpSession, ServiceKey};
 use crate::core::fragments::DatagramId;
@@ -30,14 +30,14 @@ impl ReverseProxy {
         let datagram = DatagramId::of(&header);
         let more_fragments = header.more_fragments();
         if let Some(key) = frame.flow_key() {
-            let flags = frame.tcp_flags();
-            let session = match self.core.sessions.lookup(now, &key, flags) {
+            let segment = frame.tcp_segment().map(Segment::from);
+            let session = match self.core.sessions.lookup(now, &key, segment) {
                 Some(hit) if hit.direction == Direction::Forward => {
-                    match retried_syn(hit.previous, flags) {
+                    match retried_syn(hit.previous, segment.map(|s| s.flags)) {
                         None => *hit.value,
                         Some(unanswered) => {
                             let session = *hit.value;
-                            match self.retry(now, &key, flags, session, unanswered) {
+                            match self.retry(now, &key, segment, session, unanswered) {
                                 Ok(session) => session,
                                 Err(reason) => return Verdict::Drop(reason),
                             }
@@ -45,7 +45,7 @@ impl ReverseProxy {
                     }
                 }
                 Some(_) => return Verdict::Drop(DropReason::NoSession),
-                None => match self.new_session(now, port, &key, flags) {
+                None => match self.new_session(now, port, &key, segment) {
                     Ok(session) => session,
                     Err(reason) => return Verdict::Drop(reason),
                 },
@@ -99,9 +99,9 @@ impl ReverseProxy {
         now: Instant,
         frontend: PortId,
         key: &FlowKey,
-        tcp_flags: Option<TcpFlags>,
+        segment: Option<Segment>,
     ) -> Result<RpSession, DropReason> {
-        if tcp_flags.is_some_and(|flags| flags.contains(TcpFlags::RST)) {
+        if segment.is_some_and(|s| s.flags.contains(TcpFlags::RST)) {
             return Err(DropReason::NoSession);
         }
         let service_key = ServiceKey::new(key.dst, key.proto, key.dst_port);
@@ -113,7 +113,7 @@ impl ReverseProxy {
             .backends
             .pick(key)
             .ok_or(DropReason::NoBackend)?;
-        self.open(now, frontend, key, tcp_flags, Owner { service, backend })
+        self.open(now, frontend, key, segment, Owner { service, backend })
     }
 
     /// A client retrying its SYN on a session its backend never answered
@@ -124,7 +124,7 @@ impl ReverseProxy {
         &mut self,
         now: Instant,
         key: &FlowKey,
-        tcp_flags: Option<TcpFlags>,
+        segment: Option<Segment>,
         session: RpSession,
         unanswered: bool,
     ) -> Result<RpSession, DropReason> {
@@ -136,7 +136,7 @@ impl ReverseProxy {
             backend,
             ..session.owner
         };
-        self.open(now, session.frontend, key, tcp_flags, owner)
+        self.open(now, session.frontend, key, segment, owner)
     }
 
     /// Opens the session of a flow to the backend of `owner`.
@@ -145,7 +145,7 @@ impl ReverseProxy {
         now: Instant,
         frontend: PortId,
         key: &FlowKey,
-        tcp_flags: Option<TcpFlags>,
+        segment: Option<Segment>,
         owner: Owner,
     ) -> Result<RpSession, DropReason> {
         let target = self
@@ -174,7 +174,7 @@ impl ReverseProxy {
             frontend,
         };
         self.core
-            .open_session(now, *key, reverse, tcp_flags, session)?;
+            .open_session(now, *key, reverse, segment, session)?;
         Ok(session)
     }
 }

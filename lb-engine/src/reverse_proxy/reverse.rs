@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use lb_packet::{EtherType, Frame, Icmp, Protocol};
-use lb_session::Direction;
+use lb_session::{Direction, Segment};
 
 use super::{FragmentRewrite, ReverseProxy, port_id};
 use crate::core::fragments::DatagramId;
@@ -32,8 +32,9 @@ impl ReverseProxy {
         let datagram = DatagramId::of(&header);
         let more_fragments = header.more_fragments();
         if let Some(key) = frame.flow_key() {
-            let flags = frame.tcp_flags();
-            let (session, previous) = match self.core.sessions.lookup(now, &key, flags) {
+            let segment = frame.tcp_segment().map(Segment::from);
+            let flags = segment.map(|s| s.flags);
+            let (session, previous) = match self.core.sessions.lookup(now, &key, segment) {
                 Some(hit) if hit.direction == Direction::Reverse => (*hit.value, hit.previous),
                 _ => return self.probe_reply_or_steer(now, frame, dst),
             };

@@ -11,10 +11,12 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::Instant;
 
 use hashbrown::HashTable;
-use lb_packet::{FlowHasher, FlowKey, HashKey, TcpFlags};
+use lb_packet::{FlowHasher, FlowKey, HashKey};
 
 use crate::config::{ConfigError, MAX_CAPACITY, SessionConfig};
-use crate::state::{Direction, SessionState, Tracker};
+use crate::segment::TcpSeen;
+use crate::tracker::Tracker;
+use crate::{Direction, SessionState};
 use crate::{InsertError, SessionStats};
 
 /// No slot: ends of the unassured list, and the empty free list.
@@ -113,6 +115,8 @@ pub struct SessionTable<V> {
     len: usize,
     oldest_unassured: u32,
     newest_unassured: u32,
+    /// Sessions in the unassured list.
+    unassured: usize,
     sweep_cursor: usize,
     stats: SessionStats,
 }
@@ -149,6 +153,9 @@ impl<V> SessionTable<V> {
         if config.capacity == 0 || config.capacity > MAX_CAPACITY {
             return Err(ConfigError::Capacity(config.capacity));
         }
+        if config.unassured_percent == 0 || config.unassured_percent > 100 {
+            return Err(ConfigError::UnassuredShare(config.unassured_percent));
+        }
         let key = config.hash_key.unwrap_or_else(|| {
             let random = RandomState::new();
             let mut key = [0u8; 16];
@@ -171,6 +178,7 @@ impl<V> SessionTable<V> {
             len: 0,
             oldest_unassured: NIL,
             newest_unassured: NIL,
+            unassured: 0,
             sweep_cursor: 0,
             stats: SessionStats::default(),
         })
@@ -207,6 +215,11 @@ impl<V> SessionTable<V> {
         self.slots.capacity() * size_of::<Slot<V>>()
             + self.expiry.capacity() * size_of::<u64>()
             + self.index.allocation_size()
+    }
+
+    /// Unassured sessions held at most before the oldest makes room.
+    fn unassured_limit(&self) -> usize {
+        (self.config.capacity * usize::from(self.config.unassured_percent) / 100).max(1)
     }
 
     fn ticks(&mut self, now: Instant) -> u64 {
@@ -247,12 +260,7 @@ impl<V> SessionTable<V> {
     /// `tcp_flags` and the idle timer restarts. An expired session is
     /// removed and not found.
     #[inline]
-    pub fn lookup(
-        &mut self,
-        now: Instant,
-        key: &FlowKey,
-        tcp_flags: Option<TcpFlags>,
-    ) -> Option<Hit<'_, V>> {
+    pub fn lookup(&mut self, now: Instant, key: &FlowKey, tcp: impl TcpSeen) -> Option<Hit<'_, V>> {
         let now = self.ticks(now);
         let (slot, direction) = untag(self.find(key)?);
         if self.is_expired(slot, now) {
@@ -262,15 +270,18 @@ impl<V> SessionTable<V> {
         }
         let timeouts = self.config.timeouts;
         let entry = self.entry_mut(slot)?;
-        let (was_assured, previous) = (entry.tracker.assured, entry.tracker.state);
-        entry.tracker.advance(direction, tcp_flags);
+        let (was_assured, previous) = (entry.tracker.assured(), entry.tracker.state);
+        entry.tracker.advance(direction, tcp.seen().0);
         let expires_at = now + millis(entry.tracker.timeout(&timeouts));
-        let assured = entry.tracker.assured;
+        let assured = entry.tracker.assured();
         if let Some(expiry) = self.expiry.get_mut(slot as usize) {
             *expiry = expires_at;
         }
         if assured && !was_assured {
             self.unlink_unassured(slot);
+        } else if was_assured && !assured {
+            // Closed (RST, FIN both ways): evictable like a half-open one.
+            self.link_unassured(slot);
         }
         let entry = self.entry_mut(slot)?;
         Some(Hit {
@@ -320,7 +331,7 @@ impl<V> SessionTable<V> {
         now: Instant,
         forward: FlowKey,
         reverse: FlowKey,
-        tcp_flags: Option<TcpFlags>,
+        tcp: impl TcpSeen,
         value: V,
     ) -> Result<&mut V, InsertError> {
         if forward == reverse {
@@ -331,14 +342,18 @@ impl<V> SessionTable<V> {
         }
         let now = self.ticks(now);
         self.sweep(now, SWEEP_PER_INSERT);
+        if self.unassured >= self.unassured_limit() {
+            // Unassured sessions keep to their share: the oldest goes.
+            self.evict_oldest_unassured(now);
+        }
         if self.len >= self.config.capacity {
             self.make_room(now)?;
         }
-        let tracker = Tracker::new(forward.proto, tcp_flags);
+        let tracker = Tracker::new(forward.proto, tcp.seen().0);
         let expires_at = now + millis(tracker.timeout(&self.config.timeouts));
         let entry = Entry {
             keys: [forward, reverse],
-            older: self.newest_unassured,
+            older: NIL,
             newer: NIL,
             tracker,
             value,
@@ -359,16 +374,8 @@ impl<V> SessionTable<V> {
                 free
             }
         };
-        // New sessions start unassured: append to that list.
-        match self.newest_unassured {
-            NIL => self.oldest_unassured = slot,
-            newest => {
-                if let Some(entry) = self.entry_mut(newest) {
-                    entry.newer = slot;
-                }
-            }
-        }
-        self.newest_unassured = slot;
+        // New sessions start unassured.
+        self.link_unassured(slot);
         let (slots, hasher) = (&self.slots, &self.hasher);
         let rehash = |&tag: &u32| key_of(slots, tag).map_or(0, |key| hasher.flow(key));
         for (key, direction) in [
@@ -397,7 +404,7 @@ impl<V> SessionTable<V> {
                 forward: entry.keys[0],
                 reverse: entry.keys[1],
                 state: entry.tracker.state,
-                assured: entry.tracker.assured,
+                assured: entry.tracker.assured(),
                 expires_in: Duration::from_millis(expires_at - now),
                 value: &entry.value,
             }),

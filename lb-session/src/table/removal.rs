@@ -28,6 +28,20 @@ impl<V> SessionTable<V> {
         Err(InsertError::Full)
     }
 
+    /// Removes the oldest unassured session, counted as expired if it was.
+    pub(super) fn evict_oldest_unassured(&mut self, now: u64) {
+        let oldest = self.oldest_unassured;
+        if oldest == NIL {
+            return;
+        }
+        if self.is_expired(oldest, now) {
+            self.stats.expired += 1;
+        } else {
+            self.stats.evicted += 1;
+        }
+        self.remove_slot(oldest);
+    }
+
     /// Visits up to `budget` slots round-robin, removing expired sessions.
     pub(super) fn sweep(&mut self, now: u64, budget: usize) -> usize {
         let mut removed = 0;
@@ -82,12 +96,28 @@ impl<V> SessionTable<V> {
         removed
     }
 
+    /// Appends `slot` to the unassured list, as its newest.
+    pub(super) fn link_unassured(&mut self, slot: u32) {
+        let newest = self.newest_unassured;
+        let Some(entry) = self.entry_mut(slot) else {
+            return;
+        };
+        (entry.older, entry.newer) = (newest, NIL);
+        match self.entry_mut(newest) {
+            Some(entry) => entry.newer = slot,
+            None => self.oldest_unassured = slot,
+        }
+        self.newest_unassured = slot;
+        self.unassured += 1;
+    }
+
     pub(super) fn unlink_unassured(&mut self, slot: u32) {
         let Some(entry) = self.entry_mut(slot) else {
             return;
         };
         let (older, newer) = (entry.older, entry.newer);
         (entry.older, entry.newer) = (NIL, NIL);
+        self.unassured -= 1;
         match self.entry_mut(older) {
             Some(entry) => entry.newer = newer,
             None => self.oldest_unassured = newer,
@@ -99,7 +129,7 @@ impl<V> SessionTable<V> {
     }
 
     pub(super) fn remove_slot(&mut self, slot: u32) -> Option<V> {
-        if !self.entry(slot)?.tracker.assured {
+        if !self.entry(slot)?.tracker.assured() {
             self.unlink_unassured(slot);
         }
         let vacant = Slot::Vacant {
