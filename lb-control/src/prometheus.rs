@@ -61,6 +61,21 @@ pub fn render(stats: &Stats) -> String {
     for (verdict, count) in t.outcomes() {
         out.sample("lb_frames_total", &[("verdict", verdict)], count);
     }
+    for (name, help, value) in [
+        (
+            "lb_stateless_flows_total",
+            "New flows sent on without a session: the table had no room.",
+            t.stateless,
+        ),
+        (
+            "lb_stateless_replies_total",
+            "Replies without a session translated from their backend endpoint.",
+            t.stateless_replies,
+        ),
+    ] {
+        out.metric(name, "counter", help);
+        out.sample(name, &[], value);
+    }
     out.metric("lb_drops_total", "counter", "Frames dropped, by reason.");
     for reason in DropReason::ALL {
         out.sample(

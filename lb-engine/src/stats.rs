@@ -27,6 +27,14 @@ pub struct TrafficCounters {
     pub dropped: u64,
     /// Frames the engine originated (ARP requests, released queues).
     pub originated: u64,
+    /// New flows sent on without a session because the table had no room
+    /// (their replies are translated from the backend endpoint).
+    #[serde(default)]
+    pub stateless: u64,
+    /// Replies with no session translated back from their backend
+    /// endpoint (the reverse proxy).
+    #[serde(default)]
+    pub stateless_replies: u64,
     /// Dropped frames by [`DropReason::index`]; written as a map from
     /// [`DropReason::name`] to count.
     #[serde(with = "drops_by_name")]

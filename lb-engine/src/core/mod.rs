@@ -140,6 +140,29 @@ where
         Ok(())
     }
 
+    /// Starts a session as [`open_session`](Self::open_session) does, or,
+    /// when the table has no room, lets the flow through without one
+    /// (counted): for engines whose replies need no state to translate.
+    #[inline]
+    pub(crate) fn admit(
+        &mut self,
+        now: Instant,
+        forward: FlowKey,
+        reverse: FlowKey,
+        tcp: impl TcpSeen,
+        value: V,
+    ) -> Result<(), DropReason> {
+        let owner = value.owner();
+        match self.open_session(now, forward, reverse, tcp, value) {
+            Err(DropReason::TableFull) => {
+                self.traffic.stateless += 1;
+                self.services.new_flow(owner);
+                Ok(())
+            }
+            done => done,
+        }
+    }
+
     /// Counts a packet of `len` bytes of a session owned by `owner`.
     #[inline]
     pub(crate) fn count(&mut self, owner: Owner, len: usize) {

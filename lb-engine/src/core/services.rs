@@ -20,6 +20,15 @@ pub(crate) struct Owner {
     pub(crate) backend: u32,
 }
 
+impl Owner {
+    /// No service's: a session the engine keeps for its own reasons (a
+    /// client talking to a backend directly), counted nowhere.
+    pub(crate) const NONE: Owner = Owner {
+        service: u32::MAX,
+        backend: u32::MAX,
+    };
+}
+
 /// A session value that knows its [`Owner`].
 pub(crate) trait Owned {
     fn owner(&self) -> Owner;

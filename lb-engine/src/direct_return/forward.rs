@@ -129,9 +129,10 @@ impl DirectReturn {
             .and_then(|service| service.backends.pick(key))
             .ok_or(DropReason::NoBackend)?;
         let session = DsrSession(backend);
-        // Replies bypass us; the reverse key only has to be distinct.
+        // Replies bypass us; the reverse key only has to be distinct. With
+        // no room in the table, the flow goes on by its pick alone.
         self.core
-            .open_session(now, *key, key.reversed(), tcp_flags, session)?;
+            .admit(now, *key, key.reversed(), tcp_flags, session)?;
         Ok(session)
     }
 }

@@ -87,7 +87,7 @@ impl ReverseProxy {
                 .services
                 .insert(key, backends, check_for(key, config));
         }
-        self.rebuild_vips();
+        self.services_changed();
         Ok(())
     }
 
@@ -108,7 +108,9 @@ impl ReverseProxy {
     ) -> Result<(), ConfigError> {
         let target = key.backend_endpoint(backend.addr())?;
         let slot = self.service_slot(key)?;
-        self.core.upsert_backend(slot, target, backend.weight)
+        self.core.upsert_backend(slot, target, backend.weight)?;
+        self.services_changed();
+        Ok(())
     }
 
     /// Replaces the whole service list by `services`, as a configuration
@@ -159,6 +161,7 @@ impl ReverseProxy {
                 service.check = check_for(key, config);
             }
         }
+        self.services_changed();
         Ok(())
     }
 }
@@ -210,7 +213,7 @@ impl Control for ReverseProxy {
             .core
             .remove_service(&key)
             .ok_or_else(|| ConfigError::UnknownService(key.to_string()))?;
-        self.rebuild_vips();
+        self.services_changed();
         Ok(ended)
     }
 
@@ -224,6 +227,7 @@ impl Control for ReverseProxy {
         if !self.core.add_backend(slot, target, backend.weight)? {
             return Err(ConfigError::duplicate_backend(key, target));
         }
+        self.services_changed();
         Ok(target.into())
     }
 
@@ -264,8 +268,11 @@ impl Control for ReverseProxy {
     ) -> Result<usize, ConfigError> {
         let target = key.backend_endpoint(backend)?;
         let slot = self.service_slot(key)?;
-        self.core
+        let ended = self
+            .core
             .remove_backend(slot, target)?
-            .ok_or_else(|| ConfigError::unknown_backend(key, target))
+            .ok_or_else(|| ConfigError::unknown_backend(key, target))?;
+        self.services_changed();
+        Ok(ended)
     }
 }

@@ -25,6 +25,7 @@ impl ReverseProxy {
             return to_backends;
         };
         if !self.is_vip(header.dst()) {
+            self.track_direct(now, port, frame);
             return to_backends;
         }
         let datagram = DatagramId::of(&header);
@@ -91,6 +92,32 @@ impl ReverseProxy {
             };
         }
         Verdict::Drop(DropReason::UnsupportedProtocol)
+    }
+
+    /// A client talking to a backend endpoint directly, not through a VIP:
+    /// its flow gets a session that translates nothing, so that its
+    /// replies are not taken for replies to a VIP and passed unchanged.
+    #[cold]
+    fn track_direct(&mut self, now: Instant, frontend: PortId, frame: &Frame<&mut [u8]>) {
+        let Some(key) = frame.flow_key() else {
+            return;
+        };
+        let to = key.dst_endpoint();
+        if !self.endpoints.serves(key.proto, to) {
+            return;
+        }
+        let segment = frame.tcp_segment().map(Segment::from);
+        if self.core.sessions.lookup(now, &key, segment).is_none() {
+            let session = RpSession {
+                owner: Owner::NONE,
+                vip: to,
+                backend_addr: to,
+                frontend,
+            };
+            let _ = self
+                .core
+                .open_session(now, key, key.reversed(), segment, session);
+        }
     }
 
     /// The session for a flow's first packet: its service's pick.
@@ -173,8 +200,7 @@ impl ReverseProxy {
             backend_addr,
             frontend,
         };
-        self.core
-            .open_session(now, *key, reverse, segment, session)?;
+        self.core.admit(now, *key, reverse, segment, session)?;
         Ok(session)
     }
 }

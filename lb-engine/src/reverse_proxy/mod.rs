@@ -7,6 +7,7 @@
 
 mod config;
 mod control;
+mod endpoints;
 mod forward;
 mod keys;
 mod reverse;
@@ -24,6 +25,7 @@ use crate::core::services::{Owned, Owner};
 use crate::core::{Balancer, Core};
 use crate::health::prober::ProbeTarget;
 use crate::{ConfigError, DropReason, EngineKind, PortId, PortsError, Verdict};
+use endpoints::ReverseEndpoints;
 
 /// Datagrams whose later fragments the engine remembers how to translate.
 const FRAGMENT_CAPACITY: usize = 4096;
@@ -84,6 +86,8 @@ pub struct ReverseProxy {
     vips: Vec<Ipv4Addr>,
     core: Core<ServiceKey, SocketAddrV4, RpSession>,
     fragments: FragmentTracker<FragmentRewrite>,
+    /// The reverse NAT of replies that have no session.
+    endpoints: ReverseEndpoints,
 }
 
 impl core::fmt::Debug for ReverseProxy {
@@ -128,6 +132,7 @@ impl ReverseProxy {
                 backend_port,
             )?,
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
+            endpoints: ReverseEndpoints::default(),
         };
         engine.check_services(&config.services)?;
         for service in &config.services {
@@ -151,10 +156,17 @@ impl ReverseProxy {
         self.vips.binary_search(&addr).is_ok()
     }
 
-    fn rebuild_vips(&mut self) {
+    /// Refreshes what follows from the services and their backends: the
+    /// VIPs, and the reverse NAT of replies without a session.
+    fn services_changed(&mut self) {
         self.vips = self.core.services.keys().map(|key| key.vip).collect();
         self.vips.sort_unstable();
         self.vips.dedup();
+        let services = self.core.services.iter().map(|(_, service)| {
+            let backends = service.backends.members().map(|(_, m)| m.target).collect();
+            (service.key, backends)
+        });
+        self.endpoints = ReverseEndpoints::build(services);
     }
 }
 

@@ -91,17 +91,28 @@ impl ReverseProxy {
         self.probe_reply_or_steer(now, frame, dst)
     }
 
-    /// A frame of no session: a probe's reply, or traffic to steer.
+    /// A frame of no session: a probe's reply, or traffic to steer (a
+    /// reply whose backend endpoint names its VIP endpoint translated
+    /// first).
     fn probe_reply_or_steer(
         &mut self,
         now: Instant,
         frame: &mut Frame<&mut [u8]>,
         dst: Ipv4Addr,
     ) -> Verdict {
-        match self.core.handle_probe_frame(now, frame) {
-            Some(verdict) => verdict,
-            None => self.steer(Some(dst)),
+        if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
+            return verdict;
         }
+        let stateless = frame
+            .flow_key()
+            .and_then(|key| self.endpoints.vip_of(key.proto, key.src_endpoint()));
+        if let Some(vip) = stateless {
+            if frame.set_src(vip).is_err() {
+                return Verdict::Drop(DropReason::Malformed);
+            }
+            self.core.traffic.stateless_replies += 1;
+        }
+        self.steer(Some(dst))
     }
 
     /// Where traffic from the backend side that belongs to no session goes.

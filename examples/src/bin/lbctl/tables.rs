@@ -61,7 +61,11 @@ pub(crate) fn stats(stats: &Stats) {
     let t = &stats.traffic;
     println!("engine      {}", stats.engine.name());
     let received = [("frames_in", t.frames_in), ("bytes_in", t.bytes_in)];
-    for (field, value) in received.into_iter().chain(t.outcomes()) {
+    let stateless = [
+        ("stateless", t.stateless),
+        ("stateless_replies", t.stateless_replies),
+    ];
+    for (field, value) in received.into_iter().chain(t.outcomes()).chain(stateless) {
         println!("{field:<11} {value}");
     }
     for reason in lb_engine::DropReason::ALL {

@@ -1,0 +1,128 @@
+//! Floods against the reverse proxy: blind handshakes never take the
+//! table from real connections, and a full table still forwards new flows
+//! (without a session, their replies translated from the backend endpoint).
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
+
+use common::rp::{BACKENDS, FRONTEND};
+use lb_engine::{
+    Engine, MacAddr, Observe, ReverseProxy, ReverseProxyConfig, SessionFilter, Verdict,
+};
+use lb_packet::{EthernetRepr, Frame, FrameRepr, Ipv4Repr, TcpFlags, TcpRepr};
+
+const VIP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
+const BACKEND: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 8080);
+
+fn proxy(capacity: usize) -> ReverseProxy {
+    let text = format!(
+        "[sessions]\ncapacity = {capacity}\n[[service]]\nvip = \"10.0.0.1\"\nport = 80\nproto = \"tcp\"\nbackend = [{{ ip = \"192.168.1.2\", port = 8080 }}]\n"
+    );
+    let config: ReverseProxyConfig = toml::from_str(&text).unwrap();
+    ReverseProxy::new(vec![None], &config).unwrap()
+}
+
+fn segment(from: SocketAddrV4, to: SocketAddrV4, flags: TcpFlags, seq: u32, ack: u32) -> Vec<u8> {
+    let ethernet = EthernetRepr::new(MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+    let tcp = TcpRepr {
+        seq,
+        ack,
+        ..TcpRepr::new(from.port(), to.port(), flags)
+    };
+    FrameRepr::ipv4(ethernet, Ipv4Repr::new(*from.ip(), *to.ip()), tcp, b"")
+        .to_vec()
+        .unwrap()
+}
+
+fn client(n: u32) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::from(0x0a09_0000 + n), 40000)
+}
+
+/// Runs `frame` through on `port`; the verdict and the frame's source.
+fn run(
+    lb: &mut ReverseProxy,
+    port: lb_engine::PortId,
+    mut frame: Vec<u8>,
+) -> (Verdict, SocketAddrV4) {
+    let verdict = lb.handle_frame(Instant::now(), port, &mut frame);
+    let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
+    (verdict, key.src_endpoint())
+}
+
+/// A real handshake: SYN, the backend's SYN-ACK (ISN 5000), the ACK of it.
+fn handshake(lb: &mut ReverseProxy, from: SocketAddrV4) {
+    let syn = TcpFlags::SYN;
+    assert_eq!(
+        run(lb, FRONTEND, segment(from, VIP, syn, 1, 0)).0,
+        Verdict::Forward(BACKENDS)
+    );
+    let (verdict, source) = run(
+        lb,
+        BACKENDS,
+        segment(BACKEND, from, syn | TcpFlags::ACK, 5000, 2),
+    );
+    assert_eq!((verdict, source), (Verdict::Forward(FRONTEND), VIP));
+    assert_eq!(
+        run(lb, FRONTEND, segment(from, VIP, TcpFlags::ACK, 2, 5001)).0,
+        Verdict::Forward(BACKENDS)
+    );
+}
+
+fn assured(lb: &ReverseProxy) -> usize {
+    let sessions = lb.sessions(Instant::now(), &SessionFilter::default(), 100_000);
+    sessions.iter().filter(|s| s.assured).count()
+}
+
+#[test]
+fn blind_handshakes_never_take_the_table() {
+    let mut lb = proxy(1024);
+    // Spoofed SYNs, each followed by an ACK guessing the server's ISN.
+    for n in 0..10_000 {
+        run(
+            &mut lb,
+            FRONTEND,
+            segment(client(n), VIP, TcpFlags::SYN, 1, 0),
+        );
+        run(
+            &mut lb,
+            FRONTEND,
+            segment(client(n), VIP, TcpFlags::ACK, 2, n.wrapping_mul(7919)),
+        );
+    }
+    assert_eq!(assured(&lb), 0);
+    assert!(
+        lb.stats(Instant::now()).sessions <= 512,
+        "within the unassured share"
+    );
+    for n in 0..100 {
+        handshake(&mut lb, client(100_000 + n));
+    }
+    assert_eq!(assured(&lb), 100, "every real connection is assured");
+}
+
+#[test]
+fn a_full_table_still_forwards_new_flows() {
+    let mut lb = proxy(4);
+    for n in 0..4 {
+        handshake(&mut lb, client(n));
+    }
+    assert_eq!(assured(&lb), 4);
+    // No room: the newcomer goes on by its pick, and its backend's reply
+    // is translated from the backend endpoint.
+    let (verdict, _) = run(
+        &mut lb,
+        FRONTEND,
+        segment(client(9), VIP, TcpFlags::SYN, 1, 0),
+    );
+    assert_eq!(verdict, Verdict::Forward(BACKENDS));
+    let reply = segment(BACKEND, client(9), TcpFlags::SYN | TcpFlags::ACK, 5000, 2);
+    assert_eq!(
+        run(&mut lb, BACKENDS, reply),
+        (Verdict::Forward(FRONTEND), VIP)
+    );
+    let traffic = lb.stats(Instant::now()).traffic;
+    assert_eq!((traffic.stateless, traffic.stateless_replies), (1, 1));
+    assert_eq!(traffic.dropped, 0, "nothing refused");
+}
