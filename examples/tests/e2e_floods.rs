@@ -1,0 +1,174 @@
+//! lb-rp under spoofed floods (issue 20, finding 1): plain SYNs at 20 kpps
+//! into a 4096-session table, and SYN + blind-ACK pairs at 30 k frames/s,
+//! with the backends' SYN-ACKs routed back through the load balancer.
+//! Measured: new connections during and after the flood, and the longest
+//! stall of a download that runs throughout.
+//!
+//! `LB_RP=PATH` runs another lb-rp binary (an older build, for a before
+//! and after).
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use common::failover::{Server, start_servers};
+use common::*;
+
+const FLOOD: &str = env!("CARGO_BIN_EXE_lb-flood");
+const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 100);
+
+#[derive(Debug)]
+struct Figures {
+    /// New connections made during the flood, and how many were tried.
+    during: (usize, usize),
+    /// Of 20 connections two seconds after.
+    after: usize,
+    /// The download's longest time without progress.
+    stall: Duration,
+}
+
+fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
+    let Some(mut lab) = lab() else {
+        return Ok(None);
+    };
+    let datapath = DatapathKind::Tap;
+    let net = RoutedNetwork::build(&mut lab, datapath, 3)?;
+    // Written by hand, so that an older lb-rp (LB_RP) reads it too.
+    let backends: Vec<String> = net
+        .backends
+        .iter()
+        .map(|host| format!("{{ ip = \"{}\" }}", host.addr))
+        .collect();
+    let text = format!(
+        "[sessions]\ncapacity = 4096\n[[service]]\nvip = \"{VIP}\"\nport = 8000\nproto = \"tcp\"\nbackend = [{}]\n",
+        backends.join(", ")
+    );
+    let config = lab.write_file("rp.toml", &text)?;
+    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    let binary = std::env::var("LB_RP").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lb-rp").to_owned());
+    let lb = lab.start_lb(&net.lb_ns, binary, flags.args())?;
+    net.attach(&mut lab)?;
+    // The backends' answers to spoofed sources come back through the LB.
+    lab.ip(
+        &net.router,
+        &["route", "add", "10.200.0.0/16", "via", "10.0.0.2"],
+    )?;
+    let servers: Vec<Server> = net
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(n, host)| Server {
+            ns: host.ns.clone(),
+            bind: host.addr,
+            port: 8000,
+            name: format!("{}:8000", host.addr),
+            identity: format!("b{}", n + 1),
+            link: (net.router.clone(), String::new()),
+        })
+        .collect();
+    start_servers(&mut lab, &servers)?;
+    let url = format!("http://{VIP}:8000");
+    lab.http_get(&net.client, &format!("{url}/id"))?;
+
+    let download = lab.path("download");
+    let script = format!(
+        "curl -s -m 60 --limit-rate 300k -o {} {url}/big",
+        download.display()
+    );
+    lab.spawn(&net.client, &["sh", "-c", &script])?;
+    std::thread::sleep(Duration::from_millis(500));
+
+    let router_mac = lab.exec(
+        &net.router,
+        &[
+            "cat",
+            &format!("/sys/class/net/{}/address", net.back.peer_if),
+        ],
+    )?;
+    let seconds = 5;
+    let flood_args = [
+        "--iface",
+        &net.front.peer_if,
+        "--dst-mac",
+        router_mac.trim(),
+        "--target",
+        &format!("{VIP}:8000"),
+        "--rate",
+        &rate.to_string(),
+        "--seconds",
+        &seconds.to_string(),
+        "--kind",
+        kind,
+    ];
+    let mut full = vec![FLOOD];
+    full.extend(flood_args);
+    lab.spawn(&net.client, &full)?;
+
+    // A new connection every 50 ms while it lasts, and the download watched.
+    let codes = lab.path("codes");
+    let tries = 80;
+    let script = format!(
+        "for i in $(seq {tries}); do curl -s -o /dev/null -m 2 -w '%{{http_code}}\\n' {url}/id >> {} & sleep 0.05; done; wait",
+        codes.display()
+    );
+    lab.spawn(&net.client, &["sh", "-c", &script])?;
+    let (mut stall, mut last_size, mut last_growth) = (Duration::ZERO, 0, Instant::now());
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds + 2) {
+        std::thread::sleep(Duration::from_millis(50));
+        let size = std::fs::metadata(&download).map_or(0, |m| m.len());
+        if size > last_size {
+            (last_size, last_growth) = (size, Instant::now());
+        }
+        stall = stall.max(last_growth.elapsed());
+    }
+    let text = std::fs::read_to_string(&codes).unwrap_or_default();
+    let during = (text.lines().filter(|c| *c == "200").count(), tries);
+    std::thread::sleep(Duration::from_secs(1));
+    let after = (0..20)
+        .filter(|_| lab.http_get(&net.client, &format!("{url}/id")).is_ok())
+        .count();
+    let (status, log) = lb.stop()?;
+    assert!(status.success(), "{log}");
+    Ok(Some(Figures {
+        during,
+        after,
+        stall,
+    }))
+}
+
+fn check(what: &str, figures: Option<Figures>) {
+    let Some(figures) = figures else { return };
+    eprintln!(
+        "FIGURES {what}: {} of {} new connections during, {} of 20 after, longest stall {} ms",
+        figures.during.0,
+        figures.during.1,
+        figures.after,
+        figures.stall.as_millis()
+    );
+    assert!(
+        figures.during.0 * 100 >= figures.during.1 * 95,
+        "{figures:?}"
+    );
+    assert_eq!(figures.after, 20, "{figures:?}");
+    assert!(figures.stall <= Duration::from_secs(1), "{figures:?}");
+}
+
+#[test]
+fn a_syn_flood_leaves_room_for_real_connections() -> anyhow::Result<()> {
+    check(
+        "lb-rp, 20 kpps spoofed SYNs, capacity 4096",
+        flood("syn", 20_000)?,
+    );
+    Ok(())
+}
+
+#[test]
+fn blind_handshakes_leave_room_for_real_connections() -> anyhow::Result<()> {
+    check(
+        "lb-rp, 30 k/s spoofed SYN + blind ACK",
+        flood("syn-ack", 30_000)?,
+    );
+    Ok(())
+}
