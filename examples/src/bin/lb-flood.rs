@@ -2,6 +2,9 @@
 //! hold up (and for its end-to-end tests): SYNs from random sources, or
 //! SYNs each followed by an ACK that guesses the server's sequence number.
 
+// It says how many frames it sent on standard output.
+#![allow(clippy::print_stdout)]
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
