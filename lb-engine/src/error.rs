@@ -46,6 +46,16 @@ pub enum ConfigError {
     /// A MAC the engine would answer with or send to is not unicast.
     #[error("MAC {0} is not unicast")]
     NotUnicast(MacAddr),
+    /// An address that cannot be what the configuration makes it.
+    #[error("{what} {addr} {why}")]
+    Address {
+        /// What it was given as (`VIP`, `backend`).
+        what: &'static str,
+        /// The address.
+        addr: Ipv4Addr,
+        /// Why it cannot be one.
+        why: &'static str,
+    },
     /// A prefix length above 32.
     #[error("prefix length {0} is above 32")]
     PrefixTooLong(u8),
@@ -66,10 +76,10 @@ pub enum ConfigError {
     BadHashKey(String),
     /// The selection policy could not be built.
     #[error("backend selection: {0}")]
-    Selector(#[from] BuildError),
+    Selector(BuildError),
     /// The session table could not be built.
     #[error("session table: {0}")]
-    Sessions(#[from] lb_session::ConfigError),
+    Sessions(lb_session::ConfigError),
     /// Health-check settings that cannot work.
     #[error("health checks: {0}")]
     Health(&'static str),
@@ -80,6 +90,20 @@ pub enum ConfigError {
     /// engine, VIPs of one whose VIPs are its services).
     #[error("{0}")]
     Unsupported(&'static str),
+}
+
+// Not `#[from]`: the message says the inner error already, and a source
+// would have error chains (anyhow's `{:#}`) say it twice.
+impl From<BuildError> for ConfigError {
+    fn from(error: BuildError) -> Self {
+        ConfigError::Selector(error)
+    }
+}
+
+impl From<lb_session::ConfigError> for ConfigError {
+    fn from(error: lb_session::ConfigError) -> Self {
+        ConfigError::Sessions(error)
+    }
 }
 
 /// How the ports given to an engine fail to fit it.

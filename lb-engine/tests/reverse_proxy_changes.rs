@@ -221,6 +221,52 @@ fn configuration_errors_are_named_and_change_nothing() {
         ReverseProxy::new(vec![Some(ip(1, 1, 1, 1)), None], &config),
         Err(ConfigError::Ports(_))
     ));
+    // Values that parse but cannot work: each refused with its reason.
+    let service = |vip: &str, backend: &str| {
+        format!(
+            "[[service]]\nvip = \"{vip}\"\nport = 80\nproto = \"tcp\"\nbackend = [{{ ip = \"{backend}\" }}]\n"
+        )
+    };
+    for (text, expected) in [
+        (
+            service("0.0.0.0", "192.168.1.2"),
+            "VIP 0.0.0.0 is unspecified (0.0.0.0)",
+        ),
+        (
+            service("255.255.255.255", "192.168.1.2"),
+            "VIP 255.255.255.255 is the broadcast address",
+        ),
+        (
+            service("224.0.0.5", "192.168.1.2"),
+            "VIP 224.0.0.5 is a multicast address",
+        ),
+        (
+            service("10.0.0.1", "0.0.0.0"),
+            "backend 0.0.0.0 is unspecified (0.0.0.0)",
+        ),
+        (
+            service("10.0.0.1", "10.0.0.1"),
+            "backend 10.0.0.1 is a VIP: its replies would be taken for clients' requests",
+        ),
+        (
+            format!(
+                "[sessions]\ntimeouts = {{ tcp_established = 0 }}\n{}",
+                service("10.0.0.1", "192.168.1.2")
+            ),
+            "session table: timeout tcp_established = 0 s is outside 1 ms to one year",
+        ),
+        (
+            format!(
+                "[sessions]\ntimeouts = {{ tcp_established = 18446744073709551615 }}\n{}",
+                service("10.0.0.1", "192.168.1.2")
+            ),
+            "session table: timeout tcp_established = 18446744073709551615 s is outside 1 ms to one year",
+        ),
+    ] {
+        let config = parse(&text).unwrap();
+        let error = ReverseProxy::new(vec![None], &config).unwrap_err();
+        assert_eq!(error.to_string(), expected);
+    }
 
     // Runtime changes that fail leave the running configuration as it was.
     let mut lb = engine();

@@ -7,6 +7,10 @@ use crate::Timeouts;
 /// Largest capacity a table accepts: slots are named by 31-bit indices.
 pub const MAX_CAPACITY: usize = 1 << 30;
 
+/// Longest idle timeout a table accepts: a year, far from where the
+/// millisecond clock arithmetic could overflow.
+pub const MAX_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(365 * 24 * 3600);
+
 /// Configuration of a [`SessionTable`](crate::SessionTable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionConfig {
@@ -46,4 +50,15 @@ pub enum ConfigError {
     /// An unassured share of 0, or above 100 percent.
     #[error("unassured share {0}% is outside 1..=100")]
     UnassuredShare(u8),
+    /// A timeout of zero, or longer than [`MAX_TIMEOUT`].
+    #[error("timeout {name} = {seconds} s is outside 1 ms to one year")]
+    Timeout {
+        /// Which timeout.
+        name: &'static str,
+        /// Its value, in seconds.
+        seconds: u64,
+    },
+    /// The memory for this many sessions could not be reserved.
+    #[error("no memory for {0} sessions: give a smaller capacity")]
+    OutOfMemory(usize),
 }

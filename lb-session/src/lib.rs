@@ -54,7 +54,7 @@ mod table;
 mod timeouts;
 mod tracker;
 
-pub use config::{ConfigError, MAX_CAPACITY, SessionConfig};
+pub use config::{ConfigError, MAX_CAPACITY, MAX_TIMEOUT, SessionConfig};
 pub use error::InsertError;
 pub use segment::{SeenRepr, Segment, TcpSeen};
 pub use snat::{PortRange, SnatAllocator, SnatError};

@@ -41,3 +41,18 @@ impl Default for Timeouts {
         }
     }
 }
+
+impl Timeouts {
+    /// Every timeout by name, in declaration order.
+    pub fn named(&self) -> [(&'static str, Duration); 7] {
+        [
+            ("tcp_half_open", self.tcp_half_open),
+            ("tcp_established", self.tcp_established),
+            ("tcp_fin", self.tcp_fin),
+            ("tcp_reset", self.tcp_reset),
+            ("udp_unreplied", self.udp_unreplied),
+            ("udp_replied", self.udp_replied),
+            ("icmp", self.icmp),
+        ]
+    }
+}

@@ -300,6 +300,26 @@ fn bad_inputs_are_refused() {
         .unwrap_err(),
         ConfigError::Capacity(0)
     );
+    for (timeout, seconds) in [
+        (Duration::ZERO, 0),
+        (Duration::from_secs(u64::MAX), u64::MAX),
+    ] {
+        let timeouts = Timeouts {
+            udp_replied: timeout,
+            ..Timeouts::default()
+        };
+        let config = SessionConfig {
+            timeouts,
+            ..SessionConfig::default()
+        };
+        assert_eq!(
+            SessionTable::<u8>::new(config).unwrap_err(),
+            ConfigError::Timeout {
+                name: "udp_replied",
+                seconds
+            }
+        );
+    }
     let mut table = table(4);
     let forward = key(1, Protocol::Udp);
     assert_eq!(

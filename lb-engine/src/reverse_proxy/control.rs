@@ -2,7 +2,7 @@
 //! whole new service list (a configuration reload).
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use lb_packet::Protocol;
 
@@ -18,6 +18,20 @@ fn check_for(key: ServiceKey, config: &ServiceConfig) -> Option<HealthCheck> {
         check.port = Some(config.port);
     }
     Some(check)
+}
+
+/// Refuses an address no host can have: unspecified, broadcast, multicast.
+fn unicast_address(what: &'static str, addr: Ipv4Addr) -> Result<(), ConfigError> {
+    let why = if addr.is_unspecified() {
+        "is unspecified (0.0.0.0)"
+    } else if addr.is_broadcast() {
+        "is the broadcast address"
+    } else if addr.is_multicast() {
+        "is a multicast address"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::Address { what, addr, why })
 }
 
 /// Refuses a check whose kind cannot probe the service's protocol.
@@ -45,7 +59,19 @@ impl ReverseProxy {
     /// Checks a whole service list, alone and against itself.
     pub(super) fn check_services(&self, services: &[ServiceConfig]) -> Result<(), ConfigError> {
         let mut seen = HashSet::new();
+        let vips: HashSet<Ipv4Addr> = services.iter().map(|s| s.vip).collect();
         for service in services {
+            unicast_address("VIP", service.vip)?;
+            for backend in &service.backends {
+                unicast_address("backend", backend.ip)?;
+                if vips.contains(&backend.ip) {
+                    return Err(ConfigError::Address {
+                        what: "backend",
+                        addr: backend.ip,
+                        why: "is a VIP: its replies would be taken for clients' requests",
+                    });
+                }
+            }
             for key in service.keys() {
                 if !seen.insert(key) {
                     return Err(ConfigError::DuplicateService(key.to_string()));
@@ -91,6 +117,19 @@ impl ReverseProxy {
         Ok(())
     }
 
+    /// Refuses a backend address no host can have, or one of our VIPs.
+    fn check_backend_address(&self, ip: Ipv4Addr) -> Result<(), ConfigError> {
+        unicast_address("backend", ip)?;
+        if self.is_vip(ip) {
+            return Err(ConfigError::Address {
+                what: "backend",
+                addr: ip,
+                why: "is a VIP: its replies would be taken for clients' requests",
+            });
+        }
+        Ok(())
+    }
+
     /// The slot of the service under `key`.
     fn service_slot(&self, key: ServiceKey) -> Result<u32, ConfigError> {
         self.core
@@ -106,6 +145,7 @@ impl ReverseProxy {
         key: ServiceKey,
         backend: BackendConfig,
     ) -> Result<(), ConfigError> {
+        self.check_backend_address(backend.ip)?;
         let target = key.backend_endpoint(backend.addr())?;
         let slot = self.service_slot(key)?;
         self.core.upsert_backend(slot, target, backend.weight)?;
@@ -222,6 +262,7 @@ impl Control for ReverseProxy {
         key: ServiceKey,
         backend: &BackendConfig,
     ) -> Result<BackendAddr, ConfigError> {
+        self.check_backend_address(backend.ip)?;
         let target = key.backend_endpoint(backend.addr())?;
         let slot = self.service_slot(key)?;
         if !self.core.add_backend(slot, target, backend.weight)? {

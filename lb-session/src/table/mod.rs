@@ -13,7 +13,7 @@ use std::time::Instant;
 use hashbrown::HashTable;
 use lb_packet::{FlowHasher, FlowKey, HashKey};
 
-use crate::config::{ConfigError, MAX_CAPACITY, SessionConfig};
+use crate::config::{ConfigError, MAX_CAPACITY, MAX_TIMEOUT, SessionConfig};
 use crate::segment::TcpSeen;
 use crate::tracker::Tracker;
 use crate::{Direction, SessionState};
@@ -156,6 +156,20 @@ impl<V> SessionTable<V> {
         if config.unassured_percent == 0 || config.unassured_percent > 100 {
             return Err(ConfigError::UnassuredShare(config.unassured_percent));
         }
+        for (name, timeout) in config.timeouts.named() {
+            if timeout.is_zero() || timeout > MAX_TIMEOUT {
+                let seconds = timeout.as_secs();
+                return Err(ConfigError::Timeout { name, seconds });
+            }
+        }
+        let (mut slots, mut expiry) = (Vec::new(), Vec::new());
+        let out_of_memory = |_| ConfigError::OutOfMemory(config.capacity);
+        slots
+            .try_reserve_exact(config.capacity)
+            .map_err(out_of_memory)?;
+        expiry
+            .try_reserve_exact(config.capacity)
+            .map_err(out_of_memory)?;
         let key = config.hash_key.unwrap_or_else(|| {
             let random = RandomState::new();
             let mut key = [0u8; 16];
@@ -164,8 +178,8 @@ impl<V> SessionTable<V> {
             HashKey(key)
         });
         Ok(SessionTable {
-            slots: Vec::with_capacity(config.capacity),
-            expiry: Vec::with_capacity(config.capacity),
+            slots,
+            expiry,
             free_head: NIL,
             // Grown with the sessions, not sized for the capacity: a sparse
             // index spreads a few live keys over many cache lines. Two keys
