@@ -3,7 +3,8 @@
 //!
 //! The binaries themselves are in `src/bin/`: `lb-rp` (reverse proxy),
 //! `lb-dsr` (direct server return), `lb-proxy` (one-armed NAT proxy),
-//! `lbctl` (the admin API's client) and `lb-demo`.
+//! `lbctl` (the admin API's client), `lb-demo`, and `lb-flood` (spoofed
+//! floods at a set rate, for the tests).
 
 // Binaries talk to people: `ready` and help go to standard output.
 #![allow(clippy::print_stdout)]
