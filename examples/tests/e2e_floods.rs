@@ -163,7 +163,13 @@ fn check(what: &str, figures: Option<Figures>) {
 /// measure each other.
 #[test]
 fn floods_leave_room_for_real_connections() -> anyhow::Result<()> {
-    check("lb-rp, 20 kpps spoofed SYNs, capacity 4096", flood("syn", 20_000)?);
-    check("lb-rp, 30 k/s spoofed SYN + blind ACK", flood("syn-ack", 30_000)?);
+    check(
+        "lb-rp, 20 kpps spoofed SYNs, capacity 4096",
+        flood("syn", 20_000)?,
+    );
+    check(
+        "lb-rp, 30 k/s spoofed SYN + blind ACK",
+        flood("syn-ack", 30_000)?,
+    );
     Ok(())
 }
