@@ -13,7 +13,7 @@ mod common;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use common::failover::{Server, start_servers};
+use common::failover::{routed_servers, start_servers};
 use common::*;
 
 const FLOOD: &str = env!("CARGO_BIN_EXE_lb-flood");
@@ -55,19 +55,7 @@ fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
         &net.router,
         &["route", "add", "10.200.0.0/16", "via", "10.0.0.2"],
     )?;
-    let servers: Vec<Server> = net
-        .backends
-        .iter()
-        .enumerate()
-        .map(|(n, host)| Server {
-            ns: host.ns.clone(),
-            bind: host.addr,
-            port: 8000,
-            name: format!("{}:8000", host.addr),
-            identity: format!("b{}", n + 1),
-            link: (net.router.clone(), String::new()),
-        })
-        .collect();
+    let servers = routed_servers(&lab, &net, 8000);
     start_servers(&mut lab, &servers)?;
     let url = format!("http://{VIP}:8000");
     lab.http_get(&net.client, &format!("{url}/id"))?;

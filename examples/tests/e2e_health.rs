@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use common::failover::{
-    Fault, Figures, Server, Setup, fail_one, report, start_servers, wait_health,
+    Fault, Figures, Server, Setup, fail_one, report, routed_servers, start_servers, wait_health,
 };
 use common::*;
 use lb_engine::{HealthCheck, HealthSettings, ProbeKind, ReverseProxyConfig, ServiceConfig};
@@ -107,19 +107,7 @@ fn reverse_proxy(
     };
     let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
     net.attach(&mut lab)?;
-    let servers: Vec<Server> = net
-        .backends
-        .iter()
-        .enumerate()
-        .map(|(n, host)| Server {
-            ns: host.ns.clone(),
-            bind: host.addr,
-            port: 8000,
-            name: format!("{}:8000", host.addr),
-            identity: format!("b{}", n + 1),
-            link: (net.router.clone(), lab.name(&format!("b{}b", n + 1))),
-        })
-        .collect();
+    let servers = routed_servers(&lab, &net, 8000);
     let setup = Setup {
         lb_ns: net.lb_ns.clone(),
         admin: ADMIN,

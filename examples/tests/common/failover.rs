@@ -68,6 +68,23 @@ pub struct Figures {
     pub recovered: Option<Duration>,
 }
 
+/// The backends of a routed network as servers on `port`: `b1`, `b2`, ...
+/// each cut off by deleting its link to the router's bridge.
+pub fn routed_servers(lab: &Lab, net: &lb_lab::RoutedNetwork, port: u16) -> Vec<Server> {
+    net.backends
+        .iter()
+        .enumerate()
+        .map(|(n, host)| Server {
+            ns: host.ns.clone(),
+            bind: host.addr,
+            port,
+            name: format!("{}:{port}", host.addr),
+            identity: format!("b{}", n + 1),
+            link: (net.router.clone(), lab.name(&format!("b{}b", n + 1))),
+        })
+        .collect()
+}
+
 /// Starts every server: `/id` answers its identity, `/big` is the slow
 /// download (its identity on the first line). Returns their pids.
 pub fn start_servers(lab: &mut Lab, servers: &[Server]) -> anyhow::Result<Vec<u32>> {
