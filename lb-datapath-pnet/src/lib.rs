@@ -5,6 +5,12 @@
 //! ignores the frames it sends itself; one thread waits on all of them with
 //! one epoll instance, and sends a batch with one `sendmmsg` per port.
 //!
+//! **Link changes.** A link that goes down (carrier lost, `ip link set
+//! down`) is an event, not an error: the socket reports `ENETDOWN` once,
+//! the port is read as empty (and sends to it fail, which the run loop
+//! counts), and traffic resumes on the same socket when the link comes
+//! back.
+//!
 //! **Checksum offload.** A frame a Linux veth peer transmits with
 //! checksum offload on reaches a packet socket with its TCP/UDP checksum
 //! only partly computed (the kernel would have finished it). This datapath
@@ -161,8 +167,12 @@ impl Datapath for PnetDatapath {
         }
         let ports = &self.ports;
         self.rotation.fill(batch, |port, buffer| {
-            let (len, _) = rustix::net::recv(&ports[port].socket, buffer, RecvFlags::DONTWAIT)?;
-            Ok(len)
+            match rustix::net::recv(&ports[port].socket, buffer, RecvFlags::DONTWAIT) {
+                Ok((len, _)) => Ok(len),
+                // The link went down: nothing to read until it is back.
+                Err(rustix::io::Errno::NETDOWN) => Err(io::ErrorKind::WouldBlock.into()),
+                Err(errno) => Err(errno.into()),
+            }
         })
     }
 
