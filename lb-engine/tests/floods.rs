@@ -126,3 +126,52 @@ fn a_full_table_still_forwards_new_flows() {
     assert_eq!((traffic.stateless, traffic.stateless_replies), (1, 1));
     assert_eq!(traffic.dropped, 0, "nothing refused");
 }
+
+/// Direct return has no reply to translate: a full table simply sends the
+/// newcomer to its pick, without a session.
+#[test]
+fn direct_return_forwards_statelessly_when_full() {
+    let config: lb_engine::DirectReturnConfig = toml::from_str(
+        r#"
+        vips = ["10.0.0.1"]
+        mac = "02:00:00:00:00:aa"
+        backends = [{ mac = "02:00:00:00:5e:01" }]
+        one_armed = true
+        [sessions]
+        capacity = 2
+        "#,
+    )
+    .unwrap();
+    let mut lb = lb_engine::DirectReturn::new(&config).unwrap();
+    let now = Instant::now();
+    let send = |lb: &mut lb_engine::DirectReturn, from: SocketAddrV4, flags: TcpFlags| {
+        let ethernet = EthernetRepr::new(
+            MacAddr([2, 0, 0, 0, 0, 0x0c]),
+            MacAddr([2, 0, 0, 0, 0, 0xaa]),
+        );
+        let tcp = TcpRepr::new(from.port(), 80, flags);
+        let mut frame = FrameRepr::ipv4(ethernet, Ipv4Repr::new(*from.ip(), *VIP.ip()), tcp, b"")
+            .to_vec()
+            .unwrap();
+        let verdict = lb.handle_frame(now, lb_engine::FRONTEND_PORT, &mut frame);
+        (verdict, Frame::parse(&frame[..]).unwrap().dst_mac())
+    };
+    for n in 0..2 {
+        send(&mut lb, client(n), TcpFlags::SYN);
+        send(&mut lb, client(n), TcpFlags::ACK);
+    }
+    let (verdict, to) = send(&mut lb, client(7), TcpFlags::SYN);
+    assert_eq!(
+        (verdict, to),
+        (Verdict::Reply, MacAddr([2, 0, 0, 0, 0x5e, 1]))
+    );
+    let stats = lb.stats(now);
+    assert_eq!(
+        (
+            stats.sessions,
+            stats.traffic.stateless,
+            stats.traffic.dropped
+        ),
+        (2, 1, 0)
+    );
+}
