@@ -1,8 +1,9 @@
 //! Changing a running lb-rp through lbctl while long-lived connections
 //! stream: they keep their backends; new ones follow the new weights;
 //! removing a backend ends only its connections; Prometheus counters match
-//! the connections made; SIGHUP reloads the configuration file, and a broken
-//! file changes nothing.
+//! the connections made; SIGHUP reloads the configuration file and says
+//! what changed, and a broken file, one without services or one that
+//! changes `[sessions]` changes nothing.
 
 mod common;
 
@@ -219,6 +220,18 @@ fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
     hup()?;
     wait();
     assert!(listed().contains("192.168.1.4:9000"), "{}", listed());
+    // A file without services, and one that changes [sessions]: refused too.
+    lab.write_config("rp.toml", &ReverseProxyConfig::default())?;
+    hup()?;
+    wait();
+    assert!(listed().contains("192.168.1.4:9000"), "{}", listed());
+    let mut resized =
+        ReverseProxyConfig::with_services([ServiceConfig::tcp(VIP, 9000).backend(b2, 2)]);
+    resized.sessions.capacity = 1024;
+    lab.write_config("rp.toml", &resized)?;
+    hup()?;
+    wait();
+    assert!(listed().contains("192.168.1.4:9000"), "{}", listed());
     lab.write_config(
         "rp.toml",
         &ReverseProxyConfig::with_services([ServiceConfig::tcp(VIP, 9000).backend(b2, 2)]),
@@ -248,6 +261,18 @@ fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
         log.contains("reload failed, configuration unchanged"),
         "{log}"
     );
-    assert!(log.contains("reloaded"), "{log}");
+    assert!(log.contains("the file has no services"), "{log}");
+    assert!(
+        log.contains("[sessions] changed, which takes a restart"),
+        "{log}"
+    );
+    // It says what changed, the API's changes it replaced included (b2
+    // drained, b3 re-weighted to 5).
+    assert!(
+        log.contains("-172.16.0.100:9000/tcp backend 192.168.1.3:9000 weight 0")
+            && log.contains("-172.16.0.100:9000/tcp backend 192.168.1.4:9000 weight 5")
+            && log.contains("+172.16.0.100:9000/tcp backend 192.168.1.3:9000 weight 2"),
+        "the reload says what changed: {log}"
+    );
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use lb_engine::{Control, ReverseProxy, ReverseProxyConfig};
+use lb_engine::{Control, ReverseProxy, ReverseProxyConfig, ServiceConfig};
 use lb_examples::cli::{DatapathArgs, InterfaceSpec, admin_addr, fail, parse_or_exit};
 use lb_examples::serve::{Signals, log, serve, start_admin};
 
@@ -60,8 +60,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         anyhow::bail!("with several --frontend, each needs an address: --frontend IF=IP");
     }
     let config = load(&cli.config)?;
-    let frontends = cli.frontend.iter().map(|f| f.ip).collect();
-    let mut engine = ReverseProxy::new(frontends, &config)
+    let mut engine = ReverseProxy::new(cli.frontend.iter().map(|f| f.ip).collect(), &config)
         .with_context(|| format!("config {}", cli.config.display()))?;
     for service in engine.services() {
         let backends: Vec<String> = service
@@ -80,6 +79,8 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
             );
         }
     }
+    let frontends: Vec<_> = cli.frontend.iter().map(|f| f.ip).collect();
+    let mut loaded = config;
     let mut interfaces: Vec<String> = cli.frontend.iter().map(|f| f.name.clone()).collect();
     interfaces.push(cli.backend.name.clone());
     let signals = Signals::install()?;
@@ -97,9 +98,11 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
                 admin.apply(engine);
             }
             if reload_signals.take_reload() {
-                match load(&path).and_then(|config| Ok(engine.replace_services(&config.services)?))
-                {
-                    Ok(()) => log(PROGRAM, format_args!("reloaded {}", path.display())),
+                match reload(engine, &frontends, &path, &mut loaded) {
+                    Ok(changes) => log(
+                        PROGRAM,
+                        format_args!("reloaded {}: {changes}", path.display()),
+                    ),
                     Err(error) => log(
                         PROGRAM,
                         format_args!("reload failed, configuration unchanged: {error:#}"),
@@ -108,4 +111,73 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
             }
         },
     )
+}
+
+/// Reloads the file: checked as at startup, whole; then its services
+/// replace the running ones (the file wins over changes made through the
+/// API since). Refuses a file without services, and changes to the other
+/// sections, which take a restart. Says what changed.
+fn reload(
+    engine: &mut ReverseProxy,
+    frontends: &[Option<std::net::Ipv4Addr>],
+    path: &PathBuf,
+    loaded: &mut ReverseProxyConfig,
+) -> anyhow::Result<String> {
+    let config = load(path)?;
+    ReverseProxy::new(frontends.to_vec(), &config)
+        .with_context(|| format!("config {}", path.display()))?;
+    if config.services.is_empty() {
+        anyhow::bail!("the file has no services; remove services through the API instead");
+    }
+    let sections = [
+        ("[sessions]", config.sessions == loaded.sessions),
+        ("[selection]", config.selection == loaded.selection),
+        ("[health]", config.health == loaded.health),
+    ];
+    if let Some((section, _)) = sections.iter().find(|(_, same)| !same) {
+        anyhow::bail!("{section} changed, which takes a restart");
+    }
+    let before = engine.services();
+    engine.replace_services(&config.services)?;
+    *loaded = config;
+    Ok(changes(&before, &engine.services()))
+}
+
+/// What differs between two service lists, for the log.
+fn changes(before: &[ServiceConfig], after: &[ServiceConfig]) -> String {
+    let named = |services: &[ServiceConfig]| -> Vec<(String, String)> {
+        services
+            .iter()
+            .flat_map(|service| {
+                let key = service
+                    .keys()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let mut entries = vec![(key.clone(), format!("policy {}", service.policy))];
+                entries.extend(service.backends.iter().map(|b| {
+                    let at = format!("{}:{}", b.ip, b.port.unwrap_or(service.port));
+                    (key.clone(), format!("backend {at} weight {}", b.weight))
+                }));
+                entries
+            })
+            .collect()
+    };
+    let (old, new) = (named(before), named(after));
+    let mut said: Vec<String> = Vec::new();
+    said.extend(
+        old.iter()
+            .filter(|e| !new.contains(e))
+            .map(|(s, what)| format!("-{s} {what}")),
+    );
+    said.extend(
+        new.iter()
+            .filter(|e| !old.contains(e))
+            .map(|(s, what)| format!("+{s} {what}")),
+    );
+    if said.is_empty() {
+        "no change".to_owned()
+    } else {
+        said.join("; ")
+    }
 }
