@@ -111,7 +111,7 @@ fn probe_frames_are_well_formed_and_close_what_they_open() {
     let check = "kind = \"tcp\"\ninterval_ms = 100\ntimeout_ms = 50";
     let mut sim = sim_of(proxy("tcp", check), Behaviour::Live, Behaviour::Refusing);
     sim.run(Duration::from_millis(500));
-    let (mut arps, mut syns, mut rsts) = (0, 0, 0);
+    let (mut arps, mut syns, mut syns_to_live, mut rsts) = (0, 0, 0, 0);
     let mut syn_seqs = Vec::new();
     for frame in &sim.sent {
         let packet = SlicedPacket::from_ethernet(frame).expect("etherparse reads it");
@@ -130,6 +130,8 @@ fn probe_frames_are_well_formed_and_close_what_they_open() {
         assert_eq!(tcp.checksum(), checksum, "TCP checksum");
         if tcp.syn() {
             syns += 1;
+            syns_to_live +=
+                usize::from(ip.header().destination_addr() == Ipv4Addr::new(192, 168, 1, 2));
             syn_seqs.push(tcp.sequence_number());
         } else if tcp.rst() {
             rsts += 1;
@@ -138,10 +140,11 @@ fn probe_frames_are_well_formed_and_close_what_they_open() {
     }
     assert_eq!(arps, 2, "one ARP request per backend, then cached");
     assert!(syns >= 8, "{syns} SYNs");
-    // Only the live backend's SYN-ACKs are answered with RST.
-    assert!(
-        rsts >= syns / 2 - 1 && rsts <= syns / 2 + 1,
-        "{rsts} RSTs for {syns} SYNs"
+    // Each of the live backend's SYN-ACKs, and only those, is answered
+    // with RST.
+    assert_eq!(
+        rsts, syns_to_live,
+        "{rsts} RSTs for {syns_to_live} SYNs to the live backend"
     );
     assert_eq!(
         sim.health_of("192.168.1.3").health_detail.last_probe,

@@ -193,6 +193,23 @@ where
                 streak: health.detail(now).probe_streak,
             },
         );
+        // A result against the backend's state starts a transition: the
+        // next probes come at the faster interval (HAProxy's `fastinter`),
+        // so `fall` failures (or `rise` passes) are counted sooner.
+        let Some(member) = self
+            .services
+            .get_mut(owner.service)
+            .and_then(|service| service.backends.get_mut(owner.backend))
+        else {
+            return;
+        };
+        if result.passed() != member.health.is_usable() {
+            let sooner = now + check.interval(true);
+            if member.next_probe.is_none_or(|at| at > sooner) {
+                member.next_probe = Some(sooner);
+                self.health.wake_at(sooner);
+            }
+        }
     }
 
     /// The backend of `owner` completed a handshake.

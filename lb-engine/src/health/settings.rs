@@ -62,8 +62,9 @@ pub struct HealthCheck {
     /// Time between probes of a backend, in milliseconds (default 1000).
     #[serde(default = "HealthCheck::default_interval")]
     pub interval_ms: u64,
-    /// Time between probes while a backend is down, in milliseconds
-    /// (default half the interval): it comes back sooner.
+    /// Time between probes while a backend is down or changing (a probe
+    /// failed while it is up, or passed while it is down), in milliseconds
+    /// (default half the interval): HAProxy's `fastinter`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhealthy_interval_ms: Option<u64>,
     /// How long a probe waits for its answer, in milliseconds (default
