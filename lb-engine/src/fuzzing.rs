@@ -158,19 +158,48 @@ pub fn encode_records(frames: &[(u8, u8, Vec<u8>)]) -> Vec<u8> {
     data
 }
 
-/// Feeds a frame sequence to each engine on arbitrary ports. Properties:
-/// nothing panics; every frame sent re-parses (so its IPv4 checksum is
-/// right) and keeps a valid transport checksum if it came in with one; no
-/// engine holds more sessions than its capacity.
+/// Feeds a frame sequence to each engine on arbitrary ports, after a flood
+/// that fills its session table when the input's first byte is odd.
+/// Properties: nothing panics; every frame sent re-parses (so its IPv4
+/// checksum is right) and keeps a valid transport checksum if it came in
+/// with one; no engine holds more sessions than its capacity.
 pub fn engines(data: &[u8]) {
     let records = records(data);
+    let flood = data.first().is_some_and(|first| first & 1 == 1);
     let mut reverse_proxy = fuzz_reverse_proxy();
     let mut direct_return = fuzz_direct_return();
     let mut nat_proxy = fuzz_nat_proxy();
     let engines: [&mut dyn Fuzzed; 3] = [&mut reverse_proxy, &mut direct_return, &mut nat_proxy];
     for engine in engines {
-        drive(engine, &records);
+        drive(engine, &records, flood);
     }
+}
+
+/// Spoofed SYNs, each followed by a blind ACK, to every fuzzed engine's
+/// address (10.0.0.1:80 at 02:00:00:00:00:aa): twice as many clients as a
+/// fuzzed table holds.
+fn flood_frames() -> Vec<Vec<u8>> {
+    use lb_packet::{EthernetRepr, FrameRepr, Ipv4Repr, TcpFlags, TcpRepr};
+    let ethernet = EthernetRepr::new(
+        MacAddr([2, 0, 0, 0, 0, 0x0c]),
+        MacAddr([2, 0, 0, 0, 0, 0xaa]),
+    );
+    let clients = u32::try_from(2 * FUZZ_SESSIONS).unwrap_or(u32::MAX);
+    (0..clients)
+        .flat_map(|n| {
+            let ip = Ipv4Repr::new(Ipv4Addr::from(0x0ac8_0000 + n), Ipv4Addr::new(10, 0, 0, 1));
+            [(TcpFlags::SYN, 0), (TcpFlags::ACK, n.wrapping_mul(7919))].map(|(flags, ack)| {
+                let tcp = TcpRepr {
+                    seq: 1,
+                    ack,
+                    ..TcpRepr::new(40000, 80, flags)
+                };
+                FrameRepr::ipv4(ethernet, ip, tcp, b"")
+                    .to_vec()
+                    .unwrap_or_default()
+            })
+        })
+        .collect()
 }
 
 /// An engine the fuzzer drives and reads.
@@ -178,11 +207,13 @@ trait Fuzzed: Engine + Observe {}
 
 impl<E: Engine + Observe> Fuzzed for E {}
 
-fn drive(engine: &mut dyn Fuzzed, records: &[(u8, u8, &[u8])]) {
+fn drive(engine: &mut dyn Fuzzed, records: &[(u8, u8, &[u8])], flood: bool) {
     let mut originated = Vec::new();
     let mut now = Instant::now();
     let ports = engine.port_count();
-    for &(port, wait, bytes) in records {
+    let flood = if flood { flood_frames() } else { Vec::new() };
+    let flooding = flood.iter().map(|frame| (0, 0, frame.as_slice()));
+    for (port, wait, bytes) in flooding.chain(records.iter().copied()) {
         now += Duration::from_millis(u64::from(wait) * 40);
         let port = PortId(u16::from(port) % u16::try_from(ports).unwrap_or(1));
         let valid_in = Frame::parse(bytes).ok().and_then(|f| f.l4_checksum_valid());
@@ -208,10 +239,8 @@ fn drive(engine: &mut dyn Fuzzed, records: &[(u8, u8, &[u8])]) {
                 );
             }
         }
-        if engine
-            .poll_timeout()
-            .is_some_and(|deadline| deadline <= now)
-        {
+        // As the run loop does: no deadline yet means call it anyway.
+        if engine.poll_timeout().is_none_or(|deadline| deadline <= now) {
             engine.handle_timeout(now);
         }
         while let Some(port) = engine.poll_transmit(&mut originated) {
