@@ -72,6 +72,16 @@ pub fn render(stats: &Stats) -> String {
             "Replies without a session translated from their backend endpoint.",
             t.stateless_replies,
         ),
+        (
+            "lb_snat_ports_taken_over_total",
+            "Source ports taken over from half-open or closed connections.",
+            t.ports_taken_over,
+        ),
+        (
+            "lb_refused_total",
+            "Connections refused with a reset: no source port was free.",
+            t.refused,
+        ),
     ] {
         out.metric(name, "counter", help);
         out.sample(name, &[], value);

@@ -35,6 +35,13 @@ pub struct TrafficCounters {
     /// endpoint (the reverse proxy).
     #[serde(default)]
     pub stateless_replies: u64,
+    /// Source ports a full NAT took over from a half-open or closed
+    /// connection because its destination had none free.
+    #[serde(default)]
+    pub ports_taken_over: u64,
+    /// Resets sent to clients whose connection found no source port.
+    #[serde(default)]
+    pub refused: u64,
     /// Dropped frames by [`DropReason::index`]; written as a map from
     /// [`DropReason::name`] to count.
     #[serde(with = "drops_by_name")]

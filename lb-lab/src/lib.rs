@@ -10,6 +10,8 @@
 //!   commands, background processes, and real servers and clients.
 //! - [`Wire`], [`SingleSubnet`], [`RoutedNetwork`]: a load balancer's
 //!   ports wired for a [`DatapathKind`], and the two common topologies.
+//! - [`Lab::paced_server`], [`Lab::stream`], [`Stream::longest_stall`]: a
+//!   steady stream whose gaps are the network's.
 //! - [`Lab::capture`], [`check_checksums`]: tcpdump, and its verdict on
 //!   every checksum it saw.
 //! - [`Lab::start_lb`], [`LoadBalancer`], [`ReverseProxyFlags`],
@@ -39,6 +41,7 @@ mod capture;
 mod lab;
 mod load_balancer;
 mod process;
+mod stream;
 mod topology;
 
 pub use capture::{Capture, check_checksums};
@@ -46,4 +49,5 @@ pub use lab::{Lab, is_root};
 pub use lb_datapath::DatapathKind;
 pub use load_balancer::{LoadBalancer, ReverseProxyFlags, counter};
 pub use process::run;
+pub use stream::Stream;
 pub use topology::{Host, RoutedNetwork, SingleSubnet, Wire};

@@ -60,5 +60,5 @@ pub use segment::{SeenRepr, Segment, TcpSeen};
 pub use snat::{PortRange, SnatAllocator, SnatError};
 pub use state::{Direction, SessionState};
 pub use stats::SessionStats;
-pub use table::{Hit, SessionInfo, SessionTable};
+pub use table::{Hit, RemovedSession, SessionInfo, SessionTable};
 pub use timeouts::Timeouts;

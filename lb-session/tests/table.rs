@@ -328,36 +328,45 @@ fn bad_inputs_are_refused() {
     );
 }
 
+/// Gives back the ports of every session the table let go of.
+fn release_departed(table: &mut SessionTable<u32>, snat: &mut SnatAllocator) {
+    while let Some(gone) = table.pop_departed() {
+        let remote = SocketAddrV4::new(gone.reverse.src, gone.reverse.src_port);
+        let port = u16::try_from(gone.value).unwrap();
+        snat.release(gone.reverse.dst, remote, gone.forward.proto, port);
+    }
+}
+
 #[test]
 fn snat_ports_avoid_live_mappings_and_come_back_on_expiry() {
     let start = Instant::now();
     let mut table = table(64);
+    table.report_departures();
     let proxy = Ipv4Addr::new(192, 168, 0, 100);
     let remote = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 1), 80);
-    let snat = SnatAllocator::new(PortRange::new(5000, 5003).unwrap(), HashKey::default());
+    let mut snat = SnatAllocator::new(PortRange::new(5000, 5003).unwrap(), HashKey::default());
     let mut ports = Vec::new();
     for client in 0..4 {
         let forward = FlowKey {
             dst: proxy,
             ..key(client, Protocol::Tcp)
         };
-        let port = snat
-            .allocate(&mut table, start, &forward, proxy, remote)
-            .unwrap();
+        let port = snat.allocate(&forward, proxy, remote).unwrap();
         assert!((5000..=5003).contains(&port));
         let reply = SnatAllocator::reply_key(proxy, port, remote, Protocol::Tcp);
-        table.insert(start, forward, reply, SYN, client).unwrap();
+        table
+            .insert(start, forward, reply, SYN, u32::from(port))
+            .unwrap();
         ports.push(port);
     }
     ports.sort();
     assert_eq!(ports, [5000, 5001, 5002, 5003], "no collision");
+    assert_eq!(snat.in_use(), 4);
     let fifth = FlowKey {
         dst: proxy,
         ..key(4, Protocol::Tcp)
     };
-    let error = snat
-        .allocate(&mut table, start, &fifth, proxy, remote)
-        .unwrap_err();
+    let error = snat.allocate(&fifth, proxy, remote).unwrap_err();
     assert!(matches!(error, SnatError::Exhausted { .. }));
     assert!(
         error
@@ -366,15 +375,49 @@ fn snat_ports_avoid_live_mappings_and_come_back_on_expiry() {
     );
     // Another destination has its own ports.
     let elsewhere = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 2), 80);
-    assert!(
-        snat.allocate(&mut table, start, &fifth, proxy, elsewhere)
-            .is_ok()
-    );
+    let other = snat.allocate(&fifth, proxy, elsewhere).unwrap();
+    snat.release(proxy, elsewhere, Protocol::Tcp, other);
     // The half-open sessions expire and free their ports.
     let later = start + Timeouts::default().tcp_half_open;
-    assert!(
-        snat.allocate(&mut table, later, &fifth, proxy, remote)
-            .is_ok()
+    assert_eq!(table.expire(later, 64), 4);
+    release_departed(&mut table, &mut snat);
+    assert_eq!(snat.in_use(), 0, "every port given back");
+    assert!(snat.allocate(&fifth, proxy, remote).is_ok());
+}
+
+#[test]
+fn snat_reuses_given_back_ports_last_and_offers_half_open_ones_for_takeover() {
+    let proxy = Ipv4Addr::new(192, 168, 0, 100);
+    let remote = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 1), 443);
+    let mut snat = SnatAllocator::new(PortRange::new(6000, 6099).unwrap(), HashKey([7; 16]));
+    let client = key(0, Protocol::Tcp);
+    let ports: Vec<u16> = (0..100)
+        .map(|_| snat.allocate(&client, proxy, remote).unwrap())
+        .collect();
+    let mut sorted = ports.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 100, "the permutation covers the range once");
+    assert_ne!(ports[..5], [6000, 6001, 6002, 6003, 6004], "not in order");
+    assert!(snat.allocate(&client, proxy, remote).is_err());
+    // Every port came out reclaimable (half-open), oldest first.
+    assert_eq!(
+        snat.reclaim_candidate(proxy, remote, Protocol::Tcp),
+        Some(ports[0])
+    );
+    // Given back, ports come out again in the order they came back.
+    snat.release(proxy, remote, Protocol::Tcp, ports[7]);
+    snat.release(proxy, remote, Protocol::Tcp, ports[3]);
+    assert_eq!(snat.allocate(&client, proxy, remote), Ok(ports[7]));
+    assert_eq!(snat.allocate(&client, proxy, remote), Ok(ports[3]));
+    for &port in &ports {
+        snat.release(proxy, remote, Protocol::Tcp, port);
+    }
+    assert_eq!(snat.in_use(), 0);
+    assert_eq!(
+        snat.reclaim_candidate(proxy, remote, Protocol::Tcp),
+        None,
+        "a destination's state goes with its last port"
     );
 }
 

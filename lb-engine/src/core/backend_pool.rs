@@ -19,6 +19,9 @@ pub(crate) struct Member<T> {
     pub(crate) counters: FlowCounters,
     pub(crate) health: BackendHealth,
     pub(crate) next_probe: Option<Instant>,
+    /// Sessions in the table that name it, kept as they open and close so
+    /// stats need no walk of the table.
+    pub(crate) sessions: usize,
 }
 
 impl<T> Member<T> {
@@ -29,6 +32,7 @@ impl<T> Member<T> {
             counters: FlowCounters::default(),
             health: BackendHealth::new(),
             next_probe: None,
+            sessions: 0,
         }
     }
 
@@ -259,15 +263,15 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
 
     /// The backends as stats show them at `now`, with `live` sessions per
     /// slot.
-    pub(crate) fn stats(&self, now: Instant, live: impl Fn(u32) -> usize) -> Vec<BackendStats> {
+    pub(crate) fn stats(&self, now: Instant) -> Vec<BackendStats> {
         self.members()
-            .map(|(slot, member)| BackendStats {
+            .map(|(_, member)| BackendStats {
                 name: member.target.to_string(),
                 weight: member.weight,
                 state: BackendState::of_weight(member.weight),
                 health: member.health.health(),
                 health_detail: member.health.detail(now),
-                sessions: live(slot),
+                sessions: member.sessions,
                 counters: member.counters,
             })
             .collect()

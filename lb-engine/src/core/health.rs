@@ -382,6 +382,7 @@ where
         });
         if !usable && self.health.settings.end_sessions_on_down {
             self.sessions.retain(|_, value| value.owner() != owner);
+            self.settle();
         }
     }
 }

@@ -19,12 +19,11 @@ mod sweep;
 
 use core::fmt::Display;
 use core::hash::Hash;
-use std::collections::HashMap;
 use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
 use lb_packet::{FlowKey, MacAddr};
-use lb_session::{InsertError, SessionTable, TcpSeen};
+use lb_session::{InsertError, RemovedSession, SessionTable, SnatAllocator, TcpSeen};
 
 use crate::stats::TrafficCounters;
 use crate::{
@@ -53,6 +52,9 @@ pub(crate) struct Core<K, T, V> {
     pub(crate) traffic: TrafficCounters,
     pub(crate) selector: SelectorConfig,
     pub(crate) health: HealthState,
+    /// Source ports, for an engine that translates sources (full NAT):
+    /// each session's port is given back as it ends.
+    pub(crate) snat: Option<SnatAllocator>,
     kind: EngineKind,
     sweep: SweepSchedule,
 }
@@ -82,12 +84,15 @@ where
         probe_port: PortId,
     ) -> Result<Self, ConfigError> {
         health.validate()?;
+        let mut table = SessionTable::new(sessions.table_config())?;
+        table.report_departures();
         Ok(Core {
             services: ServiceSlots::new(),
-            sessions: SessionTable::new(sessions.table_config())?,
+            sessions: table,
             traffic: TrafficCounters::default(),
             selector: selection.selector_config()?,
             health: HealthState::new(*health, probe_port, health.seed()),
+            snat: None,
             kind,
             sweep: SweepSchedule::default(),
         })
@@ -137,7 +142,50 @@ where
             Err(_) => return Err(DropReason::NoSession),
         }
         self.services.new_flow(owner);
+        self.services.session_opened(owner);
         Ok(())
+    }
+
+    /// Lets go of what each session the table let go of held: its count on
+    /// its backend, its source port. Call it after anything that may have
+    /// removed sessions.
+    #[inline]
+    pub(crate) fn settle(&mut self) {
+        if self.sessions.has_departed() {
+            self.settle_departed();
+        }
+    }
+
+    #[cold]
+    fn settle_departed(&mut self) {
+        while let Some(removed) = self.sessions.pop_departed() {
+            self.forget(&removed);
+        }
+    }
+
+    /// Ends the session with `key` (either direction); its value.
+    pub(crate) fn remove_session(&mut self, key: &FlowKey) -> Option<V> {
+        let removed = self.sessions.remove_entry(key)?;
+        self.forget(&removed);
+        Some(removed.value)
+    }
+
+    fn forget(&mut self, removed: &RemovedSession<V>) {
+        self.services.session_closed(removed.value.owner());
+        if let (Some(snat), Some((remote, port))) = (&mut self.snat, removed.value.snat()) {
+            let (proxy, proto) = (removed.reverse.dst, removed.forward.proto);
+            snat.release(proxy, remote, proto, port);
+        }
+    }
+
+    /// Moves the session with `key` to `value`'s backend.
+    pub(crate) fn reassign(&mut self, key: &FlowKey, value: V) {
+        let owner = value.owner();
+        if let Some(held) = self.sessions.peek_mut(key) {
+            let previous = core::mem::replace(held, value).owner();
+            self.services.session_closed(previous);
+            self.services.session_opened(owner);
+        }
     }
 
     /// Starts a session as [`open_session`](Self::open_session) does, or,
@@ -250,22 +298,26 @@ where
             service: slot,
             backend,
         };
-        Ok(Some(self.sessions.retain(|_, value| value.owner() != gone)))
+        let ended = self.sessions.retain(|_, value| value.owner() != gone);
+        self.settle();
+        Ok(Some(ended))
     }
 
     /// Removes the service under `key` and ends its sessions; how many, or
     /// `None` if there is no such service.
     pub(crate) fn remove_service(&mut self, key: &K) -> Option<usize> {
         let slot = self.services.remove(key)?;
-        Some(
-            self.sessions
-                .retain(|_, value| value.owner().service != slot),
-        )
+        let ended = self
+            .sessions
+            .retain(|_, value| value.owner().service != slot);
+        self.settle();
+        Some(ended)
     }
 
     /// Sweeps idle sessions when due.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.sweep.run(now, &mut self.sessions);
+        self.settle();
     }
 
     /// When the next sweep or health work is due.
@@ -276,19 +328,16 @@ where
         }
     }
 
-    /// A snapshot of every counter and of the live sessions per backend.
+    /// A snapshot of every counter and of the sessions per backend (those
+    /// the table holds: an expired one counts until it is swept).
     pub(crate) fn stats(&self, now: Instant) -> Stats {
-        let mut live: HashMap<Owner, usize> = HashMap::new();
-        for session in self.sessions.iter(now) {
-            *live.entry(session.value.owner()).or_default() += 1;
-        }
         Stats {
             engine: self.kind,
             traffic: self.traffic,
             sessions: self.sessions.len(),
             session_capacity: self.sessions.capacity(),
             session_table: self.sessions.stats(),
-            services: self.services.stats(now, &live),
+            services: self.services.stats(now),
         }
     }
 

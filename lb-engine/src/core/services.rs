@@ -4,12 +4,13 @@
 use core::fmt::Display;
 use core::hash::Hash;
 use std::collections::HashMap;
+use std::net::SocketAddrV4;
 
 use lb_algos::BackendId;
 
 use std::time::Instant;
 
-use super::backend_pool::BackendPool;
+use super::backend_pool::{BackendPool, Member};
 use crate::HealthCheck;
 use crate::stats::{BackendStats, FlowCounters, ServiceStats};
 
@@ -32,6 +33,12 @@ impl Owner {
 /// A session value that knows its [`Owner`].
 pub(crate) trait Owned {
     fn owner(&self) -> Owner;
+
+    /// The destination and source port its full NAT took, to give back
+    /// when it ends.
+    fn snat(&self) -> Option<(SocketAddrV4, u16)> {
+        None
+    }
 }
 
 /// A service: what it is called, its backends, its counters, how its
@@ -165,6 +172,26 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
         }
     }
 
+    /// Counts a session opened on its backend.
+    #[inline]
+    pub(crate) fn session_opened(&mut self, owner: Owner) {
+        if let Some(backend) = self.member_mut(owner) {
+            backend.sessions += 1;
+        }
+    }
+
+    /// Counts a session gone from its backend.
+    #[inline]
+    pub(crate) fn session_closed(&mut self, owner: Owner) {
+        if let Some(backend) = self.member_mut(owner) {
+            backend.sessions = backend.sessions.saturating_sub(1);
+        }
+    }
+
+    fn member_mut(&mut self, owner: Owner) -> Option<&mut Member<T>> {
+        self.get_mut(owner.service)?.backends.get_mut(owner.backend)
+    }
+
     /// Every counter back to zero.
     pub(crate) fn reset_counters(&mut self) {
         for service in self.slots.iter_mut().flatten() {
@@ -173,19 +200,12 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
         }
     }
 
-    /// The services as stats show them, sorted by name, given the live
-    /// sessions of each owner.
-    pub(crate) fn stats(&self, now: Instant, live: &HashMap<Owner, usize>) -> Vec<ServiceStats> {
+    /// The services as stats show them, sorted by name.
+    pub(crate) fn stats(&self, now: Instant) -> Vec<ServiceStats> {
         let mut services: Vec<ServiceStats> = self
             .iter()
-            .map(|(slot, service)| {
-                let backends: Vec<BackendStats> = service.backends.stats(now, |backend| {
-                    let owner = Owner {
-                        service: slot,
-                        backend,
-                    };
-                    live.get(&owner).copied().unwrap_or(0)
-                });
+            .map(|(_, service)| {
+                let backends: Vec<BackendStats> = service.backends.stats(now);
                 ServiceStats {
                     name: service.key.to_string(),
                     policy: service.backends.policy(),

@@ -68,7 +68,9 @@ impl<B: Balancer> Engine for B {
             Ok(mut frame) => self.dispatch(now, port, &mut frame),
             Err(error) => Verdict::Drop(error.into()),
         };
-        self.core_mut().traffic.record(len, verdict);
+        let core = self.core_mut();
+        core.settle();
+        core.traffic.record(len, verdict);
         verdict
     }
 

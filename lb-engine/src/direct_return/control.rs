@@ -122,6 +122,8 @@ impl Control for DirectReturn {
             return Err(ConfigError::UnknownVip(vip));
         }
         self.core.services.rekey(SERVICE, vips.without(vip));
-        Ok(self.core.sessions.retain(|key, _| key.dst != vip))
+        let ended = self.core.sessions.retain(|key, _| key.dst != vip);
+        self.core.settle();
+        Ok(ended)
     }
 }

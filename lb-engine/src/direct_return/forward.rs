@@ -110,9 +110,7 @@ impl DirectReturn {
         let Some(other) = self.core.retry_target(now, session.owner(), key, true) else {
             return session;
         };
-        if let Some(value) = self.core.sessions.peek_mut(key) {
-            *value = DsrSession(other);
-        }
+        self.core.reassign(key, DsrSession(other));
         DsrSession(other)
     }
 

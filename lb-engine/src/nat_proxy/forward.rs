@@ -47,7 +47,13 @@ impl NatProxy {
         let flags = segment.map(|s| s.flags);
         match self.core.sessions.lookup(now, &key, segment) {
             Some(hit) if hit.direction == Direction::Forward => {
-                let (session, previous) = (*hit.value, hit.previous);
+                if let Some(fin) = segment.filter(|s| s.flags.contains(TcpFlags::FIN)) {
+                    hit.value.client_fin = Some(fin.seq);
+                }
+                let (session, previous, state) = (*hit.value, hit.previous, hit.state);
+                if state != previous {
+                    self.note_state(session.dest, &key, session.snat_port, previous, state);
+                }
                 let session = match retried_syn(previous, flags) {
                     None => session,
                     Some(unanswered) => match self.retry(now, &key, segment, session, unanswered) {
@@ -58,7 +64,10 @@ impl NatProxy {
                 self.forward_to_destination(now, frame, &session)
             }
             Some(hit) => {
-                let (session, previous) = (*hit.value, hit.previous);
+                let (session, previous, state) = (*hit.value, hit.previous, hit.state);
+                if state != previous {
+                    self.note_state(session.dest, &key, session.snat_port, previous, state);
+                }
                 if let Some(held) = self.core.judge_reply(now, session.owner(), previous, flags) {
                     return held;
                 }
@@ -117,7 +126,7 @@ impl NatProxy {
         else {
             return Ok(session);
         };
-        self.core.sessions.remove(key);
+        self.core.remove_session(key);
         self.open(now, key, session.client_mac, segment, other)
     }
 
@@ -138,10 +147,13 @@ impl NatProxy {
             .ok_or(DropReason::NoBackend)?
             .target;
         let dest = SocketAddrV4::new(dest_addr, key.dst_port);
-        let snat_port = self
-            .snat
-            .allocate(&mut self.core.sessions, now, key, self.ip, dest)
-            .map_err(|_| DropReason::PortsExhausted)?;
+        let Some(snat_port) = self.source_port(key, dest, segment) else {
+            if let Some(syn) = segment {
+                self.refuse(key, client_mac, syn);
+                self.core.traffic.refused += 1;
+            }
+            return Err(DropReason::PortsExhausted);
+        };
         let session = ProxySession {
             client: key.src_endpoint(),
             client_mac,
@@ -149,10 +161,15 @@ impl NatProxy {
             dest,
             snat_port,
             dest_slot,
+            client_fin: None,
         };
         let reverse = SnatAllocator::reply_key(self.ip, snat_port, dest, key.proto);
-        self.core
-            .open_session(now, *key, reverse, segment, session)?;
+        if let Err(reason) = self.core.open_session(now, *key, reverse, segment, session) {
+            if let Some(snat) = self.core.snat.as_mut() {
+                snat.release(self.ip, dest, key.proto, snat_port);
+            }
+            return Err(reason);
+        }
         Ok(session)
     }
 

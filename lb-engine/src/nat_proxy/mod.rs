@@ -8,8 +8,10 @@
 mod config;
 mod control;
 mod forward;
+mod ports;
 mod reverse;
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
@@ -41,6 +43,9 @@ pub(crate) struct ProxySession {
     dest: SocketAddrV4,
     snat_port: u16,
     dest_slot: u32,
+    /// The sequence number of the client's FIN, once sent: a new
+    /// connection may take the port over only past it.
+    client_fin: Option<u32>,
 }
 
 impl Owned for ProxySession {
@@ -50,6 +55,10 @@ impl Owned for ProxySession {
             service: SERVICE,
             backend: self.dest_slot,
         }
+    }
+
+    fn snat(&self) -> Option<(SocketAddrV4, u16)> {
+        Some((self.dest, self.snat_port))
     }
 }
 
@@ -65,12 +74,19 @@ impl Owned for ProxySession {
 /// in a bounded queue for a bounded time, then are dropped and counted.
 /// ICMP errors about a connection are translated with it. Fragmented
 /// datagrams are dropped ([`DropReason::Fragment`]).
+///
+/// Source ports are unique per destination and allocated in constant
+/// time; a destination with none free has a half-open or closed
+/// connection's port taken over (a closed one only past its sequence
+/// numbers), and failing that the client's SYN is answered with a reset
+/// at once ([`DropReason::PortsExhausted`], counted as refused).
 pub struct NatProxy {
     ip: Ipv4Addr,
     mac: MacAddr,
     netmask: u32,
     gateway: Option<Ipv4Addr>,
-    snat: SnatAllocator,
+    /// Resets owed to clients no source port could be found for.
+    refusals: VecDeque<ports::Refusal>,
     /// Sorted.
     denied_ports: Vec<u16>,
     /// One service, [`SERVICE`], keyed by the proxy's address; its
@@ -102,7 +118,7 @@ impl NatProxy {
         let netmask = u32::MAX
             .checked_shl(32 - u32::from(config.prefix_len))
             .unwrap_or(0);
-        let core = Core::new(
+        let mut core = Core::new(
             EngineKind::NatProxy,
             &config.sessions,
             &config.selection,
@@ -125,12 +141,16 @@ impl NatProxy {
                 "the probe source must be another address than the proxy's own",
             ));
         }
+        core.snat = Some(SnatAllocator::new(
+            config.snat_ports,
+            core.selector.hash_key,
+        ));
         let mut engine = NatProxy {
             ip: config.ip,
             mac,
             netmask,
             gateway: config.gateway,
-            snat: SnatAllocator::new(config.snat_ports, core.selector.hash_key),
+            refusals: VecDeque::new(),
             denied_ports: config.denied_ports.clone(),
             core,
             resolver: ArpResolver::new(mac, config.ip, config.arp),
@@ -268,8 +288,12 @@ impl Balancer for NatProxy {
         self.resolver.poll_timeout()
     }
 
-    /// ARP requests, and frames released by answers.
+    /// ARP requests, frames released by answers, and resets refusing
+    /// connections.
     fn originate(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
-        self.resolver.pop_into(buffer).then_some(PROXY_PORT)
+        if self.resolver.pop_into(buffer) {
+            return Some(PROXY_PORT);
+        }
+        self.pop_refusal(buffer)
     }
 }

@@ -158,7 +158,7 @@ impl ReverseProxy {
         let Some(backend) = self.core.retry_target(now, session.owner, key, unanswered) else {
             return Ok(session);
         };
-        self.core.sessions.remove(key);
+        self.core.remove_session(key);
         let owner = Owner {
             backend,
             ..session.owner

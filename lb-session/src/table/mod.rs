@@ -5,6 +5,8 @@
 
 mod removal;
 
+pub use removal::RemovedSession;
+
 use core::fmt;
 use core::time::Duration;
 use std::hash::{BuildHasher, RandomState};
@@ -119,6 +121,9 @@ pub struct SessionTable<V> {
     unassured: usize,
     sweep_cursor: usize,
     stats: SessionStats,
+    reports_departures: bool,
+    /// Sessions let go of, not yet popped (a stack: order is of no use).
+    departed: Vec<RemovedSession<V>>,
 }
 
 fn tag(slot: u32, direction: Direction) -> u32 {
@@ -195,6 +200,8 @@ impl<V> SessionTable<V> {
             unassured: 0,
             sweep_cursor: 0,
             stats: SessionStats::default(),
+            reports_departures: false,
+            departed: Vec::new(),
         })
     }
 
@@ -278,7 +285,7 @@ impl<V> SessionTable<V> {
         let now = self.ticks(now);
         let (slot, direction) = untag(self.find(key)?);
         if self.is_expired(slot, now) {
-            self.remove_slot(slot);
+            self.depart(slot);
             self.stats.expired += 1;
             return None;
         }
@@ -316,7 +323,7 @@ impl<V> SessionTable<V> {
         match self.entry(slot) {
             Some(_) if !self.is_expired(slot, now) => true,
             _ => {
-                self.remove_slot(slot);
+                self.depart(slot);
                 self.stats.expired += 1;
                 false
             }
@@ -328,6 +335,14 @@ impl<V> SessionTable<V> {
     pub fn peek(&self, key: &FlowKey) -> Option<(Direction, &V)> {
         let (slot, direction) = untag(self.find(key)?);
         Some((direction, &self.entry(slot)?.value))
+    }
+
+    /// The protocol state of the session with `key` (either direction),
+    /// without recording a packet. It may have expired without being
+    /// reclaimed yet.
+    pub fn state(&self, key: &FlowKey) -> Option<SessionState> {
+        let (slot, _) = untag(self.find(key)?);
+        Some(self.entry(slot)?.tracker.state)
     }
 
     /// The value of the session with `key` (either direction), writable,

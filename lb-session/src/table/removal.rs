@@ -4,15 +4,29 @@ use std::time::Instant;
 
 use lb_packet::FlowKey;
 
-use super::{NIL, RECLAIM_SCAN, SessionTable, Slot, VACANT, tag, untag};
+use super::{Entry, NIL, RECLAIM_SCAN, SessionTable, Slot, VACANT, tag, untag};
 use crate::{Direction, InsertError};
+
+/// A session out of the table: one it let go of on its own (it expired,
+/// was evicted for room, or a [`retain`](SessionTable::retain) dropped
+/// it), as [`SessionTable::pop_departed`] hands it back, or one taken out
+/// by [`SessionTable::remove_entry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedSession<V> {
+    /// The key of the packet that created it.
+    pub forward: FlowKey,
+    /// The key its replies carried.
+    pub reverse: FlowKey,
+    /// The caller's value.
+    pub value: V,
+}
 
 impl<V> SessionTable<V> {
     /// Reclaims an expired session, else evicts the oldest unassured one.
     pub(super) fn make_room(&mut self, now: u64) -> Result<(), InsertError> {
         let oldest = self.oldest_unassured;
         if oldest != NIL && self.is_expired(oldest, now) {
-            self.remove_slot(oldest);
+            self.depart(oldest);
             self.stats.expired += 1;
             return Ok(());
         }
@@ -20,7 +34,7 @@ impl<V> SessionTable<V> {
             return Ok(());
         }
         if oldest != NIL {
-            self.remove_slot(oldest);
+            self.depart(oldest);
             self.stats.evicted += 1;
             return Ok(());
         }
@@ -39,7 +53,7 @@ impl<V> SessionTable<V> {
         } else {
             self.stats.evicted += 1;
         }
-        self.remove_slot(oldest);
+        self.depart(oldest);
     }
 
     /// Visits up to `budget` slots round-robin, removing expired sessions.
@@ -52,7 +66,7 @@ impl<V> SessionTable<V> {
             }
             if self.expiry[self.sweep_cursor] <= now {
                 let slot = u32::try_from(self.sweep_cursor).unwrap_or(NIL);
-                self.remove_slot(slot);
+                self.depart(slot);
                 self.stats.expired += 1;
                 removed += 1;
             }
@@ -68,17 +82,29 @@ impl<V> SessionTable<V> {
         self.sweep(now, budget)
     }
 
-    /// Removes the session with `key` (either direction).
+    /// Removes the session with `key` (either direction) and returns its
+    /// value: not reported as departed, the caller has it.
     pub fn remove(&mut self, key: &FlowKey) -> Option<V> {
+        self.remove_entry(key).map(|removed| removed.value)
+    }
+
+    /// As [`remove`](Self::remove), returning the session's keys too.
+    pub fn remove_entry(&mut self, key: &FlowKey) -> Option<RemovedSession<V>> {
         let (slot, _) = untag(self.find(key)?);
-        let value = self.remove_slot(slot);
+        let entry = self.remove_slot(slot)?;
         self.stats.removed += 1;
-        value
+        let [forward, reverse] = entry.keys;
+        Some(RemovedSession {
+            forward,
+            reverse,
+            value: entry.value,
+        })
     }
 
     /// Keeps only the sessions for which `keep` returns true; returns how
-    /// many were removed. Visits every session: for control-plane changes
-    /// (a backend leaving), not for the packet path.
+    /// many were removed (reported as departed when the table reports
+    /// departures). Visits every session: for control-plane changes (a
+    /// backend leaving), not for the packet path.
     pub fn retain(&mut self, mut keep: impl FnMut(&FlowKey, &mut V) -> bool) -> usize {
         let mut removed = 0;
         for index in 0..self.slots.len() {
@@ -88,7 +114,7 @@ impl<V> SessionTable<V> {
                 None => false,
             };
             if drop {
-                self.remove_slot(slot);
+                self.depart(slot);
                 self.stats.removed += 1;
                 removed += 1;
             }
@@ -128,7 +154,42 @@ impl<V> SessionTable<V> {
         }
     }
 
-    pub(super) fn remove_slot(&mut self, slot: u32) -> Option<V> {
+    /// From now on, keeps each session the table lets go of on its own for
+    /// [`pop_departed`](Self::pop_departed), so that whoever tracks
+    /// something per session (live counts, NAT ports) can let go too. The
+    /// caller must then pop them after each call, or they pile up.
+    pub fn report_departures(&mut self) {
+        self.reports_departures = true;
+    }
+
+    /// A session let go of and not yet popped, if the table
+    /// [reports departures](Self::report_departures).
+    #[inline]
+    pub fn pop_departed(&mut self) -> Option<RemovedSession<V>> {
+        self.departed.pop()
+    }
+
+    /// True when departed sessions wait to be popped.
+    #[inline]
+    pub fn has_departed(&self) -> bool {
+        !self.departed.is_empty()
+    }
+
+    /// Removes the session in `slot`, reporting it if asked to.
+    pub(super) fn depart(&mut self, slot: u32) {
+        if let Some(entry) = self.remove_slot(slot) {
+            if self.reports_departures {
+                let [forward, reverse] = entry.keys;
+                self.departed.push(RemovedSession {
+                    forward,
+                    reverse,
+                    value: entry.value,
+                });
+            }
+        }
+    }
+
+    pub(super) fn remove_slot(&mut self, slot: u32) -> Option<Entry<V>> {
         if !self.entry(slot)?.tracker.assured() {
             self.unlink_unassured(slot);
         }
@@ -154,6 +215,6 @@ impl<V> SessionTable<V> {
             }
         }
         self.len -= 1;
-        Some(entry.value)
+        Some(entry)
     }
 }

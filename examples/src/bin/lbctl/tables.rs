@@ -64,6 +64,8 @@ pub(crate) fn stats(stats: &Stats) {
     let stateless = [
         ("stateless", t.stateless),
         ("stateless_replies", t.stateless_replies),
+        ("ports_taken_over", t.ports_taken_over),
+        ("refused", t.refused),
     ];
     for (field, value) in received.into_iter().chain(t.outcomes()).chain(stateless) {
         println!("{field:<11} {value}");

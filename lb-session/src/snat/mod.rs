@@ -1,13 +1,15 @@
-//! Source ports for full NAT.
+//! Source ports for full NAT: the ranges they come from, and the
+//! allocator that hands them out.
+
+mod allocator;
+
+pub use allocator::SnatAllocator;
 
 use core::fmt;
 use core::str::FromStr;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::Instant;
 
-use lb_packet::{FlowHasher, FlowKey, HashKey, Protocol};
-
-use crate::SessionTable;
+use lb_packet::Protocol;
 
 /// An inclusive range of ports, `first-last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +99,7 @@ impl<'de> serde::Deserialize<'de> for PortRange {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SnatError {
-    /// Every port of the range has a live session towards this destination.
+    /// Every port of the range is in use towards this destination.
     #[error("no free source port on {proxy} towards {remote} ({proto})")]
     Exhausted {
         /// The proxy's address.
@@ -118,77 +120,4 @@ pub enum SnatError {
     /// Not `LO-HI`.
     #[error("invalid port range {0:?}: expected LO-HI, like 32768-60999")]
     Unparsable(String),
-}
-
-/// Chooses source ports for connections a full NAT makes on their
-/// clients' behalf.
-///
-/// A port is free towards a destination when no live session in the table
-/// expects replies from that destination to it, so ports are per
-/// (proxy address, destination, protocol), collide with no live mapping, and
-/// come free again as their sessions expire: the allocator keeps no state
-/// of its own. The search starts at a keyed hash of the client's flow, so
-/// ports are not predictable from outside.
-#[derive(Debug, Clone)]
-pub struct SnatAllocator {
-    range: PortRange,
-    hasher: FlowHasher,
-}
-
-impl SnatAllocator {
-    /// An allocator over `range`, hashing with `key`.
-    pub fn new(range: PortRange, key: HashKey) -> Self {
-        SnatAllocator {
-            range,
-            hasher: FlowHasher::new(key),
-        }
-    }
-
-    /// The range ports come from.
-    pub fn range(&self) -> PortRange {
-        self.range
-    }
-
-    /// The key a reply from `remote` to `proxy:port` carries.
-    pub fn reply_key(proxy: Ipv4Addr, port: u16, remote: SocketAddrV4, proto: Protocol) -> FlowKey {
-        // ICMP echo carries its identifier in both port slots.
-        let src_port = if proto == Protocol::Icmp {
-            port
-        } else {
-            remote.port()
-        };
-        FlowKey {
-            src: *remote.ip(),
-            dst: proxy,
-            src_port,
-            dst_port: port,
-            proto,
-        }
-    }
-
-    /// A free port on `proxy` for `client`'s new connection to `remote`.
-    pub fn allocate<V>(
-        &self,
-        table: &mut SessionTable<V>,
-        now: Instant,
-        client: &FlowKey,
-        proxy: Ipv4Addr,
-        remote: SocketAddrV4,
-    ) -> Result<u16, SnatError> {
-        let len = self.range.len();
-        let start = (self.hasher.flow(client) % u64::from(len)) as u32;
-        for step in 0..len {
-            let offset = (start + step) % len;
-            // offset < len <= 65536 - first, so the sum is a port.
-            let port = self.range.first + offset as u16;
-            if !table.contains(now, &Self::reply_key(proxy, port, remote, client.proto)) {
-                return Ok(port);
-            }
-        }
-        Err(SnatError::Exhausted {
-            proxy,
-            remote,
-            proto: client.proto,
-        })
-    }
 }
