@@ -88,6 +88,33 @@ pub fn admin_addr(text: &str) -> Result<std::net::SocketAddr, String> {
     lb_control::parse_admin_addr(text)
 }
 
+/// The admin endpoint: `--admin` and `--admin-token-file`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminArgs {
+    /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
+    pub admin: Option<std::net::SocketAddr>,
+    /// The admin API's bearer token, in FILE (surrounding whitespace
+    /// ignored).
+    ///
+    /// Required for every request when ADDR is not loopback (the endpoint
+    /// refuses to start there without it), and for changes on loopback.
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// The token in `path`: its text, trimmed; an error naming the file when
+/// it cannot be read or holds none.
+pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("admin token file {}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        anyhow::bail!("admin token file {} is empty", path.display());
+    }
+    Ok(token.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,6 @@
 //! Running an engine on real interfaces until a signal says stop.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +12,8 @@ use lb_datapath_pnet::PnetDatapath;
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Datapath, Engine, Observe, RunOptions, Stats, run_with};
 
-use crate::cli::{DatapathArgs, DatapathKind};
-use lb_control::{AdminCommands, Routable};
+use crate::cli::{AdminArgs, DatapathArgs, DatapathKind, read_token};
+use lb_control::{AdminCommands, AdminOptions, Routable};
 
 /// Opens `interfaces` as the engine's ports, in order, captured to a file
 /// when `--capture` says so (logged, as `program`).
@@ -87,15 +86,59 @@ impl Signals {
     }
 }
 
-/// Starts the admin endpoint when `addr` is given, logging where.
+/// Starts the admin endpoint when `--admin` is given, logging where and
+/// whether it takes a token. Raises the descriptor limit first, so that
+/// many clients do not run the process out of them.
 pub fn start_admin<E: Routable>(
     program: &str,
-    addr: Option<SocketAddr>,
+    args: &AdminArgs,
 ) -> anyhow::Result<Option<AdminCommands<E>>> {
-    let Some(addr) = addr else { return Ok(None) };
-    let (commands, bound) = lb_control::start::<E>(addr)?;
-    log(program, format_args!("admin endpoint on http://{bound}"));
+    let Some(addr) = args.admin else {
+        if args.admin_token_file.is_some() {
+            anyhow::bail!("--admin-token-file needs --admin");
+        }
+        return Ok(None);
+    };
+    let token = args
+        .admin_token_file
+        .as_deref()
+        .map(read_token)
+        .transpose()?;
+    let guarded = if token.is_some() {
+        ", token required"
+    } else {
+        ""
+    };
+    raise_descriptor_limit(program);
+    let (commands, bound) = lb_control::start_with::<E>(addr, AdminOptions { token })?;
+    let writes = if addr.ip().is_loopback() && guarded.is_empty() {
+        " (loopback; anyone on this host may change it: --admin-token-file guards writes)"
+    } else {
+        guarded
+    };
+    log(
+        program,
+        format_args!("admin endpoint on http://{bound}{writes}"),
+    );
     Ok(Some(commands))
+}
+
+/// Lifts the soft limit on open descriptors to the hard one.
+fn raise_descriptor_limit(program: &str) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(error) = setrlimit(Resource::Nofile, raised) {
+            log(
+                program,
+                format_args!("cannot raise the descriptor limit: {error}"),
+            );
+        }
+    }
 }
 
 /// Logs a line to stderr, prefixed with the program's name.
@@ -104,18 +147,25 @@ pub fn log(program: &str, message: impl std::fmt::Display) {
 }
 
 /// Opens the ports, prints the `ready` line, and runs `engine` until a stop
-/// signal; `between_batches` runs between batches with the engine. Prints
-/// a summary when it stops.
+/// signal; between batches it runs the admin endpoint's commands (woken
+/// for them at once), then `between_batches` with the engine. Prints a
+/// summary when it stops.
 pub fn serve<E: Engine + Observe>(
     program: &str,
     datapath: &DatapathArgs,
     interfaces: &[String],
     engine: &mut E,
     signals: &Signals,
+    admin: Option<AdminCommands<E>>,
     mut between_batches: impl FnMut(&mut E),
 ) -> anyhow::Result<()> {
     let kind = datapath.kind;
     let mut datapath = open_datapath(program, datapath, interfaces)?;
+    if let Some(admin) = &admin {
+        datapath
+            .watch(admin.waker())
+            .context("watching for admin commands")?;
+    }
     println!(
         "{program} ready: {} ports on {kind} ({})",
         interfaces.len(),
@@ -128,6 +178,9 @@ pub fn serve<E: Engine + Observe>(
         &signals.stop,
         RunOptions::default(),
         |engine: &mut E| {
+            if let Some(admin) = &admin {
+                admin.apply(engine);
+            }
             between_batches(engine);
             while let Some(event) = engine.poll_health_event() {
                 log(program, event);

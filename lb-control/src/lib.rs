@@ -1,9 +1,11 @@
 //! The admin HTTP API of `lb` as a library: read a running engine and
 //! change it, off the packet path, with typed requests and answers.
 //!
-//! A thread serves HTTP (tiny_http). Every request becomes a command that
-//! the packet thread runs between two batches ([`AdminCommands::apply`]),
-//! with the engine to itself: reads see a consistent snapshot, and a
+//! A thread serves HTTP (hyper, connections as tasks of one tokio
+//! runtime, each bounded in time and size, at most 1024 at once). Every
+//! request becomes a command that the packet thread runs between two
+//! batches ([`AdminCommands::apply`]), woken at once by an eventfd its
+//! datapath watches ([`AdminCommands::waker`]), with the engine to itself: reads see a consistent snapshot, and a
 //! change lands between two frames or, when refused, not at all. One
 //! router serves every engine through its [`Observe`] and [`Control`]
 //! traits; refusals map the engine's typed [`ConfigError`] to a status
@@ -31,6 +33,14 @@
 //! `VIP/udp/PORT`, `VIP/icmp` for the reverse proxy); `BACKEND` its
 //! backend key (`IP[:PORT]`, a MAC, an IP).
 //!
+//! Who may call it ([`AdminOptions`]): on a loopback address anyone may
+//! read, and write unless a bearer token is set; on any other address it
+//! starts only with a token, required for every request. Browsers cannot
+//! write: a request whose `Origin` is not its `Host` is refused, as is a
+//! body that is not `application/json` (what a form can send), and on
+//! loopback a `Host` that is neither an address nor `localhost` (DNS
+//! rebinding).
+//!
 //! This crate serves HTTP and renders counters; it moves no frames.
 //!
 //! ```
@@ -53,6 +63,7 @@
 //! [`ConfigError`]: lb_engine::ConfigError
 
 pub mod api;
+mod guard;
 pub mod prometheus;
 mod query;
 mod reply;
@@ -61,4 +72,7 @@ mod server;
 
 pub use reply::Reply;
 pub use router::{Command, Routable, route};
-pub use server::{AdminCommands, parse_admin_addr, start};
+pub use server::{
+    AdminCommands, AdminOptions, BODY_TIMEOUT, CONNECTION_LIFETIME, HEADER_TIMEOUT, MAX_BODY,
+    MAX_CONNECTIONS, MAX_HEADER_BYTES, parse_admin_addr, start, start_with,
+};

@@ -1,35 +1,84 @@
-//! The admin endpoint's thread: HTTP in, commands to the packet thread,
-//! answers back.
+//! The admin endpoint's thread: HTTP in (hyper, on a single-threaded
+//! tokio runtime), commands to the packet thread, answers back.
+//!
+//! One client cannot stop it: connections are tasks, not threads, at most
+//! [`MAX_CONNECTIONS`] at once (the next are closed at once); headers must
+//! arrive within [`HEADER_TIMEOUT`] and fit [`MAX_HEADER_BYTES`], bodies
+//! within [`BODY_TIMEOUT`] and [`MAX_BODY`]; a connection lives at most
+//! [`CONNECTION_LIFETIME`]; a failed accept (no descriptor left) is
+//! retried, never fatal.
 
-use std::io::Read;
+use std::convert::Infallible;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use crate::Reply;
-use crate::router::{Command, Routable, route};
 use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN, TRANSFER_ENCODING};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use lb_engine::Waker;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::Reply;
+use crate::guard::{Guard, RequestHead};
+use crate::router::{Command, Routable, route};
 
 /// Largest request body accepted.
-const MAX_BODY: u64 = 1 << 20;
+pub const MAX_BODY: usize = 1 << 20;
+/// Largest request head (request line and headers) accepted.
+pub const MAX_HEADER_BYTES: usize = 16 << 10;
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Longest a client may take to send a request's head.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a client may take to send a request's body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a connection stays open, however busy.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 /// Longest a request waits for the packet thread.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause after a failed accept (out of descriptors) before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-type Request<E> = (Command<E>, Sender<Reply>);
+type Pending<E> = (Command<E>, oneshot::Sender<Reply>);
+
+/// How the endpoint admits requests.
+#[derive(Debug, Clone, Default)]
+pub struct AdminOptions {
+    /// The bearer token: required for every request on a non-loopback
+    /// address (which refuses to start without one), and for writes on a
+    /// loopback one.
+    pub token: Option<String>,
+}
 
 /// The packet thread's end of the admin endpoint: run what it sent.
 #[derive(Debug)]
 pub struct AdminCommands<E> {
-    commands: Receiver<Request<E>>,
+    commands: Receiver<Pending<E>>,
+    waker: Waker,
 }
 
 impl<E> AdminCommands<E> {
     /// Runs every pending command against `engine`; call it between
     /// batches, where changes land whole.
     pub fn apply(&self, engine: &mut E) {
+        self.waker.reset();
         while let Ok((command, reply)) = self.commands.try_recv() {
             let _ = reply.send(command(engine, Instant::now()));
         }
+    }
+
+    /// Woken with each command: a datapath watching it
+    /// ([`Datapath::watch`](lb_engine::Datapath::watch)) returns from its
+    /// wait at once, so commands run without waiting for a poll timeout.
+    pub fn waker(&self) -> &Waker {
+        &self.waker
     }
 }
 
@@ -44,57 +93,157 @@ pub fn parse_admin_addr(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("invalid admin address {text:?}; expected PORT or HOST:PORT"))
 }
 
-/// Starts the admin endpoint for an engine of type `E` on `addr`, on a
-/// thread of its own; returns the packet thread's end and the address it
-/// listens on.
-pub fn start<E>(addr: SocketAddr) -> anyhow::Result<(AdminCommands<E>, SocketAddr)>
-where
-    E: Routable,
-{
-    let server =
-        tiny_http::Server::http(addr).map_err(|e| anyhow::anyhow!("admin endpoint {addr}: {e}"))?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .context("admin endpoint is not on IP")?;
-    let (sender, commands) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("admin".into())
-        .spawn(move || {
-            for request in server.incoming_requests() {
-                serve::<E>(request, &sender);
-            }
-        })
-        .context("starting the admin thread")?;
-    Ok((AdminCommands { commands }, bound))
+/// Starts the admin endpoint for an engine of type `E` on `addr` (on
+/// loopback, without a token), on a thread of its own; returns the packet
+/// thread's end and the address it listens on.
+pub fn start<E: Routable>(addr: SocketAddr) -> anyhow::Result<(AdminCommands<E>, SocketAddr)> {
+    start_with(addr, AdminOptions::default())
 }
 
-fn serve<E>(mut request: tiny_http::Request, sender: &Sender<Request<E>>)
-where
-    E: Routable,
-{
-    let mut body = String::new();
-    let reply = match request.as_reader().take(MAX_BODY).read_to_string(&mut body) {
-        Err(_) => Reply::error(400, "the body is not UTF-8 text"),
-        Ok(_) => match route::<E>(request.method().as_str(), request.url(), &body) {
-            Err(reply) => reply,
-            Ok(command) => {
-                let (reply_to, reply) = mpsc::channel();
-                match sender.send((command, reply_to)) {
-                    Err(_) => Reply::error(503, "the load balancer is stopping"),
-                    Ok(()) => reply
-                        .recv_timeout(COMMAND_TIMEOUT)
-                        .unwrap_or_else(|_| Reply::error(503, "the packet loop did not answer")),
-                }
-            }
-        },
-    };
-    let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], reply.content_type.as_bytes());
-    let mut response = tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
-    if let Ok(header) = header {
-        response = response.with_header(header);
+/// As [`start`], with `options`.
+pub fn start_with<E: Routable>(
+    addr: SocketAddr,
+    options: AdminOptions,
+) -> anyhow::Result<(AdminCommands<E>, SocketAddr)> {
+    let loopback = addr.ip().is_loopback();
+    if !loopback && options.token.is_none() {
+        anyhow::bail!(
+            "admin endpoint {addr}: not a loopback address, so it needs a token (--admin-token-file FILE)"
+        );
     }
-    let _ = request.respond(response);
+    if options.token.as_deref().is_some_and(str::is_empty) {
+        anyhow::bail!("admin endpoint {addr}: the token is empty");
+    }
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("admin endpoint {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let (sender, commands) = mpsc::channel();
+    let waker = Waker::new().context("admin endpoint: eventfd")?;
+    let shared = Arc::new(Shared {
+        sender,
+        waker: waker.clone(),
+        guard: Guard::new(options.token, loopback),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("admin endpoint: runtime")?;
+    std::thread::Builder::new()
+        .name("admin".into())
+        .spawn(move || runtime.block_on(accept_loop::<E>(listener, shared)))
+        .context("starting the admin thread")?;
+    Ok((AdminCommands { commands, waker }, bound))
+}
+
+/// What every connection's task shares.
+struct Shared<E> {
+    sender: Sender<Pending<E>>,
+    waker: Waker,
+    guard: Guard,
+}
+
+async fn accept_loop<E: Routable>(listener: std::net::TcpListener, shared: Arc<Shared<E>>) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => return eprintln!("admin endpoint stopped: {error}"),
+    };
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut last_complaint: Option<Instant> = None;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of descriptors, most likely: say so now and then, wait,
+                // and go on accepting.
+                if last_complaint.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
+                    eprintln!("admin endpoint: accept failed, retrying: {error}");
+                    last_complaint = Some(Instant::now());
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        // Over the limit, the connection is closed at once.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(respond(answer(request, &shared).await)) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(slot);
+        });
+    }
+}
+
+/// The request's answer: refused by the guard, or routed to the packet
+/// thread and answered there.
+async fn answer<E: Routable>(request: Request<Incoming>, shared: &Shared<E>) -> Reply {
+    let (parts, body) = request.into_parts();
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let head = RequestHead {
+        method: parts.method.as_str(),
+        host: header(HOST).or(parts.uri.authority().map(|a| a.as_str())),
+        origin: header(ORIGIN),
+        authorization: header(AUTHORIZATION),
+        content_type: header(CONTENT_TYPE),
+        has_body: parts.headers.contains_key(TRANSFER_ENCODING)
+            || header(CONTENT_LENGTH).is_some_and(|length| length.trim() != "0"),
+    };
+    if let Err(refusal) = shared.guard.check(&head) {
+        return refusal;
+    }
+    let body =
+        match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+            Err(_) => return Reply::error(408, "the body took too long"),
+            Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+                return Reply::error(413, format_args!("the body is over {MAX_BODY} bytes"));
+            }
+            Ok(Err(_)) => return Reply::error(400, "the body could not be read"),
+            Ok(Ok(body)) => body.to_bytes(),
+        };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return Reply::error(400, "the body is not UTF-8 text");
+    };
+    let url = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let command = match route::<E>(parts.method.as_str(), url, body) {
+        Ok(command) => command,
+        Err(reply) => return reply,
+    };
+    let (reply_to, reply) = oneshot::channel();
+    if shared.sender.send((command, reply_to)).is_err() {
+        return Reply::error(503, "the load balancer is stopping");
+    }
+    shared.waker.wake();
+    match tokio::time::timeout(COMMAND_TIMEOUT, reply).await {
+        Ok(Ok(reply)) => reply,
+        _ => Reply::error(503, "the packet loop did not answer"),
+    }
+}
+
+fn respond(reply: Reply) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() = hyper::StatusCode::from_u16(reply.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(value) = hyper::header::HeaderValue::from_str(reply.content_type) {
+        response.headers_mut().insert(CONTENT_TYPE, value);
+    }
+    if reply.status == 401 {
+        let bearer = hyper::header::HeaderValue::from_static("Bearer");
+        response
+            .headers_mut()
+            .insert(hyper::header::WWW_AUTHENTICATE, bearer);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use std::io;
 use std::os::fd::{AsFd, IntoRawFd};
 use std::time::Duration;
 
-use lb_datapath::{Datapath, Poller, PortId, PortRotation, RxBatch};
+use lb_datapath::{Datapath, Poller, PortId, PortRotation, RxBatch, Waker};
 use lb_packet::MacAddr;
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
 use rustix::net::{RecvFlags, SendFlags};
@@ -60,8 +60,10 @@ pub struct PnetDatapath {
     ports: Vec<Port>,
     /// Reads each port in turn, each found empty at most once per batch.
     rotation: PortRotation,
-    /// Watches every port's socket.
+    /// Watches every port's socket, and the waker if one was given.
     poller: Poller,
+    /// Kept open while the poller watches it.
+    waker: Option<Waker>,
 }
 
 impl core::fmt::Debug for PnetDatapath {
@@ -136,6 +138,7 @@ impl PnetDatapath {
             rotation: PortRotation::new(ports.len()),
             ports,
             poller,
+            waker: None,
         })
     }
 
@@ -174,6 +177,12 @@ impl Datapath for PnetDatapath {
                 Err(errno) => Err(errno.into()),
             }
         })
+    }
+
+    fn watch(&mut self, waker: &Waker) -> io::Result<()> {
+        self.poller.add(waker)?;
+        self.waker = Some(waker.clone());
+        Ok(())
     }
 
     /// One `sendmmsg` per port for the whole batch (for up to 64 frames a

@@ -24,7 +24,7 @@ use std::fs;
 use std::io;
 use std::time::Duration;
 
-use lb_datapath::{Datapath, Poller, PortId, PortRotation, RxBatch};
+use lb_datapath::{Datapath, Poller, PortId, PortRotation, RxBatch, Waker};
 use lb_packet::MacAddr;
 use tun_tap::{Iface, Mode};
 
@@ -35,8 +35,10 @@ pub struct TapDatapath {
     macs: Vec<Option<MacAddr>>,
     /// Reads each port in turn, each found empty at most once per batch.
     rotation: PortRotation,
-    /// Watches every tap.
+    /// Watches every tap, and the waker if one was given.
     poller: Poller,
+    /// Kept open while the poller watches it.
+    waker: Option<Waker>,
 }
 
 /// The MAC the kernel gave interface `name`, read while it is in our
@@ -68,6 +70,7 @@ impl TapDatapath {
             taps,
             macs,
             poller,
+            waker: None,
         })
     }
 
@@ -94,6 +97,12 @@ impl Datapath for TapDatapath {
         let taps = &self.taps;
         self.rotation
             .fill(batch, |port, buffer| taps[port].recv(buffer))
+    }
+
+    fn watch(&mut self, waker: &Waker) -> io::Result<()> {
+        self.poller.add(waker)?;
+        self.waker = Some(waker.clone());
+        Ok(())
     }
 
     fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()> {

@@ -192,6 +192,11 @@ impl<D: Datapath, W: Write> Datapath for Capture<D, W> {
     fn is_exhausted(&self) -> bool {
         self.inner.is_exhausted()
     }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn watch(&mut self, waker: &crate::Waker) -> io::Result<()> {
+        self.inner.watch(waker)
+    }
 }
 
 impl<D: Datapath, W: Write> Drop for Capture<D, W> {

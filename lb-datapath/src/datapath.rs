@@ -138,4 +138,14 @@ pub trait Datapath {
     fn is_exhausted(&self) -> bool {
         false
     }
+
+    /// From now on, ends [`recv`](Self::recv)'s wait as soon as `waker`
+    /// is woken (it returns, with or without frames). A datapath whose
+    /// wait is short or absent (memory, replay) need not; the default
+    /// ignores it.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn watch(&mut self, waker: &crate::Waker) -> io::Result<()> {
+        let _ = waker;
+        Ok(())
+    }
 }

@@ -4,7 +4,7 @@
 //! simulations, [`PcapDatapath`] to replay captures; [`Capture`] records
 //! any datapath to a pcapng file. Also what device datapaths share:
 //! [`PortRotation`] to read ports fairly and, on Linux, [`Poller`] to wait
-//! for them; and the capture file formats ([`PcapReader`] reads classic
+//! for them and [`Waker`] to end a wait from another thread; and the capture file formats ([`PcapReader`] reads classic
 //! pcap and pcapng, [`PcapWriter`] and [`PcapngWriter`] write them).
 //!
 //! This crate moves bytes and decides nothing: it knows no load balancer,
@@ -36,6 +36,8 @@ mod poller;
 mod port;
 mod replay;
 mod rotation;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod waker;
 
 pub use capture::Capture;
 pub use datapath::{Datapath, RxBatch};
@@ -47,3 +49,5 @@ pub use poller::Poller;
 pub use port::PortId;
 pub use replay::PcapDatapath;
 pub use rotation::PortRotation;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use waker::Waker;

@@ -99,6 +99,8 @@ pub use health::{
     BackendHealth, Health, HealthCheck, HealthCounters, HealthDetail, HealthEvent, HealthOverride,
     HealthReason, HealthSettings, PassiveFailure, PassiveSettings, ProbeKind, ProbeResult,
 };
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use lb_datapath::Waker;
 pub use lb_datapath::{Datapath, PortId, RxBatch};
 pub use nat_proxy::{DestinationConfig, NatProxy, NatProxyConfig, PROXY_PORT, ProxyServiceConfig};
 pub use observe::Observe;

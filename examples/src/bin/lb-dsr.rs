@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use clap::{Parser, ValueEnum};
 use lb_algos::Policy;
 use lb_engine::{DirectReturn, DirectReturnConfig, DsrBackendConfig};
-use lb_examples::cli::{DatapathArgs, admin_addr, fail, parse_or_exit};
+use lb_examples::cli::{AdminArgs, DatapathArgs, fail, parse_or_exit};
 use lb_examples::health_args::HealthArgs;
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
@@ -56,9 +56,8 @@ struct Cli {
     health: HealthArgs,
     #[command(flatten)]
     datapath: DatapathArgs,
-    /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
-    #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
-    admin: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 /// A MAC of the backend port distinct from the frontend's, so a bridge
@@ -127,17 +126,14 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let mut interfaces = vec![cli.frontend.clone()];
     interfaces.extend(cli.backend.clone());
     let signals = Signals::install()?;
-    let admin = start_admin::<DirectReturn>(PROGRAM, cli.admin)?;
+    let admin = start_admin::<DirectReturn>(PROGRAM, &cli.admin)?;
     serve(
         PROGRAM,
         &cli.datapath,
         &interfaces,
         &mut engine,
         &signals,
-        move |engine: &mut DirectReturn| {
-            if let Some(admin) = &admin {
-                admin.apply(engine);
-            }
-        },
+        admin,
+        |_| {},
     )
 }

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use clap::Parser;
 use lb_algos::Policy;
 use lb_engine::{Ipv4Cidr, NatProxy, NatProxyConfig};
-use lb_examples::cli::{DatapathArgs, admin_addr, fail, parse_or_exit};
+use lb_examples::cli::{AdminArgs, DatapathArgs, fail, parse_or_exit};
 use lb_examples::health_args::HealthArgs;
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
@@ -52,9 +52,8 @@ struct Cli {
     health: HealthArgs,
     #[command(flatten)]
     datapath: DatapathArgs,
-    /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
-    #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
-    admin: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 fn main() {
@@ -97,17 +96,14 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         ),
     );
     let signals = Signals::install()?;
-    let admin = start_admin::<NatProxy>(PROGRAM, cli.admin)?;
+    let admin = start_admin::<NatProxy>(PROGRAM, &cli.admin)?;
     serve(
         PROGRAM,
         &cli.datapath,
         std::slice::from_ref(&cli.iface),
         &mut engine,
         &signals,
-        move |engine: &mut NatProxy| {
-            if let Some(admin) = &admin {
-                admin.apply(engine);
-            }
-        },
+        admin,
+        |_| {},
     )
 }

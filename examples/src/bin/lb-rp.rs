@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use lb_engine::{Control, ReverseProxy, ReverseProxyConfig, ServiceConfig};
-use lb_examples::cli::{DatapathArgs, InterfaceSpec, admin_addr, fail, parse_or_exit};
+use lb_examples::cli::{AdminArgs, DatapathArgs, InterfaceSpec, fail, parse_or_exit};
 use lb_examples::serve::{Signals, log, serve, start_admin};
 
 const PROGRAM: &str = "lb-rp";
@@ -26,9 +26,8 @@ struct Cli {
     config: PathBuf,
     #[command(flatten)]
     datapath: DatapathArgs,
-    /// Serve the admin HTTP API here: PORT (on loopback) or HOST:PORT.
-    #[arg(long, value_name = "ADDR", value_parser = admin_addr)]
-    admin: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 fn load(path: &PathBuf) -> anyhow::Result<ReverseProxyConfig> {
@@ -86,17 +85,15 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     let reload_signals = signals.clone();
     let path = cli.config.clone();
-    let admin = start_admin::<ReverseProxy>(PROGRAM, cli.admin)?;
+    let admin = start_admin::<ReverseProxy>(PROGRAM, &cli.admin)?;
     serve(
         PROGRAM,
         &cli.datapath,
         &interfaces,
         &mut engine,
         &signals,
+        admin,
         move |engine: &mut ReverseProxy| {
-            if let Some(admin) = &admin {
-                admin.apply(engine);
-            }
             if reload_signals.take_reload() {
                 match reload(engine, &frontends, &path, &mut loaded) {
                     Ok(changes) => log(

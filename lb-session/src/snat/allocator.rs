@@ -57,8 +57,8 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 /// port back when its session ends ([`release`](Self::release)), which a
 /// [`SessionTable`](crate::SessionTable) that
 /// [reports departures](crate::SessionTable::report_departures) tells it.
-/// When a destination has no port left, [`reclaim_candidate`]
-/// (Self::reclaim_candidate) offers the ports of half-open and closed
+/// When a destination has no port left,
+/// [`reclaim_candidate`](Self::reclaim_candidate) offers the ports of half-open and closed
 /// connections, oldest first, for the caller to end and reuse: established
 /// connections are never taken over. A destination's state is freed with its
 /// last port.

@@ -10,10 +10,12 @@ use crate::fail;
 pub(crate) struct Client {
     agent: ureq::Agent,
     base: String,
+    /// `Bearer TOKEN`, sent with every request when a token is given.
+    authorization: Option<String>,
 }
 
 impl Client {
-    pub(crate) fn new(admin: std::net::SocketAddr) -> Self {
+    pub(crate) fn new(admin: std::net::SocketAddr, token: Option<String>) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(10)))
@@ -21,6 +23,7 @@ impl Client {
         Client {
             agent: ureq::Agent::new_with_config(config),
             base: format!("http://{admin}"),
+            authorization: token.map(|token| format!("Bearer {token}")),
         }
     }
 
@@ -33,20 +36,26 @@ impl Client {
     ) -> (u16, String) {
         let url = format!("{}/{path}", self.base);
         let body = body.map(|b| serde_json::to_string(b).unwrap_or_default());
+        let authorization = self.authorization.as_deref().unwrap_or_default();
+        let with_body = |request: ureq::RequestBuilder<ureq::typestate::WithBody>| {
+            let request = request.content_type("application/json");
+            match &self.authorization {
+                Some(_) => request.header("Authorization", authorization),
+                None => request,
+            }
+        };
+        let without_body = |request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match &self
+            .authorization
+        {
+            Some(_) => request.header("Authorization", authorization),
+            None => request,
+        };
         let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            ("PUT", Some(body)) => self
-                .agent
-                .put(&url)
-                .content_type("application/json")
-                .send(body),
-            (_, Some(body)) => self
-                .agent
-                .post(&url)
-                .content_type("application/json")
-                .send(body),
-            (_, None) => self.agent.post(&url).send_empty(),
+            ("GET", _) => without_body(self.agent.get(&url)).call(),
+            ("DELETE", _) => without_body(self.agent.delete(&url)).call(),
+            ("PUT", Some(body)) => with_body(self.agent.put(&url)).send(body),
+            (_, Some(body)) => with_body(self.agent.post(&url)).send(body),
+            (_, None) => with_body(self.agent.post(&url)).send_empty(),
         };
         let mut response = result.unwrap_or_else(|e| {
             fail(format_args!(

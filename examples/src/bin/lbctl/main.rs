@@ -36,6 +36,9 @@ struct Cli {
     /// The admin endpoint: PORT (on loopback) or HOST:PORT.
     #[arg(long, global = true, default_value = "127.0.0.1:9901", value_parser = admin_addr)]
     admin: std::net::SocketAddr,
+    /// The admin API's bearer token, in FILE: sent with every request.
+    #[arg(long, global = true, value_name = "FILE")]
+    admin_token_file: Option<std::path::PathBuf>,
     /// Print the API's JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -231,7 +234,10 @@ fn show<T>(json: bool, (value, text): (T, String), table: impl FnOnce(&T)) {
 
 fn main() {
     let cli: Cli = parse_or_exit(PROGRAM);
-    let client = Client::new(cli.admin);
+    let token = cli.admin_token_file.as_deref().map(|path| {
+        lb_examples::cli::read_token(path).unwrap_or_else(|e| fail(format_args!("{e:#}")))
+    });
+    let client = Client::new(cli.admin, token);
     let json = cli.json;
     match cli.command {
         Command::Ready => {
