@@ -1,13 +1,16 @@
 //! `ReverseProxy::handle_frame` for established flows and for new ones, and
 //! the stages an established packet goes through, each timed alone so the
-//! report can give each stage's share.
+//! report can give each stage's share; and the stats snapshot `/stats`
+//! takes.
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lb_engine::{Engine, PortId, ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict};
+use lb_engine::{
+    Engine, Observe, PortId, ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict,
+};
 use lb_packet::{
     EthernetRepr, FlowKey, Frame, FrameRepr, HashKey, Ipv4Repr, MacAddr, TcpFlags, TcpRepr,
 };
@@ -18,6 +21,13 @@ const FLOWS: u32 = 1024;
 const FRONTEND: PortId = PortId(0);
 
 fn engine(capacity: usize) -> ReverseProxy {
+    engine_with(SessionSettings {
+        capacity,
+        ..SessionSettings::default()
+    })
+}
+
+fn engine_with(sessions: SessionSettings) -> ReverseProxy {
     let mut config: ReverseProxyConfig = toml::from_str(
         r#"
         [[service]]
@@ -33,10 +43,7 @@ fn engine(capacity: usize) -> ReverseProxy {
         "#,
     )
     .unwrap();
-    config.sessions = SessionSettings {
-        capacity,
-        ..SessionSettings::default()
-    };
+    config.sessions = sessions;
     ReverseProxy::new(vec![None], &config).unwrap()
 }
 
@@ -185,5 +192,23 @@ fn stages(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, handle_frame, stages);
+/// A snapshot of every counter with 250,000 sessions in the table, as the
+/// admin endpoint's `/stats` takes on the packet thread.
+fn stats(c: &mut Criterion) {
+    let now = Instant::now();
+    let mut lb = engine_with(SessionSettings {
+        capacity: 1 << 18,
+        unassured_percent: 100,
+        ..SessionSettings::default()
+    });
+    for n in 0..250_000 {
+        black_box(lb.handle_frame(now, FRONTEND, &mut client_frame(n, 0x02)));
+    }
+    assert_eq!(lb.stats(now).sessions, 250_000);
+    c.bench_function("observe/stats_250k_sessions", |b| {
+        b.iter(|| black_box(lb.stats(now)))
+    });
+}
+
+criterion_group!(benches, handle_frame, stages, stats);
 criterion_main!(benches);

@@ -109,10 +109,13 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
     let no_route = || Reply::error(404, format!("no route {method} {path}"));
     Ok(match (method, segments.as_slice()) {
         ("GET", ["ready"]) => Box::new(|_, _| Reply::text("ready\n", "text/plain")),
-        ("GET", ["stats"]) => Box::new(|engine: &mut E, now| Reply::json(200, &engine.stats(now))),
+        ("GET", ["stats"]) => {
+            Box::new(|engine: &mut E, now| Reply::json_later(200, engine.stats(now)))
+        }
         ("GET", ["stats", "prometheus"]) => Box::new(|engine: &mut E, now| {
-            Reply::text(
-                prometheus::render(&engine.stats(now)),
+            let stats = engine.stats(now);
+            Reply::text_later(
+                move || prometheus::render(&stats),
                 "text/plain; version=0.0.4",
             )
         }),
@@ -121,12 +124,12 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
             Reply::json(200, &Reset { reset: true })
         }),
         ("GET", ["services"]) => {
-            Box::new(|engine: &mut E, now| Reply::json(200, &engine.stats(now).services))
+            Box::new(|engine: &mut E, now| Reply::json_later(200, engine.stats(now).services))
         }
         ("GET", ["sessions"]) => {
             let (filter, limit) = session_query(query)?;
             Box::new(move |engine: &mut E, now| {
-                Reply::json(200, &engine.sessions(now, &filter, limit))
+                Reply::json_later(200, engine.sessions(now, &filter, limit))
             })
         }
         (_, ["ready" | "stats" | "sessions" | "services"] | ["stats", "prometheus" | "reset"])

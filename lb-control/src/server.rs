@@ -131,9 +131,20 @@ pub fn start_with<E: Routable>(
         .context("admin endpoint: runtime")?;
     std::thread::Builder::new()
         .name("admin".into())
-        .spawn(move || runtime.block_on(accept_loop::<E>(listener, shared)))
+        .spawn(move || {
+            yield_to_packets();
+            runtime.block_on(accept_loop::<E>(listener, shared))
+        })
         .context("starting the admin thread")?;
     Ok((AdminCommands { commands, waker }, bound))
+}
+
+/// Lowers this thread's priority (nice 10), so that on a busy machine the
+/// packet thread gets the CPU first and a flood of admin requests slows
+/// the answers, not the traffic.
+fn yield_to_packets() {
+    let tid = rustix::thread::gettid();
+    let _ = rustix::process::setpriority_process(Some(tid), 10);
 }
 
 /// What every connection's task shares.
@@ -231,13 +242,15 @@ async fn answer<E: Routable>(request: Request<Incoming>, shared: &Shared<E>) -> 
 }
 
 fn respond(reply: Reply) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
-    *response.status_mut() = hyper::StatusCode::from_u16(reply.status)
-        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(value) = hyper::header::HeaderValue::from_str(reply.content_type) {
+    let (status, content_type) = (reply.status, reply.content_type);
+    // Rendered here, on the admin thread.
+    let mut response = Response::new(Full::new(Bytes::from(reply.into_body())));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {
         response.headers_mut().insert(CONTENT_TYPE, value);
     }
-    if reply.status == 401 {
+    if status == 401 {
         let bearer = hyper::header::HeaderValue::from_static("Bearer");
         response
             .headers_mut()
