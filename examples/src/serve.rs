@@ -172,6 +172,7 @@ pub fn serve<E: Engine + Observe>(
         interfaces.join(", ")
     );
     std::io::stdout().flush().context("writing to stdout")?;
+    let mut kernel_drops = KernelDrops::default();
     let summary = run_with(
         datapath.as_mut(),
         engine,
@@ -181,6 +182,7 @@ pub fn serve<E: Engine + Observe>(
             if let Some(admin) = &admin {
                 admin.apply(engine);
             }
+            kernel_drops.check(program, engine);
             between_batches(engine);
             while let Some(event) = engine.poll_health_event() {
                 log(program, event);
@@ -197,6 +199,39 @@ pub fn serve<E: Engine + Observe>(
     );
     print_summary(program, &engine.stats(Instant::now()));
     Ok(())
+}
+
+/// Says so in the log, at most once a second, when the kernel drops
+/// frames before the datapath reads them.
+#[derive(Debug, Default)]
+struct KernelDrops {
+    logged: u64,
+    checked: Option<Instant>,
+}
+
+impl KernelDrops {
+    fn check<E: Observe>(&mut self, program: &str, engine: &E) {
+        let now = Instant::now();
+        if self
+            .checked
+            .is_some_and(|at| now.duration_since(at) < std::time::Duration::from_secs(1))
+        {
+            return;
+        }
+        self.checked = Some(now);
+        let total = engine.stats(now).kernel_drops;
+        if total > self.logged {
+            log(
+                program,
+                format_args!(
+                    "the kernel dropped {} frames before they were read ({total} in all): \
+                     the packet thread does not keep up",
+                    total - self.logged
+                ),
+            );
+            self.logged = total;
+        }
+    }
 }
 
 /// The counters, for people.
@@ -216,6 +251,12 @@ pub fn print_summary(program: &str, stats: &Stats) {
         .collect();
     if !drops.is_empty() {
         log(program, format_args!("drops: {}", drops.join(", ")));
+    }
+    if stats.kernel_drops > 0 {
+        log(
+            program,
+            format_args!("kernel drops before reading: {}", stats.kernel_drops),
+        );
     }
     log(
         program,

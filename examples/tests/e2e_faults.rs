@@ -1,7 +1,9 @@
 //! Faults injected for real into lb-rp's own links (issue 20, finding 3):
 //! its links taken down for 2 s, three times, while a stream runs through
 //! the VIP (its veths on the pnet datapath; its taps, from the side they
-//! were moved to). The process lives on, the stream resumes.
+//! were moved to). The process lives on, the stream resumes. And frames
+//! the kernel drops while lb-rp cannot read (stopped with SIGSTOP) are
+//! counted in `/stats` and logged.
 
 mod common;
 
@@ -96,4 +98,83 @@ fn link_flaps_do_not_stop_lb_rp_on_pnet() -> anyhow::Result<()> {
 #[test]
 fn link_flaps_do_not_stop_lb_rp_on_taps() -> anyhow::Result<()> {
     link_flaps(DatapathKind::Tap)
+}
+
+/// lb-rp stopped (`kill -STOP`) while 20,000 frames arrive, then resumed:
+/// its datapath's queue overflowed in the kernel (issue 20, finding 7).
+/// `/stats` counts what the kernel dropped, and the log says so.
+fn kernel_drops(datapath: DatapathKind) -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let net = RoutedNetwork::build(&mut lab, datapath, 1)?;
+    let config = lab.write_config(
+        "rp.toml",
+        &ReverseProxyConfig::with_services([
+            ServiceConfig::tcp(VIP, 9000).backend(net.backends[0].addr, 1)
+        ]),
+    )?;
+    let flags = ReverseProxyFlags {
+        admin: Some(9901),
+        ..ReverseProxyFlags::new(datapath, &net.front, &net.back, &config)
+    };
+    let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
+    net.attach(&mut lab)?;
+    let pid = lb.pid().to_string();
+    let router_mac = lab.exec(
+        &net.router,
+        &[
+            "cat",
+            &format!("/sys/class/net/{}/address", net.back.peer_if),
+        ],
+    )?;
+    lab.exec(&net.lb_ns, &["kill", "-STOP", &pid])?;
+    let flood = lab.try_exec(
+        &net.client,
+        &[
+            env!("CARGO_BIN_EXE_lb-flood"),
+            "--iface",
+            &net.front.peer_if,
+            "--dst-mac",
+            router_mac.trim(),
+            "--target",
+            "172.16.0.100:9000",
+            "--rate",
+            "20000",
+            "--seconds",
+            "1",
+        ],
+    );
+    lab.exec(&net.lb_ns, &["kill", "-CONT", &pid])?;
+    flood?;
+    std::thread::sleep(Duration::from_millis(1500));
+    let stats = lab.exec(
+        &net.lb_ns,
+        &["curl", "-sf", "-m", "5", "http://127.0.0.1:9901/stats"],
+    )?;
+    let stats: serde_json::Value = serde_json::from_str(&stats)?;
+    let dropped = stats["kernel_drops"].as_u64().unwrap_or(0);
+    let received = stats["traffic"]["frames_in"].as_u64().unwrap_or(0);
+    let (status, log) = lb.stop()?;
+    eprintln!(
+        "FIGURES kernel drops ({datapath}): 20000 frames sent while lb-rp was stopped, \
+         {received} read, {dropped} dropped by the kernel"
+    );
+    assert!(status.success(), "{log}");
+    assert!(dropped >= 1000, "{dropped} kernel drops: {stats}");
+    assert!(received + dropped <= 20_500, "{received} + {dropped}");
+    assert!(log.contains("the kernel dropped"), "{log}");
+    assert!(
+        log.contains(&format!("kernel drops before reading: {dropped}")),
+        "{log}"
+    );
+    Ok(())
+}
+
+#[test]
+fn kernel_drops_are_counted_on_pnet() -> anyhow::Result<()> {
+    kernel_drops(DatapathKind::Pnet)
+}
+
+#[test]
+fn kernel_drops_are_counted_on_taps() -> anyhow::Result<()> {
+    kernel_drops(DatapathKind::Tap)
 }

@@ -78,6 +78,11 @@ pub fn render(stats: &Stats) -> String {
             t.ports_taken_over,
         ),
         (
+            "lb_kernel_drops_total",
+            "Frames the kernel dropped before the datapath read them.",
+            stats.kernel_drops,
+        ),
+        (
             "lb_refused_total",
             "Connections refused with a reset: no source port was free.",
             t.refused,

@@ -64,6 +64,8 @@ pub struct PnetDatapath {
     poller: Poller,
     /// Kept open while the poller watches it.
     waker: Option<Waker>,
+    /// Drops the sockets reported so far (each read resets the kernel's).
+    drops: u64,
 }
 
 impl core::fmt::Debug for PnetDatapath {
@@ -139,6 +141,7 @@ impl PnetDatapath {
             ports,
             poller,
             waker: None,
+            drops: 0,
         })
     }
 
@@ -177,6 +180,14 @@ impl Datapath for PnetDatapath {
                 Err(errno) => Err(errno.into()),
             }
         })
+    }
+
+    /// Every socket's `PACKET_STATISTICS` drops, summed, since they opened.
+    fn kernel_drops(&mut self) -> Option<u64> {
+        for port in &self.ports {
+            self.drops += sys::take_drops(&port.socket).ok()?;
+        }
+        Some(self.drops)
     }
 
     fn watch(&mut self, waker: &Waker) -> io::Result<()> {

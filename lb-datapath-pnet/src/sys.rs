@@ -1,4 +1,4 @@
-//! The one place this crate needs `unsafe`: a socket option that neither
+//! The one place this crate needs `unsafe`: socket options that neither
 //! pnet nor socket2 exposes, and `sendmmsg` over message headers that live
 //! on the stack (rustix's `MMsgHdr` borrows its buffers, so an array of
 //! them cannot be kept and refilled).
@@ -31,6 +31,33 @@ pub(crate) fn ignore_outgoing(socket: &impl AsRawFd) -> io::Result<()> {
     };
     if result == 0 {
         Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Frames the packet socket dropped (its buffer was full) since the last
+/// call: `PACKET_STATISTICS`, which the kernel resets as it reads it.
+pub(crate) fn take_drops(socket: &impl AsRawFd) -> io::Result<u64> {
+    let mut stats = libc::tpacket_stats {
+        tp_packets: 0,
+        tp_drops: 0,
+    };
+    let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    // SAFETY: the descriptor is open (borrowed from its owner); the value
+    // points to a live tpacket_stats and `len` holds its size, which the
+    // kernel writes at most.
+    let result = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&raw mut stats).cast(),
+            &raw mut len,
+        )
+    };
+    if result == 0 {
+        Ok(u64::from(stats.tp_drops))
     } else {
         Err(io::Error::last_os_error())
     }

@@ -39,6 +39,26 @@ pub struct TapDatapath {
     poller: Poller,
     /// Kept open while the poller watches it.
     waker: Option<Waker>,
+    /// Each tap's `tx_dropped` counter, opened with the tap (so it still
+    /// reads once the tap moves to another namespace), and its value then.
+    drop_counters: Vec<Option<(fs::File, u64)>>,
+}
+
+/// Tap `name`'s count of frames the kernel could not queue to its reader
+/// (sent out of the interface, from the kernel's side: `tx_dropped`), and
+/// its value now.
+fn open_drop_counter(name: &str) -> Option<(fs::File, u64)> {
+    let file = fs::File::open(format!("/sys/class/net/{name}/statistics/tx_dropped")).ok()?;
+    let now = read_counter(&file)?;
+    Some((file, now))
+}
+
+/// A sysfs counter's value, read afresh.
+fn read_counter(file: &fs::File) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut text = [0u8; 24];
+    let len = file.read_at(&mut text, 0).ok()?;
+    std::str::from_utf8(&text[..len]).ok()?.trim().parse().ok()
 }
 
 /// The MAC the kernel gave interface `name`, read while it is in our
@@ -65,7 +85,12 @@ impl TapDatapath {
             macs.push(interface_mac(tap.name()));
             taps.push(tap);
         }
+        let drop_counters = taps
+            .iter()
+            .map(|tap| open_drop_counter(tap.name()))
+            .collect();
         Ok(TapDatapath {
+            drop_counters,
             rotation: PortRotation::new(taps.len()),
             taps,
             macs,
@@ -97,6 +122,16 @@ impl Datapath for TapDatapath {
         let taps = &self.taps;
         self.rotation
             .fill(batch, |port, buffer| taps[port].recv(buffer))
+    }
+
+    /// Each tap's `tx_dropped` counter, summed, since the taps opened.
+    fn kernel_drops(&mut self) -> Option<u64> {
+        let mut total = 0;
+        for counter in &self.drop_counters {
+            let (file, at_open) = counter.as_ref()?;
+            total += read_counter(file)?.saturating_sub(*at_open);
+        }
+        Some(total)
     }
 
     fn watch(&mut self, waker: &Waker) -> io::Result<()> {

@@ -193,6 +193,10 @@ impl<D: Datapath, W: Write> Datapath for Capture<D, W> {
         self.inner.is_exhausted()
     }
 
+    fn kernel_drops(&mut self) -> Option<u64> {
+        self.inner.kernel_drops()
+    }
+
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn watch(&mut self, waker: &crate::Waker) -> io::Result<()> {
         self.inner.watch(waker)

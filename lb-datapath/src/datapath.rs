@@ -139,6 +139,14 @@ pub trait Datapath {
         false
     }
 
+    /// Frames the kernel dropped on their way to this datapath, because it
+    /// did not read them fast enough (a tap's full queue, a packet
+    /// socket's full buffer), since it opened; None when it cannot tell.
+    /// Each call may cost a system call or two: call it now and then.
+    fn kernel_drops(&mut self) -> Option<u64> {
+        None
+    }
+
     /// From now on, ends [`recv`](Self::recv)'s wait as soon as `waker`
     /// is woken (it returns, with or without frames). A datapath whose
     /// wait is short or absent (memory, replay) need not; the default

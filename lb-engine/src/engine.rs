@@ -39,4 +39,11 @@ pub trait Engine {
         let _ = buffer;
         None
     }
+
+    /// Tells the engine how many frames its datapath's kernel side dropped
+    /// so far ([`Datapath::kernel_drops`](crate::Datapath::kernel_drops)),
+    /// for its stats; [`run`](crate::run) does, every second.
+    fn note_kernel_drops(&mut self, total: u64) {
+        let _ = total;
+    }
 }

@@ -8,6 +8,8 @@ use crate::{Datapath, Engine, PortId, RxBatch, Verdict};
 
 /// How long the loop blocks at most, so it notices a stop request.
 const MAX_WAIT: Duration = Duration::from_millis(100);
+/// How often the datapath is asked what its kernel side dropped.
+const DROPS_EVERY: Duration = Duration::from_secs(1);
 
 /// Tuning of [`run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,9 +89,16 @@ where
     // Frames the engine originates are written here, one at a time.
     let mut originated = Vec::with_capacity(options.frame_size);
     let mut summary = RunSummary::default();
+    let mut drops_read = None;
     while !stop.load(Ordering::Relaxed) {
         between_batches(engine);
         let now = datapath.now();
+        if drops_read.is_none_or(|at| now.saturating_duration_since(at) >= DROPS_EVERY) {
+            if let Some(total) = datapath.kernel_drops() {
+                engine.note_kernel_drops(total);
+            }
+            drops_read = Some(now);
+        }
         if engine.poll_timeout().is_none_or(|deadline| deadline <= now) {
             engine.handle_timeout(now);
         }

@@ -244,6 +244,11 @@ pub struct Stats {
     pub session_capacity: usize,
     /// What the session table did.
     pub session_table: SessionStats,
+    /// Frames the kernel dropped before the datapath read them (a tap's
+    /// or a packet socket's full queue), since the datapath opened: never
+    /// seen by the engine, so in no other counter, and not reset.
+    #[serde(default)]
+    pub kernel_drops: u64,
     /// Per service and backend.
     pub services: Vec<ServiceStats>,
 }

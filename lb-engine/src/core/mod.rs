@@ -55,6 +55,8 @@ pub(crate) struct Core<K, T, V> {
     /// Source ports, for an engine that translates sources (full NAT):
     /// each session's port is given back as it ends.
     pub(crate) snat: Option<SnatAllocator>,
+    /// What the datapath last said its kernel side dropped.
+    pub(crate) kernel_drops: u64,
     kind: EngineKind,
     sweep: SweepSchedule,
 }
@@ -93,6 +95,7 @@ where
             selector: selection.selector_config()?,
             health: HealthState::new(*health, probe_port, health.seed()),
             snat: None,
+            kernel_drops: 0,
             kind,
             sweep: SweepSchedule::default(),
         })
@@ -337,6 +340,7 @@ where
             sessions: self.sessions.len(),
             session_capacity: self.sessions.capacity(),
             session_table: self.sessions.stats(),
+            kernel_drops: self.kernel_drops,
             services: self.services.stats(now),
         }
     }

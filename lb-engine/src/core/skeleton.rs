@@ -88,6 +88,10 @@ impl<B: Balancer> Engine for B {
         }
     }
 
+    fn note_kernel_drops(&mut self, total: u64) {
+        self.core_mut().kernel_drops = total;
+    }
+
     fn poll_transmit(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
         let port = self
             .originate(buffer)

@@ -66,6 +66,7 @@ pub(crate) fn stats(stats: &Stats) {
         ("stateless_replies", t.stateless_replies),
         ("ports_taken_over", t.ports_taken_over),
         ("refused", t.refused),
+        ("kernel_drops", stats.kernel_drops),
     ];
     for (field, value) in received.into_iter().chain(t.outcomes()).chain(stateless) {
         println!("{field:<11} {value}");
