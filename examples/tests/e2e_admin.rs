@@ -85,12 +85,7 @@ fn the_admin_endpoint_holds_up() -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
     let datapath = DatapathKind::Tap;
     let net = RoutedNetwork::build(&mut lab, datapath, 2)?;
-    let backends: Vec<String> = net
-        .backends
-        .iter()
-        .map(|host| format!("{{ ip = \"{}\" }}", host.addr))
-        .collect();
-    let backends = backends.join(", ");
+    let backends = backend_list(&net);
     // Written by hand, so that an older lb-rp (LB_RP) reads it too.
     let text = format!(
         "[sessions]\ncapacity = 400000\nunassured_percent = 100\ntimeouts = {{ tcp_half_open = 300 }}\n\
@@ -146,20 +141,14 @@ fn the_admin_endpoint_holds_up() -> anyhow::Result<()> {
     let cross = String::from_utf8_lossy(&cross.stdout).into_owned();
 
     // Sessions: spoofed SYNs at 25 kpps until the table holds 250,000.
-    let router_mac = lab.exec(
-        &net.router,
-        &[
-            "cat",
-            &format!("/sys/class/net/{}/address", net.back.peer_if),
-        ],
-    )?;
+    let router_mac = router_mac(&lab, &net)?;
     let target = format!("{VIP}:8000");
     let flood = [
         FLOOD,
         "--iface",
         &net.front.peer_if,
         "--dst-mac",
-        router_mac.trim(),
+        &router_mac,
         "--target",
         &target,
         "--rate",

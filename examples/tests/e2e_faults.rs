@@ -119,13 +119,7 @@ fn kernel_drops(datapath: DatapathKind) -> anyhow::Result<()> {
     let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
     net.attach(&mut lab)?;
     let pid = lb.pid().to_string();
-    let router_mac = lab.exec(
-        &net.router,
-        &[
-            "cat",
-            &format!("/sys/class/net/{}/address", net.back.peer_if),
-        ],
-    )?;
+    let router_mac = router_mac(&lab, &net)?;
     lab.exec(&net.lb_ns, &["kill", "-STOP", &pid])?;
     let flood = lab.try_exec(
         &net.client,
@@ -134,7 +128,7 @@ fn kernel_drops(datapath: DatapathKind) -> anyhow::Result<()> {
             "--iface",
             &net.front.peer_if,
             "--dst-mac",
-            router_mac.trim(),
+            &router_mac,
             "--target",
             "172.16.0.100:9000",
             "--rate",

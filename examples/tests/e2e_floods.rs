@@ -36,12 +36,7 @@ fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
     let datapath = DatapathKind::Tap;
     let net = RoutedNetwork::build(&mut lab, datapath, 3)?;
     // Written by hand, so that an older lb-rp (LB_RP) reads it too.
-    let backends: Vec<String> = net
-        .backends
-        .iter()
-        .map(|host| format!("{{ ip = \"{}\" }}", host.addr))
-        .collect();
-    let backends = backends.join(", ");
+    let backends = backend_list(&net);
     let text = format!(
         "[sessions]\ncapacity = 4096\n[[service]]\nvip = \"{VIP}\"\nport = 8000\nproto = \"tcp\"\nbackend = [{backends}]\n[[service]]\nvip = \"{VIP}\"\nport = 9000\nproto = \"tcp\"\nbackend = [{backends}]\n"
     );
@@ -65,19 +60,13 @@ fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
     let stream = lab.stream(&net.client, VIP, 9000)?;
     std::thread::sleep(Duration::from_millis(500));
 
-    let router_mac = lab.exec(
-        &net.router,
-        &[
-            "cat",
-            &format!("/sys/class/net/{}/address", net.back.peer_if),
-        ],
-    )?;
+    let router_mac = router_mac(&lab, &net)?;
     let seconds = 5;
     let flood_args = [
         "--iface",
         &net.front.peer_if,
         "--dst-mac",
-        router_mac.trim(),
+        &router_mac,
         "--target",
         &format!("{VIP}:8000"),
         "--rate",

@@ -19,3 +19,21 @@ pub fn lab() -> Option<Lab> {
     }
     Some(Lab::new().expect("a lab"))
 }
+
+/// `net`'s backends as a TOML list, `{ ip = "..." }, ...`: for files
+/// written by hand, so that an older binary (`LB_RP=...`) reads them too.
+pub fn backend_list(net: &RoutedNetwork) -> String {
+    let backends: Vec<String> = net
+        .backends
+        .iter()
+        .map(|host| format!("{{ ip = \"{}\" }}", host.addr))
+        .collect();
+    backends.join(", ")
+}
+
+/// The MAC of the router's side of `net`'s back link: where a spoofing
+/// client's frames go to reach the VIP, as `lb-flood --dst-mac` wants it.
+pub fn router_mac(lab: &Lab, net: &RoutedNetwork) -> anyhow::Result<String> {
+    let path = format!("/sys/class/net/{}/address", net.back.peer_if);
+    Ok(lab.exec(&net.router, &["cat", &path])?.trim().to_owned())
+}
