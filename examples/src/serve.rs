@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
-use lb_datapath::Capture;
+use lb_datapath::{Capture, PortEvent};
 use lb_datapath_pnet::PnetDatapath;
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Datapath, Engine, Observe, RunOptions, Stats, run_with};
@@ -25,9 +25,21 @@ pub fn open_datapath(
     let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
     let capture = datapath.capture.as_deref();
     match datapath.kind {
-        DatapathKind::Tap => captured(program, TapDatapath::open(&names)?, capture),
-        DatapathKind::Pnet => captured(program, PnetDatapath::open(&names)?, capture),
+        DatapathKind::Tap => {
+            let taps = TapDatapath::open(&names)?.on_event(reporter(program));
+            captured(program, taps, capture)
+        }
+        DatapathKind::Pnet => {
+            let ports = PnetDatapath::open(&names)?.on_event(reporter(program));
+            captured(program, ports, capture)
+        }
     }
+}
+
+/// Logs each port event (a link down or up, a tap gone or reopened).
+fn reporter(program: &str) -> impl FnMut(&PortEvent) + Send + 'static {
+    let program = program.to_owned();
+    move |event| log(&program, event)
 }
 
 /// `datapath`, wrapped in a [`Capture`] to `path` if one is given.

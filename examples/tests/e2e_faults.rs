@@ -1,7 +1,8 @@
 //! Faults injected for real into lb-rp's own links (issue 20, finding 3):
 //! its links taken down for 2 s, three times, while a stream runs through
 //! the VIP (its veths on the pnet datapath; its taps, from the side they
-//! were moved to). The process lives on, the stream resumes. And frames
+//! were moved to). The process lives on, the stream resumes, the log says
+//! what happened. A tap deleted outright is made again. And frames
 //! the kernel drops while lb-rp cannot read (stopped with SIGSTOP) are
 //! counted in `/stats` and logged.
 
@@ -87,6 +88,64 @@ fn link_flaps(datapath: DatapathKind) -> anyhow::Result<()> {
     assert_eq!(probe.trim(), "tick", "a new connection works");
     let (status, log) = lb.stop()?;
     assert!(status.success(), "lb-rp died: {log}");
+    if datapath == DatapathKind::Pnet {
+        // A packet socket hears its link go down and frames come back.
+        assert!(log.contains(": link down, waiting for it"), "{log}");
+        assert!(log.contains(": link up, frames arrive again"), "{log}");
+    }
+    Ok(())
+}
+
+/// lb-rp's backend tap deleted (`ip link del`, where it was moved to):
+/// lb-rp lives, says so, makes the tap again in its namespace within a
+/// second or two; wired again as an operator would, it carries new
+/// connections.
+#[test]
+fn a_deleted_tap_is_opened_again() -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let datapath = DatapathKind::Tap;
+    let net = RoutedNetwork::build(&mut lab, datapath, 1)?;
+    let backend = &net.backends[0];
+    let config = lab.write_config(
+        "rp.toml",
+        &ReverseProxyConfig::with_services(
+            [ServiceConfig::tcp(VIP, 9000).backend(backend.addr, 1)],
+        ),
+    )?;
+    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
+    net.attach(&mut lab)?;
+    let listen = format!("TCP-LISTEN:9000,bind={},reuseaddr,fork", backend.addr);
+    lab.spawn(&backend.ns, &["socat", &listen, "SYSTEM:echo tick"])?;
+    lab.wait_for_tcp(&backend.ns, backend.addr, 9000)?;
+    let connect = format!("timeout 5 socat -u TCP:{VIP}:9000 - | head -1");
+    let probe = |lab: &Lab| lab.exec(&net.client, &["sh", "-c", &connect]);
+    assert_eq!(probe(&lab)?.trim(), "tick");
+
+    lab.ip(&net.back.peer_ns, &["link", "del", &net.back.peer_if])?;
+    let tap = net.back.lb_if.clone();
+    let reopened = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        lab.try_exec(&net.lb_ns, &["ip", "link", "show", &tap])
+            .is_ok_and(|out| out.status.success())
+    });
+    assert!(reopened, "no tap {tap} again in lb-rp's namespace");
+    // Wired again: moved out, up, the router's address on it.
+    lab.connect_after(datapath, &net.lb_ns, &[&net.back])?;
+    lab.ip(
+        &net.router,
+        &["addr", "add", "10.0.0.1/24", "dev", &net.back.peer_if],
+    )?;
+    lab.ip(
+        &net.client,
+        &["route", "replace", "default", "via", "10.0.0.1"],
+    )?;
+    let works = (0..10).any(|_| probe(&lab).is_ok_and(|out| out.trim() == "tick"));
+    let (status, log) = lb.stop()?;
+    assert!(works, "no new connection after the tap came back: {log}");
+    assert!(status.success(), "lb-rp died: {log}");
+    assert!(log.contains(&format!("{tap} is gone (")), "{log}");
+    assert!(log.contains(&format!("{tap} opened again")), "{log}");
     Ok(())
 }
 

@@ -27,11 +27,14 @@
 
 mod sys;
 
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsFd, IntoRawFd};
 use std::time::Duration;
 
-use lb_datapath::{Datapath, Poller, PortId, PortRotation, RxBatch, Waker};
+use lb_datapath::{
+    Datapath, Poller, PortEvent, PortEventKind, PortEventSink, PortId, PortRotation, RxBatch, Waker,
+};
 use lb_packet::MacAddr;
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
 use rustix::net::{RecvFlags, SendFlags};
@@ -66,6 +69,10 @@ pub struct PnetDatapath {
     waker: Option<Waker>,
     /// Drops the sockets reported so far (each read resets the kernel's).
     drops: u64,
+    /// A bit per port whose link was last seen down (a read failed with
+    /// ENETDOWN); ports past the 64th are not followed.
+    down: u64,
+    on_event: Option<PortEventSink>,
 }
 
 impl core::fmt::Debug for PnetDatapath {
@@ -142,7 +149,42 @@ impl PnetDatapath {
             poller,
             waker: None,
             drops: 0,
+            down: 0,
+            on_event: None,
         })
+    }
+
+    /// Calls `report` when a port's link goes down and when frames arrive
+    /// on it again.
+    pub fn on_event(mut self, report: impl FnMut(&PortEvent) + Send + 'static) -> Self {
+        self.on_event = Some(Box::new(report));
+        self
+    }
+
+    /// Reports the ports whose link changed in the last read: `down_now`
+    /// holds a bit per port that failed with ENETDOWN, `read` one per port
+    /// a frame came from.
+    fn note_links(&mut self, down_now: u64, read: u64) {
+        for port in 0..self.ports.len().min(64) {
+            let bit = 1u64 << port;
+            let kind = if down_now & bit != 0 && self.down & bit == 0 {
+                self.down |= bit;
+                PortEventKind::LinkDown
+            } else if read & bit != 0 && self.down & bit != 0 {
+                self.down &= !bit;
+                PortEventKind::LinkUp
+            } else {
+                continue;
+            };
+            let event = PortEvent {
+                port: PortId(port as u16),
+                name: self.ports[port].interface.name.clone(),
+                kind,
+            };
+            if let Some(report) = &mut self.on_event {
+                report(&event);
+            }
+        }
     }
 
     /// The MAC of the interface behind `port`.
@@ -172,14 +214,27 @@ impl Datapath for PnetDatapath {
             return Ok(0);
         }
         let ports = &self.ports;
-        self.rotation.fill(batch, |port, buffer| {
+        let (down_now, read) = (Cell::new(0u64), Cell::new(0u64));
+        let received = self.rotation.fill(batch, |port, buffer| {
+            let bit = 1u64.checked_shl(port as u32).unwrap_or(0);
             match rustix::net::recv(&ports[port].socket, buffer, RecvFlags::DONTWAIT) {
-                Ok((len, _)) => Ok(len),
+                Ok((len, _)) => {
+                    read.set(read.get() | bit);
+                    Ok(len)
+                }
                 // The link went down: nothing to read until it is back.
-                Err(rustix::io::Errno::NETDOWN) => Err(io::ErrorKind::WouldBlock.into()),
+                Err(rustix::io::Errno::NETDOWN) => {
+                    down_now.set(down_now.get() | bit);
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
                 Err(errno) => Err(errno.into()),
             }
-        })
+        });
+        let (down_now, read) = (down_now.get(), read.get());
+        if down_now & !self.down != 0 || read & self.down != 0 {
+            self.note_links(down_now, read);
+        }
+        received
     }
 
     /// Every socket's `PACKET_STATISTICS` drops, summed, since they opened.

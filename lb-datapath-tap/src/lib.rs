@@ -6,7 +6,10 @@
 //! frames carry full checksums. Descriptors are non-blocking and one
 //! thread serves every port, waiting on them all with one epoll instance.
 //! A tap keeps working after its interface is moved to another namespace
-//! (`ip link set NAME netns NS`).
+//! (`ip link set NAME netns NS`). A tap that is deleted is opened again
+//! (created anew, in the process's namespace) every second until that
+//! works; the other ports go on meanwhile, and [`TapDatapath::on_event`]
+//! hears of both.
 //!
 //! This crate opens devices and moves frames; it decides nothing.
 //!
@@ -20,18 +23,46 @@
 
 mod sys;
 
+use std::cell::Cell;
 use std::fs;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lb_datapath::{Datapath, Poller, PortId, PortRotation, RxBatch, Waker};
+use lb_datapath::{
+    Datapath, Poller, PortEvent, PortEventKind, PortEventSink, PortId, PortRotation, RxBatch, Waker,
+};
 use lb_packet::MacAddr;
 use tun_tap::{Iface, Mode};
 
+impl core::fmt::Debug for TapDatapath {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TapDatapath")
+            .field("names", &self.names)
+            .field(
+                "open",
+                &self.taps.iter().map(Option::is_some).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The kernel's answer to a tap whose device was deleted: `EBADFD`, "File
+/// descriptor in bad state".
+fn is_gone(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(rustix::io::Errno::BADFD.raw_os_error())
+}
+
+/// How often a deleted tap is tried again.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
 /// Tap devices as the ports of an engine, in the order opened.
-#[derive(Debug)]
 pub struct TapDatapath {
-    taps: Vec<Iface>,
+    names: Vec<String>,
+    /// None while the device is gone, to be opened again.
+    taps: Vec<Option<Iface>>,
+    /// When the gone taps are tried again.
+    reopen_at: Option<Instant>,
+    on_event: Option<PortEventSink>,
     macs: Vec<Option<MacAddr>>,
     /// Reads each port in turn, each found empty at most once per batch.
     rotation: PortRotation,
@@ -92,7 +123,10 @@ impl TapDatapath {
         Ok(TapDatapath {
             drop_counters,
             rotation: PortRotation::new(taps.len()),
-            taps,
+            names: names.iter().map(|name| (*name).to_owned()).collect(),
+            taps: taps.into_iter().map(Some).collect(),
+            reopen_at: None,
+            on_event: None,
             macs,
             poller,
             waker: None,
@@ -103,6 +137,56 @@ impl TapDatapath {
     pub fn mac(&self, port: PortId) -> Option<MacAddr> {
         self.macs.get(port.index()).copied().flatten()
     }
+
+    /// Calls `report` when a tap goes away and when it is opened again.
+    pub fn on_event(mut self, report: impl FnMut(&PortEvent) + Send + 'static) -> Self {
+        self.on_event = Some(Box::new(report));
+        self
+    }
+
+    fn report(&mut self, port: usize, kind: PortEventKind) {
+        let event = PortEvent {
+            port: PortId(u16::try_from(port).unwrap_or(u16::MAX)),
+            name: self.names[port].clone(),
+            kind,
+        };
+        if let Some(report) = &mut self.on_event {
+            report(&event);
+        }
+    }
+
+    /// Closes `port`'s tap (the poller forgets it with its descriptor),
+    /// to be opened again.
+    fn lose(&mut self, port: usize, error: &io::Error) {
+        if self.taps[port].take().is_some() {
+            self.reopen_at = Some(Instant::now() + REOPEN_EVERY);
+            self.report(port, PortEventKind::Gone(error.to_string()));
+        }
+    }
+
+    /// Opens the gone taps again, when due.
+    fn reopen_gone(&mut self) {
+        let Some(at) = self.reopen_at else { return };
+        if Instant::now() < at {
+            return;
+        }
+        self.reopen_at = None;
+        for port in 0..self.taps.len() {
+            if self.taps[port].is_some() {
+                continue;
+            }
+            let opened = Iface::without_packet_info(&self.names[port], Mode::Tap)
+                .and_then(|tap| tap.set_non_blocking().map(|()| tap))
+                .and_then(|tap| self.poller.add(sys::borrow_fd(&tap)).map(|()| tap));
+            match opened {
+                Ok(tap) => {
+                    self.taps[port] = Some(tap);
+                    self.report(port, PortEventKind::Reopened);
+                }
+                Err(_) => self.reopen_at = Some(Instant::now() + REOPEN_EVERY),
+            }
+        }
+    }
 }
 
 impl Datapath for TapDatapath {
@@ -112,16 +196,35 @@ impl Datapath for TapDatapath {
 
     /// The tap's interface name.
     fn port_name(&self, port: PortId) -> Option<&str> {
-        self.taps.get(port.index()).map(Iface::name)
+        self.names.get(port.index()).map(String::as_str)
     }
 
     fn recv(&mut self, batch: &mut RxBatch, timeout: Option<Duration>) -> io::Result<usize> {
-        if !self.poller.wait(timeout.unwrap_or_default())? {
+        self.reopen_gone();
+        // While a tap is gone, wake at least every REOPEN_EVERY to retry.
+        let mut wait = timeout.unwrap_or_default();
+        if self.reopen_at.is_some() {
+            wait = wait.min(REOPEN_EVERY);
+        }
+        if !self.poller.wait(wait)? {
             return Ok(0);
         }
         let taps = &self.taps;
-        self.rotation
-            .fill(batch, |port, buffer| taps[port].recv(buffer))
+        let lost: Cell<Option<(usize, io::Error)>> = Cell::new(None);
+        let received = self.rotation.fill(batch, |port, buffer| match &taps[port] {
+            None => Err(io::ErrorKind::WouldBlock.into()),
+            Some(tap) => match tap.recv(buffer) {
+                Err(error) if is_gone(&error) => {
+                    lost.set(Some((port, error)));
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                read => read,
+            },
+        });
+        if let Some((port, error)) = lost.into_inner() {
+            self.lose(port, &error);
+        }
+        received
     }
 
     /// Each tap's `tx_dropped` counter, summed, since the taps opened.
@@ -144,8 +247,19 @@ impl Datapath for TapDatapath {
         let tap = self
             .taps
             .get(port.index())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?;
-        tap.send(frame).map(|_| ())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?
+            .as_ref()
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotConnected, format!("{port} is gone"))
+            })?;
+        match tap.send(frame) {
+            Ok(_) => Ok(()),
+            Err(error) if is_gone(&error) => {
+                self.lose(port.index(), &error);
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
     }
 }
 

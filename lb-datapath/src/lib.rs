@@ -28,6 +28,7 @@
 
 mod capture;
 mod datapath;
+mod event;
 mod kind;
 mod memory;
 mod pcap;
@@ -41,6 +42,7 @@ mod waker;
 
 pub use capture::Capture;
 pub use datapath::{Datapath, RxBatch};
+pub use event::{PortEvent, PortEventKind, PortEventSink};
 pub use kind::{DatapathKind, UnknownDatapath};
 pub use memory::MemoryDatapath;
 pub use pcap::{CapturedFrame, Direction, PcapReader, PcapWriter, PcapngWriter};
