@@ -17,19 +17,32 @@ use lb_engine::{ReverseProxyConfig, ServiceConfig};
 const RP: &str = env!("CARGO_BIN_EXE_lb-rp");
 const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 100);
 
-fn link_flaps(datapath: DatapathKind) -> anyhow::Result<()> {
-    let Some(mut lab) = lab() else { return Ok(()) };
-    let net = RoutedNetwork::build(&mut lab, datapath, 1)?;
-    let backend = &net.backends[0];
+/// lb-rp running between a client and one backend (service `VIP:9000`,
+/// admin API on 9901), wired.
+fn start_rp(
+    lab: &mut Lab,
+    datapath: DatapathKind,
+) -> anyhow::Result<(RoutedNetwork, LoadBalancer)> {
+    let net = RoutedNetwork::build(lab, datapath, 1)?;
     let config = lab.write_config(
         "rp.toml",
-        &ReverseProxyConfig::with_services(
-            [ServiceConfig::tcp(VIP, 9000).backend(backend.addr, 1)],
-        ),
+        &ReverseProxyConfig::with_services([
+            ServiceConfig::tcp(VIP, 9000).backend(net.backends[0].addr, 1)
+        ]),
     )?;
-    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
+    let flags = ReverseProxyFlags {
+        admin: Some(9901),
+        ..ReverseProxyFlags::new(datapath, &net.front, &net.back, &config)
+    };
     let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
-    net.attach(&mut lab)?;
+    net.attach(lab)?;
+    Ok((net, lb))
+}
+
+fn link_flaps(datapath: DatapathKind) -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let (net, lb) = start_rp(&mut lab, datapath)?;
+    let backend = &net.backends[0];
     // The backend streams a line every 0.2 s on each connection.
     let listen = format!("TCP-LISTEN:9000,bind={},reuseaddr,fork", backend.addr);
     lab.spawn(
@@ -104,17 +117,8 @@ fn link_flaps(datapath: DatapathKind) -> anyhow::Result<()> {
 fn a_deleted_tap_is_opened_again() -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
     let datapath = DatapathKind::Tap;
-    let net = RoutedNetwork::build(&mut lab, datapath, 1)?;
+    let (net, lb) = start_rp(&mut lab, datapath)?;
     let backend = &net.backends[0];
-    let config = lab.write_config(
-        "rp.toml",
-        &ReverseProxyConfig::with_services(
-            [ServiceConfig::tcp(VIP, 9000).backend(backend.addr, 1)],
-        ),
-    )?;
-    let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
-    let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
-    net.attach(&mut lab)?;
     let listen = format!("TCP-LISTEN:9000,bind={},reuseaddr,fork", backend.addr);
     lab.spawn(&backend.ns, &["socat", &listen, "SYSTEM:echo tick"])?;
     lab.wait_for_tcp(&backend.ns, backend.addr, 9000)?;
@@ -164,19 +168,7 @@ fn link_flaps_do_not_stop_lb_rp_on_taps() -> anyhow::Result<()> {
 /// `/stats` counts what the kernel dropped, and the log says so.
 fn kernel_drops(datapath: DatapathKind) -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
-    let net = RoutedNetwork::build(&mut lab, datapath, 1)?;
-    let config = lab.write_config(
-        "rp.toml",
-        &ReverseProxyConfig::with_services([
-            ServiceConfig::tcp(VIP, 9000).backend(net.backends[0].addr, 1)
-        ]),
-    )?;
-    let flags = ReverseProxyFlags {
-        admin: Some(9901),
-        ..ReverseProxyFlags::new(datapath, &net.front, &net.back, &config)
-    };
-    let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
-    net.attach(&mut lab)?;
+    let (net, lb) = start_rp(&mut lab, datapath)?;
     let pid = lb.pid().to_string();
     let router_mac = router_mac(&lab, &net)?;
     lab.exec(&net.lb_ns, &["kill", "-STOP", &pid])?;
