@@ -274,5 +274,18 @@ fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
             && log.contains("+172.16.0.100:9000/tcp backend 192.168.1.3:9000 weight 2"),
         "the reload says what changed: {log}"
     );
+    // And which of those the API had made (b2 drained, b3 added at 10 and
+    // re-weighted to 5).
+    let (_, api) = log
+        .split_once("the API's changes since the last load are replaced: ")
+        .unwrap_or_else(|| panic!("the reload names the API's changes: {log}"));
+    let api = api.lines().next().unwrap_or_default();
+    for change in [
+        "-172.16.0.100:9000/tcp backend 192.168.1.3:9000 weight 1",
+        "+172.16.0.100:9000/tcp backend 192.168.1.3:9000 weight 0",
+        "+172.16.0.100:9000/tcp backend 192.168.1.4:9000 weight 5",
+    ] {
+        assert!(api.contains(change), "{change} missing from {api}");
+    }
     Ok(())
 }

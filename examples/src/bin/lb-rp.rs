@@ -80,6 +80,9 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     }
     let frontends: Vec<_> = cli.frontend.iter().map(|f| f.ip).collect();
     let mut loaded = config;
+    // The services as the engine showed them after the last load, so the
+    // API's changes since are told apart from the file's own spelling.
+    let mut as_loaded = engine.services();
     let mut interfaces: Vec<String> = cli.frontend.iter().map(|f| f.name.clone()).collect();
     interfaces.push(cli.backend.name.clone());
     let signals = Signals::install()?;
@@ -95,7 +98,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         admin,
         move |engine: &mut ReverseProxy| {
             if reload_signals.take_reload() {
-                match reload(engine, &frontends, &path, &mut loaded) {
+                match reload(engine, &frontends, &path, &mut loaded, &mut as_loaded) {
                     Ok(changes) => log(
                         PROGRAM,
                         format_args!("reloaded {}: {changes}", path.display()),
@@ -113,12 +116,14 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
 /// Reloads the file: checked as at startup, whole; then its services
 /// replace the running ones (the file wins over changes made through the
 /// API since). Refuses a file without services, and changes to the other
-/// sections, which take a restart. Says what changed.
+/// sections, which take a restart. Says what changed, and which changes
+/// made through the API since the last load it undid.
 fn reload(
     engine: &mut ReverseProxy,
     frontends: &[Option<std::net::Ipv4Addr>],
     path: &PathBuf,
     loaded: &mut ReverseProxyConfig,
+    as_loaded: &mut Vec<ServiceConfig>,
 ) -> anyhow::Result<String> {
     let config = load(path)?;
     ReverseProxy::new(frontends.to_vec(), &config)
@@ -135,13 +140,22 @@ fn reload(
         anyhow::bail!("{section} changed, which takes a restart");
     }
     let before = engine.services();
+    let through_api = changes(as_loaded, &before);
     engine.replace_services(&config.services)?;
     *loaded = config;
-    Ok(changes(&before, &engine.services()))
+    *as_loaded = engine.services();
+    let changed = changes(&before, as_loaded);
+    Ok(match through_api {
+        None => changed.unwrap_or_else(|| "no change".to_owned()),
+        Some(api) => format!(
+            "{}; the API's changes since the last load are replaced: {api}",
+            changed.as_deref().unwrap_or("no change")
+        ),
+    })
 }
 
-/// What differs between two service lists, for the log.
-fn changes(before: &[ServiceConfig], after: &[ServiceConfig]) -> String {
+/// What differs between two service lists, for the log (None: nothing).
+fn changes(before: &[ServiceConfig], after: &[ServiceConfig]) -> Option<String> {
     let named = |services: &[ServiceConfig]| -> Vec<(String, String)> {
         services
             .iter()
@@ -172,9 +186,5 @@ fn changes(before: &[ServiceConfig], after: &[ServiceConfig]) -> String {
             .filter(|e| !old.contains(e))
             .map(|(s, what)| format!("+{s} {what}")),
     );
-    if said.is_empty() {
-        "no change".to_owned()
-    } else {
-        said.join("; ")
-    }
+    (!said.is_empty()).then(|| said.join("; "))
 }
