@@ -20,6 +20,16 @@ struct Destination {
     proto: Protocol,
 }
 
+impl Destination {
+    fn new(proxy: Ipv4Addr, remote: SocketAddrV4, proto: Protocol) -> Self {
+        Destination {
+            proxy,
+            remote,
+            proto,
+        }
+    }
+}
+
 /// The ports of one destination.
 #[derive(Debug)]
 struct PortPool {
@@ -109,11 +119,7 @@ impl SnatAllocator {
         proxy: Ipv4Addr,
         remote: SocketAddrV4,
     ) -> Result<u16, SnatError> {
-        let destination = Destination {
-            proxy,
-            remote,
-            proto: client.proto,
-        };
+        let destination = Destination::new(proxy, remote, client.proto);
         let (range, hasher) = (self.range, &self.hasher);
         let pool = self
             .pools
@@ -145,11 +151,7 @@ impl SnatAllocator {
     /// Gives `port` back: its connection to `remote` is gone. Call it once
     /// per allocation.
     pub fn release(&mut self, proxy: Ipv4Addr, remote: SocketAddrV4, proto: Protocol, port: u16) {
-        let destination = Destination {
-            proxy,
-            remote,
-            proto,
-        };
+        let destination = Destination::new(proxy, remote, proto);
         let Some(pool) = self.pools.get_mut(&destination) else {
             return;
         };
@@ -164,11 +166,7 @@ impl SnatAllocator {
     /// Notes that the connection on `port` to `remote` closed, so the port
     /// may be taken over before it is released.
     pub fn closed(&mut self, proxy: Ipv4Addr, remote: SocketAddrV4, proto: Protocol, port: u16) {
-        let destination = Destination {
-            proxy,
-            remote,
-            proto,
-        };
+        let destination = Destination::new(proxy, remote, proto);
         if let Some(pool) = self.pools.get_mut(&destination) {
             pool.mark_reclaimable(port, self.range);
         }
@@ -184,11 +182,7 @@ impl SnatAllocator {
         remote: SocketAddrV4,
         proto: Protocol,
     ) -> Option<u16> {
-        let destination = Destination {
-            proxy,
-            remote,
-            proto,
-        };
+        let destination = Destination::new(proxy, remote, proto);
         self.pools.get_mut(&destination)?.reclaimable.pop_front()
     }
 
