@@ -184,7 +184,7 @@ pub fn serve<E: Engine + Observe>(
         interfaces.join(", ")
     );
     std::io::stdout().flush().context("writing to stdout")?;
-    let mut kernel_drops = KernelDrops::default();
+    let mut alarms = Alarms::default();
     let summary = run_with(
         datapath.as_mut(),
         engine,
@@ -194,7 +194,7 @@ pub fn serve<E: Engine + Observe>(
             if let Some(admin) = &admin {
                 admin.apply(engine);
             }
-            kernel_drops.check(program, engine);
+            alarms.check(program, engine);
             between_batches(engine);
             while let Some(event) = engine.poll_health_event() {
                 log(program, event);
@@ -214,14 +214,16 @@ pub fn serve<E: Engine + Observe>(
 }
 
 /// Says so in the log, at most once a second, when the kernel drops
-/// frames before the datapath reads them.
+/// frames before the datapath reads them, or the flood guard holds new
+/// flows back.
 #[derive(Debug, Default)]
-struct KernelDrops {
-    logged: u64,
+struct Alarms {
+    kernel_drops: u64,
+    flood_guarded: u64,
     checked: Option<Instant>,
 }
 
-impl KernelDrops {
+impl Alarms {
     fn check<E: Observe>(&mut self, program: &str, engine: &E) {
         let now = Instant::now();
         if self
@@ -231,18 +233,30 @@ impl KernelDrops {
             return;
         }
         self.checked = Some(now);
-        let total = engine.stats(now).kernel_drops;
-        if total > self.logged {
+        let stats = engine.stats(now);
+        let total = stats.kernel_drops;
+        if total > self.kernel_drops {
             log(
                 program,
                 format_args!(
                     "the kernel dropped {} frames before they were read ({total} in all): \
                      the packet thread does not keep up",
-                    total - self.logged
+                    total - self.kernel_drops
                 ),
             );
-            self.logged = total;
         }
+        let guarded = stats.traffic.flood_guarded;
+        if guarded > self.flood_guarded {
+            log(
+                program,
+                format_args!(
+                    "flood guard: {} new flows went on without a session ({guarded} in all): \
+                     more new flows in a second than the flood guard allows",
+                    guarded - self.flood_guarded
+                ),
+            );
+        }
+        (self.kernel_drops, self.flood_guarded) = (total, guarded);
     }
 }
 
@@ -263,6 +277,15 @@ pub fn print_summary(program: &str, stats: &Stats) {
         .collect();
     if !drops.is_empty() {
         log(program, format_args!("drops: {}", drops.join(", ")));
+    }
+    if t.stateless > 0 {
+        log(
+            program,
+            format_args!(
+                "new flows without a session {}, flood guarded {}, replies translated without one {}",
+                t.stateless, t.flood_guarded, t.stateless_replies
+            ),
+        );
     }
     if stats.kernel_drops > 0 {
         log(

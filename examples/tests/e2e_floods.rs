@@ -3,7 +3,10 @@
 //! with the backends' SYN-ACKs routed back through the load balancer.
 //! Measured: new connections during and after the flood (goal: 95%
 //! during, all two seconds after), and the longest stall of a paced
-//! stream that runs throughout (service port 9000).
+//! stream that runs throughout (service port 9000). The SYN flood runs
+//! again with Katran's flood guard on (`flood_guard`), which forwards new
+//! flows past its rate without a session; the processor time lb-rp spent
+//! during each flood is printed beside the figures.
 //!
 //! `LB_RP=PATH` runs another lb-rp binary (an older build, for a before
 //! and after).
@@ -27,9 +30,15 @@ struct Figures {
     after: usize,
     /// The stream's longest time without progress.
     stall: Duration,
+    /// Processor time lb-rp used from the flood's start until it ended.
+    cpu: Duration,
+    /// New flows the flood guard forwarded without a session.
+    flood_guarded: u64,
 }
 
-fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
+/// `kind` of flood at `rate`, with `[sessions] flood_guard = guard` if
+/// given.
+fn flood(kind: &str, rate: u32, guard: Option<u32>) -> anyhow::Result<Option<Figures>> {
     let Some(mut lab) = lab() else {
         return Ok(None);
     };
@@ -37,8 +46,9 @@ fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
     let net = RoutedNetwork::build(&mut lab, datapath, 3)?;
     // Written by hand, so that an older lb-rp (LB_RP) reads it too.
     let backends = backend_list(&net);
+    let guard_line = guard.map_or(String::new(), |rate| format!("flood_guard = {rate}\n"));
     let text = format!(
-        "[sessions]\ncapacity = 4096\n[[service]]\nvip = \"{VIP}\"\nport = 8000\nproto = \"tcp\"\nbackend = [{backends}]\n[[service]]\nvip = \"{VIP}\"\nport = 9000\nproto = \"tcp\"\nbackend = [{backends}]\n"
+        "[sessions]\ncapacity = 4096\n{guard_line}[[service]]\nvip = \"{VIP}\"\nport = 8000\nproto = \"tcp\"\nbackend = [{backends}]\n[[service]]\nvip = \"{VIP}\"\nport = 9000\nproto = \"tcp\"\nbackend = [{backends}]\n"
     );
     let config = lab.write_file("rp.toml", &text)?;
     let flags = ReverseProxyFlags::new(datapath, &net.front, &net.back, &config);
@@ -78,6 +88,7 @@ fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
     ];
     let mut full = vec![FLOOD];
     full.extend(flood_args);
+    let cpu_before = lb.cpu_time()?;
     lab.spawn(&net.client, &full)?;
 
     // A new connection every 50 ms while it lasts, and the stream watched.
@@ -89,6 +100,7 @@ fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
     );
     lab.spawn(&net.client, &["sh", "-c", &script])?;
     let stall = stream.longest_stall(Duration::from_secs(seconds + 2));
+    let cpu = lb.cpu_time()? - cpu_before;
     let text = std::fs::read_to_string(&codes).unwrap_or_default();
     let during = (text.lines().filter(|c| *c == "200").count(), tries);
     std::thread::sleep(Duration::from_secs(1));
@@ -97,21 +109,30 @@ fn flood(kind: &str, rate: u32) -> anyhow::Result<Option<Figures>> {
         .count();
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
+    let flood_guarded = counter(&log, "flood guarded");
+    if guard.is_some() {
+        assert!(log.contains("flood guard: "), "the guard is logged: {log}");
+    }
     Ok(Some(Figures {
         during,
         after,
         stall,
+        cpu,
+        flood_guarded,
     }))
 }
 
 fn check(what: &str, figures: Option<Figures>) {
     let Some(figures) = figures else { return };
     eprintln!(
-        "FIGURES {what}: {} of {} new connections during, {} of 20 after, longest stall {} ms",
+        "FIGURES {what}: {} of {} new connections during, {} of 20 after, longest stall {} ms, \
+         lb-rp processor time during the flood {} ms, {} flows past the flood guard",
         figures.during.0,
         figures.during.1,
         figures.after,
-        figures.stall.as_millis()
+        figures.stall.as_millis(),
+        figures.cpu.as_millis(),
+        figures.flood_guarded,
     );
     assert!(
         figures.during.0 * 100 >= figures.during.1 * 95,
@@ -127,11 +148,20 @@ fn check(what: &str, figures: Option<Figures>) {
 fn floods_leave_room_for_real_connections() -> anyhow::Result<()> {
     check(
         "lb-rp, 20 kpps spoofed SYNs, capacity 4096",
-        flood("syn", 20_000)?,
+        flood("syn", 20_000, None)?,
     );
     check(
         "lb-rp, 30 k/s spoofed SYN + blind ACK",
-        flood("syn-ack", 30_000)?,
+        flood("syn-ack", 30_000, None)?,
+    );
+    let guarded = flood("syn", 20_000, Some(2000))?;
+    if let Some(figures) = &guarded {
+        // 5 s at 20 kpps against 2000 a second: most went without a session.
+        assert!(figures.flood_guarded > 50_000, "{figures:?}");
+    }
+    check(
+        "lb-rp, 20 kpps spoofed SYNs, capacity 4096, flood_guard = 2000",
+        guarded,
     );
     Ok(())
 }

@@ -64,8 +64,13 @@ pub fn render(stats: &Stats) -> String {
     for (name, help, value) in [
         (
             "lb_stateless_flows_total",
-            "New flows sent on without a session: the table had no room.",
+            "New flows sent on without a session: the table had no room, or the flood guard.",
             t.stateless,
+        ),
+        (
+            "lb_flood_guarded_flows_total",
+            "New flows the flood guard sent on without a session.",
+            t.flood_guarded,
         ),
         (
             "lb_stateless_replies_total",

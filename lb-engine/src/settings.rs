@@ -70,6 +70,11 @@ pub struct SessionSettings {
     /// unreplied UDP) may take, in percent (default 50): beyond it each new
     /// one evicts the oldest, so floods leave room for real connections.
     pub unassured_percent: u8,
+    /// New flows per second that may have a session (Katran's flood
+    /// guard); beyond it, new flows are forwarded by their pick without
+    /// one, where the engine can (the reverse proxy, direct return).
+    /// 0, the default, turns it off.
+    pub flood_guard: u32,
 }
 
 impl Default for SessionSettings {
@@ -78,6 +83,7 @@ impl Default for SessionSettings {
             capacity: 1 << 18,
             timeouts: TimeoutSettings::default(),
             unassured_percent: 50,
+            flood_guard: 0,
         }
     }
 }

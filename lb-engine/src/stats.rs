@@ -28,9 +28,14 @@ pub struct TrafficCounters {
     /// Frames the engine originated (ARP requests, released queues).
     pub originated: u64,
     /// New flows sent on without a session because the table had no room
-    /// (their replies are translated from the backend endpoint).
+    /// or the flood guard held them back (their replies are translated
+    /// from the backend endpoint).
     #[serde(default)]
     pub stateless: u64,
+    /// Of those, the flows the flood guard held back: more new flows came
+    /// in their second than `flood_guard` allows.
+    #[serde(default)]
+    pub flood_guarded: u64,
     /// Replies with no session translated back from their backend
     /// endpoint (the reverse proxy).
     #[serde(default)]

@@ -17,8 +17,13 @@ const VIP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
 const BACKEND: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 8080);
 
 fn proxy(capacity: usize) -> ReverseProxy {
+    proxy_with(&format!("capacity = {capacity}"))
+}
+
+/// A proxy with one service and these `[sessions]` settings.
+fn proxy_with(sessions: &str) -> ReverseProxy {
     let text = format!(
-        "[sessions]\ncapacity = {capacity}\n[[service]]\nvip = \"10.0.0.1\"\nport = 80\nproto = \"tcp\"\nbackend = [{{ ip = \"192.168.1.2\", port = 8080 }}]\n"
+        "[sessions]\n{sessions}\n[[service]]\nvip = \"10.0.0.1\"\nport = 80\nproto = \"tcp\"\nbackend = [{{ ip = \"192.168.1.2\", port = 8080 }}]\n"
     );
     let config: ReverseProxyConfig = toml::from_str(&text).unwrap();
     ReverseProxy::new(vec![None], &config).unwrap()
@@ -125,6 +130,41 @@ fn a_full_table_still_forwards_new_flows() {
     let traffic = lb.stats(Instant::now()).traffic;
     assert_eq!((traffic.stateless, traffic.stateless_replies), (1, 1));
     assert_eq!(traffic.dropped, 0, "nothing refused");
+}
+
+/// Katran's flood guard: past `flood_guard` new flows in a second, new
+/// flows are forwarded by their pick without a session, and picked up
+/// when the second is over.
+#[test]
+fn the_flood_guard_forwards_statelessly_past_its_rate() {
+    let mut lb = proxy_with("flood_guard = 100");
+    let start = Instant::now();
+    let send = |lb: &mut ReverseProxy, at_ms: u64, port, mut frame: Vec<u8>| {
+        let at = start + std::time::Duration::from_millis(at_ms);
+        let verdict = lb.handle_frame(at, port, &mut frame);
+        let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
+        (verdict, key.src_endpoint(), key.dst_endpoint())
+    };
+    for n in 0..300 {
+        let syn = segment(client(n), VIP, TcpFlags::SYN, 1, 0);
+        let (verdict, _, to) = send(&mut lb, u64::from(n), FRONTEND, syn);
+        assert_eq!((verdict, to), (Verdict::Forward(BACKENDS), BACKEND));
+    }
+    let stats = lb.stats(start);
+    assert_eq!(stats.sessions, 100);
+    let traffic = stats.traffic;
+    assert_eq!((traffic.stateless, traffic.flood_guarded), (200, 200));
+    // A flow the guard held back: its reply is translated all the same,
+    let syn_ack = segment(BACKEND, client(250), TcpFlags::SYN | TcpFlags::ACK, 5000, 2);
+    let (verdict, from, _) = send(&mut lb, 400, BACKENDS, syn_ack);
+    assert_eq!((verdict, from), (Verdict::Forward(FRONTEND), VIP));
+    // and once the second is over its next packet gets a session.
+    let ack = segment(client(250), VIP, TcpFlags::ACK, 2, 5001);
+    let (verdict, _, to) = send(&mut lb, 1000, FRONTEND, ack);
+    assert_eq!((verdict, to), (Verdict::Forward(BACKENDS), BACKEND));
+    let stats = lb.stats(start);
+    assert_eq!((stats.sessions, stats.traffic.flood_guarded), (101, 200));
+    assert_eq!(stats.traffic.dropped, 0, "nothing refused");
 }
 
 /// Direct return has no reply to translate: a full table simply sends the

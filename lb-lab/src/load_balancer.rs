@@ -78,6 +78,25 @@ impl LoadBalancer {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// The processor time it used so far, user and system, all threads.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // Fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("/proc stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks = |field: usize| -> anyhow::Result<u64> {
+            Ok(fields.get(field).context("/proc stat field")?.parse()?)
+        };
+        // utime and stime, fields 14 and 15, in clock ticks of 1/100 s
+        // (USER_HZ on Linux).
+        let total = ticks(11)? + ticks(12)?;
+        Ok(Duration::from_millis(total * 10))
+    }
+
     /// Stops it with SIGTERM; its exit status and everything it logged.
     pub fn stop(mut self) -> anyhow::Result<(ExitStatus, String)> {
         let mut child = self.child.take().context("not running")?;

@@ -52,6 +52,11 @@ struct Cli {
     /// How new flows pick a server.
     #[arg(long, value_enum, default_value = "src-ip")]
     algorithm: Algorithm,
+    /// New flows per second that may have a session (Katran's flood
+    /// guard); beyond it, new flows go to their pick without one. 0 (the
+    /// default) turns it off.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    flood_guard: u32,
     #[command(flatten)]
     health: HealthArgs,
     #[command(flatten)]
@@ -101,7 +106,10 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
             .collect(),
         policy,
         one_armed,
-        sessions: Default::default(),
+        sessions: lb_engine::SessionSettings {
+            flood_guard: cli.flood_guard,
+            ..Default::default()
+        },
         selection: Default::default(),
         health,
         health_check,

@@ -11,6 +11,7 @@
 
 pub(crate) mod arp_resolver;
 pub(crate) mod backend_pool;
+mod flood_guard;
 pub(crate) mod fragments;
 mod health;
 pub(crate) mod services;
@@ -31,6 +32,7 @@ use crate::{
     SessionSettings, SessionView, Stats,
 };
 use backend_pool::BackendPool;
+use flood_guard::FloodGuard;
 pub(crate) use health::HealthState;
 use services::{Owned, Owner, ServiceSlots};
 pub(crate) use skeleton::Balancer;
@@ -59,6 +61,7 @@ pub(crate) struct Core<K, T, V> {
     pub(crate) kernel_drops: u64,
     kind: EngineKind,
     sweep: SweepSchedule,
+    flood_guard: FloodGuard,
 }
 
 impl<K, T, V> core::fmt::Debug for Core<K, T, V> {
@@ -98,6 +101,7 @@ where
             kernel_drops: 0,
             kind,
             sweep: SweepSchedule::default(),
+            flood_guard: FloodGuard::new(sessions.flood_guard),
         })
     }
 
@@ -191,9 +195,10 @@ where
         }
     }
 
-    /// Starts a session as [`open_session`](Self::open_session) does, or,
-    /// when the table has no room, lets the flow through without one
-    /// (counted): for engines whose replies need no state to translate.
+    /// Starts a session as [`open_session`](Self::open_session) does, or
+    /// lets the flow through without one (counted) when the table has no
+    /// room or more new flows came this second than the flood guard
+    /// allows: for engines whose replies need no state to translate.
     #[inline]
     pub(crate) fn admit(
         &mut self,
@@ -204,14 +209,21 @@ where
         value: V,
     ) -> Result<(), DropReason> {
         let owner = value.owner();
+        if !self.flood_guard.admits(now) {
+            self.traffic.flood_guarded += 1;
+            return self.pass_statelessly(owner);
+        }
         match self.open_session(now, forward, reverse, tcp, value) {
-            Err(DropReason::TableFull) => {
-                self.traffic.stateless += 1;
-                self.services.new_flow(owner);
-                Ok(())
-            }
+            Err(DropReason::TableFull) => self.pass_statelessly(owner),
             done => done,
         }
+    }
+
+    #[cold]
+    fn pass_statelessly(&mut self, owner: Owner) -> Result<(), DropReason> {
+        self.traffic.stateless += 1;
+        self.services.new_flow(owner);
+        Ok(())
     }
 
     /// Counts a packet of `len` bytes of a session owned by `owner`.

@@ -63,6 +63,7 @@ pub(crate) fn stats(stats: &Stats) {
     let received = [("frames_in", t.frames_in), ("bytes_in", t.bytes_in)];
     let stateless = [
         ("stateless", t.stateless),
+        ("flood_guarded", t.flood_guarded),
         ("stateless_replies", t.stateless_replies),
         ("ports_taken_over", t.ports_taken_over),
         ("refused", t.refused),
