@@ -169,3 +169,40 @@ fn policy_names_round_trip() {
             .contains("unknown policy")
     );
 }
+
+#[test]
+fn sizes_chosen_from_the_backend_count() {
+    assert_eq!(Maglev::size_for(0), 1021);
+    assert_eq!(Maglev::size_for(1), 1021);
+    assert_eq!(Maglev::size_for(2), 2039);
+    assert_eq!(Maglev::size_for(3), 4093);
+    assert_eq!(Maglev::size_for(5), 8191);
+    assert_eq!(Maglev::size_for(33), DEFAULT_TABLE_SIZE);
+    assert_eq!(Maglev::size_for(655), DEFAULT_TABLE_SIZE);
+    assert_eq!(Maglev::size_for(656), 131_071);
+    assert_eq!(Maglev::size_for(usize::MAX), 16_777_213);
+    let mut previous = 0;
+    for backends in [1, 2, 3, 5, 10, 11, 20, 21, 100, 328, 1000, 5000] {
+        let size = Maglev::size_for(backends);
+        assert!(size >= previous, "grows with the count");
+        assert!(size >= 100 * backends as u64, "100 slots per backend");
+        assert!(
+            size >= (1000 * backends as u64).min(DEFAULT_TABLE_SIZE),
+            "1000 slots per backend up to 65537"
+        );
+        previous = size;
+        // Prime (the build accepts it), and equal weights get equal shares
+        // to within 1%.
+        let set: Vec<Backend> = (0..backends)
+            .map(|n| Backend::new(format!("b{n}").as_str(), 1))
+            .collect();
+        let table = Maglev::new(&set, HashKey::default(), size).unwrap();
+        let counts = slot_counts(&table, backends);
+        let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        let fair = size as f64 / backends as f64;
+        assert!(
+            (*max - *min) as f64 <= fair / 100.0 + 1.0,
+            "{backends}: {min}..{max}"
+        );
+    }
+}

@@ -74,6 +74,9 @@ pub enum ConfigError {
     /// Not 32 hex digits.
     #[error("invalid hash key: expected 32 hex digits")]
     BadHashKey(String),
+    /// A Maglev table size for a service whose policy is not Maglev.
+    #[error("service {0}: maglev_table_size applies to the maglev policy only")]
+    TableSizeWithoutMaglev(ServiceKey),
     /// The selection policy could not be built.
     #[error("backend selection: {0}")]
     Selector(BuildError),

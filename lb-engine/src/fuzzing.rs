@@ -25,7 +25,7 @@ pub fn fuzz_reverse_proxy() -> ReverseProxy {
         ..SessionSettings::default()
     };
     // A small prime table builds in microseconds, not milliseconds.
-    config.selection.maglev_table_size = 251;
+    config.selection.maglev_table_size = Some(251);
     let frontends = vec![
         Some(Ipv4Addr::new(10, 0, 0, 254)),
         Some(Ipv4Addr::new(10, 1, 0, 254)),
@@ -45,6 +45,7 @@ fn toml_services() -> ReverseProxyConfig {
         port,
         proto,
         policy: lb_algos::Policy::Maglev,
+        maglev_table_size: None,
         backends,
         health: (proto == ServiceProtocol::Tcp).then(|| HealthCheck {
             kind: ProbeKind::Http,

@@ -108,8 +108,12 @@ pub struct SelectionSettings {
     /// that share it (and their backends) pick alike; the default is all
     /// zeros, so set your own to keep clients from predicting picks.
     pub hash_key: Option<String>,
-    /// Maglev table size, a prime (default 65537).
-    pub maglev_table_size: u64,
+    /// Maglev table size of every service that sets none, a prime. By
+    /// default each service's is chosen from its backend count
+    /// ([`Maglev::size_for`](lb_algos::Maglev::size_for): 1021 slots up to
+    /// 10 backends, then at least 100 per backend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maglev_table_size: Option<u64>,
     /// Seed for the random policy.
     pub seed: u64,
 }
@@ -118,14 +122,16 @@ impl Default for SelectionSettings {
     fn default() -> Self {
         SelectionSettings {
             hash_key: None,
-            maglev_table_size: lb_algos::DEFAULT_TABLE_SIZE,
+            maglev_table_size: None,
             seed: 0,
         }
     }
 }
 
 impl SelectionSettings {
-    /// The selector configuration, once the key parses.
+    /// The selector configuration, once the key parses. Its Maglev table
+    /// size is the configured one or the paper's; engines choose each
+    /// service's from its backends when none is configured.
     pub fn selector_config(&self) -> Result<SelectorConfig, ConfigError> {
         let hash_key = match &self.hash_key {
             None => HashKey::default(),
@@ -134,7 +140,9 @@ impl SelectionSettings {
         Ok(SelectorConfig {
             hash_key,
             seed: self.seed,
-            maglev_table_size: self.maglev_table_size,
+            maglev_table_size: self
+                .maglev_table_size
+                .unwrap_or(lb_algos::DEFAULT_TABLE_SIZE),
         })
     }
 }

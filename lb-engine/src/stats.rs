@@ -222,6 +222,9 @@ pub struct ServiceStats {
     pub name: String,
     /// Selection policy.
     pub policy: Policy,
+    /// The size of its Maglev table, with that policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maglev_table_size: Option<u64>,
     /// What its active probes do, if it has any.
     pub health_check: Option<ProbeKind>,
     /// True while too few backends are usable and new flows spread over

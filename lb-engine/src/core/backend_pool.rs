@@ -2,7 +2,7 @@
 
 use core::fmt::Display;
 
-use lb_algos::{Backend, BackendId, BuildError, Policy, Selector, SelectorConfig};
+use lb_algos::{Backend, BackendId, BuildError, Maglev, Policy, Selector, SelectorConfig};
 use lb_packet::FlowKey;
 
 use std::time::Instant;
@@ -54,6 +54,8 @@ impl<T> Member<T> {
 /// every candidate (panic mode, as Envoy's).
 pub(crate) struct BackendPool<T> {
     policy: Policy,
+    /// Maglev slots, when set; else chosen from the backend count.
+    table_size: Option<u64>,
     slots: Vec<Option<Member<T>>>,
     selector: Box<dyn Selector>,
     /// Selector index -> slot.
@@ -76,12 +78,14 @@ fn slot_index(index: usize) -> u32 {
 }
 
 impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
-    /// A pool of `targets`, each with its weight.
+    /// A pool of `targets`, each with its weight, and a Maglev table of
+    /// `table_size` slots (`None`: chosen from the backend count).
     pub(crate) fn new(
         policy: Policy,
         targets: impl IntoIterator<Item = (T, u32)>,
         config: &SelectorConfig,
         panic_threshold: u8,
+        table_size: Option<u64>,
     ) -> Result<Self, BuildError> {
         let slots: Vec<Option<Member<T>>> = targets
             .into_iter()
@@ -91,9 +95,10 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
             selector,
             picks,
             panic,
-        } = build(policy, &slots, config, panic_threshold)?;
+        } = build(policy, table_size, &slots, config, panic_threshold)?;
         Ok(BackendPool {
             policy,
+            table_size,
             slots,
             selector,
             picks,
@@ -146,7 +151,7 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
 
     /// Rebuilds the selector after a backend's health changed.
     pub(crate) fn refresh(&mut self, config: &SelectorConfig) -> Result<(), BuildError> {
-        self.install(self.policy, self.slots.clone(), config)
+        self.install(self.slots.clone(), config)
     }
 
     /// How many backends are ejected now.
@@ -159,6 +164,17 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
     /// The selection policy.
     pub(crate) fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// The Maglev table size set for the pool, if one was.
+    pub(crate) fn configured_table_size(&self) -> Option<u64> {
+        self.table_size
+    }
+
+    /// The Maglev table's size now, for a Maglev pool.
+    pub(crate) fn table_size(&self) -> Option<u64> {
+        (self.policy == Policy::Maglev)
+            .then(|| resolved_size(self.table_size, self.members().count()))
     }
 
     /// The slot of the backend for a new flow.
@@ -215,7 +231,7 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
                 }
             }
         }
-        self.install(self.policy, slots, config)
+        self.install(slots, config)
     }
 
     /// Removes the backend at `target`; its slot, if it had one.
@@ -229,27 +245,43 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         };
         let mut slots = self.slots.clone();
         slots[slot as usize] = None;
-        self.install(self.policy, slots, config)?;
+        self.install(slots, config)?;
         Ok(Some(slot))
     }
 
-    /// Changes the selection policy.
-    pub(crate) fn set_policy(
+    /// Changes the selection policy and the Maglev table size (`None`:
+    /// chosen from the backend count); unchanged if refused.
+    pub(crate) fn reshape(
         &mut self,
         policy: Policy,
+        table_size: Option<u64>,
         config: &SelectorConfig,
     ) -> Result<(), BuildError> {
-        self.install(policy, self.slots.clone(), config)
+        let built = build(
+            policy,
+            table_size,
+            &self.slots,
+            config,
+            self.panic_threshold,
+        )?;
+        (self.policy, self.table_size) = (policy, table_size);
+        (self.selector, self.picks, self.panic) = (built.selector, built.picks, built.panic);
+        Ok(())
     }
 
     fn install(
         &mut self,
-        policy: Policy,
         slots: Vec<Option<Member<T>>>,
         config: &SelectorConfig,
     ) -> Result<(), BuildError> {
-        let built = build(policy, &slots, config, self.panic_threshold)?;
-        (self.policy, self.slots) = (policy, slots);
+        let built = build(
+            self.policy,
+            self.table_size,
+            &slots,
+            config,
+            self.panic_threshold,
+        )?;
+        self.slots = slots;
         (self.selector, self.picks, self.panic) = (built.selector, built.picks, built.panic);
         Ok(())
     }
@@ -287,9 +319,16 @@ struct Built {
     panic: bool,
 }
 
+/// The Maglev table size of a pool of `backends`: `configured`, or chosen
+/// from the count.
+fn resolved_size(configured: Option<u64>, backends: usize) -> u64 {
+    configured.unwrap_or_else(|| Maglev::size_for(backends))
+}
+
 /// The selector over the occupied slots.
 fn build<T: Copy + Into<BackendId>>(
     policy: Policy,
+    table_size: Option<u64>,
     slots: &[Option<Member<T>>],
     config: &SelectorConfig,
     panic_threshold: u8,
@@ -309,8 +348,12 @@ fn build<T: Copy + Into<BackendId>>(
             picks.push(slot_index(index));
         }
     }
+    let config = SelectorConfig {
+        maglev_table_size: resolved_size(table_size, backends.len()),
+        ..*config
+    };
     Ok(Built {
-        selector: policy.build(&backends, config)?,
+        selector: policy.build(&backends, &config)?,
         picks,
         panic,
     })

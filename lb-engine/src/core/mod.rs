@@ -53,6 +53,9 @@ pub(crate) struct Core<K, T, V> {
     pub(crate) sessions: SessionTable<V>,
     pub(crate) traffic: TrafficCounters,
     pub(crate) selector: SelectorConfig,
+    /// The Maglev table size of services that set none (`None`: chosen
+    /// from each one's backend count).
+    table_size: Option<u64>,
     pub(crate) health: HealthState,
     /// Source ports, for an engine that translates sources (full NAT):
     /// each session's port is given back as it ends.
@@ -96,6 +99,7 @@ where
             sessions: table,
             traffic: TrafficCounters::default(),
             selector: selection.selector_config()?,
+            table_size: selection.maglev_table_size,
             health: HealthState::new(*health, probe_port, health.seed()),
             snat: None,
             kernel_drops: 0,
@@ -106,14 +110,29 @@ where
     }
 
     /// A backend pool of `targets` with `policy`, built with this engine's
-    /// selection and panic settings.
+    /// selection and panic settings, and a Maglev table of `table_size`
+    /// slots (else the engine's, else chosen from the backend count).
     pub(crate) fn pool(
         &self,
         policy: Policy,
         targets: impl IntoIterator<Item = (T, u32)>,
+        table_size: Option<u64>,
     ) -> Result<BackendPool<T>, ConfigError> {
         let panic = self.health.settings.panic_threshold;
-        Ok(BackendPool::new(policy, targets, &self.selector, panic)?)
+        let table_size = self.table_size(table_size);
+        Ok(BackendPool::new(
+            policy,
+            targets,
+            &self.selector,
+            panic,
+            table_size,
+        )?)
+    }
+
+    /// The Maglev table size a service asking for `wanted` gets: its own,
+    /// else the engine's (`None`: chosen from its backend count).
+    pub(crate) fn table_size(&self, wanted: Option<u64>) -> Option<u64> {
+        wanted.or(self.table_size)
     }
 
     /// Refuses a service's active check that cannot work here: settings

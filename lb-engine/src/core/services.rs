@@ -209,6 +209,7 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
                 ServiceStats {
                     name: service.key.to_string(),
                     policy: service.backends.policy(),
+                    maglev_table_size: service.backends.table_size(),
                     health_check: service.check.as_ref().map(|check| check.kind),
                     panic: service.backends.is_panicking(),
                     sessions: backends.iter().map(|b| b.sessions).sum(),

@@ -108,6 +108,7 @@ impl DirectReturn {
         let backends = core.pool(
             config.policy,
             config.backends.iter().map(|b| (b.mac, b.weight)),
+            None,
         )?;
         core.services.insert(
             VipList::new(config.vips.iter().copied()),

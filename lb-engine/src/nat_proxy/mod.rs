@@ -167,6 +167,7 @@ impl NatProxy {
         let destinations = engine.core.pool(
             config.policy,
             config.dst_addrs.iter().map(|&addr| (addr, 1)),
+            None,
         )?;
         engine
             .core

@@ -137,6 +137,11 @@ pub struct ServiceConfig {
     /// How new flows pick a backend (default Maglev).
     #[serde(default)]
     pub policy: Policy,
+    /// Slots of its Maglev table, a prime; by default `[selection]`'s, else
+    /// chosen from the backend count (1021 up to 10 backends, then at
+    /// least 100 per backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maglev_table_size: Option<u64>,
     /// The backends.
     #[serde(default, rename = "backend")]
     pub backends: Vec<BackendConfig>,
@@ -155,6 +160,7 @@ impl ServiceConfig {
             port,
             proto,
             policy: Policy::default(),
+            maglev_table_size: None,
             backends: Vec::new(),
             health: None,
         }

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use lb_algos::Policy;
 use lb_packet::Protocol;
 
 use super::{BackendAddr, BackendConfig, ReverseProxy, ServiceConfig, ServiceKey, ServiceProtocol};
@@ -73,6 +74,9 @@ impl ReverseProxy {
                 }
             }
             for key in service.keys() {
+                if service.maglev_table_size.is_some() && service.policy != Policy::Maglev {
+                    return Err(ConfigError::TableSizeWithoutMaglev(key));
+                }
                 if !seen.insert(key) {
                     return Err(ConfigError::DuplicateService(key.to_string()));
                 }
@@ -102,7 +106,8 @@ impl ReverseProxy {
             }
             targets.push((target, backend.weight));
         }
-        self.core.pool(service.policy, targets)
+        self.core
+            .pool(service.policy, targets, service.maglev_table_size)
     }
 
     /// Adds an already checked service (all three for `proto = "all"`).
@@ -194,9 +199,11 @@ impl ReverseProxy {
                 self.set_backend(key, *backend)?;
             }
             let selector = self.core.selector;
+            let table_size = self.core.table_size(config.maglev_table_size);
             if let Some(service) = self.core.services.get_mut(slot) {
-                if service.backends.policy() != config.policy {
-                    service.backends.set_policy(config.policy, &selector)?;
+                let pool = &mut service.backends;
+                if (pool.policy(), pool.configured_table_size()) != (config.policy, table_size) {
+                    pool.reshape(config.policy, table_size, &selector)?;
                 }
                 service.check = check_for(key, config);
             }
@@ -223,6 +230,7 @@ impl Control for ReverseProxy {
                 port: service.key.port,
                 proto: service.key.proto.into(),
                 policy: service.backends.policy(),
+                maglev_table_size: service.backends.configured_table_size(),
                 backends: self
                     .core
                     .backends(slot)

@@ -7,10 +7,14 @@ pub(crate) fn services(services: &[ServiceStats]) {
     for service in services {
         let checks = service.health_check.map_or("passive", |kind| kind.name());
         let panic = if service.panic { "  PANIC" } else { "" };
+        let policy = match service.maglev_table_size {
+            Some(size) => format!("{}/{size}", service.policy),
+            None => service.policy.to_string(),
+        };
         println!(
             "{:<24} {:<12} sessions {:>7}  new flows {:>9}  packets {:>11}  checks {checks}{panic}",
             service.name,
-            service.policy.to_string(),
+            policy,
             service.sessions,
             service.counters.new_flows,
             service.counters.packets
