@@ -62,3 +62,4 @@ pub use state::{Direction, SessionState};
 pub use stats::SessionStats;
 pub use table::{Hit, RemovedSession, SessionInfo, SessionTable};
 pub use timeouts::Timeouts;
+pub use tracker::Tracker;

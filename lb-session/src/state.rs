@@ -41,3 +41,54 @@ pub enum SessionState {
     /// ICMP echo: a reply was seen.
     IcmpReplied,
 }
+
+/// Every state, in the order of their one-byte codes (`STATES[code]`).
+const STATES: [SessionState; 10] = [
+    SessionState::TcpSynSent,
+    SessionState::TcpSynReceived,
+    SessionState::TcpEstablished,
+    SessionState::TcpFinWait,
+    SessionState::TcpTimeWait,
+    SessionState::TcpReset,
+    SessionState::UdpUnreplied,
+    SessionState::UdpReplied,
+    SessionState::IcmpUnreplied,
+    SessionState::IcmpReplied,
+];
+
+impl SessionState {
+    /// A byte naming the state, for [`Tracker::to_bytes`](crate::Tracker::to_bytes).
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            SessionState::TcpSynSent => 0,
+            SessionState::TcpSynReceived => 1,
+            SessionState::TcpEstablished => 2,
+            SessionState::TcpFinWait => 3,
+            SessionState::TcpTimeWait => 4,
+            SessionState::TcpReset => 5,
+            SessionState::UdpUnreplied => 6,
+            SessionState::UdpReplied => 7,
+            SessionState::IcmpUnreplied => 8,
+            SessionState::IcmpReplied => 9,
+        }
+    }
+
+    /// The state a [`code`](Self::code) names.
+    pub(crate) fn from_code(code: u8) -> Option<Self> {
+        STATES.get(usize::from(code)).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_name_each_state() {
+        for (code, state) in STATES.iter().enumerate() {
+            assert_eq!(usize::from(state.code()), code);
+            assert_eq!(SessionState::from_code(state.code()), Some(*state));
+        }
+        assert_eq!(SessionState::from_code(10), None);
+    }
+}

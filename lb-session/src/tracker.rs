@@ -1,5 +1,6 @@
 //! [`Tracker`]: a session's state plus what it remembers to advance it:
 //! FINs seen, data seen each way, the server's ISN, whether it is assured.
+//! It is written out as six bytes and read back to restore a session.
 
 use lb_packet::{Protocol, TcpFlags};
 
@@ -12,8 +13,12 @@ const FIN_REVERSE: u8 = 2;
 const DATA_FORWARD: u8 = 4;
 const DATA_REVERSE: u8 = 8;
 const ASSURED: u8 = 16;
+const ALL_MARKS: u8 = FIN_FORWARD | FIN_REVERSE | DATA_FORWARD | DATA_REVERSE | ASSURED;
 
-/// A state plus what it needs to remember.
+/// All a table follows of a session: its state, and what it needs to
+/// remember to advance it. Opaque; [`to_bytes`](Self::to_bytes) and
+/// [`from_bytes`](Self::from_bytes) carry it across a restart (see
+/// [`SessionTable::restore`](crate::SessionTable::restore)).
 ///
 /// A session is assured once it is seen to be a real exchange, until it
 /// closes (RST, or FIN both ways); tables never evict assured sessions to
@@ -24,7 +29,7 @@ const ASSURED: u8 = 16;
 /// mid-stream). TCP with flags only: any reply, or the client's ACK after
 /// its SYN (all a load balancer that sees one direction can go by).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Tracker {
+pub struct Tracker {
     pub(crate) state: SessionState,
     marks: u8,
     /// The server's initial sequence number, from its SYN-ACK.
@@ -56,8 +61,40 @@ impl Tracker {
 
     /// Never evicted for room.
     #[inline]
-    pub(crate) fn assured(&self) -> bool {
+    pub fn assured(&self) -> bool {
         self.marks & ASSURED != 0
+    }
+
+    /// Its protocol state.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// Six bytes that [`from_bytes`](Self::from_bytes) reads back.
+    pub fn to_bytes(&self) -> [u8; 6] {
+        let isn = self.server_isn.to_be_bytes();
+        [
+            self.state.code(),
+            self.marks,
+            isn[0],
+            isn[1],
+            isn[2],
+            isn[3],
+        ]
+    }
+
+    /// A tracker from [`to_bytes`](Self::to_bytes); `None` for bytes no
+    /// tracker writes.
+    pub fn from_bytes(bytes: [u8; 6]) -> Option<Self> {
+        let [state, marks, isn @ ..] = bytes;
+        if marks & !ALL_MARKS != 0 {
+            return None;
+        }
+        Some(Tracker {
+            state: SessionState::from_code(state)?,
+            marks,
+            server_isn: u32::from_be_bytes(isn),
+        })
     }
 
     fn has(&self, mark: u8) -> bool {
@@ -292,6 +329,25 @@ mod tests {
             t.timeout(&Timeouts::default()),
             Timeouts::default().tcp_established
         );
+    }
+
+    #[test]
+    fn bytes_carry_every_state_and_mark() {
+        let syn = segment(SYN, 100, 0, true);
+        let mut t = Tracker::new(Protocol::Tcp, syn);
+        t.advance(Reverse, segment(SYN | ACK, 0xdead_beef, 101, true));
+        t.advance(Forward, segment(ACK, 101, 0xdead_bef0, false));
+        t.advance(
+            Forward,
+            segment(TcpFlags::FIN | ACK, 101, 0xdead_bef0, false),
+        );
+        assert_eq!(Tracker::from_bytes(t.to_bytes()), Some(t));
+        for proto in [Protocol::Udp, Protocol::Icmp] {
+            let fresh = Tracker::new(proto, Seen::Nothing);
+            assert_eq!(Tracker::from_bytes(fresh.to_bytes()), Some(fresh));
+        }
+        assert_eq!(Tracker::from_bytes([200, 0, 0, 0, 0, 0]), None, "no state");
+        assert_eq!(Tracker::from_bytes([0, 0x80, 0, 0, 0, 0]), None, "no mark");
     }
 
     #[test]

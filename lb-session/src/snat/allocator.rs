@@ -1,7 +1,7 @@
 //! [`SnatAllocator`]: source ports per destination, handed out and given
 //! back in constant time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use lb_packet::{FlowHasher, FlowKey, HashKey, Protocol};
@@ -47,6 +47,9 @@ struct PortPool {
     /// free (half-open ones, closed ones), oldest first; the caller checks
     /// each against its table, since some have moved on.
     reclaimable: VecDeque<u16>,
+    /// Ports [claimed](SnatAllocator::claim) that the permutation has not
+    /// reached yet: passed over (and forgotten) when it does.
+    claimed: HashSet<u16>,
     in_use: u32,
 }
 
@@ -125,27 +128,47 @@ impl SnatAllocator {
             .pools
             .entry(destination)
             .or_insert_with(|| PortPool::new(range, hasher, &destination));
-        let port = match pool.free.pop_front() {
-            Some(port) => port,
-            None if pool.fresh < range.len() => {
-                let offset = (u64::from(pool.start)
-                    + u64::from(pool.fresh) * u64::from(pool.stride))
-                    % u64::from(range.len());
-                pool.fresh += 1;
-                // offset < len <= 65536 - first, so the sum is a port.
-                range.first() + offset as u16
-            }
-            None => {
-                return Err(SnatError::Exhausted {
-                    proxy,
-                    remote,
-                    proto: client.proto,
-                });
-            }
+        let Some(port) = pool.free.pop_front().or_else(|| pool.next_fresh(range)) else {
+            return Err(SnatError::Exhausted {
+                proxy,
+                remote,
+                proto: client.proto,
+            });
         };
         pool.in_use += 1;
         pool.mark_reclaimable(port, range);
         Ok(port)
+    }
+
+    /// Marks `port` towards `remote` in use, as if
+    /// [`allocate`](Self::allocate) had handed it out: for sessions put
+    /// back after a restart. The port must not be in use towards `remote`
+    /// already (a session table's reply keys see to that).
+    pub fn claim(
+        &mut self,
+        proxy: Ipv4Addr,
+        remote: SocketAddrV4,
+        proto: Protocol,
+        port: u16,
+    ) -> Result<(), SnatError> {
+        let range = self.range;
+        if !range.contains(port) {
+            return Err(SnatError::OutOfRange { port, range });
+        }
+        let destination = Destination::new(proxy, remote, proto);
+        let hasher = &self.hasher;
+        let pool = self
+            .pools
+            .entry(destination)
+            .or_insert_with(|| PortPool::new(range, hasher, &destination));
+        if let Some(at) = pool.free.iter().position(|&free| free == port) {
+            pool.free.remove(at);
+        } else {
+            pool.claimed.insert(port);
+        }
+        pool.in_use += 1;
+        pool.mark_reclaimable(port, range);
+        Ok(())
     }
 
     /// Gives `port` back: its connection to `remote` is gone. Call it once
@@ -207,8 +230,24 @@ impl PortPool {
             stride: stride as u32,
             free: VecDeque::new(),
             reclaimable: VecDeque::new(),
+            claimed: HashSet::new(),
             in_use: 0,
         }
+    }
+
+    /// The next port of the permutation not claimed already, if any is left.
+    fn next_fresh(&mut self, range: PortRange) -> Option<u16> {
+        while self.fresh < range.len() {
+            let offset = (u64::from(self.start) + u64::from(self.fresh) * u64::from(self.stride))
+                % u64::from(range.len());
+            self.fresh += 1;
+            // offset < len <= 65536 - first, so the sum is a port.
+            let port = range.first() + offset as u16;
+            if !self.claimed.remove(&port) {
+                return Some(port);
+            }
+        }
+        None
     }
 
     /// Queues `port` for taking over, forgetting the oldest candidate once

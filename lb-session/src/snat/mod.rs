@@ -52,6 +52,11 @@ impl PortRange {
     pub fn is_empty(&self) -> bool {
         false
     }
+
+    /// True when `port` is one of the range's.
+    pub fn contains(&self, port: u16) -> bool {
+        (self.first..=self.last).contains(&port)
+    }
 }
 
 impl Default for PortRange {
@@ -120,4 +125,12 @@ pub enum SnatError {
     /// Not `LO-HI`.
     #[error("invalid port range {0:?}: expected LO-HI, like 32768-60999")]
     Unparsable(String),
+    /// A port claimed outside the allocator's range.
+    #[error("port {port} is outside the range {range}")]
+    OutOfRange {
+        /// The port.
+        port: u16,
+        /// The range.
+        range: PortRange,
+    },
 }

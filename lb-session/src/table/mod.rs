@@ -4,6 +4,7 @@
 //! removes them.
 
 mod removal;
+mod restore;
 
 pub use removal::RemovedSession;
 
@@ -75,6 +76,9 @@ pub struct SessionInfo<'a, V> {
     pub state: SessionState,
     /// Seen as a real two-way exchange (never evicted for room).
     pub assured: bool,
+    /// All the table follows of it, to [restore](SessionTable::restore)
+    /// it in another table.
+    pub tracker: Tracker,
     /// Time left before it expires unless a packet refreshes it.
     pub expires_in: Duration,
     /// The caller's value.
@@ -363,23 +367,54 @@ impl<V> SessionTable<V> {
         tcp: impl TcpSeen,
         value: V,
     ) -> Result<&mut V, InsertError> {
+        let now = self.check_keys(now, &forward, &reverse)?;
+        self.sweep(now, SWEEP_PER_INSERT);
+        let tracker = Tracker::new(forward.proto, tcp.seen().0);
+        self.make_room_for(now, &tracker)?;
+        let expires_at = now + millis(tracker.timeout(&self.config.timeouts));
+        self.place([forward, reverse], tracker, expires_at, value)
+    }
+
+    /// Refuses keys that are one flow, or that a live session has; the
+    /// time in ticks.
+    fn check_keys(
+        &mut self,
+        now: Instant,
+        forward: &FlowKey,
+        reverse: &FlowKey,
+    ) -> Result<u64, InsertError> {
         if forward == reverse {
             return Err(InsertError::SameKeys);
         }
-        if self.contains(now, &forward) || self.contains(now, &reverse) {
+        if self.contains(now, forward) || self.contains(now, reverse) {
             return Err(InsertError::KeyInUse);
         }
-        let now = self.ticks(now);
-        self.sweep(now, SWEEP_PER_INSERT);
-        if self.unassured >= self.unassured_limit() {
-            // Unassured sessions keep to their share: the oldest goes.
+        Ok(self.ticks(now))
+    }
+
+    /// Makes room for a session with `tracker`: unassured sessions keep
+    /// to their share (the oldest goes), and a full table reclaims or
+    /// evicts one.
+    fn make_room_for(&mut self, now: u64, tracker: &Tracker) -> Result<(), InsertError> {
+        if !tracker.assured() && self.unassured >= self.unassured_limit() {
             self.evict_oldest_unassured(now);
         }
         if self.len >= self.config.capacity {
             self.make_room(now)?;
         }
-        let tracker = Tracker::new(forward.proto, tcp.seen().0);
-        let expires_at = now + millis(tracker.timeout(&self.config.timeouts));
+        Ok(())
+    }
+
+    /// Puts a session in a free slot and indexes both its keys; there is
+    /// room, and neither key is in use.
+    fn place(
+        &mut self,
+        [forward, reverse]: [FlowKey; 2],
+        tracker: Tracker,
+        expires_at: u64,
+        value: V,
+    ) -> Result<&mut V, InsertError> {
+        let assured = tracker.assured();
         let entry = Entry {
             keys: [forward, reverse],
             older: NIL,
@@ -403,8 +438,9 @@ impl<V> SessionTable<V> {
                 free
             }
         };
-        // New sessions start unassured.
-        self.link_unassured(slot);
+        if !assured {
+            self.link_unassured(slot);
+        }
         let (slots, hasher) = (&self.slots, &self.hasher);
         let rehash = |&tag: &u32| key_of(slots, tag).map_or(0, |key| hasher.flow(key));
         for (key, direction) in [
@@ -434,6 +470,7 @@ impl<V> SessionTable<V> {
                 reverse: entry.keys[1],
                 state: entry.tracker.state,
                 assured: entry.tracker.assured(),
+                tracker: entry.tracker,
                 expires_in: Duration::from_millis(expires_at - now),
                 value: &entry.value,
             }),
