@@ -75,6 +75,7 @@ mod error;
 mod health;
 mod nat_proxy;
 mod observe;
+mod persist;
 mod reverse_proxy;
 mod run;
 mod session_view;
@@ -104,6 +105,7 @@ pub use lb_datapath::Waker;
 pub use lb_datapath::{Datapath, PortId, RxBatch};
 pub use nat_proxy::{DestinationConfig, NatProxy, NatProxyConfig, PROXY_PORT, ProxyServiceConfig};
 pub use observe::Observe;
+pub use persist::{Persist, Restored, StateError};
 pub use reverse_proxy::{
     BackendAddr, BackendConfig, ReverseProxy, ReverseProxyConfig, ServiceConfig, ServiceKey,
     ServiceProtocol,

@@ -101,7 +101,7 @@ impl SessionSettings {
 }
 
 /// Backend selection settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SelectionSettings {
     /// SipHash key for the hash policies, 32 hex digits. Load balancers
@@ -118,15 +118,6 @@ pub struct SelectionSettings {
     pub seed: u64,
 }
 
-impl Default for SelectionSettings {
-    fn default() -> Self {
-        SelectionSettings {
-            hash_key: None,
-            maglev_table_size: None,
-            seed: 0,
-        }
-    }
-}
 
 impl SelectionSettings {
     /// The selector configuration, once the key parses. Its Maglev table

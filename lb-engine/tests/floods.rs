@@ -29,16 +29,10 @@ fn proxy_with(sessions: &str) -> ReverseProxy {
     ReverseProxy::new(vec![None], &config).unwrap()
 }
 
+/// A segment from a client's router to the load balancer.
 fn segment(from: SocketAddrV4, to: SocketAddrV4, flags: TcpFlags, seq: u32, ack: u32) -> Vec<u8> {
-    let ethernet = EthernetRepr::new(MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
-    let tcp = TcpRepr {
-        seq,
-        ack,
-        ..TcpRepr::new(from.port(), to.port(), flags)
-    };
-    FrameRepr::ipv4(ethernet, Ipv4Repr::new(*from.ip(), *to.ip()), tcp, b"")
-        .to_vec()
-        .unwrap()
+    let macs = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+    common::segment(macs, from, to, flags, seq, ack)
 }
 
 fn client(n: u32) -> SocketAddrV4 {

@@ -4,15 +4,17 @@
 //! ports up to new ones (closed ones only past their sequence numbers);
 //! ports come back as sessions end.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
+
+use common::segment;
 
 use lb_engine::{
     DropReason, Engine, MacAddr, NatProxy, NatProxyConfig, Observe, PROXY_PORT, Verdict,
 };
-use lb_packet::{
-    ArpOp, ArpRepr, EthernetRepr, Frame, FrameRepr, Ipv4Repr, PacketRepr, TcpFlags, TcpRepr,
-};
+use lb_packet::{ArpOp, ArpRepr, EthernetRepr, Frame, FrameRepr, PacketRepr, TcpFlags};
 
 const PROXY: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 100);
 const DEST: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
@@ -62,25 +64,6 @@ fn arp_reply() -> Vec<u8> {
     }
     .to_vec()
     .unwrap()
-}
-
-fn segment(
-    macs: (MacAddr, MacAddr),
-    from: SocketAddrV4,
-    to: SocketAddrV4,
-    flags: TcpFlags,
-    seq: u32,
-    ack: u32,
-) -> Vec<u8> {
-    let tcp = TcpRepr {
-        seq,
-        ack,
-        ..TcpRepr::new(from.port(), to.port(), flags)
-    };
-    let ethernet = EthernetRepr::new(macs.0, macs.1);
-    FrameRepr::ipv4(ethernet, Ipv4Repr::new(*from.ip(), *to.ip()), tcp, b"")
-        .to_vec()
-        .unwrap()
 }
 
 fn client(n: u16) -> SocketAddrV4 {
@@ -255,4 +238,45 @@ fn ports_come_back_as_sessions_expire() {
         0,
         "every port was free"
     );
+}
+
+/// A restart: the proxy's connections written out and put back into a new
+/// proxy keep their source ports, replies find their clients, and new
+/// connections never get a port a restored one holds.
+#[test]
+fn restored_connections_keep_their_ports() {
+    use lb_engine::Persist;
+    use std::time::SystemTime;
+
+    let now = Instant::now();
+    let wall = SystemTime::now();
+    let mut old = proxy();
+    let ports: Vec<u16> = (0..40)
+        .map(|n| connect(&mut old, now, client(n), 1))
+        .collect();
+    let saved = old.save_sessions(now, wall);
+    let mut new = proxy();
+    let restored = new
+        .restore_sessions(now, wall + Duration::from_secs(1), &saved)
+        .unwrap();
+    assert_eq!((restored.restored, restored.refused), (40, 0));
+    // The destination answers a restored connection: back to its client.
+    let to = SocketAddrV4::new(PROXY, ports[7]);
+    let mut reply = segment((DEST_MAC, PROXY_MAC), REMOTE, to, TcpFlags::ACK, 7001, 2);
+    assert_eq!(
+        new.handle_frame(now, PROXY_PORT, &mut reply),
+        Verdict::Reply
+    );
+    let key = Frame::parse(&reply[..]).unwrap().flow_key().unwrap();
+    assert_eq!(
+        (key.src_endpoint(), key.dst_endpoint()),
+        (LISTEN, client(7))
+    );
+    // The other 60 ports of the range go to new connections, then none.
+    let fresh: Vec<u16> = (100..160)
+        .map(|n| connect(&mut new, now, client(n), 1))
+        .collect();
+    assert!(fresh.iter().all(|port| !ports.contains(port)), "{fresh:?}");
+    let (verdict, _) = from_client(&mut new, now, client(200), TcpFlags::SYN, 1, 0);
+    assert_eq!(verdict, Verdict::Drop(DropReason::PortsExhausted));
 }

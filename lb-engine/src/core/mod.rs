@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
 use lb_packet::{FlowKey, MacAddr};
-use lb_session::{InsertError, RemovedSession, SessionTable, SnatAllocator, TcpSeen};
+use lb_session::{InsertError, RemovedSession, SessionTable, SnatAllocator, TcpSeen, Tracker};
 
 use crate::stats::TrafficCounters;
 use crate::{
@@ -170,6 +170,41 @@ where
         self.services.new_flow(owner);
         self.services.session_opened(owner);
         Ok(())
+    }
+
+    /// Puts back a saved session, its source port claimed again (full
+    /// NAT), and counts it on its backend.
+    pub(crate) fn restore_session(
+        &mut self,
+        now: Instant,
+        forward: FlowKey,
+        reverse: FlowKey,
+        tracker: Tracker,
+        expires_in: core::time::Duration,
+        value: V,
+    ) -> Result<(), InsertError> {
+        let (owner, port) = (value.owner(), value.snat());
+        if let Some((snat, (remote, port))) = self.snat.as_mut().zip(port) {
+            snat.claim(reverse.dst, remote, forward.proto, port)
+                .map_err(|_| InsertError::KeyInUse)?;
+        }
+        let restored = self
+            .sessions
+            .restore(now, forward, reverse, tracker, expires_in, value);
+        match restored {
+            Ok(_) => self.services.session_opened(owner),
+            Err(_) => {
+                if let Some((snat, (remote, port))) = self.snat.as_mut().zip(port) {
+                    snat.release(reverse.dst, remote, forward.proto, port);
+                }
+            }
+        }
+        restored.map(|_| ())
+    }
+
+    /// Which engine this is.
+    pub(crate) fn kind(&self) -> EngineKind {
+        self.kind
     }
 
     /// Lets go of what each session the table let go of held: its count on

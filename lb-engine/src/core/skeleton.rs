@@ -6,10 +6,12 @@ use core::hash::Hash;
 use std::time::Instant;
 
 use lb_algos::BackendId;
-use lb_packet::Frame;
+use lb_packet::{FlowKey, Frame};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::Core;
-use super::services::Owned;
+use super::services::{Owned, Owner};
 use crate::health::prober::ProbeTarget;
 use crate::{Engine, HealthEvent, Observe, PortId, SessionFilter, SessionView, Stats, Verdict};
 
@@ -22,6 +24,9 @@ pub(crate) trait Balancer {
     type Target: Copy + PartialEq + Display + Into<BackendId>;
     /// What its sessions remember.
     type Session: Owned;
+    /// What a saved session keeps beside its keys and owner
+    /// ([`Persist`](crate::Persist)).
+    type Extra: Serialize + DeserializeOwned;
 
     fn core(&self) -> &Core<Self::Key, Self::Target, Self::Session>;
 
@@ -47,6 +52,24 @@ pub(crate) trait Balancer {
     fn originate(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
         let _ = buffer;
         None
+    }
+
+    /// What a saved session keeps beside its keys and owner.
+    fn saved_extra(session: &Self::Session) -> Self::Extra;
+
+    /// A saved session put back: from its keys, its owner (found again by
+    /// name) and what it kept. None when it does not fit this engine.
+    fn rebuild(
+        &self,
+        owner: Owner,
+        forward: &FlowKey,
+        reverse: &FlowKey,
+        extra: Self::Extra,
+    ) -> Option<Self::Session>;
+
+    /// The name a saved session's service is found by after a restart.
+    fn saved_name(key: &Self::Key) -> String {
+        key.to_string()
     }
 
     /// Where a probe of the backend at `target` of service `key` goes,

@@ -11,7 +11,7 @@ mod forward;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use lb_packet::{Frame, MacAddr};
+use lb_packet::{FlowKey, Frame, MacAddr};
 
 pub use config::{DirectReturnConfig, DsrBackendConfig, DsrServiceConfig, VipList};
 
@@ -167,6 +167,7 @@ impl Balancer for DirectReturn {
     type Key = VipList;
     type Target = MacAddr;
     type Session = DsrSession;
+    type Extra = ();
 
     fn core(&self) -> &Core<VipList, MacAddr, DsrSession> {
         &self.core
@@ -178,6 +179,17 @@ impl Balancer for DirectReturn {
 
     fn ports(&self) -> usize {
         if self.one_armed { 1 } else { 2 }
+    }
+
+    fn saved_extra(_: &DsrSession) {}
+
+    fn rebuild(&self, owner: Owner, _: &FlowKey, _: &FlowKey, (): ()) -> Option<DsrSession> {
+        (owner.service == SERVICE).then_some(DsrSession(owner.backend))
+    }
+
+    /// One name for the one service, whatever its VIPs are now.
+    fn saved_name(_: &VipList) -> String {
+        "vips".to_owned()
     }
 
     /// The first VIP, at the server's MAC: the path clients' frames take.

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
-use lb_packet::{ArpOp, Frame, MacAddr};
+use lb_packet::{ArpOp, FlowKey, Frame, MacAddr};
 use lb_session::SnatAllocator;
 
 pub use config::{DestinationConfig, NatProxyConfig, ProxyServiceConfig};
@@ -241,6 +241,8 @@ impl Balancer for NatProxy {
     type Key = Ipv4Addr;
     type Target = Ipv4Addr;
     type Session = ProxySession;
+    /// The client's MAC, and the sequence number of its FIN.
+    type Extra = ([u8; 6], Option<u32>);
 
     fn core(&self) -> &Core<Ipv4Addr, Ipv4Addr, ProxySession> {
         &self.core
@@ -252,6 +254,31 @@ impl Balancer for NatProxy {
 
     fn ports(&self) -> usize {
         1
+    }
+
+    fn saved_extra(session: &ProxySession) -> Self::Extra {
+        (session.client_mac.octets(), session.client_fin)
+    }
+
+    /// The connection again, from its keys: the client's, and the
+    /// destination's to the proxy's source port, which must be this
+    /// proxy's address.
+    fn rebuild(
+        &self,
+        owner: Owner,
+        forward: &FlowKey,
+        reverse: &FlowKey,
+        (client_mac, client_fin): Self::Extra,
+    ) -> Option<ProxySession> {
+        (owner.service == SERVICE && reverse.dst == self.ip).then(|| ProxySession {
+            client: forward.src_endpoint(),
+            client_mac: MacAddr(client_mac),
+            listen_port: forward.dst_port,
+            dest: SocketAddrV4::new(reverse.src, forward.dst_port),
+            snat_port: reverse.dst_port,
+            dest_slot: owner.backend,
+            client_fin,
+        })
     }
 
     /// The destination itself, on the check's port.

@@ -15,7 +15,7 @@ mod reverse;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
-use lb_packet::Frame;
+use lb_packet::{FlowKey, Frame};
 
 pub use config::{BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceProtocol};
 pub use keys::{BackendAddr, ServiceKey};
@@ -174,6 +174,8 @@ impl Balancer for ReverseProxy {
     type Key = ServiceKey;
     type Target = SocketAddrV4;
     type Session = RpSession;
+    /// The frontend the client is behind.
+    type Extra = u16;
 
     fn core(&self) -> &Core<ServiceKey, SocketAddrV4, RpSession> {
         &self.core
@@ -185,6 +187,28 @@ impl Balancer for ReverseProxy {
 
     fn ports(&self) -> usize {
         self.frontends.len() + 1
+    }
+
+    fn saved_extra(session: &RpSession) -> u16 {
+        session.frontend.0
+    }
+
+    /// The session again: the VIP it was for, and its backend as it was,
+    /// from its keys; the frontend must still be one.
+    fn rebuild(
+        &self,
+        owner: Owner,
+        forward: &FlowKey,
+        reverse: &FlowKey,
+        frontend: u16,
+    ) -> Option<RpSession> {
+        let frontend = PortId(frontend);
+        (frontend.index() < self.frontends.len()).then(|| RpSession {
+            owner,
+            vip: forward.dst_endpoint(),
+            backend_addr: reverse.src_endpoint(),
+            frontend,
+        })
     }
 
     /// The backend itself, on the check's port or its own.

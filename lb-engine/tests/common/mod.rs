@@ -93,6 +93,29 @@ pub fn tcp_with(
     bytes
 }
 
+/// A TCP segment with these sequence and acknowledgment numbers, built
+/// by lb-packet's own builder (its bytes are checked against etherparse's
+/// in lb-packet's tests).
+pub fn segment(
+    (src_mac, dst_mac): (MacAddr, MacAddr),
+    from: SocketAddrV4,
+    to: SocketAddrV4,
+    flags: lb_packet::TcpFlags,
+    seq: u32,
+    ack: u32,
+) -> Vec<u8> {
+    use lb_packet::{EthernetRepr, FrameRepr, Ipv4Repr, TcpRepr};
+    let tcp = TcpRepr {
+        seq,
+        ack,
+        ..TcpRepr::new(from.port(), to.port(), flags)
+    };
+    let ethernet = EthernetRepr::new(src_mac, dst_mac);
+    FrameRepr::ipv4(ethernet, Ipv4Repr::new(*from.ip(), *to.ip()), tcp, b"")
+        .to_vec()
+        .unwrap()
+}
+
 pub fn udp(
     macs: (MacAddr, MacAddr),
     src: SocketAddrV4,
