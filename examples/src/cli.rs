@@ -8,9 +8,9 @@ use std::str::FromStr;
 use clap::Parser;
 pub use lb_datapath::DatapathKind;
 
-/// How a load balancer moves frames: `--datapath` and `--capture`.
+/// How a load balancer runs: `--datapath`, `--capture` and `--state-file`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct DatapathArgs {
+pub struct RunArgs {
     /// How frames are moved.
     #[arg(long = "datapath", value_name = "tap|pnet", default_value_t)]
     pub kind: DatapathKind,
@@ -22,6 +22,14 @@ pub struct DatapathArgs {
     /// write error stops the capture (logged once), never the traffic.
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
+    /// Keep sessions across restarts in FILE: written when the process
+    /// stops (SIGTERM, SIGINT), read and removed when it starts.
+    ///
+    /// Each flow keeps its backend after the restart while the
+    /// configuration still has that backend, even if others were added;
+    /// sessions lose the time the process was down.
+    #[arg(long, value_name = "FILE")]
+    pub state_file: Option<PathBuf>,
 }
 
 /// Parses the command line; on a mistake prints one line naming it and

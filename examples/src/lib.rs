@@ -1,5 +1,6 @@
 //! What the `lb` binaries share: flag parsing with one-line errors,
-//! opening a datapath, signals, the `ready` line, and the stats summary.
+//! opening a datapath, signals, the `ready` line, the stats summary, and
+//! the sessions kept across restarts.
 //!
 //! The binaries themselves are in `src/bin/`: `lb-rp` (reverse proxy),
 //! `lb-dsr` (direct server return), `lb-proxy` (one-armed NAT proxy),
@@ -12,3 +13,4 @@
 pub mod cli;
 pub mod health_args;
 pub mod serve;
+pub mod state_file;

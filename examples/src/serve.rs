@@ -10,16 +10,17 @@ use anyhow::Context;
 use lb_datapath::{Capture, PortEvent};
 use lb_datapath_pnet::PnetDatapath;
 use lb_datapath_tap::TapDatapath;
-use lb_engine::{Datapath, Engine, Observe, RunOptions, Stats, run_with};
+use lb_engine::{Datapath, Engine, Observe, Persist, RunOptions, Stats, run_with};
 
-use crate::cli::{AdminArgs, DatapathArgs, DatapathKind, read_token};
+use crate::cli::{AdminArgs, DatapathKind, RunArgs, read_token};
+use crate::state_file;
 use lb_control::{AdminCommands, AdminOptions, Routable};
 
 /// Opens `interfaces` as the engine's ports, in order, captured to a file
 /// when `--capture` says so (logged, as `program`).
 pub fn open_datapath(
     program: &str,
-    datapath: &DatapathArgs,
+    datapath: &RunArgs,
     interfaces: &[String],
 ) -> anyhow::Result<Box<dyn Datapath>> {
     let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
@@ -158,21 +159,29 @@ pub fn log(program: &str, message: impl std::fmt::Display) {
     eprintln!("{program}: {message}");
 }
 
-/// Opens the ports, prints the `ready` line, and runs `engine` until a stop
-/// signal; between batches it runs the admin endpoint's commands (woken
-/// for them at once), then `between_batches` with the engine. Prints a
-/// summary when it stops.
-pub fn serve<E: Engine + Observe>(
+/// Opens the ports, puts back the sessions of `--state-file`, prints the
+/// `ready` line, and runs `engine` until a stop signal; between batches it
+/// runs the admin endpoint's commands (woken for them at once), then
+/// `between_batches` with the engine. Prints a summary when it stops, and
+/// writes the sessions to the state file.
+pub fn serve<E: Engine + Observe + Persist>(
     program: &str,
-    datapath: &DatapathArgs,
+    datapath: &RunArgs,
     interfaces: &[String],
     engine: &mut E,
     signals: &Signals,
     admin: Option<AdminCommands<E>>,
     mut between_batches: impl FnMut(&mut E),
 ) -> anyhow::Result<()> {
+    let state = datapath.state_file.as_deref();
+    if let Some(path) = state {
+        state_file::check_writable(path)?;
+    }
     let kind = datapath.kind;
     let mut datapath = open_datapath(program, datapath, interfaces)?;
+    if let Some(path) = state {
+        state_file::restore(program, path, engine);
+    }
     if let Some(admin) = &admin {
         datapath
             .watch(admin.waker())
@@ -210,7 +219,10 @@ pub fn serve<E: Engine + Observe>(
         ),
     );
     print_summary(program, &engine.stats(Instant::now()));
-    Ok(())
+    match state {
+        Some(path) => state_file::save(program, path, engine),
+        None => Ok(()),
+    }
 }
 
 /// Says so in the log, at most once a second, when the kernel drops

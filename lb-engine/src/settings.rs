@@ -118,7 +118,6 @@ pub struct SelectionSettings {
     pub seed: u64,
 }
 
-
 impl SelectionSettings {
     /// The selector configuration, once the key parses. Its Maglev table
     /// size is the configured one or the paper's; engines choose each

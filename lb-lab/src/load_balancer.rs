@@ -146,6 +146,8 @@ pub struct ReverseProxyFlags {
     pub admin: Option<u16>,
     /// `--capture`: record every frame to this pcapng file.
     pub capture: Option<PathBuf>,
+    /// `--state-file`: keep sessions across restarts in this file.
+    pub state_file: Option<PathBuf>,
 }
 
 impl ReverseProxyFlags {
@@ -159,6 +161,7 @@ impl ReverseProxyFlags {
             datapath,
             admin: None,
             capture: None,
+            state_file: None,
         }
     }
 
@@ -181,6 +184,12 @@ impl ReverseProxyFlags {
         }
         if let Some(path) = &self.capture {
             args.extend(["--capture".to_owned(), path.to_string_lossy().into_owned()]);
+        }
+        if let Some(path) = &self.state_file {
+            args.extend([
+                "--state-file".to_owned(),
+                path.to_string_lossy().into_owned(),
+            ]);
         }
         args
     }

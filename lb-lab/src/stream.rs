@@ -50,7 +50,9 @@ impl Lab {
 
     /// Opens a stream from `ns` to a paced server at `addr:port`.
     pub fn stream(&mut self, ns: &str, addr: Ipv4Addr, port: u16) -> anyhow::Result<Stream> {
-        let path = self.path(&format!("stream-{addr}-{port}"));
+        // Named after the process about to start, so streams never share.
+        let nth = self.children.len();
+        let path = self.path(&format!("stream-{addr}-{port}-{nth}"));
         let script = format!("nc -d {addr} {port} > {}", path.display());
         self.spawn(ns, &["sh", "-c", &script])?;
         Ok(Stream { path })

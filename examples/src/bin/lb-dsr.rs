@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use clap::{Parser, ValueEnum};
 use lb_algos::Policy;
 use lb_engine::{DirectReturn, DirectReturnConfig, DsrBackendConfig};
-use lb_examples::cli::{AdminArgs, DatapathArgs, fail, parse_or_exit};
+use lb_examples::cli::{AdminArgs, RunArgs, fail, parse_or_exit};
 use lb_examples::health_args::HealthArgs;
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
@@ -60,7 +60,7 @@ struct Cli {
     #[command(flatten)]
     health: HealthArgs,
     #[command(flatten)]
-    datapath: DatapathArgs,
+    run: RunArgs,
     #[command(flatten)]
     admin: AdminArgs,
 }
@@ -137,7 +137,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let admin = start_admin::<DirectReturn>(PROGRAM, &cli.admin)?;
     serve(
         PROGRAM,
-        &cli.datapath,
+        &cli.run,
         &interfaces,
         &mut engine,
         &signals,

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use clap::Parser;
 use lb_algos::Policy;
 use lb_engine::{Ipv4Cidr, NatProxy, NatProxyConfig};
-use lb_examples::cli::{AdminArgs, DatapathArgs, fail, parse_or_exit};
+use lb_examples::cli::{AdminArgs, RunArgs, fail, parse_or_exit};
 use lb_examples::health_args::HealthArgs;
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
@@ -51,7 +51,7 @@ struct Cli {
     #[command(flatten)]
     health: HealthArgs,
     #[command(flatten)]
-    datapath: DatapathArgs,
+    run: RunArgs,
     #[command(flatten)]
     admin: AdminArgs,
 }
@@ -99,7 +99,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let admin = start_admin::<NatProxy>(PROGRAM, &cli.admin)?;
     serve(
         PROGRAM,
-        &cli.datapath,
+        &cli.run,
         std::slice::from_ref(&cli.iface),
         &mut engine,
         &signals,

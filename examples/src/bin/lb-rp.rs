@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use lb_engine::{Control, ReverseProxy, ReverseProxyConfig, ServiceConfig};
-use lb_examples::cli::{AdminArgs, DatapathArgs, InterfaceSpec, fail, parse_or_exit};
+use lb_examples::cli::{AdminArgs, InterfaceSpec, RunArgs, fail, parse_or_exit};
 use lb_examples::serve::{Signals, log, serve, start_admin};
 
 const PROGRAM: &str = "lb-rp";
@@ -25,7 +25,7 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     #[command(flatten)]
-    datapath: DatapathArgs,
+    run: RunArgs,
     #[command(flatten)]
     admin: AdminArgs,
 }
@@ -91,7 +91,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let admin = start_admin::<ReverseProxy>(PROGRAM, &cli.admin)?;
     serve(
         PROGRAM,
-        &cli.datapath,
+        &cli.run,
         &interfaces,
         &mut engine,
         &signals,

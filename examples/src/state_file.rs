@@ -1,0 +1,106 @@
+//! `--state-file`: sessions written out when a load balancer stops and
+//! put back when it starts, so that its flows survive a restart.
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use anyhow::Context;
+use lb_engine::{Observe, Persist};
+
+use crate::serve::log;
+
+/// Where the file is written first, then renamed over the state file, so
+/// that a crash while writing never leaves half a file.
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Refuses a state file that could not be written when the process stops,
+/// so that the mistake shows now rather than losing the sessions then.
+pub fn check_writable(path: &Path) -> anyhow::Result<()> {
+    let probe = temporary(path);
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .with_context(|| format!("state file {}: cannot write beside it", path.display()))
+}
+
+/// Puts back the sessions in `path`, if there is such a file, and removes
+/// it (a later crash must not bring them back). A file that cannot be
+/// used is logged and left for the operator; the engine starts empty.
+pub fn restore<E: Persist>(program: &str, path: &Path, engine: &mut E) {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            log(
+                program,
+                format_args!(
+                    "no state file {}: starting without sessions",
+                    path.display()
+                ),
+            );
+            return;
+        }
+        Err(error) => {
+            log(
+                program,
+                format_args!(
+                    "state file {} unreadable ({error}): starting without sessions",
+                    path.display()
+                ),
+            );
+            return;
+        }
+    };
+    match engine.restore_sessions(Instant::now(), SystemTime::now(), &bytes) {
+        Ok(restored) => {
+            log(
+                program,
+                format_args!(
+                    "restored {} sessions from {}, saved {:.1} s ago ({} expired meanwhile, \
+                     {} of backends no longer configured, {} without room)",
+                    restored.restored,
+                    path.display(),
+                    restored.age.as_secs_f64(),
+                    restored.expired,
+                    restored.orphaned,
+                    restored.refused
+                ),
+            );
+            if let Err(error) = std::fs::remove_file(path) {
+                log(
+                    program,
+                    format_args!("cannot remove state file {}: {error}", path.display()),
+                );
+            }
+        }
+        Err(error) => log(
+            program,
+            format_args!(
+                "state file {} not used ({error}): starting without sessions",
+                path.display()
+            ),
+        ),
+    }
+}
+
+/// Writes the engine's live sessions to `path`.
+pub fn save<E: Persist + Observe>(program: &str, path: &Path, engine: &E) -> anyhow::Result<()> {
+    let now = Instant::now();
+    let bytes = engine.save_sessions(now, SystemTime::now());
+    let written = temporary(path);
+    std::fs::write(&written, &bytes)
+        .and_then(|()| std::fs::rename(&written, path))
+        .with_context(|| format!("state file {}", path.display()))?;
+    log(
+        program,
+        format_args!(
+            "saved {} sessions to {} ({} bytes)",
+            engine.stats(now).sessions,
+            path.display(),
+            bytes.len()
+        ),
+    );
+    Ok(())
+}
