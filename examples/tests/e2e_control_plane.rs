@@ -211,10 +211,10 @@ fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
         assert_eq!(grew, id != "b1", "stream {n} to {id}: grew {grew}");
     }
 
-    // SIGHUP reloads the file: a broken one changes nothing; then b3 goes,
-    // b2 is back at weight 2, and only b3's connections end.
     let listed = || lbctl(&lab, &["backend", "list", SERVICE]).unwrap_or_default();
     let hup = || run("kill", &["-HUP", &lb.pid().to_string()]);
+    // SIGHUP reloads the file: a broken one changes nothing; then b3 goes,
+    // b2 is back at weight 2, and only b3's connections end.
     // Broken on purpose, so no config type can write it.
     std::fs::write(&config, "[[service]]\nvip = ")?;
     hup()?;
@@ -255,8 +255,34 @@ fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
         );
     }
 
+    // `lbctl config save` writes the running configuration, a change made
+    // through the API included: reloaded from it, nothing changes.
+    lbctl(
+        &lab,
+        &[
+            "backend",
+            "set",
+            SERVICE,
+            "192.168.1.3:9000",
+            "--weight",
+            "3",
+        ],
+    )?;
+    let running = lbctl(&lab, &["--json", "config", "show"])?;
+    assert!(running.contains("\"weight\": 3"), "{running}");
+    let saved = lab.path("saved.toml");
+    lbctl(&lab, &["config", "save", &saved.to_string_lossy()])?;
+    std::fs::copy(&saved, &config)?;
+    hup()?;
+    wait();
+    assert_eq!(lbctl(&lab, &["--json", "config", "show"])?, running);
+
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
+    assert!(
+        log.contains(&format!("reloaded {}: no change\n", config.display())),
+        "the saved configuration is the running one: {log}"
+    );
     assert!(
         log.contains("reload failed, configuration unchanged"),
         "{log}"

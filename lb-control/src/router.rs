@@ -30,6 +30,7 @@ pub trait Routable:
         ServiceConfig: DeserializeOwned + Send,
         BackendKey: Send,
         BackendConfig: DeserializeOwned + Send,
+        Config: Serialize + Send,
     > + 'static
 {
 }
@@ -41,7 +42,18 @@ where
     E::ServiceConfig: DeserializeOwned + Send,
     E::BackendKey: Send,
     E::BackendConfig: DeserializeOwned + Send,
+    E::Config: Serialize + Send,
 {
+}
+
+/// The answer of an engine without a configuration file to `/config`.
+const NO_CONFIG_FILE: &str =
+    "this load balancer is configured by its flags: it has no configuration file";
+
+/// `value` as a TOML document; a comment saying why not if it cannot be
+/// one.
+fn to_toml(value: &impl Serialize) -> String {
+    toml::to_string(value).unwrap_or_else(|e| format!("# cannot be written as TOML: {e}\n"))
 }
 
 fn parse_body<T: DeserializeOwned>(body: &str) -> Result<T, Reply> {
@@ -123,6 +135,14 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
             engine.reset_counters();
             Reply::json(200, &Reset { reset: true })
         }),
+        ("GET", ["config"]) => Box::new(|engine: &mut E, _| match engine.config() {
+            Some(config) => Reply::json_later(200, config),
+            None => Reply::error(404, NO_CONFIG_FILE),
+        }),
+        ("GET", ["config", "toml"]) => Box::new(|engine: &mut E, _| match engine.config() {
+            Some(config) => Reply::text_later(move || to_toml(&config), "application/toml"),
+            None => Reply::error(404, NO_CONFIG_FILE),
+        }),
         ("GET", ["services"]) => {
             Box::new(|engine: &mut E, now| Reply::json_later(200, engine.stats(now).services))
         }
@@ -132,9 +152,12 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
                 Reply::json_later(200, engine.sessions(now, &filter, limit))
             })
         }
-        (_, ["ready" | "stats" | "sessions" | "services"] | ["stats", "prometheus" | "reset"])
-            if method != "POST" || segments != ["services"] =>
-        {
+        (
+            _,
+            ["ready" | "stats" | "sessions" | "services" | "config"]
+            | ["stats", "prometheus" | "reset"]
+            | ["config", "toml"],
+        ) if method != "POST" || segments != ["services"] => {
             return Err(not_allowed());
         }
         ("POST", ["services"]) => {

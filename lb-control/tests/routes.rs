@@ -433,3 +433,44 @@ fn direct_return_and_proxy_routes() {
         404
     );
 }
+
+/// `/config` and `/config/toml`: the running configuration, changes made
+/// through the API included, which a new engine reads back to the same
+/// services. Engines run from flags have none.
+#[test]
+fn the_running_configuration_reads_back() {
+    use lb_engine::{Control, ReverseProxy, ReverseProxyConfig};
+
+    let lb = Harness::start(reverse_proxy());
+    let backends = "/services/10.0.0.1/tcp/80/backends";
+    let added = r#"{"ip":"192.168.1.3","port":8080,"weight":5}"#;
+    assert_eq!(lb.json("POST", backends, Some(added)).0, 201);
+    let added = r#"{"vip":"10.0.0.5","port":53,"proto":"udp","maglev_table_size":251}"#;
+    assert_eq!(lb.json("POST", "/services", Some(added)).0, 201);
+    let (status, config) = lb.json("GET", "/config", None);
+    assert_eq!(status, 200);
+    assert_eq!(config["service"][0]["backend"][1]["weight"], 5);
+    assert_eq!(config["sessions"]["capacity"], 262_144);
+
+    let (status, text) = lb.call("GET", "/config/toml", None);
+    assert_eq!(status, 200, "{text}");
+    let read: ReverseProxyConfig = toml::from_str(&text).expect("TOML it wrote");
+    let again = ReverseProxy::new(vec![None], &read).unwrap();
+    let from_json: ReverseProxyConfig = serde_json::from_value(config).unwrap();
+    assert_eq!(again.services(), from_json.services);
+    assert_eq!(read, from_json);
+    assert_eq!(lb.error("POST", "/config", Some("{}")).0, 405, "read-only");
+
+    let dsr = Harness::start(
+        lb_engine::DirectReturn::new(
+            &toml::from_str(
+                "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n",
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    );
+    let (status, error) = dsr.error("GET", "/config/toml", None);
+    assert_eq!(status, 404);
+    assert!(error.contains("configured by its flags"), "{error}");
+}

@@ -32,6 +32,16 @@ pub trait Control {
     type BackendKey: Clone + Eq + Display + FromStr<Err: Display>;
     /// A backend as configuration writes it.
     type BackendConfig: Clone + Weighted;
+    /// The whole configuration, as a file gives it.
+    type Config: Clone;
+
+    /// The running configuration, for an engine configured from a file
+    /// (the reverse proxy): its services and backends as they are now,
+    /// with the changes made since, and the settings it started with.
+    /// None for the others.
+    fn config(&self) -> Option<Self::Config> {
+        None
+    }
 
     /// The services, as configuration.
     fn services(&self) -> Vec<Self::ServiceConfig>;

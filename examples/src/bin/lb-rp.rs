@@ -145,18 +145,62 @@ fn reload(
     *loaded = config;
     *as_loaded = engine.services();
     let changed = changes(&before, as_loaded);
-    Ok(match through_api {
-        None => changed.unwrap_or_else(|| "no change".to_owned()),
-        Some(api) => format!(
-            "{}; the API's changes since the last load are replaced: {api}",
-            changed.as_deref().unwrap_or("no change")
+    // The API's changes to what the file changes again are replaced; a
+    // file that has them (`lbctl config save`) replaces none.
+    let replaced: Vec<&Change> = through_api
+        .iter()
+        .filter(|api| changed.iter().any(|c| c.same_subject(api)))
+        .collect();
+    let said = |changes: &[&Change]| {
+        let said: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        said.join("; ")
+    };
+    let changed: Vec<&Change> = changed.iter().collect();
+    Ok(match (changed.is_empty(), replaced.is_empty()) {
+        (true, _) => "no change".to_owned(),
+        (false, true) => said(&changed),
+        (false, false) => format!(
+            "{}; the API's changes since the last load are replaced: {}",
+            said(&changed),
+            said(&replaced)
         ),
     })
 }
 
-/// What differs between two service lists, for the log (None: nothing).
-fn changes(before: &[ServiceConfig], after: &[ServiceConfig]) -> Option<String> {
-    let named = |services: &[ServiceConfig]| -> Vec<(String, String)> {
+/// One line of what differs between two service lists: a service's
+/// policy, or one of its backends with its weight, gone (`-`) or there
+/// (`+`).
+#[derive(Debug, PartialEq, Eq)]
+struct Change {
+    sign: char,
+    service: String,
+    /// `policy`, or `backend IP:PORT`.
+    subject: String,
+    /// The policy, or `weight W`.
+    value: String,
+}
+
+impl Change {
+    fn same_subject(&self, other: &Change) -> bool {
+        (&self.service, &self.subject) == (&other.service, &other.subject)
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Change {
+            sign,
+            service,
+            subject,
+            value,
+        } = self;
+        write!(f, "{sign}{service} {subject} {value}")
+    }
+}
+
+/// What differs between two service lists, for the log.
+fn changes(before: &[ServiceConfig], after: &[ServiceConfig]) -> Vec<Change> {
+    let named = |services: &[ServiceConfig]| -> Vec<(String, String, String)> {
         services
             .iter()
             .flat_map(|service| {
@@ -165,26 +209,26 @@ fn changes(before: &[ServiceConfig], after: &[ServiceConfig]) -> Option<String> 
                     .map(|k| k.to_string())
                     .collect::<Vec<_>>()
                     .join(",");
-                let mut entries = vec![(key.clone(), format!("policy {}", service.policy))];
+                let mut entries =
+                    vec![(key.clone(), "policy".to_owned(), service.policy.to_string())];
                 entries.extend(service.backends.iter().map(|b| {
-                    let at = format!("{}:{}", b.ip, b.port.unwrap_or(service.port));
-                    (key.clone(), format!("backend {at} weight {}", b.weight))
+                    let at = format!("backend {}:{}", b.ip, b.port.unwrap_or(service.port));
+                    (key.clone(), at, format!("weight {}", b.weight))
                 }));
                 entries
             })
             .collect()
     };
     let (old, new) = (named(before), named(after));
-    let mut said: Vec<String> = Vec::new();
-    said.extend(
-        old.iter()
-            .filter(|e| !new.contains(e))
-            .map(|(s, what)| format!("-{s} {what}")),
-    );
-    said.extend(
-        new.iter()
-            .filter(|e| !old.contains(e))
-            .map(|(s, what)| format!("+{s} {what}")),
-    );
-    (!said.is_empty()).then(|| said.join("; "))
+    let change = |sign| {
+        move |(service, subject, value): &(String, String, String)| Change {
+            sign,
+            service: service.clone(),
+            subject: subject.clone(),
+            value: value.clone(),
+        }
+    };
+    let gone = old.iter().filter(|e| !new.contains(e)).map(change('-'));
+    let there = new.iter().filter(|e| !old.contains(e)).map(change('+'));
+    gone.chain(there).collect()
 }

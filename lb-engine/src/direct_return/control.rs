@@ -33,6 +33,8 @@ impl Control for DirectReturn {
     type ServiceConfig = DsrServiceConfig;
     type BackendKey = MacAddr;
     type BackendConfig = DsrBackendConfig;
+    /// None: it is configured by its flags.
+    type Config = ();
 
     fn services(&self) -> Vec<DsrServiceConfig> {
         self.core

@@ -23,6 +23,8 @@ impl Control for NatProxy {
     type ServiceConfig = ProxyServiceConfig;
     type BackendKey = Ipv4Addr;
     type BackendConfig = DestinationConfig;
+    /// None: it is configured by its flags.
+    type Config = ();
 
     fn services(&self) -> Vec<ProxyServiceConfig> {
         self.core

@@ -7,7 +7,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use lb_algos::Policy;
 use lb_packet::Protocol;
 
-use super::{BackendAddr, BackendConfig, ReverseProxy, ServiceConfig, ServiceKey, ServiceProtocol};
+use super::{
+    BackendAddr, BackendConfig, ReverseProxy, ReverseProxyConfig, ServiceConfig, ServiceKey,
+    ServiceProtocol,
+};
 use crate::core::backend_pool::BackendPool;
 use crate::{ConfigError, Control, HealthCheck, HealthOverride, ProbeKind};
 
@@ -218,6 +221,14 @@ impl Control for ReverseProxy {
     type ServiceConfig = ServiceConfig;
     type BackendKey = BackendAddr;
     type BackendConfig = BackendConfig;
+    type Config = ReverseProxyConfig;
+
+    fn config(&self) -> Option<ReverseProxyConfig> {
+        Some(ReverseProxyConfig {
+            services: self.services(),
+            ..self.settings.clone()
+        })
+    }
 
     /// The services, as configuration (one per protocol), sorted.
     fn services(&self) -> Vec<ServiceConfig> {

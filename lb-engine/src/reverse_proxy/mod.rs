@@ -80,6 +80,9 @@ struct FragmentRewrite {
 /// first was not seen is dropped ([`DropReason::Fragment`]); payload bytes
 /// are never read as ports.
 pub struct ReverseProxy {
+    /// What the engine started with, for [`Control::config`](crate::Control::config);
+    /// its services are the engine's own.
+    settings: ReverseProxyConfig,
     frontends: Vec<Option<Ipv4Addr>>,
     backend_port: PortId,
     /// Sorted, deduplicated.
@@ -121,6 +124,10 @@ impl ReverseProxy {
         }
         let backend_port = port_id(frontends.len());
         let mut engine = ReverseProxy {
+            settings: ReverseProxyConfig {
+                services: Vec::new(),
+                ..config.clone()
+            },
             backend_port,
             frontends,
             vips: Vec::new(),

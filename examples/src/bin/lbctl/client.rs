@@ -6,6 +6,14 @@ use serde::de::DeserializeOwned;
 
 use crate::fail;
 
+/// Ends with the API's error message, or the text of an answer that has
+/// none.
+fn fail_with(status: u16, text: &str) -> ! {
+    let message = serde_json::from_str::<ErrorBody>(text)
+        .map_or_else(|_| text.trim().to_owned(), |e| e.error);
+    fail(format_args!("{message} (HTTP {status})"))
+}
+
 /// The admin endpoint of one load balancer.
 pub(crate) struct Client {
     agent: ureq::Agent,
@@ -68,6 +76,16 @@ impl Client {
         (status, text)
     }
 
+    /// The text of a successful call of `method` on `path`; the API's error
+    /// otherwise.
+    pub(crate) fn text(&self, method: &str, path: &str) -> String {
+        let (status, text) = self.call(method, path, None::<&()>);
+        if !(200..300).contains(&status) {
+            fail_with(status, &text);
+        }
+        text
+    }
+
     /// The answer of a successful call, as `T`; the API's error otherwise.
     pub(crate) fn typed<T: DeserializeOwned>(
         &self,
@@ -77,9 +95,7 @@ impl Client {
     ) -> (T, String) {
         let (status, text) = self.call(method, path, body);
         if !(200..300).contains(&status) {
-            let message = serde_json::from_str::<ErrorBody>(&text)
-                .map_or_else(|_| text.trim().to_owned(), |e| e.error);
-            fail(format_args!("{message} (HTTP {status})"));
+            fail_with(status, &text);
         }
         match serde_json::from_str(&text) {
             Ok(value) => (value, text),

@@ -67,6 +67,9 @@ enum Command {
     /// Virtual IPs (lb-dsr).
     #[command(subcommand)]
     Vip(VipCommand),
+    /// The running configuration (lb-rp), API changes included.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Live sessions.
     Sessions {
         /// Only this service.
@@ -151,6 +154,18 @@ enum BackendCommand {
         /// `[SERVICE] BACKEND up|down|auto`
         #[arg(num_args = 2..=3, required = true)]
         target: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print it, as lb-rp's configuration file (TOML; JSON with --json).
+    Show,
+    /// Write it to FILE, which lb-rp then reads (`--config FILE`, or on
+    /// SIGHUP): replaced whole, through a temporary file beside it.
+    Save {
+        /// Where to write it.
+        file: std::path::PathBuf,
     },
 }
 
@@ -377,6 +392,19 @@ fn main() {
                 )
             },
         ),
+        Command::Config(ConfigCommand::Show) => {
+            let path = if json { "config" } else { "config/toml" };
+            print!("{}", client.text("GET", path));
+        }
+        Command::Config(ConfigCommand::Save { file }) => {
+            let text = client.text("GET", "config/toml");
+            let mut written = file.clone().into_os_string();
+            written.push(".tmp");
+            std::fs::write(&written, text)
+                .and_then(|()| std::fs::rename(&written, &file))
+                .unwrap_or_else(|e| fail(format_args!("cannot write {}: {e}", file.display())));
+            println!("saved the running configuration to {}", file.display());
+        }
         Command::Sessions {
             service,
             backend,
