@@ -1,0 +1,116 @@
+//! Values that used to pass validation and then break traffic or crash
+//! (issue 20, finding 6), given to the lb-rp binary: each is refused at
+//! start with exit status 2 and one line naming the file and the cause.
+//! Configuration is checked before any device is opened, so this needs no
+//! privileges.
+
+use std::process::Command;
+
+const RP: &str = env!("CARGO_BIN_EXE_lb-rp");
+
+const SERVICE: &str = "[[service]]\nvip = \"10.0.0.1\"\nport = 80\nproto = \"tcp\"\nbackend = [{ ip = \"192.168.1.2\" }]\n";
+
+/// Runs lb-rp with `config` and `extra` flags; its exit status and stderr.
+fn start(name: &str, config: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("lb-bad-configs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).unwrap();
+    let output = Command::new(RP)
+        .args([
+            "--frontend",
+            "nosuchif0",
+            "--backend",
+            "nosuchif1",
+            "--config",
+        ])
+        .arg(&path)
+        .args(extra)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (
+        output.status.code(),
+        stderr.replace(&*path.to_string_lossy(), "FILE"),
+    )
+}
+
+#[test]
+fn values_that_cannot_work_are_refused_with_their_cause() {
+    let cases = [
+        (
+            "zero_timeout",
+            format!("{SERVICE}[sessions]\ntimeouts = {{ tcp_established = 0 }}\n"),
+            "timeout tcp_established = 0 s is outside 1 ms to one year",
+        ),
+        (
+            "wrapping_timeout",
+            format!(
+                "{SERVICE}[sessions]\ntimeouts = {{ tcp_established = 18446744073709551615 }}\n"
+            ),
+            "timeout tcp_established = 18446744073709551615 s is outside 1 ms to one year",
+        ),
+        (
+            "huge_table",
+            format!("{SERVICE}[sessions]\ncapacity = 1073741824\n"),
+            "no memory for 1073741824 sessions: give a smaller capacity",
+        ),
+        (
+            "unspecified_backend",
+            SERVICE.replace("192.168.1.2", "0.0.0.0"),
+            "backend 0.0.0.0 is unspecified (0.0.0.0)",
+        ),
+        (
+            "broadcast_vip",
+            SERVICE.replace("10.0.0.1", "255.255.255.255"),
+            "VIP 255.255.255.255 is the broadcast address",
+        ),
+        (
+            "multicast_vip",
+            SERVICE.replace("10.0.0.1", "224.0.0.1"),
+            "VIP 224.0.0.1 is a multicast address",
+        ),
+        (
+            "backend_is_vip",
+            SERVICE.replace("192.168.1.2", "10.0.0.1"),
+            "backend 10.0.0.1 is a VIP",
+        ),
+        (
+            "table_not_prime",
+            SERVICE.replace("proto", "maglev_table_size = 250\nproto"),
+            "Maglev table size 250 is not prime",
+        ),
+        (
+            "table_without_maglev",
+            SERVICE.replace(
+                "proto",
+                "maglev_table_size = 251\npolicy = \"random\"\nproto",
+            ),
+            "maglev_table_size applies to the maglev policy only",
+        ),
+    ];
+    for (name, config, cause) in cases {
+        let (status, stderr) = start(name, &config, &[]);
+        assert_eq!(status, Some(2), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+        assert!(
+            stderr.starts_with("lb-rp: config FILE: ") && stderr.contains(cause),
+            "{name}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_state_file_that_could_not_be_written_is_refused_at_start() {
+    let (status, stderr) = start(
+        "state",
+        SERVICE,
+        &["--state-file", "/nonexistent-dir/sessions.state"],
+    );
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("state file /nonexistent-dir/sessions.state: cannot write beside it"),
+        "{stderr}"
+    );
+}
