@@ -32,6 +32,29 @@ pub struct RunArgs {
     pub state_file: Option<PathBuf>,
 }
 
+/// `path` with `.tmp` appended: where [`write_whole`] writes first.
+fn temporary(path: &std::path::Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Writes `bytes` to `path` whole: to `path.tmp` first, then renamed over
+/// it, so that a crash while writing never leaves half a file.
+pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let written = temporary(path);
+    std::fs::write(&written, bytes)?;
+    std::fs::rename(&written, path)
+}
+
+/// Fails now, rather than later, if [`write_whole`] could not write
+/// `path`: its directory is missing or closed to us.
+pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    let probe = temporary(path);
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
 /// Parses the command line; on a mistake prints one line naming it and
 /// exits with status 2 (help and version print in full and exit 0).
 pub fn parse_or_exit<T: Parser>(program: &str) -> T {

@@ -20,12 +20,12 @@ use lb_control::{AdminCommands, AdminOptions, Routable};
 /// when `--capture` says so (logged, as `program`).
 pub fn open_datapath(
     program: &str,
-    datapath: &RunArgs,
+    run: &RunArgs,
     interfaces: &[String],
 ) -> anyhow::Result<Box<dyn Datapath>> {
     let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
-    let capture = datapath.capture.as_deref();
-    match datapath.kind {
+    let capture = run.capture.as_deref();
+    match run.kind {
         DatapathKind::Tap => {
             let taps = TapDatapath::open(&names)?.on_event(reporter(program));
             captured(program, taps, capture)
@@ -166,19 +166,18 @@ pub fn log(program: &str, message: impl std::fmt::Display) {
 /// writes the sessions to the state file.
 pub fn serve<E: Engine + Observe + Persist>(
     program: &str,
-    datapath: &RunArgs,
+    run: &RunArgs,
     interfaces: &[String],
     engine: &mut E,
     signals: &Signals,
     admin: Option<AdminCommands<E>>,
     mut between_batches: impl FnMut(&mut E),
 ) -> anyhow::Result<()> {
-    let state = datapath.state_file.as_deref();
+    let state = run.state_file.as_deref();
     if let Some(path) = state {
         state_file::check_writable(path)?;
     }
-    let kind = datapath.kind;
-    let mut datapath = open_datapath(program, datapath, interfaces)?;
+    let mut datapath = open_datapath(program, run, interfaces)?;
     if let Some(path) = state {
         state_file::restore(program, path, engine);
     }
@@ -188,8 +187,9 @@ pub fn serve<E: Engine + Observe + Persist>(
             .context("watching for admin commands")?;
     }
     println!(
-        "{program} ready: {} ports on {kind} ({})",
+        "{program} ready: {} ports on {} ({})",
         interfaces.len(),
+        run.kind,
         interfaces.join(", ")
     );
     std::io::stdout().flush().context("writing to stdout")?;

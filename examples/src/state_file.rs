@@ -1,28 +1,19 @@
 //! `--state-file`: sessions written out when a load balancer stops and
 //! put back when it starts, so that its flows survive a restart.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use lb_engine::{Observe, Persist};
 
+use crate::cli;
 use crate::serve::log;
-
-/// Where the file is written first, then renamed over the state file, so
-/// that a crash while writing never leaves half a file.
-fn temporary(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
-}
 
 /// Refuses a state file that could not be written when the process stops,
 /// so that the mistake shows now rather than losing the sessions then.
 pub fn check_writable(path: &Path) -> anyhow::Result<()> {
-    let probe = temporary(path);
-    std::fs::write(&probe, b"")
-        .and_then(|()| std::fs::remove_file(&probe))
+    cli::check_writable(path)
         .with_context(|| format!("state file {}: cannot write beside it", path.display()))
 }
 
@@ -89,10 +80,7 @@ pub fn restore<E: Persist>(program: &str, path: &Path, engine: &mut E) {
 pub fn save<E: Persist + Observe>(program: &str, path: &Path, engine: &E) -> anyhow::Result<()> {
     let now = Instant::now();
     let bytes = engine.save_sessions(now, SystemTime::now());
-    let written = temporary(path);
-    std::fs::write(&written, &bytes)
-        .and_then(|()| std::fs::rename(&written, path))
-        .with_context(|| format!("state file {}", path.display()))?;
+    cli::write_whole(path, &bytes).with_context(|| format!("state file {}", path.display()))?;
     log(
         program,
         format_args!(

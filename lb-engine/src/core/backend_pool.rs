@@ -151,7 +151,7 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
 
     /// Rebuilds the selector after a backend's health changed.
     pub(crate) fn refresh(&mut self, config: &SelectorConfig) -> Result<(), BuildError> {
-        self.install(self.slots.clone(), config)
+        self.install(self.policy, self.table_size, self.slots.clone(), config)
     }
 
     /// How many backends are ejected now.
@@ -231,7 +231,7 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
                 }
             }
         }
-        self.install(slots, config)
+        self.install(self.policy, self.table_size, slots, config)
     }
 
     /// Removes the backend at `target`; its slot, if it had one.
@@ -245,7 +245,7 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         };
         let mut slots = self.slots.clone();
         slots[slot as usize] = None;
-        self.install(slots, config)?;
+        self.install(self.policy, self.table_size, slots, config)?;
         Ok(Some(slot))
     }
 
@@ -257,31 +257,20 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         table_size: Option<u64>,
         config: &SelectorConfig,
     ) -> Result<(), BuildError> {
-        let built = build(
-            policy,
-            table_size,
-            &self.slots,
-            config,
-            self.panic_threshold,
-        )?;
-        (self.policy, self.table_size) = (policy, table_size);
-        (self.selector, self.picks, self.panic) = (built.selector, built.picks, built.panic);
-        Ok(())
+        self.install(policy, table_size, self.slots.clone(), config)
     }
 
+    /// Builds the selector for `slots` with `policy` and `table_size`,
+    /// then keeps all four; unchanged if the build is refused.
     fn install(
         &mut self,
+        policy: Policy,
+        table_size: Option<u64>,
         slots: Vec<Option<Member<T>>>,
         config: &SelectorConfig,
     ) -> Result<(), BuildError> {
-        let built = build(
-            self.policy,
-            self.table_size,
-            &slots,
-            config,
-            self.panic_threshold,
-        )?;
-        self.slots = slots;
+        let built = build(policy, table_size, &slots, config, self.panic_threshold)?;
+        (self.policy, self.table_size, self.slots) = (policy, table_size, slots);
         (self.selector, self.picks, self.panic) = (built.selector, built.picks, built.panic);
         Ok(())
     }

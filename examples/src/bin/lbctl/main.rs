@@ -398,10 +398,7 @@ fn main() {
         }
         Command::Config(ConfigCommand::Save { file }) => {
             let text = client.text("GET", "config/toml");
-            let mut written = file.clone().into_os_string();
-            written.push(".tmp");
-            std::fs::write(&written, text)
-                .and_then(|()| std::fs::rename(&written, &file))
+            lb_examples::cli::write_whole(&file, text.as_bytes())
                 .unwrap_or_else(|e| fail(format_args!("cannot write {}: {e}", file.display())));
             println!("saved the running configuration to {}", file.display());
         }
