@@ -2,39 +2,17 @@
 //! does: found from both ends, in the state they left, for the time they
 //! had left; assured ones still safe from floods.
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use lb_packet::{FlowKey, Protocol, TcpFlags};
+use common::{ACK, NOT_TCP, SYN, SYN_ACK, key, reply, table};
+
+use lb_packet::{FlowKey, Protocol};
 use lb_session::{
     Direction, InsertError, SessionConfig, SessionState, SessionTable, Timeouts, Tracker,
 };
-
-fn key(client: u32, proto: Protocol) -> FlowKey {
-    FlowKey {
-        src: Ipv4Addr::from(0x0a00_0000 + client),
-        dst: Ipv4Addr::new(10, 255, 0, 1),
-        src_port: 40000,
-        dst_port: 80,
-        proto,
-    }
-}
-
-fn reply(forward: FlowKey) -> FlowKey {
-    FlowKey {
-        src: Ipv4Addr::new(192, 168, 1, 2),
-        src_port: 8080,
-        ..forward.reversed()
-    }
-}
-
-fn table(capacity: usize) -> SessionTable<u32> {
-    SessionTable::new(SessionConfig {
-        capacity,
-        ..SessionConfig::default()
-    })
-    .unwrap()
-}
 
 /// What a restart writes out of a table, assured sessions first.
 fn saved(
@@ -76,22 +54,18 @@ fn restore_all(
 fn restored_sessions_carry_on_where_they_left() {
     let start = Instant::now();
     let mut old = table(64);
-    let syn = Some(TcpFlags::SYN);
-    let syn_ack = Some(TcpFlags::from_bits(0x12));
-    let ack = Some(TcpFlags::ACK);
     // An established connection, a half-open one, a replied UDP flow.
     let established = key(1, Protocol::Tcp);
-    old.insert(start, established, reply(established), syn, 1)
+    old.insert(start, established, reply(established), SYN, 1)
         .unwrap();
-    old.lookup(start, &reply(established), syn_ack).unwrap();
-    old.lookup(start, &established, ack).unwrap();
+    old.lookup(start, &reply(established), SYN_ACK).unwrap();
+    old.lookup(start, &established, ACK).unwrap();
     let half_open = key(2, Protocol::Tcp);
-    old.insert(start, half_open, reply(half_open), syn, 2)
+    old.insert(start, half_open, reply(half_open), SYN, 2)
         .unwrap();
     let udp = key(3, Protocol::Udp);
-    old.insert(start, udp, reply(udp), None::<TcpFlags>, 3)
-        .unwrap();
-    old.lookup(start, &reply(udp), None::<TcpFlags>).unwrap();
+    old.insert(start, udp, reply(udp), NOT_TCP, 3).unwrap();
+    old.lookup(start, &reply(udp), NOT_TCP).unwrap();
 
     // Ten seconds later, a new process restores them ten seconds on.
     let saved = saved(&old, start + Duration::from_secs(10));
@@ -112,7 +86,7 @@ fn restored_sessions_carry_on_where_they_left() {
         assert_eq!((hit.0, *hit.1), (Direction::Reverse, value));
     }
     // The half-open one goes on from where it was.
-    let hit = new.lookup(later, &reply(half_open), syn_ack).unwrap();
+    let hit = new.lookup(later, &reply(half_open), SYN_ACK).unwrap();
     assert_eq!(hit.state, SessionState::TcpSynReceived);
 }
 
@@ -121,8 +95,7 @@ fn a_restored_session_lives_the_time_it_had_left() {
     let start = Instant::now();
     let mut old = table(64);
     let udp = key(1, Protocol::Udp);
-    old.insert(start, udp, reply(udp), None::<TcpFlags>, 1)
-        .unwrap();
+    old.insert(start, udp, reply(udp), NOT_TCP, 1).unwrap();
     // Unreplied UDP lives 30 s by default: 25 s had passed when saved.
     let saved = saved(&old, start + Duration::from_secs(25));
     assert_eq!(saved[0].3, Duration::from_secs(5));
@@ -150,10 +123,9 @@ fn restored_assured_sessions_survive_a_flood_and_refusals_are_clear() {
     let mut old = table(64);
     for client in 0..8 {
         let forward = key(client, Protocol::Udp);
-        old.insert(start, forward, reply(forward), None::<TcpFlags>, client)
+        old.insert(start, forward, reply(forward), NOT_TCP, client)
             .unwrap();
-        old.lookup(start, &reply(forward), None::<TcpFlags>)
-            .unwrap();
+        old.lookup(start, &reply(forward), NOT_TCP).unwrap();
     }
     let saved = saved(&old, start);
     // A smaller table takes what fits, and says so of the rest.
@@ -169,7 +141,7 @@ fn restored_assured_sessions_survive_a_flood_and_refusals_are_clear() {
     // A flood of new flows evicts none of them.
     for client in 100..10_000 {
         let forward = key(client, Protocol::Udp);
-        let _ = small.insert(start, forward, reply(forward), None::<TcpFlags>, client);
+        let _ = small.insert(start, forward, reply(forward), NOT_TCP, client);
     }
     assert_eq!(small.iter(start).filter(|s| s.assured).count(), 4);
 }

@@ -1,47 +1,17 @@
 //! Behaviour of the session table and SNAT allocator, one rule at a time.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
+
+use common::*;
 
 use lb_packet::{FlowKey, HashKey, Protocol, TcpFlags};
 use lb_session::{
     ConfigError, Direction, InsertError, PortRange, Segment, SessionConfig, SessionState,
     SessionTable, SnatAllocator, SnatError, Timeouts,
 };
-
-/// What the table is told of a packet that is not TCP.
-const NOT_TCP: Option<TcpFlags> = None;
-
-const SYN: Option<TcpFlags> = Some(TcpFlags::SYN);
-const SYN_ACK: Option<TcpFlags> = Some(TcpFlags::from_bits(0x12));
-const ACK: Option<TcpFlags> = Some(TcpFlags::ACK);
-
-fn key(client: u32, proto: Protocol) -> FlowKey {
-    FlowKey {
-        src: Ipv4Addr::from(0x0a00_0000 + client),
-        dst: Ipv4Addr::new(10, 255, 0, 1),
-        src_port: 40000,
-        dst_port: 80,
-        proto,
-    }
-}
-
-/// The reply key when the flow went to backend 192.168.1.2:8080.
-fn reply(forward: FlowKey) -> FlowKey {
-    FlowKey {
-        src: Ipv4Addr::new(192, 168, 1, 2),
-        src_port: 8080,
-        ..forward.reversed()
-    }
-}
-
-fn table(capacity: usize) -> SessionTable<u32> {
-    SessionTable::new(SessionConfig {
-        capacity,
-        ..SessionConfig::default()
-    })
-    .unwrap()
-}
 
 /// A table whose unassured sessions may fill it: for the rules that
 /// apply whatever the share.
