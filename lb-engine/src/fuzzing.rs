@@ -3,14 +3,14 @@
 //! replay and the allocation test share them.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use lb_packet::{Frame, MacAddr};
 
 use crate::{
     DirectReturn, DirectReturnConfig, DsrBackendConfig, Engine, HealthCheck, HealthSettings,
-    NatProxy, NatProxyConfig, Observe, PortId, ProbeKind, ReverseProxy, ReverseProxyConfig,
-    SessionSettings, Verdict,
+    NatProxy, NatProxyConfig, Observe, Persist, PortId, ProbeKind, ReverseProxy,
+    ReverseProxyConfig, SessionFilter, SessionSettings, Verdict,
 };
 
 /// Sessions the fuzzed engines hold, small so eviction is exercised.
@@ -160,20 +160,39 @@ pub fn encode_records(frames: &[(u8, u8, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// Feeds a frame sequence to each engine on arbitrary ports, after a flood
-/// that fills its session table when the input's first byte is odd.
+/// that fills its session table when the input's first byte is odd, then
+/// restarts it: its sessions saved and put back into a new one.
 /// Properties: nothing panics; every frame sent re-parses (so its IPv4
 /// checksum is right) and keeps a valid transport checksum if it came in
-/// with one; no engine holds more sessions than its capacity.
+/// with one; no engine holds more sessions than its capacity; a new engine
+/// reads back every session the old one saved.
 pub fn engines(data: &[u8]) {
     let records = records(data);
     let flood = data.first().is_some_and(|first| first & 1 == 1);
-    let mut reverse_proxy = fuzz_reverse_proxy();
-    let mut direct_return = fuzz_direct_return();
-    let mut nat_proxy = fuzz_nat_proxy();
-    let engines: [&mut dyn Fuzzed; 3] = [&mut reverse_proxy, &mut direct_return, &mut nat_proxy];
-    for engine in engines {
-        drive(engine, &records, flood);
+    let engines: [(Box<dyn Fuzzed>, Box<dyn Fuzzed>); 3] = [
+        (Box::new(fuzz_reverse_proxy()), Box::new(fuzz_reverse_proxy())),
+        (Box::new(fuzz_direct_return()), Box::new(fuzz_direct_return())),
+        (Box::new(fuzz_nat_proxy()), Box::new(fuzz_nat_proxy())),
+    ];
+    for (mut engine, mut restarted) in engines {
+        let now = drive(engine.as_mut(), &records, flood);
+        restart(engine.as_ref(), restarted.as_mut(), now);
     }
+}
+
+/// Saves `old`'s sessions at `now` and puts them back into `new`, built
+/// alike: each one is accounted for, none is orphaned or lost for room.
+fn restart(old: &dyn Fuzzed, new: &mut dyn Fuzzed, now: Instant) {
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let listed = old.sessions(now, &SessionFilter::default(), usize::MAX).len();
+    let saved = old.save_sessions(now, wall);
+    let restored = new
+        .restore_sessions(now, wall, &saved)
+        .unwrap_or_else(|e| panic!("a saved file did not read back: {e}"));
+    assert!(restored.restored >= listed, "{restored:?} of {listed}");
+    assert_eq!((restored.orphaned, restored.refused), (0, 0));
+    let stats = new.stats(now);
+    assert!(stats.sessions <= stats.session_capacity);
 }
 
 /// Spoofed SYNs, each followed by a blind ACK, to every fuzzed engine's
@@ -203,12 +222,13 @@ fn flood_frames() -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// An engine the fuzzer drives and reads.
-trait Fuzzed: Engine + Observe {}
+/// An engine the fuzzer drives, reads and restarts.
+trait Fuzzed: Engine + Observe + Persist {}
 
-impl<E: Engine + Observe> Fuzzed for E {}
+impl<E: Engine + Observe + Persist> Fuzzed for E {}
 
-fn drive(engine: &mut dyn Fuzzed, records: &[(u8, u8, &[u8])], flood: bool) {
+/// Runs the frames through `engine`; the time it ended at.
+fn drive(engine: &mut dyn Fuzzed, records: &[(u8, u8, &[u8])], flood: bool) -> Instant {
     let mut originated = Vec::new();
     let mut now = Instant::now();
     let ports = engine.port_count();
@@ -252,4 +272,5 @@ fn drive(engine: &mut dyn Fuzzed, records: &[(u8, u8, &[u8])], flood: bool) {
         let stats = engine.stats(now);
         assert!(stats.sessions <= stats.session_capacity);
     }
+    now
 }
