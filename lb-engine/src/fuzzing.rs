@@ -170,8 +170,14 @@ pub fn engines(data: &[u8]) {
     let records = records(data);
     let flood = data.first().is_some_and(|first| first & 1 == 1);
     let engines: [(Box<dyn Fuzzed>, Box<dyn Fuzzed>); 3] = [
-        (Box::new(fuzz_reverse_proxy()), Box::new(fuzz_reverse_proxy())),
-        (Box::new(fuzz_direct_return()), Box::new(fuzz_direct_return())),
+        (
+            Box::new(fuzz_reverse_proxy()),
+            Box::new(fuzz_reverse_proxy()),
+        ),
+        (
+            Box::new(fuzz_direct_return()),
+            Box::new(fuzz_direct_return()),
+        ),
         (Box::new(fuzz_nat_proxy()), Box::new(fuzz_nat_proxy())),
     ];
     for (mut engine, mut restarted) in engines {
@@ -184,7 +190,9 @@ pub fn engines(data: &[u8]) {
 /// alike: each one is accounted for, none is orphaned or lost for room.
 fn restart(old: &dyn Fuzzed, new: &mut dyn Fuzzed, now: Instant) {
     let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let listed = old.sessions(now, &SessionFilter::default(), usize::MAX).len();
+    let listed = old
+        .sessions(now, &SessionFilter::default(), usize::MAX)
+        .len();
     let saved = old.save_sessions(now, wall);
     let restored = new
         .restore_sessions(now, wall, &saved)
