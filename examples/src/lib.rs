@@ -12,5 +12,6 @@
 
 pub mod cli;
 pub mod health_args;
+pub mod scale_out;
 pub mod serve;
 pub mod state_file;

@@ -78,6 +78,11 @@ pub fn render(stats: &Stats) -> String {
             t.stateless_replies,
         ),
         (
+            "lb_non_syn_misses_total",
+            "TCP packets without SYN that found no session: flows another instance had, or lost ones.",
+            t.non_syn_misses,
+        ),
+        (
             "lb_snat_ports_taken_over_total",
             "Source ports taken over from half-open or closed connections.",
             t.ports_taken_over,
@@ -104,6 +109,16 @@ pub fn render(stats: &Stats) -> String {
             t.drops(reason),
         );
     }
+    out.metric(
+        "lb_selection_info",
+        "gauge",
+        "The fingerprint of what decides each new flow's pick: equal on instances that pick alike.",
+    );
+    out.sample(
+        "lb_selection_info",
+        &[("fingerprint", &stats.selection_fingerprint)],
+        1,
+    );
     out.metric("lb_sessions", "gauge", "Live sessions.");
     out.sample("lb_sessions", &[], stats.sessions as u64);
     out.metric(

@@ -40,6 +40,11 @@ pub struct TrafficCounters {
     /// endpoint (the reverse proxy).
     #[serde(default)]
     pub stateless_replies: u64,
+    /// TCP packets without SYN that found no session and were sent on by
+    /// their pick: behind ECMP, flows another instance had until now (a
+    /// rise means instances came or went); else sessions this one lost.
+    #[serde(default)]
+    pub non_syn_misses: u64,
     /// Source ports a full NAT took over from a half-open or closed
     /// connection because its destination had none free.
     #[serde(default)]
@@ -257,6 +262,12 @@ pub struct Stats {
     /// seen by the engine, so in no other counter, and not reset.
     #[serde(default)]
     pub kernel_drops: u64,
+    /// A hash of what decides each new flow's pick (the selection key and
+    /// seed; each service's policy, table size and backends with their
+    /// weights; not health): instances behind ECMP that show the same one
+    /// send every flow to the same backend. 16 hex digits.
+    #[serde(default)]
+    pub selection_fingerprint: String,
     /// Per service and backend.
     pub services: Vec<ServiceStats>,
 }

@@ -5,74 +5,17 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::rp::{BACKENDS, FRONTEND};
+use common::flows::*;
+use common::rp::FRONTEND;
 use common::segment;
 use lb_engine::{
     DirectReturn, DirectReturnConfig, Engine, MacAddr, Observe, Persist, Restored, ReverseProxy,
-    ReverseProxyConfig, StateError, Verdict,
+    StateError, Verdict,
 };
 use lb_packet::{Frame, TcpFlags};
-
-const VIP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
-const IN: (MacAddr, MacAddr) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
-const OUT: (MacAddr, MacAddr) = (MacAddr([2, 0, 0, 0, 0, 3]), MacAddr([2, 0, 0, 0, 0, 2]));
-const SERVER_ISN: u32 = 5000;
-
-/// A reverse proxy with the service VIP:80 on backends 192.168.1.N:8080.
-fn proxy(backends: &[u8]) -> ReverseProxy {
-    let list: Vec<String> = backends
-        .iter()
-        .map(|n| format!("{{ ip = \"192.168.1.{n}\", port = 8080 }}"))
-        .collect();
-    let text = format!(
-        "[[service]]\nvip = \"10.0.0.1\"\nport = 80\nproto = \"tcp\"\nbackend = [{}]\n",
-        list.join(", ")
-    );
-    let config: ReverseProxyConfig = toml::from_str(&text).unwrap();
-    ReverseProxy::new(vec![None], &config).unwrap()
-}
-
-fn client(n: u32) -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::from(0x0a09_0000 + n), 40000)
-}
-
-/// Sends a client's segment; where it went, if on to the backends.
-fn from_client(
-    lb: &mut ReverseProxy,
-    now: Instant,
-    c: SocketAddrV4,
-    flags: TcpFlags,
-    seq: u32,
-    ack: u32,
-) -> Option<SocketAddrV4> {
-    let mut frame = segment(IN, c, VIP, flags, seq, ack);
-    let verdict = lb.handle_frame(now, FRONTEND, &mut frame);
-    let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
-    (verdict == Verdict::Forward(BACKENDS)).then(|| key.dst_endpoint())
-}
-
-/// Sends a backend's segment to a client; the source the client sees.
-fn from_backend(
-    lb: &mut ReverseProxy,
-    now: Instant,
-    backend: SocketAddrV4,
-    c: SocketAddrV4,
-    flags: TcpFlags,
-) -> SocketAddrV4 {
-    let mut frame = segment(OUT, backend, c, flags, SERVER_ISN, 2);
-    assert_eq!(
-        lb.handle_frame(now, BACKENDS, &mut frame),
-        Verdict::Forward(FRONTEND)
-    );
-    Frame::parse(&frame[..])
-        .unwrap()
-        .flow_key()
-        .unwrap()
-        .src_endpoint()
-}
 
 /// Opens verified connections (SYN, SYN-ACK, ACK) from `clients`; the
 /// backend each went to.
@@ -87,7 +30,7 @@ fn connect(
             let backend = from_client(lb, now, c, TcpFlags::SYN, 1, 0).unwrap();
             assert_eq!(
                 from_backend(lb, now, backend, c, TcpFlags::SYN | TcpFlags::ACK),
-                VIP
+                (Verdict::Forward(FRONTEND), VIP)
             );
             assert_eq!(
                 from_client(lb, now, c, TcpFlags::ACK, 2, SERVER_ISN + 1),
@@ -136,7 +79,7 @@ fn restored_flows_keep_their_backends_when_one_is_added() {
         );
         assert_eq!(
             from_backend(&mut new, later, *backend, *c, TcpFlags::ACK),
-            VIP
+            (Verdict::Forward(FRONTEND), VIP)
         );
     }
     let stats = new.stats(later);

@@ -7,6 +7,7 @@ use lb_algos::Policy;
 use lb_engine::{DirectReturn, DirectReturnConfig, DsrBackendConfig};
 use lb_examples::cli::{AdminArgs, RunArgs, fail, parse_or_exit};
 use lb_examples::health_args::HealthArgs;
+use lb_examples::scale_out::InstanceArgs;
 use lb_examples::serve::{Signals, log, serve, start_admin};
 use lb_packet::MacAddr;
 
@@ -57,6 +58,13 @@ struct Cli {
     /// default) turns it off.
     #[arg(long, value_name = "N", default_value_t = 0)]
     flood_guard: u32,
+    /// Key of the hash algorithms, 32 hex digits: instances that share it
+    /// (and their servers) pick alike, and clients cannot predict picks.
+    /// Default: a built-in key, the same everywhere.
+    #[arg(long, value_name = "HEX")]
+    hash_key: Option<String>,
+    #[command(flatten)]
+    instance: InstanceArgs,
     #[command(flatten)]
     health: HealthArgs,
     #[command(flatten)]
@@ -94,7 +102,14 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         cli.backend_port_mac
             .unwrap_or(derived_backend_port_mac(cli.mac))
     };
-    let (health, health_check) = cli.health.settings();
+    let (mut health, health_check) = cli.health.settings();
+    let selection = lb_engine::SelectionSettings {
+        hash_key: cli.hash_key.clone(),
+        ..Default::default()
+    };
+    let policies = [("vips".to_owned(), policy)];
+    cli.instance
+        .prepare(PROGRAM, &selection, "--hash-key", policies, &mut health);
     let config = DirectReturnConfig {
         vips: cli.vips.clone(),
         mac: cli.mac,
@@ -110,7 +125,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
             flood_guard: cli.flood_guard,
             ..Default::default()
         },
-        selection: Default::default(),
+        selection,
         health,
         health_check,
     };

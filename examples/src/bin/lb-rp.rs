@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use lb_engine::{Control, ReverseProxy, ReverseProxyConfig, ServiceConfig};
 use lb_examples::cli::{AdminArgs, InterfaceSpec, RunArgs, fail, parse_or_exit};
+use lb_examples::scale_out::{InstanceArgs, warn_shared};
 use lb_examples::serve::{Signals, log, serve, start_admin};
 
 const PROGRAM: &str = "lb-rp";
@@ -24,6 +25,8 @@ struct Cli {
     /// TOML file with the services, as `[[service]]` tables.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
+    #[command(flatten)]
+    instance: InstanceArgs,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -58,9 +61,17 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     if multi && cli.frontend.iter().any(|f| f.ip.is_none()) {
         anyhow::bail!("with several --frontend, each needs an address: --frontend IF=IP");
     }
-    let config = load(&cli.config)?;
+    let mut config = load(&cli.config)?;
+    cli.instance.prepare(
+        PROGRAM,
+        &config.selection,
+        "[selection] hash_key",
+        policies(&config.services),
+        &mut config.health,
+    );
     let mut engine = ReverseProxy::new(cli.frontend.iter().map(|f| f.ip).collect(), &config)
         .with_context(|| format!("config {}", cli.config.display()))?;
+    warn_shared(PROGRAM, engine.shared_backends());
     for service in engine.services() {
         let backends: Vec<String> = service
             .backends
@@ -88,6 +99,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     let reload_signals = signals.clone();
     let path = cli.config.clone();
+    let instance = cli.instance.clone();
     let admin = start_admin::<ReverseProxy>(PROGRAM, &cli.admin)?;
     serve(
         PROGRAM,
@@ -98,7 +110,15 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         admin,
         move |engine: &mut ReverseProxy| {
             if reload_signals.take_reload() {
-                match reload(engine, &frontends, &path, &mut loaded, &mut as_loaded) {
+                let reloaded = reload(
+                    engine,
+                    &frontends,
+                    &instance,
+                    &path,
+                    &mut loaded,
+                    &mut as_loaded,
+                );
+                match reloaded {
                     Ok(changes) => log(
                         PROGRAM,
                         format_args!("reloaded {}: {changes}", path.display()),
@@ -121,11 +141,13 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
 fn reload(
     engine: &mut ReverseProxy,
     frontends: &[Option<std::net::Ipv4Addr>],
+    instance: &InstanceArgs,
     path: &PathBuf,
     loaded: &mut ReverseProxyConfig,
     as_loaded: &mut Vec<ServiceConfig>,
 ) -> anyhow::Result<String> {
-    let config = load(path)?;
+    let mut config = load(path)?;
+    instance.adjust(&mut config.health);
     ReverseProxy::new(frontends.to_vec(), &config)
         .with_context(|| format!("config {}", path.display()))?;
     if config.services.is_empty() {
@@ -142,6 +164,8 @@ fn reload(
     let before = engine.services();
     let through_api = changes(as_loaded, &before);
     engine.replace_services(&config.services)?;
+    instance.warn_policies(PROGRAM, policies(&config.services));
+    warn_shared(PROGRAM, engine.shared_backends());
     *loaded = config;
     *as_loaded = engine.services();
     let changed = changes(&before, as_loaded);
@@ -165,6 +189,14 @@ fn reload(
             said(&replaced)
         ),
     })
+}
+
+/// Each service's name and policy, for the scale-out checks.
+fn policies(services: &[ServiceConfig]) -> Vec<(String, lb_engine::Policy)> {
+    services
+        .iter()
+        .flat_map(|s| s.keys().map(move |key| (key.to_string(), s.policy)))
+        .collect()
 }
 
 /// One line of what differs between two service lists: a service's

@@ -11,6 +11,7 @@
 
 pub(crate) mod arp_resolver;
 pub(crate) mod backend_pool;
+mod fingerprint;
 mod flood_guard;
 pub(crate) mod fragments;
 mod health;
@@ -23,7 +24,7 @@ use core::hash::Hash;
 use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
-use lb_packet::{FlowKey, MacAddr};
+use lb_packet::{FlowKey, MacAddr, TcpFlags};
 use lb_session::{InsertError, RemovedSession, SessionTable, SnatAllocator, TcpSeen, Tracker};
 
 use crate::stats::TrafficCounters;
@@ -400,6 +401,7 @@ where
     /// A snapshot of every counter and of the sessions per backend (those
     /// the table holds: an expired one counts until it is swept).
     pub(crate) fn stats(&self, now: Instant) -> Stats {
+        let services = self.services.stats(now);
         Stats {
             engine: self.kind,
             traffic: self.traffic,
@@ -407,7 +409,18 @@ where
             session_capacity: self.sessions.capacity(),
             session_table: self.sessions.stats(),
             kernel_drops: self.kernel_drops,
-            services: self.services.stats(now),
+            selection_fingerprint: fingerprint::selection_fingerprint(&self.selector, &services),
+            services,
+        }
+    }
+
+    /// Counts a TCP packet without SYN that found no session: another
+    /// instance had its flow until now (behind ECMP), or this one lost it
+    /// (a full table, a restart). Katran counts these too.
+    #[inline]
+    pub(crate) fn count_non_syn_miss(&mut self, flags: Option<TcpFlags>) {
+        if flags.is_some_and(|flags| !flags.contains(TcpFlags::SYN)) {
+            self.traffic.non_syn_misses += 1;
         }
     }
 

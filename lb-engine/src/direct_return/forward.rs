@@ -120,6 +120,7 @@ impl DirectReturn {
         key: &FlowKey,
         tcp_flags: Option<TcpFlags>,
     ) -> Result<DsrSession, DropReason> {
+        self.core.count_non_syn_miss(tcp_flags);
         let backend = self
             .core
             .services

@@ -10,44 +10,82 @@ use lb_packet::Protocol;
 
 use super::ServiceKey;
 
+/// A backend endpoint that several VIP endpoints share: a reply from it
+/// without a session cannot say which VIP to come from, so it goes on
+/// untranslated. Behind ECMP its replies must then come back through the
+/// instance that forwarded the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedBackend {
+    /// Its protocol.
+    pub proto: Protocol,
+    /// The backend endpoint.
+    pub backend: SocketAddrV4,
+    /// The VIP endpoints it serves, sorted.
+    pub vips: Vec<SocketAddrV4>,
+}
+
 /// Backend endpoints, each with the one VIP endpoint it serves (`None`
-/// when it serves several: only a session can tell then).
+/// when it serves several: only a session can tell then), and those
+/// shared.
 #[derive(Debug, Default)]
-pub(super) struct ReverseEndpoints(HashMap<(Protocol, SocketAddrV4), Option<SocketAddrV4>>);
+pub(super) struct ReverseEndpoints {
+    map: HashMap<(Protocol, SocketAddrV4), Option<SocketAddrV4>>,
+    shared: Vec<SharedBackend>,
+}
 
 impl ReverseEndpoints {
     /// The map of `services`, each with its backends' endpoints.
     pub(super) fn build<'a>(
         services: impl IntoIterator<Item = (ServiceKey, Vec<SocketAddrV4>)> + 'a,
     ) -> Self {
-        let mut map = HashMap::new();
+        let mut served: HashMap<(Protocol, SocketAddrV4), Vec<SocketAddrV4>> = HashMap::new();
         for (key, backends) in services {
             if key.proto == Protocol::Icmp {
                 continue;
             }
             let vip = SocketAddrV4::new(key.vip, key.port);
             for backend in backends {
-                map.entry((key.proto, backend))
-                    .and_modify(|served: &mut Option<SocketAddrV4>| {
-                        if *served != Some(vip) {
-                            *served = None;
-                        }
-                    })
-                    .or_insert(Some(vip));
+                let vips = served.entry((key.proto, backend)).or_default();
+                if !vips.contains(&vip) {
+                    vips.push(vip);
+                }
             }
         }
-        ReverseEndpoints(map)
+        let mut shared: Vec<SharedBackend> = served
+            .iter()
+            .filter(|(_, vips)| vips.len() > 1)
+            .map(|(&(proto, backend), vips)| {
+                let mut vips = vips.clone();
+                vips.sort_unstable();
+                SharedBackend {
+                    proto,
+                    backend,
+                    vips,
+                }
+            })
+            .collect();
+        shared.sort_unstable_by_key(|s| (s.backend, s.proto));
+        let map = served
+            .into_iter()
+            .map(|(endpoint, vips)| (endpoint, (vips.len() == 1).then(|| vips[0])))
+            .collect();
+        ReverseEndpoints { map, shared }
+    }
+
+    /// The backend endpoints several VIP endpoints share.
+    pub(super) fn shared(&self) -> &[SharedBackend] {
+        &self.shared
     }
 
     /// True when `backend` is the endpoint of some service's backend.
     pub(super) fn serves(&self, proto: Protocol, backend: SocketAddrV4) -> bool {
-        self.0.contains_key(&(proto, backend))
+        self.map.contains_key(&(proto, backend))
     }
 
     /// The VIP endpoint replies from `backend` come from, if only one.
     #[inline]
     pub(super) fn vip_of(&self, proto: Protocol, backend: SocketAddrV4) -> Option<SocketAddrV4> {
-        *self.0.get(&(proto, backend))?
+        *self.map.get(&(proto, backend))?
     }
 }
 
@@ -79,5 +117,13 @@ mod tests {
             Some(SocketAddrV4::new(vip, 80))
         );
         assert_eq!(map.vip_of(Protocol::Udp, other), None);
+        assert_eq!(
+            map.shared(),
+            [SharedBackend {
+                proto: Protocol::Tcp,
+                backend: other,
+                vips: vec![SocketAddrV4::new(vip, 80), SocketAddrV4::new(vip, 81)],
+            }]
+        );
     }
 }

@@ -120,7 +120,9 @@ impl ReverseProxy {
         }
     }
 
-    /// The session for a flow's first packet: its service's pick.
+    /// The session for a flow's first packet here: its service's pick,
+    /// the same on every instance (a packet mid-stream, counted, is of a
+    /// flow another instance had).
     fn new_session(
         &mut self,
         now: Instant,
@@ -128,6 +130,7 @@ impl ReverseProxy {
         key: &FlowKey,
         segment: Option<Segment>,
     ) -> Result<RpSession, DropReason> {
+        self.core.count_non_syn_miss(segment.map(|s| s.flags));
         if segment.is_some_and(|s| s.flags.contains(TcpFlags::RST)) {
             return Err(DropReason::NoSession);
         }

@@ -18,6 +18,7 @@ use std::time::Instant;
 use lb_packet::{FlowKey, Frame};
 
 pub use config::{BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceProtocol};
+pub use endpoints::SharedBackend;
 pub use keys::{BackendAddr, ServiceKey};
 
 use crate::core::fragments::FragmentTracker;
@@ -151,6 +152,13 @@ impl ReverseProxy {
     /// The port towards the backends.
     pub fn backend_port(&self) -> PortId {
         self.backend_port
+    }
+
+    /// The backend endpoints several services share: replies from them
+    /// need the session of the instance that forwarded the request (a
+    /// configuration to warn about behind ECMP).
+    pub fn shared_backends(&self) -> &[SharedBackend] {
+        self.endpoints.shared()
     }
 
     /// True with more than one frontend.

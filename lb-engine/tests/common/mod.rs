@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod flows;
 pub mod health;
 pub mod rp;
 

@@ -69,6 +69,7 @@ pub(crate) fn stats(stats: &Stats) {
         ("stateless", t.stateless),
         ("flood_guarded", t.flood_guarded),
         ("stateless_replies", t.stateless_replies),
+        ("non_syn_misses", t.non_syn_misses),
         ("ports_taken_over", t.ports_taken_over),
         ("refused", t.refused),
         ("kernel_drops", stats.kernel_drops),
@@ -85,6 +86,7 @@ pub(crate) fn stats(stats: &Stats) {
         "sessions    {} of {}",
         stats.sessions, stats.session_capacity
     );
+    println!("fingerprint {}", stats.selection_fingerprint);
 }
 
 pub(crate) fn sessions(sessions: &[SessionView]) {
