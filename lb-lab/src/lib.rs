@@ -12,6 +12,10 @@
 //!   ports wired for a [`DatapathKind`], and the two common topologies.
 //! - [`Lab::paced_server`], [`Lab::stream`], [`Stream::longest_stall`]: a
 //!   steady stream whose gaps are the network's.
+//! - [`Lab::echo_server`], [`Lab::echoes`], [`Echoes::watch`]: streams
+//!   that check every echo, and new connections beside them.
+//! - [`EcmpNetwork`]: load balancers side by side behind ECMP routes that
+//!   BGP (BIRD, with BFD) keeps.
 //! - [`Lab::capture`], [`check_checksums`]: tcpdump, and its verdict on
 //!   every checksum it saw.
 //! - [`Lab::start_lb`], [`LoadBalancer`], [`ReverseProxyFlags`],
@@ -20,7 +24,8 @@
 //!
 //! It does not build or find the binaries (callers pass their paths), and
 //! it does no packet work itself: everything shells out to the standard
-//! tools (`ip`, `ethtool`, `tcpdump`, `python3`, `socat`, `curl`, `nc`),
+//! tools (`ip`, `ethtool`, `tcpdump`, `python3`, `socat`, `curl`, `nc`,
+//! `bird`),
 //! which is what an operator would type. It needs root.
 //!
 //! ```no_run
@@ -38,6 +43,8 @@
 //! ```
 
 mod capture;
+mod echo;
+mod ecmp;
 mod lab;
 mod load_balancer;
 mod process;
@@ -45,6 +52,8 @@ mod stream;
 mod topology;
 
 pub use capture::{Capture, check_checksums};
+pub use echo::{Echoes, Watched};
+pub use ecmp::{EcmpNetwork, Path};
 pub use lab::{Lab, is_root};
 pub use lb_datapath::DatapathKind;
 pub use load_balancer::{LoadBalancer, ReverseProxyFlags, counter};

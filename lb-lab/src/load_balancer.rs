@@ -25,7 +25,7 @@ impl Lab {
     /// Starts a load-balancer binary with `args` in `ns`; returns once it
     /// printed a line with `ready`, or fails with what it logged.
     pub fn start_lb(
-        &mut self,
+        &self,
         ns: &str,
         binary: impl AsRef<OsStr>,
         args: impl IntoIterator<Item = impl AsRef<OsStr>>,
@@ -148,6 +148,8 @@ pub struct ReverseProxyFlags {
     pub capture: Option<PathBuf>,
     /// `--state-file`: keep sessions across restarts in this file.
     pub state_file: Option<PathBuf>,
+    /// `--instance`: one of several behind ECMP, by this name.
+    pub instance: Option<String>,
 }
 
 impl ReverseProxyFlags {
@@ -162,6 +164,7 @@ impl ReverseProxyFlags {
             admin: None,
             capture: None,
             state_file: None,
+            instance: None,
         }
     }
 
@@ -184,6 +187,9 @@ impl ReverseProxyFlags {
         }
         if let Some(path) = &self.capture {
             args.extend(["--capture".to_owned(), path.to_string_lossy().into_owned()]);
+        }
+        if let Some(name) = &self.instance {
+            args.extend(["--instance".to_owned(), name.clone()]);
         }
         if let Some(path) = &self.state_file {
             args.extend([
