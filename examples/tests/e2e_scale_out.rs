@@ -114,8 +114,8 @@ fn reverse_proxies_behind_ecmp_keep_every_connection() -> anyhow::Result<()> {
     // A rolling restart: each in turn stopped, started, and its paths
     // back before the next.
     let mut rolled = Vec::new();
-    for index in 0..3 {
-        let old = instances[index].take();
+    for (index, instance) in instances.iter_mut().enumerate() {
+        let old = instance.take();
         let (result, watched) = echoes.watch_during(|| -> anyhow::Result<LoadBalancer> {
             if let Some(lb) = old {
                 let (status, log) = lb.stop()?;
@@ -126,7 +126,7 @@ fn reverse_proxies_behind_ecmp_keep_every_connection() -> anyhow::Result<()> {
             net.wait_paths(&lab, VIP, 3, Duration::from_secs(20))?;
             Ok(lb)
         })?;
-        instances[index] = Some(result?);
+        *instance = Some(result?);
         rolled.push(watched);
     }
     for (index, watched) in rolled.iter().enumerate() {
