@@ -5,7 +5,9 @@
 //! different instances. Through steady state, one instance killed (its
 //! paths withdrawn by BFD), restarted (its paths back), and a rolling
 //! restart of all three, every stream goes on without a stall of 3 s and
-//! every new connection works.
+//! every new connection works. The same for three lb-dsr instances behind
+//! a static ECMP route that the test withdraws and restores (they have no
+//! address to speak BGP or BFD from).
 //!
 //! `LB_RP=PATH` runs another lb-rp binary (an older build, without
 //! `--instance`, for a before and after).
@@ -18,6 +20,7 @@ use std::time::Duration;
 use common::*;
 
 const RP: &str = env!("CARGO_BIN_EXE_lb-rp");
+const DSR: &str = env!("CARGO_BIN_EXE_lb-dsr");
 const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 100);
 const PORT: u16 = 7000;
 const STREAMS: usize = 24;
@@ -61,6 +64,113 @@ fn check(phase: &str, watched: &Watched, paths_changed: Option<Duration>) {
     assert!(watched.new_ok > 0, "{phase}: {watched:?}");
 }
 
+/// Starts the direct-return instance on `net.paths[index]`.
+fn start_dsr(lab: &Lab, net: &DirectEcmpNetwork, index: usize) -> anyhow::Result<LoadBalancer> {
+    let path = &net.paths[index];
+    let mac = format!("02:00:00:00:01:{:02x}", index + 1);
+    let instance = format!("dsr{}", index + 1);
+    let vip = VIP.to_string();
+    let mut args = vec![
+        "--frontend",
+        path.front.lb_if.as_str(),
+        "--backend",
+        path.back.lb_if.as_str(),
+        "--vip",
+        &vip,
+        "--mac",
+        &mac,
+        "--algorithm",
+        "maglev",
+        "--hash-key",
+        HASH_KEY,
+        "--instance",
+        &instance,
+        "--datapath",
+        "pnet",
+    ];
+    for server in &net.servers {
+        args.extend(["--backend-mac", server.mac.as_str()]);
+    }
+    lab.start_lb(&path.ns, DSR, args)
+}
+
+/// A set of instances and how the routers follow them.
+struct Fleet<'a> {
+    /// What the instances are called in the figures: `lb`, `dsr`.
+    name: &'a str,
+    echoes: &'a Echoes,
+    /// Starts instance `index`.
+    start: &'a dyn Fn(usize) -> anyhow::Result<LoadBalancer>,
+    /// Waits until the routers route around stopped instance `index` (or
+    /// makes them); how long that took.
+    route_around: &'a dyn Fn(usize) -> anyhow::Result<Duration>,
+    /// Waits until the routers route over every instance again (or makes
+    /// them); how long that took.
+    route_all: &'a dyn Fn() -> anyhow::Result<Duration>,
+}
+
+impl Fleet<'_> {
+    /// Steady state; instance 2 killed (kill -9), then started again; a
+    /// rolling restart (SIGTERM) of all. Checks each phase.
+    fn run(&self, mut instances: Vec<Option<LoadBalancer>>) -> anyhow::Result<()> {
+        let phase = |what: &str| format!("{} {what}", self.name);
+        check(
+            &phase("steady state"),
+            &self.echoes.watch(Duration::from_secs(4))?,
+            None,
+        );
+
+        // One killed: its paths withdrawn, its flows go on through the
+        // others, by their picks.
+        let killed = instances[1].take().expect("running");
+        let (withdrawn, watched) = self.echoes.watch_during(|| -> anyhow::Result<Duration> {
+            run("kill", &["-KILL", &killed.pid().to_string()])?;
+            let withdrawn = (self.route_around)(1)?;
+            std::thread::sleep(Duration::from_secs(3));
+            Ok(withdrawn)
+        })?;
+        drop(killed);
+        check(&phase("2 killed"), &watched, Some(withdrawn?));
+
+        // Started again: its paths come back and flows move onto it.
+        instances[1] = Some((self.start)(1)?);
+        let (back, watched) = self.echoes.watch_during(|| {
+            let back = (self.route_all)();
+            std::thread::sleep(Duration::from_secs(3));
+            back
+        })?;
+        check(&phase("2 restarted"), &watched, Some(back?));
+
+        // A rolling restart: each in turn stopped, started, its paths back,
+        // and a second of traffic before the next.
+        for (index, instance) in instances.iter_mut().enumerate() {
+            let old = instance.take();
+            let (result, watched) =
+                self.echoes
+                    .watch_during(|| -> anyhow::Result<LoadBalancer> {
+                        if let Some(lb) = old {
+                            let (status, log) = lb.stop()?;
+                            anyhow::ensure!(status.success(), "{log}");
+                        }
+                        (self.route_around)(index)?;
+                        let lb = (self.start)(index)?;
+                        (self.route_all)()?;
+                        std::thread::sleep(Duration::from_secs(1));
+                        Ok(lb)
+                    })?;
+            *instance = Some(result?);
+            check(
+                &phase(&format!("rolling restart, {}", index + 1)),
+                &watched,
+                None,
+            );
+        }
+        let settled = self.echoes.watch(Duration::from_secs(2))?;
+        check(&phase("after the rolling restart"), &settled, None);
+        Ok(())
+    }
+}
+
 #[test]
 fn reverse_proxies_behind_ecmp_keep_every_connection() -> anyhow::Result<()> {
     let Some(mut lab) = lab() else {
@@ -80,7 +190,7 @@ fn reverse_proxies_behind_ecmp_keep_every_connection() -> anyhow::Result<()> {
             backends.join(", ")
         ),
     )?;
-    let mut instances = (0..3)
+    let instances = (0..3)
         .map(|index| start(&lab, &net, &config, index).map(Some))
         .collect::<anyhow::Result<Vec<_>>>()?;
     for host in &net.backends {
@@ -88,51 +198,48 @@ fn reverse_proxies_behind_ecmp_keep_every_connection() -> anyhow::Result<()> {
     }
     net.start_bgp(&mut lab, VIP)?;
     let echoes = lab.echoes(&net.client, VIP, PORT, STREAMS)?;
-    check("steady state", &echoes.watch(Duration::from_secs(4))?, None);
-
-    // One instance killed: BFD finds its paths dead and both routers
-    // withdraw them; its flows go on through the others.
-    let killed = instances[1].take().expect("running");
-    let (withdrawn, watched) = echoes.watch_during(|| -> anyhow::Result<Duration> {
-        run("kill", &["-KILL", &killed.pid().to_string()])?;
-        let withdrawn = net.wait_paths(&lab, VIP, 2, Duration::from_secs(10))?;
-        std::thread::sleep(Duration::from_secs(3));
-        Ok(withdrawn)
-    })?;
-    drop(killed);
-    check("one instance killed", &watched, Some(withdrawn?));
-
-    // Started again: its paths come back and flows move onto it.
-    instances[1] = Some(start(&lab, &net, &config, 1)?);
-    let (back, watched) = echoes.watch_during(|| {
-        let back = net.wait_paths(&lab, VIP, 3, Duration::from_secs(20));
-        std::thread::sleep(Duration::from_secs(3));
-        back
-    })?;
-    check("the instance restarted", &watched, Some(back?));
-
-    // A rolling restart: each in turn stopped, started, and its paths
-    // back before the next.
-    let mut rolled = Vec::new();
-    for (index, instance) in instances.iter_mut().enumerate() {
-        let old = instance.take();
-        let (result, watched) = echoes.watch_during(|| -> anyhow::Result<LoadBalancer> {
-            if let Some(lb) = old {
-                let (status, log) = lb.stop()?;
-                anyhow::ensure!(status.success(), "{log}");
-            }
-            net.wait_paths(&lab, VIP, 2, Duration::from_secs(10))?;
-            let lb = start(&lab, &net, &config, index)?;
-            net.wait_paths(&lab, VIP, 3, Duration::from_secs(20))?;
-            Ok(lb)
-        })?;
-        *instance = Some(result?);
-        rolled.push(watched);
+    // BFD notices a stopped instance and BGP withdraws its paths.
+    let wait = |count| net.wait_paths(&lab, VIP, count, Duration::from_secs(20));
+    Fleet {
+        name: "lb-rp",
+        echoes: &echoes,
+        start: &|index| start(&lab, &net, &config, index),
+        route_around: &|_| wait(2),
+        route_all: &|| wait(3),
     }
-    for (index, watched) in rolled.iter().enumerate() {
-        check(&format!("rolling restart, lb{}", index + 1), watched, None);
+    .run(instances)
+}
+
+#[test]
+fn direct_return_behind_ecmp_keeps_every_connection() -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else {
+        return Ok(());
+    };
+    let net = DirectEcmpNetwork::build(&mut lab, 3, 3, VIP)?;
+    let instances = (0..3)
+        .map(|index| start_dsr(&lab, &net, index).map(Some))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for server in &net.servers {
+        lab.echo_server(&server.host.ns, server.host.addr, PORT)?;
     }
-    let settled = echoes.watch(Duration::from_secs(2))?;
-    check("after the rolling restart", &settled, None);
-    Ok(())
+    net.route(&lab, VIP, &[0, 1, 2])?;
+    let echoes = lab.echoes(&net.client, VIP, PORT, STREAMS)?;
+    // The route is static: the test withdraws and restores a path, as a
+    // health checker on the router would.
+    let timed = |live: &[usize]| -> anyhow::Result<Duration> {
+        let started = std::time::Instant::now();
+        net.route(&lab, VIP, live)?;
+        Ok(started.elapsed())
+    };
+    Fleet {
+        name: "lb-dsr",
+        echoes: &echoes,
+        start: &|index| start_dsr(&lab, &net, index),
+        route_around: &|index| {
+            let live: Vec<usize> = (0..3).filter(|&n| n != index).collect();
+            timed(&live)
+        },
+        route_all: &|| timed(&[0, 1, 2]),
+    }
+    .run(instances)
 }

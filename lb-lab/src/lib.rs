@@ -15,7 +15,8 @@
 //! - [`Lab::echo_server`], [`Lab::echoes`], [`Echoes::watch`]: streams
 //!   that check every echo, and new connections beside them.
 //! - [`EcmpNetwork`]: load balancers side by side behind ECMP routes that
-//!   BGP (BIRD, with BFD) keeps.
+//!   BGP (BIRD, with BFD) keeps; [`DirectEcmpNetwork`], direct-return ones
+//!   behind a static ECMP route.
 //! - [`Lab::capture`], [`check_checksums`]: tcpdump, and its verdict on
 //!   every checksum it saw.
 //! - [`Lab::start_lb`], [`LoadBalancer`], [`ReverseProxyFlags`],
@@ -45,6 +46,7 @@
 mod capture;
 mod echo;
 mod ecmp;
+mod ecmp_direct;
 mod lab;
 mod load_balancer;
 mod process;
@@ -54,6 +56,7 @@ mod topology;
 pub use capture::{Capture, check_checksums};
 pub use echo::{Echoes, Watched};
 pub use ecmp::{EcmpNetwork, Path};
+pub use ecmp_direct::{DirectEcmpNetwork, LanServer};
 pub use lab::{Lab, is_root};
 pub use lb_datapath::DatapathKind;
 pub use load_balancer::{LoadBalancer, ReverseProxyFlags, counter};
