@@ -393,6 +393,7 @@ fn direct_return_and_proxy_routes() {
     let proxy = Harness::start(
         NatProxy::new(&NatProxyConfig {
             ip: "192.168.0.100".parse().unwrap(),
+            vips: Vec::new(),
             prefix_len: 24,
             mac: "02:00:00:00:00:64".parse().unwrap(),
             gateway: None,

@@ -108,11 +108,12 @@ pub fn fuzz_direct_return() -> DirectReturn {
     DirectReturn::new(&config).unwrap_or_else(|e| panic!("fuzz config: {e}"))
 }
 
-/// The proxy the fuzzer drives: 10.0.0.1/24 at 02:00:00:00:00:aa, sending
-/// to 10.0.0.2 and 10.0.0.3, gateway 10.0.0.254.
+/// The proxy the fuzzer drives: 10.0.0.1/24 at 02:00:00:00:00:aa (and VIP
+/// 10.0.0.9), sending to 10.0.0.2 and 10.0.0.3, gateway 10.0.0.254.
 pub fn fuzz_nat_proxy() -> NatProxy {
     let config = NatProxyConfig {
         ip: Ipv4Addr::new(10, 0, 0, 1),
+        vips: vec![Ipv4Addr::new(10, 0, 0, 9)],
         prefix_len: 24,
         mac: MacAddr([2, 0, 0, 0, 0, 0xaa]),
         gateway: Some(Ipv4Addr::new(10, 0, 0, 254)),

@@ -19,6 +19,7 @@ const DEST_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xd1]);
 fn proxy() -> NatProxy {
     NatProxy::new(&NatProxyConfig {
         ip: ip(192, 168, 0, 100),
+        vips: Vec::new(),
         prefix_len: 24,
         mac: PROXY_MAC,
         gateway: None,

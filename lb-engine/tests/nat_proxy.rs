@@ -28,6 +28,7 @@ fn dest(n: u8) -> Ipv4Addr {
 fn config() -> NatProxyConfig {
     NatProxyConfig {
         ip: proxy(),
+        vips: Vec::new(),
         prefix_len: 24,
         mac: PROXY_MAC,
         gateway: None,

@@ -154,3 +154,98 @@ fn direct_return_instances_agree_mid_stream() {
         other.stats(now).selection_fingerprint
     );
 }
+
+/// A NAT proxy behind ECMP: it takes connections on a VIP routed to it
+/// (without answering ARP for it) and sends them on from its own address,
+/// so the destination's replies come back to this instance; they reach
+/// the client from the VIP.
+#[test]
+fn a_proxy_takes_connections_on_a_shared_vip() {
+    use lb_engine::{MacAddr, NatProxy, NatProxyConfig, PROXY_PORT};
+    use lb_packet::{ArpOp, ArpRepr, EthernetRepr, FrameRepr, PacketRepr};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    let text = "ip = \"10.2.0.11\"\nprefix_len = 24\nmac = \"02:00:00:00:00:11\"\n\
+                vips = [\"172.16.0.100\"]\ndst_addrs = [\"10.2.0.21\"]\n";
+    let config: NatProxyConfig = toml::from_str(text).unwrap();
+    let mut proxy = NatProxy::new(&config).unwrap();
+    let now = Instant::now();
+    let (proxy_mac, router_mac) = (MacAddr([2, 0, 0, 0, 0, 0x11]), MacAddr([2, 0, 0, 0, 0, 1]));
+    let dest_mac = MacAddr([2, 0, 0, 0, 0, 0x21]);
+    let arp = |op, sender: (MacAddr, Ipv4Addr), target: (MacAddr, Ipv4Addr)| {
+        FrameRepr {
+            ethernet: EthernetRepr::new(sender.0, target.0),
+            packet: PacketRepr::Arp(ArpRepr {
+                op,
+                sender_mac: sender.0,
+                sender_ip: sender.1,
+                target_mac: target.0,
+                target_ip: target.1,
+            }),
+            pad: false,
+        }
+        .to_vec()
+        .unwrap()
+    };
+    // The destination's MAC, learned from its answer.
+    let dest = Ipv4Addr::new(10, 2, 0, 21);
+    let mut answer = arp(
+        ArpOp::Reply,
+        (dest_mac, dest),
+        (proxy_mac, Ipv4Addr::new(10, 2, 0, 11)),
+    );
+    assert_eq!(
+        proxy.handle_frame(now, PROXY_PORT, &mut answer),
+        Verdict::Consumed
+    );
+    // Nobody is told the VIP is here: the router routes it.
+    let vip = Ipv4Addr::new(172, 16, 0, 100);
+    let broadcast = MacAddr([0xff; 6]);
+    let mut who_has = arp(
+        ArpOp::Request,
+        (router_mac, Ipv4Addr::new(10, 2, 0, 1)),
+        (broadcast, vip),
+    );
+    assert!(matches!(
+        proxy.handle_frame(now, PROXY_PORT, &mut who_has),
+        Verdict::Drop(_)
+    ));
+
+    let client = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 40000);
+    let listen = SocketAddrV4::new(vip, 7000);
+    let mut syn = common::segment((router_mac, proxy_mac), client, listen, TcpFlags::SYN, 1, 0);
+    assert_eq!(
+        proxy.handle_frame(now, PROXY_PORT, &mut syn),
+        Verdict::Reply
+    );
+    let key = Frame::parse(&syn[..]).unwrap().flow_key().unwrap();
+    assert_eq!(
+        *key.src_endpoint().ip(),
+        Ipv4Addr::new(10, 2, 0, 11),
+        "from its own address"
+    );
+    assert_eq!(key.dst_endpoint(), SocketAddrV4::new(dest, 7000));
+    let mut reply = common::segment(
+        (dest_mac, proxy_mac),
+        key.dst_endpoint(),
+        key.src_endpoint(),
+        TcpFlags::SYN | TcpFlags::ACK,
+        5000,
+        2,
+    );
+    assert_eq!(
+        proxy.handle_frame(now, PROXY_PORT, &mut reply),
+        Verdict::Reply
+    );
+    let back = Frame::parse(&reply[..]).unwrap();
+    let key = back.flow_key().unwrap();
+    assert_eq!((key.src_endpoint(), key.dst_endpoint()), (listen, client));
+    assert_eq!(back.dst_mac(), router_mac);
+
+    // A VIP that is the proxy itself, or multicast, is refused.
+    for bad in ["10.2.0.11", "224.0.0.5"] {
+        let text = text.replace("172.16.0.100", bad);
+        let config: NatProxyConfig = toml::from_str(&text).unwrap();
+        assert!(NatProxy::new(&config).is_err(), "{bad}");
+    }
+}

@@ -22,9 +22,15 @@ struct Cli {
     /// The interface (tap or NIC).
     #[arg(long, value_name = "IF")]
     iface: String,
-    /// The proxy's own address and prefix.
+    /// The proxy's own address and prefix: clients connect to it, and its
+    /// connections to destinations come from it.
     #[arg(long, value_name = "IP/PREFIX")]
     ip: Ipv4Cidr,
+    /// Another address clients connect to, routed to the proxy (not
+    /// answered in ARP): behind ECMP, one several instances share (repeat
+    /// for more). Its connections go on from --ip, this instance's own.
+    #[arg(long = "vip", value_name = "IP")]
+    vips: Vec<Ipv4Addr>,
     /// Destinations, comma-separated.
     #[arg(
         long,
@@ -69,6 +75,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let (health, health_check) = cli.health.settings();
     let config = NatProxyConfig {
         ip: cli.ip.ip,
+        vips: cli.vips.clone(),
         prefix_len: cli.ip.prefix_len,
         mac,
         gateway: cli.gateway,

@@ -21,6 +21,7 @@ mod sweep;
 
 use core::fmt::Display;
 use core::hash::Hash;
+use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
@@ -38,6 +39,20 @@ pub(crate) use health::HealthState;
 use services::{Owned, Owner, ServiceSlots};
 pub(crate) use skeleton::Balancer;
 use sweep::SweepSchedule;
+
+/// Refuses an address no host can have: unspecified, broadcast, multicast.
+pub(crate) fn unicast_address(what: &'static str, addr: Ipv4Addr) -> Result<(), ConfigError> {
+    let why = if addr.is_unspecified() {
+        "is unspecified (0.0.0.0)"
+    } else if addr.is_broadcast() {
+        "is the broadcast address"
+    } else if addr.is_multicast() {
+        "is a multicast address"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::Address { what, addr, why })
+}
 
 /// Refuses a MAC an engine would answer with or send to that is not unicast.
 pub(crate) fn unicast(mac: MacAddr) -> Result<MacAddr, ConfigError> {

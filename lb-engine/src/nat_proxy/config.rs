@@ -23,8 +23,15 @@ fn default_weight() -> u32 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatProxyConfig {
-    /// The proxy's own address, which clients connect to.
+    /// The proxy's own address, which clients connect to, and the source
+    /// of its connections to destinations.
     pub ip: Ipv4Addr,
+    /// More addresses clients connect to, routed to the proxy rather than
+    /// answered for in ARP: behind ECMP, one shared by several instances.
+    /// Their connections go on from `ip`, this instance's own, so the
+    /// destinations' replies come back to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vips: Vec<Ipv4Addr>,
     /// Prefix length of its network: destinations inside are on-link.
     pub prefix_len: u8,
     /// The proxy's MAC.

@@ -19,7 +19,7 @@ impl NatProxy {
         let Some(header) = frame.ipv4() else {
             return Verdict::Drop(DropReason::NotForUs);
         };
-        if header.dst() != self.ip {
+        if !self.takes_connections_on(header.dst()) {
             return self
                 .core
                 .handle_probe_frame(now, frame)
@@ -157,7 +157,7 @@ impl NatProxy {
         let session = ProxySession {
             client: key.src_endpoint(),
             client_mac,
-            listen_port: key.dst_port,
+            listen: key.dst_endpoint(),
             dest,
             snat_port,
             dest_slot,

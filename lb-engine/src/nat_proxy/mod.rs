@@ -38,8 +38,8 @@ pub(crate) struct ProxySession {
     client: SocketAddrV4,
     /// Where the client's frames came from: the client, or its router.
     client_mac: MacAddr,
-    /// The proxy port the client connected to.
-    listen_port: u16,
+    /// The address and port the client connected to.
+    listen: SocketAddrV4,
     dest: SocketAddrV4,
     snat_port: u16,
     dest_slot: u32,
@@ -82,6 +82,8 @@ impl Owned for ProxySession {
 /// at once ([`DropReason::PortsExhausted`], counted as refused).
 pub struct NatProxy {
     ip: Ipv4Addr,
+    /// Sorted.
+    vips: Vec<Ipv4Addr>,
     mac: MacAddr,
     netmask: u32,
     gateway: Option<Ipv4Addr>,
@@ -145,8 +147,12 @@ impl NatProxy {
             config.snat_ports,
             core.selector.hash_key,
         ));
+        let mut vips = config.vips.clone();
+        vips.sort_unstable();
+        vips.dedup();
         let mut engine = NatProxy {
             ip: config.ip,
+            vips,
             mac,
             netmask,
             gateway: config.gateway,
@@ -161,6 +167,16 @@ impl NatProxy {
             }
         }
         engine.denied_ports.sort_unstable();
+        for &vip in &engine.vips {
+            crate::core::unicast_address("VIP", vip)?;
+            if vip == config.ip {
+                return Err(ConfigError::Address {
+                    what: "VIP",
+                    addr: vip,
+                    why: "is the proxy's own address",
+                });
+            }
+        }
         for &addr in &config.dst_addrs {
             engine.check_destination(addr)?;
         }
@@ -177,13 +193,19 @@ impl NatProxy {
     }
 
     fn check_destination(&self, addr: Ipv4Addr) -> Result<(), ConfigError> {
-        if addr == self.ip {
+        if self.takes_connections_on(addr) {
             return Err(ConfigError::DestinationIsProxy(addr));
         }
         if self.next_hop(addr).is_none() {
             return Err(ConfigError::NoRoute(addr));
         }
         Ok(())
+    }
+
+    /// True for the proxy's own address and its VIPs.
+    #[inline]
+    fn takes_connections_on(&self, addr: Ipv4Addr) -> bool {
+        addr == self.ip || self.vips.binary_search(&addr).is_ok()
     }
 
     fn on_link(&self, addr: Ipv4Addr) -> bool {
@@ -273,7 +295,7 @@ impl Balancer for NatProxy {
         (owner.service == SERVICE && reverse.dst == self.ip).then(|| ProxySession {
             client: forward.src_endpoint(),
             client_mac: MacAddr(client_mac),
-            listen_port: forward.dst_port,
+            listen: forward.dst_endpoint(),
             dest: SocketAddrV4::new(reverse.src, forward.dst_port),
             snat_port: reverse.dst_port,
             dest_slot: owner.backend,

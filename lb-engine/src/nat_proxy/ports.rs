@@ -22,7 +22,8 @@ const REFUSAL_QUEUE: usize = 256;
 pub(super) struct Refusal {
     client: SocketAddrV4,
     client_mac: MacAddr,
-    listen_port: u16,
+    /// What the client connected to.
+    listen: SocketAddrV4,
     /// The client's SYN's sequence number plus one.
     ack: u32,
 }
@@ -129,7 +130,7 @@ impl NatProxy {
             self.refusals.push_back(Refusal {
                 client: key.src_endpoint(),
                 client_mac,
-                listen_port: key.dst_port,
+                listen: key.dst_endpoint(),
                 ack: syn.seq.wrapping_add(1),
             });
         }
@@ -142,14 +143,14 @@ impl NatProxy {
             ack: refusal.ack,
             window: 0,
             ..TcpRepr::new(
-                refusal.listen_port,
+                refusal.listen.port(),
                 refusal.client.port(),
                 TcpFlags::RST | TcpFlags::ACK,
             )
         };
         let frame = FrameRepr::ipv4(
             EthernetRepr::new(self.mac, refusal.client_mac),
-            Ipv4Repr::new(self.ip, *refusal.client.ip()),
+            Ipv4Repr::new(*refusal.listen.ip(), *refusal.client.ip()),
             reset,
             b"",
         );

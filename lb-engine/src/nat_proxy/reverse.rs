@@ -18,10 +18,8 @@ impl NatProxy {
         frame: &mut Frame<&mut [u8]>,
         session: &ProxySession,
     ) -> Verdict {
-        let translated = frame
-            .set_src(SocketAddrV4::new(self.ip, session.listen_port))
-            .is_ok()
-            && frame.set_dst(session.client).is_ok();
+        let translated =
+            frame.set_src(session.listen).is_ok() && frame.set_dst(session.client).is_ok();
         if !translated {
             return Verdict::Drop(DropReason::Malformed);
         }
@@ -51,7 +49,6 @@ impl NatProxy {
         else {
             return Verdict::Drop(DropReason::NoSession);
         };
-        let proxy_listen = SocketAddrV4::new(self.ip, session.listen_port);
         let proxy_snat = SocketAddrV4::new(self.ip, session.snat_port);
         match direction {
             // About what we sent the destination: proxy:snat -> dest.
@@ -62,7 +59,7 @@ impl NatProxy {
                 }
                 let ok = frame.set_dst_addr(*session.client.ip()).is_ok()
                     && frame.set_quoted_src(session.client).is_ok()
-                    && frame.set_quoted_dst(proxy_listen).is_ok();
+                    && frame.set_quoted_dst(session.listen).is_ok();
                 if !ok || frame.decrement_ttl().is_err() {
                     return Verdict::Drop(DropReason::Malformed);
                 }
@@ -70,7 +67,7 @@ impl NatProxy {
                 frame.set_dst_mac(session.client_mac);
                 Verdict::Reply
             }
-            // About what we sent the client: proxy:listen -> client.
+            // About what we sent the client: listen -> client.
             Direction::Forward => {
                 let ok = frame.set_src_addr(self.ip).is_ok()
                     && frame.set_dst_addr(*session.dest.ip()).is_ok()

@@ -12,6 +12,7 @@ use super::{
     ServiceProtocol,
 };
 use crate::core::backend_pool::BackendPool;
+use crate::core::unicast_address;
 use crate::{ConfigError, Control, HealthCheck, HealthOverride, ProbeKind};
 
 /// The check a service's half on `key` runs: the service's, with the
@@ -22,20 +23,6 @@ fn check_for(key: ServiceKey, config: &ServiceConfig) -> Option<HealthCheck> {
         check.port = Some(config.port);
     }
     Some(check)
-}
-
-/// Refuses an address no host can have: unspecified, broadcast, multicast.
-fn unicast_address(what: &'static str, addr: Ipv4Addr) -> Result<(), ConfigError> {
-    let why = if addr.is_unspecified() {
-        "is unspecified (0.0.0.0)"
-    } else if addr.is_broadcast() {
-        "is the broadcast address"
-    } else if addr.is_multicast() {
-        "is a multicast address"
-    } else {
-        return Ok(());
-    };
-    Err(ConfigError::Address { what, addr, why })
 }
 
 /// Refuses a check whose kind cannot probe the service's protocol.
