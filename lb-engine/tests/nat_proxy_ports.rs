@@ -280,3 +280,31 @@ fn restored_connections_keep_their_ports() {
     let (verdict, _) = from_client(&mut new, now, client(200), TcpFlags::SYN, 1, 0);
     assert_eq!(verdict, Verdict::Drop(DropReason::PortsExhausted));
 }
+
+/// A segment of a connection the proxy does not have (another instance's
+/// behind ECMP, or one it lost) gets a reset at once, its sequence number
+/// the segment's acknowledgment number; a stray reset gets nothing.
+#[test]
+fn segments_of_unknown_connections_are_reset() {
+    let mut lb = proxy();
+    let now = Instant::now();
+    let (verdict, _) = from_client(&mut lb, now, client(1), TcpFlags::ACK, 100, 4242);
+    assert_eq!(verdict, Verdict::Drop(DropReason::NoSession));
+    let mut buffer = Vec::new();
+    assert!(lb.poll_transmit(&mut buffer).is_some());
+    let frame = Frame::parse(&buffer[..]).unwrap();
+    let tcp = frame.tcp_segment().unwrap();
+    assert_eq!((tcp.flags, tcp.seq), (TcpFlags::RST, 4242));
+    let key = frame.flow_key().unwrap();
+    assert_eq!(
+        (key.src_endpoint(), key.dst_endpoint()),
+        (LISTEN, client(1))
+    );
+    assert_eq!(frame.l4_checksum_valid(), Some(true));
+    let (verdict, _) = from_client(&mut lb, now, client(1), TcpFlags::RST, 100, 0);
+    assert_eq!(verdict, Verdict::Drop(DropReason::NoSession));
+    assert!(
+        lb.poll_transmit(&mut buffer).is_none(),
+        "no reset for a reset"
+    );
+}

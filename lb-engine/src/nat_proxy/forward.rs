@@ -87,12 +87,15 @@ impl NatProxy {
         client_mac: MacAddr,
         segment: Option<Segment>,
     ) -> Result<ProxySession, DropReason> {
-        if let Some(flags) = segment.map(|s| s.flags) {
-            // Only a SYN opens a connection; anything else is a stray.
-            if !flags.contains(TcpFlags::SYN)
-                || flags.contains(TcpFlags::ACK)
-                || flags.contains(TcpFlags::RST)
-            {
+        if let Some(segment) = segment {
+            // Only a SYN opens a connection; anything else is of one this
+            // proxy does not have, which the client hears of at once.
+            let flags = segment.flags;
+            if flags.contains(TcpFlags::RST) {
+                return Err(DropReason::NoSession);
+            }
+            if !flags.contains(TcpFlags::SYN) || flags.contains(TcpFlags::ACK) {
+                self.reset(key, client_mac, segment);
                 return Err(DropReason::NoSession);
             }
         }
@@ -149,7 +152,7 @@ impl NatProxy {
         let dest = SocketAddrV4::new(dest_addr, key.dst_port);
         let Some(snat_port) = self.source_port(key, dest, segment) else {
             if let Some(syn) = segment {
-                self.refuse(key, client_mac, syn);
+                self.reset(key, client_mac, syn);
                 self.core.traffic.refused += 1;
             }
             return Err(DropReason::PortsExhausted);

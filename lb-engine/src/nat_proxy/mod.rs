@@ -9,6 +9,7 @@ mod config;
 mod control;
 mod forward;
 mod ports;
+mod resets;
 mod reverse;
 
 use std::collections::VecDeque;
@@ -79,7 +80,16 @@ impl Owned for ProxySession {
 /// time; a destination with none free has a half-open or closed
 /// connection's port taken over (a closed one only past its sequence
 /// numbers), and failing that the client's SYN is answered with a reset
-/// at once ([`DropReason::PortsExhausted`], counted as refused).
+/// at once ([`DropReason::PortsExhausted`], counted as refused). A TCP
+/// segment of a connection the proxy does not have (another instance's
+/// behind ECMP, or one it lost) is answered with a reset too, as a host
+/// that does not know a connection answers, so the client learns at once
+/// ([`DropReason::NoSession`]).
+///
+/// Behind ECMP, each instance sends its connections on from its own
+/// address, so their replies come back to it; its connections live only
+/// there, and end with it (their clients are reset). Clients reach the
+/// instances at a shared address ([`NatProxyConfig::vips`]).
 pub struct NatProxy {
     ip: Ipv4Addr,
     /// Sorted.
@@ -87,8 +97,8 @@ pub struct NatProxy {
     mac: MacAddr,
     netmask: u32,
     gateway: Option<Ipv4Addr>,
-    /// Resets owed to clients no source port could be found for.
-    refusals: VecDeque<ports::Refusal>,
+    /// Resets owed to clients.
+    resets: VecDeque<resets::Reset>,
     /// Sorted.
     denied_ports: Vec<u16>,
     /// One service, [`SERVICE`], keyed by the proxy's address; its
@@ -156,7 +166,7 @@ impl NatProxy {
             mac,
             netmask,
             gateway: config.gateway,
-            refusals: VecDeque::new(),
+            resets: VecDeque::new(),
             denied_ports: config.denied_ports.clone(),
             core,
             resolver: ArpResolver::new(mac, config.ip, config.arp),
@@ -338,12 +348,12 @@ impl Balancer for NatProxy {
         self.resolver.poll_timeout()
     }
 
-    /// ARP requests, frames released by answers, and resets refusing
-    /// connections.
+    /// ARP requests, frames released by answers, and resets owed to
+    /// clients.
     fn originate(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
         if self.resolver.pop_into(buffer) {
             return Some(PROXY_PORT);
         }
-        self.pop_refusal(buffer)
+        self.pop_reset(buffer)
     }
 }

@@ -1,33 +1,17 @@
-//! Source ports: taken from the allocator, taken over from half-open and
-//! closed connections when a destination has none left, and a refusal the
-//! client hears at once when none can be had.
+//! Source ports: taken from the allocator, and taken over from half-open
+//! and closed connections when a destination has none left.
 
 use std::net::SocketAddrV4;
 
-use lb_packet::{EthernetRepr, FlowKey, FrameRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
+use lb_packet::FlowKey;
 use lb_session::{Segment, SessionState, SnatAllocator};
 
-use super::{NatProxy, PROXY_PORT};
-use crate::PortId;
+use super::NatProxy;
 
 /// Candidates looked at for taking over before a new connection is
 /// refused. Each is looked at once (those not taken are dropped from the
 /// queue), so the cost is constant amortised, and bounded per SYN.
 const TAKEOVER_TRIES: usize = 64;
-/// Refusals waiting to be sent, at most: past it, a SYN goes unanswered.
-const REFUSAL_QUEUE: usize = 256;
-
-/// A reset owed to a client whose connection found no source port.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Refusal {
-    client: SocketAddrV4,
-    client_mac: MacAddr,
-    /// What the client connected to.
-    listen: SocketAddrV4,
-    /// The client's SYN's sequence number plus one.
-    ack: u32,
-}
-
 /// Whether a new connection may take a port from the one holding it.
 enum Takeover {
     /// Yes: it is half-open, or closed with sequence numbers behind.
@@ -122,43 +106,6 @@ impl NatProxy {
         if let Some(snat) = self.core.snat.as_mut() {
             snat.closed(self.ip, dest, key.proto, port);
         }
-    }
-
-    /// Owes the client of `key` a reset: its SYN found no source port.
-    pub(super) fn refuse(&mut self, key: &FlowKey, client_mac: MacAddr, syn: Segment) {
-        if self.refusals.len() < REFUSAL_QUEUE {
-            self.refusals.push_back(Refusal {
-                client: key.src_endpoint(),
-                client_mac,
-                listen: key.dst_endpoint(),
-                ack: syn.seq.wrapping_add(1),
-            });
-        }
-    }
-
-    /// The next reset owed, written into `buffer`.
-    pub(super) fn pop_refusal(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
-        let refusal = self.refusals.pop_front()?;
-        let reset = TcpRepr {
-            ack: refusal.ack,
-            window: 0,
-            ..TcpRepr::new(
-                refusal.listen.port(),
-                refusal.client.port(),
-                TcpFlags::RST | TcpFlags::ACK,
-            )
-        };
-        let frame = FrameRepr::ipv4(
-            EthernetRepr::new(self.mac, refusal.client_mac),
-            Ipv4Repr::new(*refusal.listen.ip(), *refusal.client.ip()),
-            reset,
-            b"",
-        );
-        buffer.clear();
-        buffer.resize(frame.buffer_len().ok()?, 0);
-        let len = frame.emit(buffer).ok()?;
-        buffer.truncate(len);
-        Some(PROXY_PORT)
     }
 }
 

@@ -1,0 +1,76 @@
+//! Resets the proxy owes clients, sent at once rather than leaving them
+//! to time out: a connection that found no source port, and a segment of
+//! a connection the proxy does not have (another instance's behind ECMP,
+//! or one it lost), as a host that does not know a connection answers.
+
+use std::net::SocketAddrV4;
+
+use lb_packet::{EthernetRepr, FlowKey, FrameRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
+use lb_session::Segment;
+
+use super::{NatProxy, PROXY_PORT};
+use crate::PortId;
+
+/// Resets waiting to be sent, at most: past it, a segment goes unanswered.
+const RESET_QUEUE: usize = 256;
+
+/// A reset owed to a client.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reset {
+    client: SocketAddrV4,
+    client_mac: MacAddr,
+    /// What the client connected to.
+    listen: SocketAddrV4,
+    seq: u32,
+    /// The acknowledgment number, for a reset that acknowledges (RST|ACK).
+    ack: Option<u32>,
+}
+
+impl NatProxy {
+    /// Owes the client of `key` a reset for `segment` (RFC 9293 3.10.7.1:
+    /// its own acknowledgment number as the sequence, or an ACK of it).
+    pub(super) fn reset(&mut self, key: &FlowKey, client_mac: MacAddr, segment: Segment) {
+        if self.resets.len() >= RESET_QUEUE {
+            return;
+        }
+        let (seq, ack) = if segment.flags.contains(TcpFlags::ACK) {
+            (segment.ack, None)
+        } else {
+            let syn = u32::from(segment.flags.contains(TcpFlags::SYN));
+            (0, Some(segment.seq.wrapping_add(syn)))
+        };
+        self.resets.push_back(Reset {
+            client: key.src_endpoint(),
+            client_mac,
+            listen: key.dst_endpoint(),
+            seq,
+            ack,
+        });
+    }
+
+    /// The next reset owed, written into `buffer`.
+    pub(super) fn pop_reset(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
+        let reset = self.resets.pop_front()?;
+        let flags = match reset.ack {
+            Some(_) => TcpFlags::RST | TcpFlags::ACK,
+            None => TcpFlags::RST,
+        };
+        let tcp = TcpRepr {
+            seq: reset.seq,
+            ack: reset.ack.unwrap_or(0),
+            window: 0,
+            ..TcpRepr::new(reset.listen.port(), reset.client.port(), flags)
+        };
+        let frame = FrameRepr::ipv4(
+            EthernetRepr::new(self.mac, reset.client_mac),
+            Ipv4Repr::new(*reset.listen.ip(), *reset.client.ip()),
+            tcp,
+            b"",
+        );
+        buffer.clear();
+        buffer.resize(frame.buffer_len().ok()?, 0);
+        let len = frame.emit(buffer).ok()?;
+        buffer.truncate(len);
+        Some(PROXY_PORT)
+    }
+}
