@@ -21,6 +21,7 @@ use common::*;
 
 const RP: &str = env!("CARGO_BIN_EXE_lb-rp");
 const DSR: &str = env!("CARGO_BIN_EXE_lb-dsr");
+const PROXY: &str = env!("CARGO_BIN_EXE_lb-proxy");
 const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 100);
 const PORT: u16 = 7000;
 const STREAMS: usize = 24;
@@ -44,6 +45,12 @@ fn start(
 
 /// Checks one phase and prints its figures.
 fn check(phase: &str, watched: &Watched, paths_changed: Option<Duration>) {
+    check_kept(phase, watched, STREAMS, paths_changed);
+}
+
+/// Checks that `kept` streams go on, none stalling 3 s, and that every new
+/// connection works; prints the figures.
+fn check_kept(phase: &str, watched: &Watched, kept: usize, paths_changed: Option<Duration>) {
     let changed = paths_changed.map_or(String::new(), |d| {
         format!(", routes changed in {} ms", d.as_millis())
     });
@@ -55,7 +62,7 @@ fn check(phase: &str, watched: &Watched, paths_changed: Option<Duration>) {
         watched.new_ok,
         watched.new_failed,
     );
-    assert_eq!(watched.alive, STREAMS, "{phase}: {:?}", watched.failures);
+    assert_eq!(watched.alive, kept, "{phase}: {:?}", watched.failures);
     assert!(
         watched.longest_stall < Duration::from_secs(3),
         "{phase}: {watched:?}"
@@ -242,4 +249,101 @@ fn direct_return_behind_ecmp_keeps_every_connection() -> anyhow::Result<()> {
         route_all: &|| timed(&[0, 1, 2]),
     }
     .run(instances)
+}
+
+/// Starts the proxy on `net.proxies[index]`, with its admin API.
+fn start_proxy(lab: &Lab, net: &ProxyEcmpNetwork, index: usize) -> anyhow::Result<LoadBalancer> {
+    let (host, wire) = &net.proxies[index];
+    let destinations: Vec<String> = net
+        .destinations
+        .iter()
+        .map(|d| d.addr.to_string())
+        .collect();
+    let (ip, vip, destinations) = (
+        format!("{}/24", host.addr),
+        VIP.to_string(),
+        destinations.join(","),
+    );
+    let args = [
+        "--iface",
+        &wire.lb_if,
+        "--ip",
+        &ip,
+        "--vip",
+        &vip,
+        "--dst-addrs",
+        &destinations,
+        "--datapath",
+        "pnet",
+        "--admin",
+        "9901",
+    ];
+    lab.start_lb(&host.ns, PROXY, args)
+}
+
+/// Established connections the proxy in `ns` holds now, by its admin API.
+fn established(lab: &Lab, ns: &str) -> anyhow::Result<usize> {
+    let url = "http://127.0.0.1:9901/sessions?limit=10000";
+    let text = lab.exec(ns, &["curl", "-sf", "-m", "2", url])?;
+    let sessions: serde_json::Value = serde_json::from_str(&text)?;
+    Ok(sessions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["state"] == "TcpEstablished")
+        .count())
+}
+
+/// NAT proxies behind ECMP keep the weaker promise they can: each holds
+/// its own connections (their replies come back to its own address), so a
+/// dead one's are lost, reset as they reach another; the survivors' go on,
+/// the resilient next-hop group leaving their flows where they are.
+#[test]
+fn proxies_behind_ecmp_keep_the_survivors_connections() -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else {
+        return Ok(());
+    };
+    let net = ProxyEcmpNetwork::build(&mut lab, 3, 3)?;
+    let mut instances = (0..3)
+        .map(|index| start_proxy(&lab, &net, index).map(Some))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for destination in &net.destinations {
+        lab.echo_server(&destination.ns, destination.addr, PORT)?;
+    }
+    net.route(&lab, VIP, &[0, 1, 2])?;
+    let echoes = lab.echoes(&net.client, VIP, PORT, STREAMS)?;
+    check(
+        "lb-proxy steady state",
+        &echoes.watch(Duration::from_secs(4))?,
+        None,
+    );
+
+    let on_killed = established(&lab, &net.proxies[1].0.ns)?;
+    assert!(
+        on_killed > 0 && on_killed < STREAMS,
+        "{on_killed} on proxy 2"
+    );
+    let killed = instances[1].take().expect("running");
+    let (routed, watched) = echoes.watch_during(|| -> anyhow::Result<Duration> {
+        run("kill", &["-KILL", &killed.pid().to_string()])?;
+        let started = std::time::Instant::now();
+        net.route(&lab, VIP, &[0, 2])?;
+        let routed = started.elapsed();
+        std::thread::sleep(Duration::from_secs(3));
+        Ok(routed)
+    })?;
+    drop(killed);
+    let kept = STREAMS - on_killed;
+    check_kept(
+        "lb-proxy 2 killed, its streams lost",
+        &watched,
+        kept,
+        Some(routed?),
+    );
+
+    instances[1] = Some(start_proxy(&lab, &net, 1)?);
+    net.route(&lab, VIP, &[0, 1, 2])?;
+    let watched = echoes.watch(Duration::from_secs(3))?;
+    check_kept("lb-proxy 2 restarted", &watched, kept, None);
+    Ok(())
 }

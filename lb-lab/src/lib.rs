@@ -16,7 +16,8 @@
 //!   that check every echo, and new connections beside them.
 //! - [`EcmpNetwork`]: load balancers side by side behind ECMP routes that
 //!   BGP (BIRD, with BFD) keeps; [`DirectEcmpNetwork`], direct-return ones
-//!   behind a static ECMP route.
+//!   behind a static ECMP route; [`ProxyEcmpNetwork`], NAT proxies behind a
+//!   resilient next-hop group.
 //! - [`Lab::capture`], [`check_checksums`]: tcpdump, and its verdict on
 //!   every checksum it saw.
 //! - [`Lab::start_lb`], [`LoadBalancer`], [`ReverseProxyFlags`],
@@ -47,6 +48,7 @@ mod capture;
 mod echo;
 mod ecmp;
 mod ecmp_direct;
+mod ecmp_proxy;
 mod lab;
 mod load_balancer;
 mod process;
@@ -57,6 +59,7 @@ pub use capture::{Capture, check_checksums};
 pub use echo::{Echoes, Watched};
 pub use ecmp::{EcmpNetwork, Path};
 pub use ecmp_direct::{DirectEcmpNetwork, LanServer};
+pub use ecmp_proxy::ProxyEcmpNetwork;
 pub use lab::{Lab, is_root};
 pub use lb_datapath::DatapathKind;
 pub use load_balancer::{LoadBalancer, ReverseProxyFlags, counter};
