@@ -28,19 +28,13 @@ fn direct_return(datapath: DatapathKind, one_armed: bool) -> anyhow::Result<()> 
     // Servers: the VIP on loopback, and no ARP answers for it.
     let mut server_macs = Vec::new();
     for n in 1..=3 {
-        let (server, host_end) =
-            lab.host_on_bridge(&lan, &format!("s{n}"), &format!("10.0.0.2{n}/24"))?;
         let mac = format!("02:00:00:00:02:0{n}");
-        lab.ip(&server, &["link", "set", &host_end, "address", &mac])?;
-        lab.ip(&server, &["addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
-        lab.exec(
-            &server,
-            &[
-                "sysctl",
-                "-qw",
-                "net.ipv4.conf.all.arp_ignore=1",
-                "net.ipv4.conf.all.arp_announce=2",
-            ],
+        let (server, _) = lab.direct_return_server(
+            &lan,
+            &format!("s{n}"),
+            &format!("10.0.0.2{n}/24"),
+            &mac,
+            VIP,
         )?;
         lab.http_server(&server, Ipv4Addr::UNSPECIFIED, 80, &format!("[s{n}]"))?;
         server_macs.push(mac);

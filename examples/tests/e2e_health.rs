@@ -215,19 +215,13 @@ fn direct_return(active: bool, fault: Fault) -> anyhow::Result<Option<Figures>> 
     let vip = "10.0.0.100";
     let mut servers = Vec::new();
     for n in 1..=3 {
-        let (ns, host_end) =
-            lab.host_on_bridge(&lan, &format!("s{n}"), &format!("10.0.0.2{n}/24"))?;
         let mac = format!("02:00:00:00:02:0{n}");
-        lab.ip(&ns, &["link", "set", &host_end, "address", &mac])?;
-        lab.ip(&ns, &["addr", "add", &format!("{vip}/32"), "dev", "lo"])?;
-        lab.exec(
-            &ns,
-            &[
-                "sysctl",
-                "-qw",
-                "net.ipv4.conf.all.arp_ignore=1",
-                "net.ipv4.conf.all.arp_announce=2",
-            ],
+        let (ns, _) = lab.direct_return_server(
+            &lan,
+            &format!("s{n}"),
+            &format!("10.0.0.2{n}/24"),
+            &mac,
+            vip,
         )?;
         servers.push(Server {
             ns,

@@ -86,26 +86,58 @@ fn bird_config(
     )
 }
 
+/// The client at 10.0.0.2 behind router r1 at 10.0.0.1, which forwards
+/// and hashes each flow's 5-tuple over the next hops of a multipath route;
+/// their namespaces.
+pub(crate) fn client_and_router(lab: &mut Lab) -> anyhow::Result<(String, String)> {
+    let (client, r1) = (lab.netns("client")?, lab.netns("r1")?);
+    let (client_if, r1_if) = (lab.name("c"), lab.name("r"));
+    lab.veth((&client, &client_if), (&r1, &r1_if))?;
+    lab.ip(&client, &["addr", "add", "10.0.0.2/24", "dev", &client_if])?;
+    lab.ip(&client, &["route", "add", "default", "via", "10.0.0.1"])?;
+    lab.ip(&r1, &["addr", "add", "10.0.0.1/24", "dev", &r1_if])?;
+    router(lab, &r1)?;
+    Ok((client, r1))
+}
+
+/// Makes `ns` a router that hashes each flow's 5-tuple over a multipath
+/// route's next hops, and lets replies come in on another path than
+/// their requests left on.
+fn router(lab: &Lab, ns: &str) -> anyhow::Result<()> {
+    for setting in [
+        "net.ipv4.ip_forward=1",
+        "net.ipv4.fib_multipath_hash_policy=1",
+        "net.ipv4.conf.all.rp_filter=0",
+        "net.ipv4.conf.default.rp_filter=0",
+    ] {
+        lab.exec(ns, &["sysctl", "-qw", setting])?;
+    }
+    Ok(())
+}
+
+/// A LAN (a bridge in namespace `lan`) on router `r1` at `addr` (with
+/// prefix); r1's interface on it.
+pub(crate) fn lan_on_router(
+    lab: &mut Lab,
+    r1: &str,
+    lan: &str,
+    addr: &str,
+) -> anyhow::Result<String> {
+    lab.bridge(lan)?;
+    let (router_end, lan_end) = (lab.name("rl"), lab.name("lr"));
+    lab.veth((r1, &router_end), (lan, &lan_end))?;
+    lab.ip(lan, &["link", "set", &lan_end, "master", "br0"])?;
+    lab.ip(r1, &["addr", "add", addr, "dev", &router_end])?;
+    Ok(router_end)
+}
+
 impl EcmpNetwork {
     /// The namespaces, routers, backends, and a path for each of
     /// `instances` load balancers, wired but not routed yet.
     pub fn build(lab: &mut Lab, instances: usize, backends: usize) -> anyhow::Result<Self> {
-        let (client, r1, r2) = (lab.netns("client")?, lab.netns("r1")?, lab.netns("r2")?);
-        let (client_if, r1_if) = (lab.name("c"), lab.name("r"));
-        lab.veth((&client, &client_if), (&r1, &r1_if))?;
-        lab.ip(&client, &["addr", "add", "10.0.0.2/24", "dev", &client_if])?;
-        lab.ip(&client, &["route", "add", "default", "via", "10.0.0.1"])?;
-        lab.ip(&r1, &["addr", "add", "10.0.0.1/24", "dev", &r1_if])?;
-        for router in [&r1, &r2] {
-            for setting in [
-                "net.ipv4.ip_forward=1",
-                "net.ipv4.fib_multipath_hash_policy=1",
-                "net.ipv4.conf.all.rp_filter=0",
-                "net.ipv4.conf.default.rp_filter=0",
-            ] {
-                lab.exec(router, &["sysctl", "-qw", setting])?;
-            }
-        }
+        let (client, r1) = client_and_router(lab)?;
+        let r2 = lab.netns("r2")?;
+        router(lab, &r2)?;
         let mut paths = Vec::with_capacity(instances);
         for n in 1..=instances {
             let ns = lab.netns(&format!("lb{n}"))?;

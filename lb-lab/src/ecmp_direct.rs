@@ -19,6 +19,7 @@ use std::net::Ipv4Addr;
 
 use lb_datapath::DatapathKind;
 
+use crate::ecmp::{client_and_router, lan_on_router};
 use crate::{Host, Lab, Path};
 
 /// A server of the LAN: its namespace, address and MAC.
@@ -56,41 +57,21 @@ impl DirectEcmpNetwork {
         servers: usize,
         vip: Ipv4Addr,
     ) -> anyhow::Result<Self> {
-        let (client, r1, lan) = (lab.netns("client")?, lab.netns("r1")?, lab.netns("lan")?);
-        let (client_if, r1_if) = (lab.name("c"), lab.name("r"));
-        lab.veth((&client, &client_if), (&r1, &r1_if))?;
-        lab.ip(&client, &["addr", "add", "10.0.0.2/24", "dev", &client_if])?;
-        lab.ip(&client, &["route", "add", "default", "via", "10.0.0.1"])?;
-        lab.ip(&r1, &["addr", "add", "10.0.0.1/24", "dev", &r1_if])?;
-        for setting in [
-            "net.ipv4.ip_forward=1",
-            "net.ipv4.fib_multipath_hash_policy=1",
-        ] {
-            lab.exec(&r1, &["sysctl", "-qw", setting])?;
-        }
-        lab.bridge(&lan)?;
-        let (router_end, lan_end) = (lab.name("rl"), lab.name("lr"));
-        lab.veth((&r1, &router_end), (&lan, &lan_end))?;
-        lab.ip(&lan, &["link", "set", &lan_end, "master", "br0"])?;
-        lab.ip(&r1, &["addr", "add", "192.168.1.1/24", "dev", &router_end])?;
+        let (client, r1) = client_and_router(lab)?;
+        let lan = lab.netns("lan")?;
+        lan_on_router(lab, &r1, &lan, "192.168.1.1/24")?;
         let mut hosts = Vec::with_capacity(servers);
         for n in 1..=servers {
             let addr = Ipv4Addr::new(192, 168, 1, u8::try_from(n + 1)?);
-            let (ns, host_end) =
-                lab.host_on_bridge(&lan, &format!("s{n}"), &format!("{addr}/24"))?;
             let mac = format!("02:00:00:00:02:{n:02x}");
-            lab.ip(&ns, &["link", "set", &host_end, "address", &mac])?;
-            lab.ip(&ns, &["addr", "add", &format!("{vip}/32"), "dev", "lo"])?;
-            lab.ip(&ns, &["route", "add", "default", "via", "192.168.1.1"])?;
-            lab.exec(
-                &ns,
-                &[
-                    "sysctl",
-                    "-qw",
-                    "net.ipv4.conf.all.arp_ignore=1",
-                    "net.ipv4.conf.all.arp_announce=2",
-                ],
+            let (ns, _) = lab.direct_return_server(
+                &lan,
+                &format!("s{n}"),
+                &format!("{addr}/24"),
+                &mac,
+                &vip.to_string(),
             )?;
+            lab.ip(&ns, &["route", "add", "default", "via", "192.168.1.1"])?;
             hosts.push(LanServer {
                 host: Host { ns, addr },
                 mac,

@@ -20,6 +20,7 @@ use std::net::Ipv4Addr;
 
 use lb_datapath::DatapathKind;
 
+use crate::ecmp::{client_and_router, lan_on_router};
 use crate::{Host, Lab, Wire};
 
 /// Buckets of the resilient group: flows hash to a bucket, a bucket to a
@@ -44,23 +45,9 @@ impl ProxyEcmpNetwork {
     /// The namespaces, the destinations, and a wire for each of `instances`
     /// proxies (at 10.2.0.11 onwards); the VIP not routed yet.
     pub fn build(lab: &mut Lab, instances: usize, destinations: usize) -> anyhow::Result<Self> {
-        let (client, r1, lan) = (lab.netns("client")?, lab.netns("r1")?, lab.netns("lan")?);
-        let (client_if, r1_if) = (lab.name("c"), lab.name("r"));
-        lab.veth((&client, &client_if), (&r1, &r1_if))?;
-        lab.ip(&client, &["addr", "add", "10.0.0.2/24", "dev", &client_if])?;
-        lab.ip(&client, &["route", "add", "default", "via", "10.0.0.1"])?;
-        lab.ip(&r1, &["addr", "add", "10.0.0.1/24", "dev", &r1_if])?;
-        for setting in [
-            "net.ipv4.ip_forward=1",
-            "net.ipv4.fib_multipath_hash_policy=1",
-        ] {
-            lab.exec(&r1, &["sysctl", "-qw", setting])?;
-        }
-        lab.bridge(&lan)?;
-        let (router_end, lan_end) = (lab.name("rl"), lab.name("lr"));
-        lab.veth((&r1, &router_end), (&lan, &lan_end))?;
-        lab.ip(&lan, &["link", "set", &lan_end, "master", "br0"])?;
-        lab.ip(&r1, &["addr", "add", "10.2.0.1/24", "dev", &router_end])?;
+        let (client, r1) = client_and_router(lab)?;
+        let lan = lab.netns("lan")?;
+        let router_end = lan_on_router(lab, &r1, &lan, "10.2.0.1/24")?;
         // Full checksums into the proxies' packet sockets.
         lab.no_tx_offload(&r1, &router_end)?;
         let mut proxies = Vec::with_capacity(instances);

@@ -135,6 +135,33 @@ impl Lab {
         Ok((ns, host_end))
     }
 
+    /// A server for direct return: a host on `lan`'s bridge (as
+    /// [`host_on_bridge`](Self::host_on_bridge)) at `mac`, holding `vip` on
+    /// loopback and answering no ARP for it. Returns its namespace and
+    /// interface.
+    pub fn direct_return_server(
+        &mut self,
+        lan: &str,
+        name: &str,
+        addr: &str,
+        mac: &str,
+        vip: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let (ns, host_end) = self.host_on_bridge(lan, name, addr)?;
+        self.ip(&ns, &["link", "set", &host_end, "address", mac])?;
+        self.ip(&ns, &["addr", "add", &format!("{vip}/32"), "dev", "lo"])?;
+        self.exec(
+            &ns,
+            &[
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.all.arp_ignore=1",
+                "net.ipv4.conf.all.arp_announce=2",
+            ],
+        )?;
+        Ok((ns, host_end))
+    }
+
     /// Turns transmit checksum offload off on `name` in `ns`, so frames it
     /// sends into a packet socket carry full checksums.
     pub fn no_tx_offload(&self, ns: &str, name: &str) -> anyhow::Result<()> {
