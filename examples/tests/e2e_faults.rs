@@ -144,6 +144,11 @@ fn a_deleted_tap_is_opened_again() -> anyhow::Result<()> {
         &net.client,
         &["route", "replace", "default", "via", "10.0.0.1"],
     )?;
+    // The router's interface is new, and so is its MAC: the client
+    // forgets the old one, as the new interface's gratuitous ARP would
+    // make it (else it sends to the old MAC until its entry ages, 15 to
+    // 45 s).
+    lab.ip(&net.client, &["neigh", "flush", "all"])?;
     let works = (0..10).any(|_| probe(&lab).is_ok_and(|out| out.trim() == "tick"));
     let (status, log) = lb.stop()?;
     assert!(works, "no new connection after the tap came back: {log}");
