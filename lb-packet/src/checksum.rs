@@ -130,6 +130,15 @@ impl ChecksumDelta {
         !fold(u32::from(!checksum) + self.0)
     }
 
+    /// As [`apply`](Self::apply), for a partial checksum (offload's
+    /// `NEEDS_CSUM`): the field holds the folded pseudo-header sum, not
+    /// complemented, so the change is added as it is (the partial branch of
+    /// the kernel's `inet_proto_csum_replace4`).
+    #[inline]
+    pub(crate) fn apply_partial(self, partial: u16) -> u16 {
+        fold(u32::from(partial) + self.0)
+    }
+
     /// As [`apply`](Self::apply), for UDP: 0 means "no checksum" and stays 0,
     /// and a computed 0 is sent as 0xffff (RFC 768).
     #[inline]

@@ -39,6 +39,11 @@ pub enum ParseError {
     /// An ICMP message shorter than its 8-byte header.
     #[error("truncated ICMP header")]
     TruncatedIcmp,
+    /// Offload metadata that does not fit the frame: a partial checksum
+    /// elsewhere than its TCP or UDP checksum, a TCP super-frame that is
+    /// not TCP over IPv4.
+    #[error("offload metadata does not match the frame")]
+    OffloadMismatch,
 }
 
 /// Why an in-place rewrite was refused. The frame is unchanged.
@@ -67,6 +72,10 @@ pub enum RewriteError {
     /// The TTL is 0 or 1, so forwarding must stop here.
     #[error("TTL expired")]
     TtlExpired,
+    /// The frame is a super-frame, whose checksum a device completes per
+    /// segment.
+    #[error("frame is a super-frame awaiting segmentation")]
+    SuperFrame,
 }
 
 /// Why a [`FrameRepr`](crate::FrameRepr) could not be emitted. Nothing

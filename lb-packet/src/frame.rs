@@ -10,6 +10,8 @@ use crate::flow::{FlowKey, Protocol};
 use crate::icmp::Icmp;
 use crate::ipv4::Ipv4View;
 use crate::layout::{Ipv4Layout, Layout, Network, QuotedPorts, Transport, array_at, be16};
+use crate::offload::{ChecksumOffload, GsoKind, Offload};
+use crate::segment;
 use crate::tcp_flags::TcpFlags;
 use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, tcp, udp, vlan};
 
@@ -63,10 +65,16 @@ pub struct TcpSegment<'a> {
 /// assert_eq!((arp.op(), arp.target_ip()), (ArpOp::Request, Ipv4Addr::new(10, 0, 0, 1)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A frame handed over with offloads pending (a partial checksum, a TCP
+/// super-frame) is parsed with [`Frame::parse_offloaded`]: the setters then
+/// keep the partial checksum right instead, and [`Frame::offload`] says
+/// what the next device must still do.
 #[derive(Debug, Clone)]
 pub struct Frame<T> {
     pub(crate) buffer: T,
     pub(crate) layout: Layout,
+    pub(crate) offload: Offload,
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
@@ -76,7 +84,53 @@ impl<T: AsRef<[u8]>> Frame<T> {
     #[inline(always)]
     pub fn parse(buffer: T) -> Result<Self, ParseError> {
         let layout = Layout::parse(buffer.as_ref())?;
-        Ok(Frame { buffer, layout })
+        Ok(Frame {
+            buffer,
+            layout,
+            offload: Offload::NONE,
+        })
+    }
+
+    /// Validates `buffer` as an Ethernet frame that a device has not
+    /// finished, as `offload` says. On IPv4, a partial checksum must be the
+    /// TCP or UDP checksum and a super-frame TCP
+    /// ([`ParseError::OffloadMismatch`] otherwise); frames of other kinds
+    /// are passed on as they are, so their offload is not checked here.
+    #[inline(always)]
+    pub fn parse_offloaded(buffer: T, offload: Offload) -> Result<Self, ParseError> {
+        let layout = Layout::parse(buffer.as_ref())?;
+        if offload != Offload::NONE {
+            check_offload(&layout, &offload)?;
+        }
+        Ok(Frame {
+            buffer,
+            layout,
+            offload,
+        })
+    }
+
+    /// What a device must still do to this frame: [`Offload::NONE`] unless
+    /// it was parsed with [`Frame::parse_offloaded`].
+    #[inline]
+    pub fn offload(&self) -> Offload {
+        self.offload
+    }
+
+    /// How many packets and bytes the frame is on the wire: a super-frame
+    /// counts each segment with its headers.
+    #[inline]
+    pub fn wire_size(&self) -> (u32, u64) {
+        match self.offload.gso {
+            None => (1, self.len() as u64),
+            Some(_) => segment::wire_size(self.as_bytes(), &self.offload),
+        }
+    }
+
+    /// True when the transport checksum is partial (see
+    /// [`ChecksumOffload::Partial`]).
+    #[inline]
+    pub(crate) fn is_checksum_partial(&self) -> bool {
+        matches!(self.offload.checksum, ChecksumOffload::Partial { .. })
     }
 
     /// The whole frame.
@@ -292,9 +346,13 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// Whether the transport checksum verifies, by full recomputation.
     ///
     /// None when it cannot be checked: not TCP, UDP or ICMP; a fragment
-    /// (the checksum covers bytes other frames hold); or UDP without one.
+    /// (the checksum covers bytes other frames hold); UDP without one; or a
+    /// partial checksum, which a device completes.
     pub fn l4_checksum_valid(&self) -> Option<bool> {
         let ip = self.ipv4_layout()?;
+        if self.is_checksum_partial() {
+            return None;
+        }
         let bytes = self.as_bytes();
         if self.ipv4().is_some_and(|header| header.is_fragment()) {
             return None;
@@ -321,5 +379,38 @@ impl<T: AsRef<[u8]>> Frame<T> {
         // Source and destination addresses, adjacent.
         let addrs = &bytes[l3 + ipv4::SRC..l3 + ipv4::DST + 4];
         checksum::pseudo_header(addrs, protocol, segment_len)
+    }
+}
+
+/// Checks that `offload` describes the IPv4 frame of `layout`, if it is one.
+#[inline(never)]
+fn check_offload(layout: &Layout, offload: &Offload) -> Result<(), ParseError> {
+    let Some(ip) = layout.ipv4_layout() else {
+        return match offload.gso {
+            Some(gso) if gso.kind == GsoKind::Tcp4 => Err(ParseError::OffloadMismatch),
+            _ => Ok(()),
+        };
+    };
+    let checksum_at = match ip.transport {
+        Transport::Tcp => Some(ip.l4 + tcp::CHECKSUM),
+        Transport::Udp => Some(ip.l4 + udp::CHECKSUM),
+        _ => None,
+    };
+    let partial_fits = match offload.checksum {
+        ChecksumOffload::Partial { start, offset } => {
+            usize::from(start) == ip.l4
+                && Some(usize::from(start) + usize::from(offset)) == checksum_at
+        }
+        _ => true,
+    };
+    let gso_fits = offload.gso.is_none_or(|gso| {
+        gso.kind == GsoKind::Tcp4
+            && ip.transport == Transport::Tcp
+            && matches!(offload.checksum, ChecksumOffload::Partial { .. })
+    });
+    if partial_fits && gso_fits {
+        Ok(())
+    } else {
+        Err(ParseError::OffloadMismatch)
     }
 }

@@ -55,8 +55,10 @@ mod icmp;
 mod ipv4;
 mod layout;
 mod mac;
+mod offload;
 mod reply;
 mod rewrite;
+mod segment;
 mod tcp_flags;
 mod wire;
 
@@ -76,5 +78,7 @@ pub use frame::{EtherType, Frame, TcpSegment};
 pub use icmp::Icmp;
 pub use ipv4::Ipv4View;
 pub use mac::{MacAddr, MacParseError};
+pub use offload::{ChecksumOffload, Gso, GsoKind, Offload, OffloadError, VIRTIO_NET_HDR_LEN};
 pub use reply::{ARP_FRAME_LEN, REPLY_TTL, arp_request};
+pub use segment::{SegmentError, segment};
 pub use tcp_flags::TcpFlags;

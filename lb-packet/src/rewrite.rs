@@ -10,6 +10,7 @@ use crate::checksum::{self, ChecksumDelta};
 use crate::error::RewriteError;
 use crate::frame::Frame;
 use crate::layout::{Ipv4Layout, QuotedPorts, Transport, be16};
+use crate::offload::ChecksumOffload;
 use crate::wire::{ethernet, icmp, ip_proto, ipv4, tcp, udp};
 
 /// Which end of a flow a rewrite changes.
@@ -54,6 +55,13 @@ impl L4Checksum {
     #[inline]
     fn covers_pseudo_header(self) -> bool {
         matches!(self, L4Checksum::Tcp(_) | L4Checksum::Udp(_))
+    }
+
+    /// Applies `delta` to a partial checksum (TCP or UDP with offload).
+    #[inline]
+    fn apply_partial(self, bytes: &mut [u8], delta: ChecksumDelta) {
+        let (L4Checksum::Tcp(at) | L4Checksum::Udp(at) | L4Checksum::Icmp(at)) = self;
+        write16(bytes, at, delta.apply_partial(be16(bytes, at)));
     }
 
     /// Applies `delta`; returns the old and new checksum words.
@@ -224,6 +232,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
             None => None,
         };
         let l3 = self.layout.l3();
+        // A partial checksum covers only the pseudo-header so far: ports
+        // are summed in later, by the device.
+        let partial = self.is_checksum_partial();
         let bytes = self.as_bytes_mut();
         let addr_delta = replace_addr(bytes, l3 + side.addr_offset(), addr);
         adjust_ip_checksum(bytes, l3, addr_delta);
@@ -234,9 +245,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         };
         if let (Some(slot), Some(port)) = (port_slot, port) {
             let old = replace16(bytes, slot.at, port);
-            l4_delta.word(old, port);
+            if !partial {
+                l4_delta.word(old, port);
+            }
         }
-        if let Some(checksum) = l4_checksum {
+        if partial {
+            if let Some(checksum) = l4_checksum {
+                checksum.apply_partial(bytes, l4_delta);
+            }
+        } else if let Some(checksum) = l4_checksum {
             checksum.apply(bytes, l4_delta);
             if let L4Checksum::Icmp(_) = checksum {
                 settle_icmp_zero(bytes, ip);
@@ -331,13 +348,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     }
 
     /// Recomputes the transport checksum from scratch, for instance to
-    /// complete the partial checksum a NIC with offload would have finished.
-    /// Refuses fragments, whose checksum covers bytes of other frames.
+    /// complete the partial checksum a NIC with offload would have finished
+    /// (the frame's [`offload`](Frame::offload) then says it is complete).
+    /// Refuses fragments, whose checksum covers bytes of other frames, and
+    /// super-frames, whose checksum is completed per segment.
     #[inline]
     pub fn recompute_l4_checksum(&mut self) -> Result<(), RewriteError> {
         let header = self.ipv4().ok_or(RewriteError::NotIpv4)?;
         if header.is_fragment() {
             return Err(RewriteError::Fragmented);
+        }
+        if self.offload.gso.is_some() {
+            return Err(RewriteError::SuperFrame);
         }
         let ip = self.ipv4_layout().ok_or(RewriteError::NotIpv4)?;
         let (checksum_at, pseudo) = match ip.l4_checksum().ok_or(RewriteError::NoPorts)? {
@@ -355,6 +377,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
             computed
         };
         write16(bytes, checksum_at, stored);
+        self.offload.checksum = ChecksumOffload::Complete;
         Ok(())
     }
 }

@@ -19,6 +19,10 @@ impl TcpFlags {
     pub const ACK: TcpFlags = TcpFlags(0x10);
     /// Urgent pointer field significant.
     pub const URG: TcpFlags = TcpFlags(0x20);
+    /// ECN echo (RFC 3168).
+    pub const ECE: TcpFlags = TcpFlags(0x40);
+    /// Congestion window reduced (RFC 3168).
+    pub const CWR: TcpFlags = TcpFlags(0x80);
 
     /// Flags from the raw byte.
     pub const fn from_bits(bits: u8) -> Self {
@@ -34,6 +38,11 @@ impl TcpFlags {
     pub const fn contains(self, other: TcpFlags) -> bool {
         self.0 & other.0 == other.0
     }
+
+    /// These flags with those of `other` cleared.
+    pub const fn without(self, other: TcpFlags) -> Self {
+        TcpFlags(self.0 & !other.0)
+    }
 }
 
 impl core::ops::BitOr for TcpFlags {
@@ -45,13 +54,15 @@ impl core::ops::BitOr for TcpFlags {
 
 impl fmt::Debug for TcpFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(TcpFlags, &str); 6] = [
+        const NAMES: [(TcpFlags, &str); 8] = [
             (TcpFlags::SYN, "SYN"),
             (TcpFlags::ACK, "ACK"),
             (TcpFlags::FIN, "FIN"),
             (TcpFlags::RST, "RST"),
             (TcpFlags::PSH, "PSH"),
             (TcpFlags::URG, "URG"),
+            (TcpFlags::ECE, "ECE"),
+            (TcpFlags::CWR, "CWR"),
         ];
         let mut names = NAMES
             .iter()

@@ -77,7 +77,16 @@ pub(crate) mod ipv4 {
     pub(crate) const FRAGMENT_OFFSET: u16 = 0x1fff;
 }
 
-/// IPv4 protocol numbers.
+/// The fixed IPv6 header (RFC 8200).
+pub(crate) mod ipv6 {
+    pub(crate) const PAYLOAD_LEN: usize = 4;
+    pub(crate) const NEXT_HEADER: usize = 6;
+    pub(crate) const HEADER_LEN: usize = 40;
+
+    pub(crate) const VERSION: u8 = 6;
+}
+
+/// IPv4 protocol numbers (IPv6 next-header values too).
 pub(crate) mod ip_proto {
     pub(crate) const ICMP: u8 = 1;
     pub(crate) const TCP: u8 = 6;
