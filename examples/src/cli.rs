@@ -30,6 +30,16 @@ pub struct RunArgs {
     /// sessions lose the time the process was down.
     #[arg(long, value_name = "FILE")]
     pub state_file: Option<PathBuf>,
+    /// Open the ports without offloads (virtio-net headers): every frame
+    /// read finished, one packet each, full checksums.
+    ///
+    /// With offloads (the default), taps and packet sockets hand over TCP
+    /// segments of up to 64 KiB and partial checksums, which pass through
+    /// rewritten but unfinished; TCP moves many times faster. Without, a
+    /// veth peer sending into a pnet port must have transmit offload off
+    /// (`ethtool -K PEER tx off`).
+    #[arg(long)]
+    pub no_offload: bool,
 }
 
 /// `path` with `.tmp` appended: where [`write_whole`] writes first.

@@ -25,13 +25,21 @@ pub fn open_datapath(
 ) -> anyhow::Result<Box<dyn Datapath>> {
     let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
     let capture = run.capture.as_deref();
-    match run.kind {
-        DatapathKind::Tap => {
+    match (run.kind, run.no_offload) {
+        (DatapathKind::Tap, false) => {
             let taps = TapDatapath::open(&names)?.on_event(reporter(program));
             captured(program, taps, capture)
         }
-        DatapathKind::Pnet => {
+        (DatapathKind::Tap, true) => {
+            let taps = TapDatapath::open_without_offloads(&names)?.on_event(reporter(program));
+            captured(program, taps, capture)
+        }
+        (DatapathKind::Pnet, false) => {
             let ports = PnetDatapath::open(&names)?.on_event(reporter(program));
+            captured(program, ports, capture)
+        }
+        (DatapathKind::Pnet, true) => {
+            let ports = PnetDatapath::open_without_offloads(&names)?.on_event(reporter(program));
             captured(program, ports, capture)
         }
     }

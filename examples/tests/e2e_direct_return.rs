@@ -41,11 +41,7 @@ fn direct_return(datapath: DatapathKind, one_armed: bool) -> anyhow::Result<()> 
     }
     let mut clients = Vec::new();
     for n in 1..=3 {
-        let (client, host_end) =
-            lab.host_on_bridge(&lan, &format!("c{n}"), &format!("10.0.0.1{n}/24"))?;
-        if datapath == DatapathKind::Pnet {
-            lab.no_tx_offload(&client, &host_end)?;
-        }
+        let (client, _) = lab.host_on_bridge(&lan, &format!("c{n}"), &format!("10.0.0.1{n}/24"))?;
         clients.push(client);
     }
 

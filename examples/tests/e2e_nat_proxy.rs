@@ -20,9 +20,6 @@ fn nat_proxy(datapath: DatapathKind) -> anyhow::Result<()> {
     for (name, last) in [("d1", 1), ("d2", 2), ("d3", 3), ("c", 50)] {
         let addr = Ipv4Addr::new(192, 168, 0, last);
         let (ns, host_end) = lab.host_on_bridge(&net, name, &format!("{addr}/24"))?;
-        if datapath == DatapathKind::Pnet {
-            lab.no_tx_offload(&ns, &host_end)?;
-        }
         hosts.push((ns, host_end, addr));
     }
     let (client, client_if, _) = hosts.pop().unwrap();

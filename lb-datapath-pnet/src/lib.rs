@@ -11,12 +11,17 @@
 //! counts), and traffic resumes on the same socket when the link comes
 //! back.
 //!
-//! **Checksum offload.** A frame a Linux veth peer transmits with
-//! checksum offload on reaches a packet socket with its TCP/UDP checksum
-//! only partly computed (the kernel would have finished it). This datapath
-//! does not finish it: turn transmit offload off on the peers that send
-//! into the load balancer, `ethtool -K PEER tx off`, as the end-to-end
-//! tests do. Physical NICs deliver complete checksums.
+//! **Offloads.** [`PnetDatapath::open`] asks for virtio-net headers
+//! (`PACKET_VNET_HDR`): a frame a Linux veth peer (or the local stack)
+//! sends with checksum and segmentation offload on reaches the socket
+//! unfinished, a partial TCP/UDP checksum, a TCP super-frame of up to
+//! 64 KiB, and says so; its [`Offload`] travels with it through the engine
+//! and back to the kernel with the frame, which finishes it where it must.
+//! Frames go out past the queueing discipline (`PACKET_QDISC_BYPASS`).
+//! [`PnetDatapath::open_without_offloads`] opens plain packet sockets,
+//! which cannot tell a partial checksum from a wrong one: turn transmit
+//! offload off on the peers that send into them (`ethtool -K PEER tx
+//! off`). Physical NICs deliver complete checksums either way.
 //!
 //! ```no_run
 //! use lb_datapath_pnet::PnetDatapath;
@@ -28,17 +33,19 @@
 mod sys;
 
 use std::cell::Cell;
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, IntoRawFd};
 use std::time::Duration;
 
 use lb_datapath::{
-    Datapath, Poller, PortEvent, PortEventKind, PortEventSink, PortId, PortRotation, RxBatch, Waker,
+    Datapath, Poller, PortEvent, PortEventKind, PortEventSink, PortId, PortRotation, RxBatch,
+    Waker, send_finished,
 };
-use lb_packet::MacAddr;
+use lb_packet::{MacAddr, Offload, VIRTIO_NET_HDR_LEN};
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
-use rustix::net::{RecvFlags, SendFlags};
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::sys::PacketOption;
 
 /// Bytes a port buffers per frame in each direction: room for 64 KiB
 /// frames (large segments on interfaces with offload).
@@ -61,6 +68,8 @@ struct Port {
 /// Network interfaces as the ports of an engine, in the order opened.
 pub struct PnetDatapath {
     ports: Vec<Port>,
+    /// Each frame read and written carries a virtio-net header.
+    offloads: bool,
     /// Reads each port in turn, each found empty at most once per batch.
     rotation: PortRotation,
     /// Watches every port's socket, and the waker if one was given.
@@ -88,7 +97,7 @@ impl core::fmt::Debug for PnetDatapath {
     }
 }
 
-fn open_port(interface: NetworkInterface) -> io::Result<Port> {
+fn open_port(interface: NetworkInterface, offloads: bool) -> io::Result<Port> {
     let name = interface.name.clone();
     let context = |e: io::Error| io::Error::new(e.kind(), format!("interface {name}: {e}"));
     let socket = Socket::new(
@@ -97,7 +106,11 @@ fn open_port(interface: NetworkInterface) -> io::Result<Port> {
         Some(Protocol::from(i32::from(ETH_P_ALL.to_be()))),
     )
     .map_err(context)?;
-    sys::ignore_outgoing(&socket).map_err(context)?;
+    sys::enable(&socket, PacketOption::IgnoreOutgoing).map_err(context)?;
+    sys::enable(&socket, PacketOption::QdiscBypass).map_err(context)?;
+    if offloads {
+        sys::enable(&socket, PacketOption::VnetHeader).map_err(context)?;
+    }
     let watch = socket.try_clone().map_err(context)?;
     let config = datalink::Config {
         read_timeout: Some(Duration::ZERO),
@@ -120,9 +133,51 @@ fn open_port(interface: NetworkInterface) -> io::Result<Port> {
     }
 }
 
+/// Reads one frame from `socket` into `buffer`: its length, and its
+/// offload when the socket has virtio-net headers.
+fn read_frame(
+    socket: &Socket,
+    offloads: bool,
+    buffer: &mut [u8],
+) -> rustix::io::Result<(usize, Offload)> {
+    if !offloads {
+        return Ok((rustix::io::read(socket, buffer)?, Offload::NONE));
+    }
+    loop {
+        let mut header = [0u8; VIRTIO_NET_HDR_LEN];
+        let read = rustix::io::readv(
+            socket,
+            &mut [IoSliceMut::new(&mut header), IoSliceMut::new(buffer)],
+        )?;
+        // The kernel describes TCP and checksum offloads only; a frame
+        // with any other (UDP fragmentation) is passed over.
+        if let (Some(len), Ok(offload)) = (
+            read.checked_sub(VIRTIO_NET_HDR_LEN),
+            Offload::from_virtio_header(&header),
+        ) {
+            return Ok((len, offload));
+        }
+    }
+}
+
 impl PnetDatapath {
-    /// Opens the interfaces `names`, one port each.
+    /// Opens the interfaces `names`, one port each, with virtio-net
+    /// headers (see the crate documentation).
     pub fn open(names: &[&str]) -> io::Result<Self> {
+        Self::open_ports(names, true)
+    }
+
+    /// As [`open`](Self::open), without virtio-net headers.
+    pub fn open_without_offloads(names: &[&str]) -> io::Result<Self> {
+        Self::open_ports(names, false)
+    }
+
+    /// True when the sockets carry virtio-net headers.
+    pub fn offloads(&self) -> bool {
+        self.offloads
+    }
+
+    fn open_ports(names: &[&str], offloads: bool) -> io::Result<Self> {
         let interfaces = datalink::interfaces();
         let ports = names
             .iter()
@@ -134,7 +189,7 @@ impl PnetDatapath {
                     .ok_or_else(|| {
                         io::Error::new(io::ErrorKind::NotFound, format!("no interface {name}"))
                     })?;
-                open_port(interface)
+                open_port(interface, offloads)
             })
             .collect::<io::Result<Vec<Port>>>()?;
         let mut poller = Poller::new()?;
@@ -146,6 +201,7 @@ impl PnetDatapath {
         Ok(PnetDatapath {
             rotation: PortRotation::new(ports.len()),
             ports,
+            offloads,
             poller,
             waker: None,
             drops: 0,
@@ -213,14 +269,14 @@ impl Datapath for PnetDatapath {
         if !self.poller.wait(timeout.unwrap_or_default())? {
             return Ok(0);
         }
-        let ports = &self.ports;
+        let (ports, offloads) = (&self.ports, self.offloads);
         let (down_now, read) = (Cell::new(0u64), Cell::new(0u64));
         let received = self.rotation.fill(batch, |port, buffer| {
             let bit = 1u64.checked_shl(port as u32).unwrap_or(0);
-            match rustix::net::recv(&ports[port].socket, buffer, RecvFlags::DONTWAIT) {
-                Ok((len, _)) => {
+            match read_frame(&ports[port].socket, offloads, buffer) {
+                Ok(frame) => {
                     read.set(read.get() | bit);
-                    Ok(len)
+                    Ok(frame)
                 }
                 // The link went down: nothing to read until it is back.
                 Err(rustix::io::Errno::NETDOWN) => {
@@ -252,25 +308,52 @@ impl Datapath for PnetDatapath {
     }
 
     /// One `sendmmsg` per port for the whole batch (for up to 64 frames a
-    /// port; one per 64 beyond).
+    /// port; one per 64 beyond), each frame behind its virtio-net header
+    /// when the sockets have them.
     fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> io::Result<usize> {
+        let offloads = self.offloads;
         let mut sent = 0;
         for (index, port) in self.ports.iter().enumerate() {
             let frames = sends
                 .iter()
                 .filter(|(out, _)| out.index() == index)
-                .filter_map(|&(_, i)| batch.frame(i).map(|(_, frame)| frame));
-            sent += sys::send_frames(port.socket.as_fd(), frames);
+                .filter_map(|&(_, i)| batch.frame(i).map(|(_, frame)| (frame, batch.offload(i))))
+                .filter(|(_, offload)| offloads || !offload.is_pending());
+            sent += sys::send_frames(port.socket.as_fd(), offloads, frames);
+        }
+        if !offloads {
+            // Frames a plain socket cannot take as they are, one by one.
+            for &(port, index) in sends {
+                let offload = batch.offload(index);
+                if let Some((_, frame)) = batch.frame(index).filter(|_| offload.is_pending()) {
+                    sent += usize::from(send_finished(self, port, frame, &offload).is_ok());
+                }
+            }
         }
         Ok(sent)
     }
 
     fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()> {
-        let port = self
+        self.send_offloaded(port, frame, &Offload::NONE)
+    }
+
+    /// Hands the frame and its offload to the kernel; on a socket without
+    /// virtio-net headers, a pending offload is finished in software first.
+    fn send_offloaded(&mut self, port: PortId, frame: &[u8], offload: &Offload) -> io::Result<()> {
+        if !self.offloads && offload.is_pending() {
+            return send_finished(self, port, frame, offload);
+        }
+        let socket = &self
             .ports
-            .get_mut(port.index())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?;
-        rustix::net::send(&port.socket, frame, SendFlags::empty())?;
+            .get(port.index())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?
+            .socket;
+        if self.offloads {
+            let header = offload.to_virtio_header();
+            rustix::io::writev(socket, &[IoSlice::new(&header), IoSlice::new(frame)])?;
+        } else {
+            rustix::io::write(socket, frame)?;
+        }
         Ok(())
     }
 }

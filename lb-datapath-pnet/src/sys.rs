@@ -2,6 +2,16 @@
 //! pnet nor socket2 exposes, and `sendmmsg` over message headers that live
 //! on the stack (rustix's `MMsgHdr` borrows its buffers, so an array of
 //! them cannot be kept and refilled).
+//!
+//! The packet socket options set here:
+//! - `PACKET_IGNORE_OUTGOING`: it does not receive the frames it sends
+//!   itself, which AF_PACKET otherwise loops back (Linux 4.20 and later);
+//! - `PACKET_QDISC_BYPASS`: frames it sends go straight to the device
+//!   driver, past the queueing discipline (as a NIC's driver would get
+//!   them; `tc` rules on the port do not see them);
+//! - `PACKET_VNET_HDR`: each frame read and written carries a virtio-net
+//!   header, so offloaded frames (partial checksums, TCP super-frames) pass
+//!   through unfinished.
 
 #![allow(unsafe_code)]
 
@@ -9,14 +19,28 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
+use lb_packet::{Offload, VIRTIO_NET_HDR_LEN};
+
 /// Frames per `sendmmsg`: a batch of `lb_engine::RunOptions::default()`,
 /// so a port takes one call per batch unless it floods. 64 headers and
 /// iovecs are 5 KiB of stack, left uninitialised past what a call uses.
 const CHUNK: usize = 64;
 
-/// Stops a packet socket from receiving the frames it sends itself, which
-/// AF_PACKET otherwise loops back (Linux 4.20 and later).
-pub(crate) fn ignore_outgoing(socket: &impl AsRawFd) -> io::Result<()> {
+/// A packet socket option that can be turned on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PacketOption {
+    IgnoreOutgoing,
+    QdiscBypass,
+    VnetHeader,
+}
+
+/// Turns `option` on for the packet socket `socket`.
+pub(crate) fn enable(socket: &impl AsRawFd, option: PacketOption) -> io::Result<()> {
+    let name = match option {
+        PacketOption::IgnoreOutgoing => libc::PACKET_IGNORE_OUTGOING,
+        PacketOption::QdiscBypass => libc::PACKET_QDISC_BYPASS,
+        PacketOption::VnetHeader => libc::PACKET_VNET_HDR,
+    };
     let enable: libc::c_int = 1;
     // SAFETY: the descriptor is open (borrowed from its owner), the option
     // value points to a live c_int and the length passed is its size.
@@ -24,7 +48,7 @@ pub(crate) fn ignore_outgoing(socket: &impl AsRawFd) -> io::Result<()> {
         libc::setsockopt(
             socket.as_raw_fd(),
             libc::SOL_PACKET,
-            libc::PACKET_IGNORE_OUTGOING,
+            name,
             (&raw const enable).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
@@ -64,24 +88,42 @@ pub(crate) fn take_drops(socket: &impl AsRawFd) -> io::Result<u64> {
 }
 
 /// Sends `frames` out of the bound packet socket `socket`, [`CHUNK`] to a
-/// `sendmmsg`, without blocking; returns how many went out. An interrupted
-/// call is made again; any other failure (a full socket buffer) drops the
-/// rest, as a NIC's full queue would.
+/// `sendmmsg`, without blocking; returns how many went out. With
+/// `vnet_headers` (the socket has `PACKET_VNET_HDR`), each goes behind the
+/// virtio-net header of its offload. An interrupted call is made again; any
+/// other failure (a full socket buffer) drops the rest, as a NIC's full
+/// queue would.
 pub(crate) fn send_frames<'a>(
     socket: BorrowedFd<'_>,
-    frames: impl Iterator<Item = &'a [u8]>,
+    vnet_headers: bool,
+    frames: impl Iterator<Item = (&'a [u8], Offload)>,
 ) -> usize {
     let mut frames = frames.peekable();
-    let mut iovecs = [MaybeUninit::<libc::iovec>::uninit(); CHUNK];
+    let parts = if vnet_headers { 2 } else { 1 };
+    let mut vnet = [[0u8; VIRTIO_NET_HDR_LEN]; CHUNK];
+    let mut iovecs = [[MaybeUninit::<libc::iovec>::uninit(); 2]; CHUNK];
     let mut headers = [MaybeUninit::<libc::mmsghdr>::uninit(); CHUNK];
     let mut sent = 0;
     while frames.peek().is_some() {
         let mut count = 0;
-        for (iovec, frame) in iovecs.iter_mut().zip(frames.by_ref()) {
-            iovec.write(libc::iovec {
+        for ((iovec, vnet), (frame, offload)) in
+            iovecs.iter_mut().zip(vnet.iter_mut()).zip(frames.by_ref())
+        {
+            *vnet = offload.to_virtio_header();
+            let [first, second] = iovec;
+            let frame = libc::iovec {
                 iov_base: frame.as_ptr().cast_mut().cast(),
                 iov_len: frame.len(),
-            });
+            };
+            if vnet_headers {
+                first.write(libc::iovec {
+                    iov_base: vnet.as_mut_ptr().cast(),
+                    iov_len: VIRTIO_NET_HDR_LEN,
+                });
+                second.write(frame);
+            } else {
+                first.write(frame);
+            }
             count += 1;
         }
         for (header, iovec) in headers.iter_mut().zip(&mut iovecs[..count]) {
@@ -89,8 +131,8 @@ pub(crate) fn send_frames<'a>(
             // data, null pointers with zero lengths); zeroing spares naming
             // the padding fields some C libraries add.
             let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
-            message.msg_iov = iovec.as_mut_ptr();
-            message.msg_iovlen = 1;
+            message.msg_iov = iovec.as_mut_ptr().cast();
+            message.msg_iovlen = parts;
             header.write(libc::mmsghdr {
                 msg_hdr: message,
                 msg_len: 0,
@@ -99,10 +141,11 @@ pub(crate) fn send_frames<'a>(
         let mut offset = 0;
         while offset < count {
             let pending = &mut headers[offset..count];
-            // SAFETY: the first `count` headers and iovecs were written just
-            // above, and neither array moves until the call returns; each
-            // header points to its own iovec and each iovec to a frame
-            // borrowed for this whole function. The kernel reads `pending`
+            // SAFETY: the first `count` headers, and the first `parts`
+            // iovecs of each of the first `count` pairs, were written just
+            // above, and no array moves until the call returns; each header
+            // points to its own iovecs and each iovec to a frame borrowed
+            // for this whole function or to its virtio-net header in `vnet`. The kernel reads `pending`
             // (`MaybeUninit` is layout-transparent) and writes only their
             // `msg_len`; the descriptor is borrowed, so open.
             let result = unsafe {
@@ -132,6 +175,32 @@ mod tests {
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixDatagram;
 
+    fn unfinished(frames: &[Vec<u8>]) -> impl Iterator<Item = (&[u8], Offload)> {
+        frames.iter().map(|frame| (frame.as_slice(), Offload::NONE))
+    }
+
+    /// With virtio-net headers, each datagram is the header, then the frame.
+    #[test]
+    fn puts_each_offload_in_front() -> io::Result<()> {
+        let (sender, receiver) = UnixDatagram::pair()?;
+        let offload = Offload {
+            checksum: lb_packet::ChecksumOffload::Partial {
+                start: 34,
+                offset: 6,
+            },
+            gso: None,
+        };
+        let frames = [(&b"first"[..], offload), (&b"second"[..], Offload::NONE)];
+        assert_eq!(send_frames(sender.as_fd(), true, frames.into_iter()), 2);
+        let mut buffer = [0u8; 64];
+        for (frame, offload) in frames {
+            let len = receiver.recv(&mut buffer)?;
+            let (header, rest) = buffer[..len].split_at(VIRTIO_NET_HDR_LEN);
+            assert_eq!((header, rest), (&offload.to_virtio_header()[..], frame));
+        }
+        Ok(())
+    }
+
     /// Frames of different lengths and contents, over more than one chunk,
     /// through a connected UDP socket on loopback: each is a datagram.
     #[test]
@@ -140,7 +209,7 @@ mod tests {
         let sender = UdpSocket::bind("127.0.0.1:0")?;
         sender.connect(receiver.local_addr()?)?;
         let frames: Vec<Vec<u8>> = (0..CHUNK + 36).map(|n| vec![n as u8; 1 + n % 50]).collect();
-        let sent = send_frames(sender.as_fd(), frames.iter().map(Vec::as_slice));
+        let sent = send_frames(sender.as_fd(), false, unfinished(&frames));
         assert_eq!(sent, frames.len());
         let mut buffer = [0u8; 64];
         for frame in &frames {
@@ -156,7 +225,7 @@ mod tests {
     fn a_full_queue_drops_the_rest() -> io::Result<()> {
         let (sender, receiver) = UnixDatagram::pair()?;
         let frames = vec![vec![7u8; 100]; 600];
-        let sent = send_frames(sender.as_fd(), frames.iter().map(Vec::as_slice));
+        let sent = send_frames(sender.as_fd(), false, unfinished(&frames));
         assert!((1..frames.len()).contains(&sent), "{sent} sent");
         receiver.set_nonblocking(true)?;
         let mut buffer = [0u8; 200];

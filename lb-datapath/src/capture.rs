@@ -5,6 +5,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+use lb_packet::Offload;
+
 use crate::pcap::{Direction, PcapngWriter};
 use crate::{Datapath, PortId, RxBatch};
 
@@ -26,7 +28,9 @@ type Report = Box<dyn FnMut(&io::Error) + Send>;
 /// [`PcapDatapath`](crate::PcapDatapath)) gives the same relative times on
 /// every run. Received frames are written before the engine rewrites them;
 /// a batch sent is written as handed over, frames a full device queue then
-/// drops included (the datapath does not say which).
+/// drops included (the datapath does not say which). Frames with offloads
+/// pending are written as the device hands them over, as `tcpdump` on the
+/// host shows them: a TCP super-frame whole, a partial checksum unfinished.
 ///
 /// Output is buffered and flushed whenever a [`recv`](Datapath::recv)
 /// returns no frame, and on drop. **A capture never stops the data path**:
@@ -169,6 +173,13 @@ impl<D: Datapath, W: Write> Datapath for Capture<D, W> {
 
     fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()> {
         self.inner.send(port, frame)?;
+        let time = self.time();
+        self.record(time, port, Direction::Outbound, frame);
+        Ok(())
+    }
+
+    fn send_offloaded(&mut self, port: PortId, frame: &[u8], offload: &Offload) -> io::Result<()> {
+        self.inner.send_offloaded(port, frame, offload)?;
         let time = self.time();
         self.record(time, port, Direction::Outbound, frame);
         Ok(())

@@ -3,16 +3,21 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use lb_packet::Offload;
+
 use crate::PortId;
 
-/// Frames received in one go, with the buffers they were read into. The
-/// run loop hands each to the engine, which rewrites it in place, and sends
-/// it from the same buffer: no copy, no allocation per frame.
+/// Frames received in one go, with the buffers they were read into and
+/// what a device still owes each ([`Offload`]: a partial checksum, a TCP
+/// super-frame to segment). The run loop hands each to the engine, which
+/// rewrites it in place, and sends it from the same buffer: no copy, no
+/// allocation per frame.
 #[derive(Debug)]
 pub struct RxBatch {
     buffers: Vec<Box<[u8]>>,
     lens: Vec<usize>,
     ports: Vec<PortId>,
+    offloads: Vec<Offload>,
     count: usize,
 }
 
@@ -25,6 +30,7 @@ impl RxBatch {
                 .collect(),
             lens: vec![0; capacity.max(1)],
             ports: vec![PortId(0); capacity.max(1)],
+            offloads: vec![Offload::NONE; capacity.max(1)],
             count: 0,
         }
     }
@@ -63,13 +69,29 @@ impl RxBatch {
     }
 
     /// Keeps the `len` bytes just written into [`free_buffer`](Self::free_buffer)
-    /// as a frame received on `port`.
+    /// as a frame received on `port`, finished (no offload pending).
     pub fn commit(&mut self, port: PortId, len: usize) {
+        self.commit_offloaded(port, len, Offload::NONE);
+    }
+
+    /// As [`commit`](Self::commit), for a frame a device has not finished.
+    pub fn commit_offloaded(&mut self, port: PortId, len: usize, offload: Offload) {
         if let Some(buffer) = self.buffers.get(self.count) {
             self.lens[self.count] = len.min(buffer.len());
             self.ports[self.count] = port;
+            self.offloads[self.count] = offload;
             self.count += 1;
         }
+    }
+
+    /// What a device still owes frame `index` ([`Offload::NONE`] past the
+    /// frames held).
+    pub fn offload(&self, index: usize) -> Offload {
+        self.offloads
+            .get(index)
+            .filter(|_| index < self.count)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Frame `index` and the port it came from.
@@ -88,6 +110,22 @@ impl RxBatch {
         Some((
             self.ports[index],
             &mut self.buffers[index][..self.lens[index]],
+        ))
+    }
+
+    /// Frame `index`, writable, the port it came from, and its offload, for
+    /// an engine to keep true to what it makes of the frame.
+    pub fn frame_offloaded_mut(
+        &mut self,
+        index: usize,
+    ) -> Option<(PortId, &mut [u8], &mut Offload)> {
+        if index >= self.count {
+            return None;
+        }
+        Some((
+            self.ports[index],
+            &mut self.buffers[index][..self.lens[index]],
+            &mut self.offloads[index],
         ))
     }
 }
@@ -110,17 +148,34 @@ pub trait Datapath {
     /// many it added.
     fn recv(&mut self, batch: &mut RxBatch, timeout: Option<Duration>) -> io::Result<usize>;
 
-    /// Sends `frame` out of `port`.
+    /// Sends `frame`, finished (no offload pending), out of `port`.
     fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()>;
 
+    /// Sends `frame` out of `port` with what a device still owes it. A
+    /// datapath whose ports take offloads hands them on; the default does
+    /// them in software ([`lb_packet::segment`]) and sends the results
+    /// with [`send`](Self::send), allocating a scratch buffer per call:
+    /// fine for a datapath that never receives offloaded frames.
+    fn send_offloaded(&mut self, port: PortId, frame: &[u8], offload: &Offload) -> io::Result<()> {
+        if offload.is_pending() {
+            send_finished(self, port, frame, offload)
+        } else {
+            self.send(port, frame)
+        }
+    }
+
     /// Sends frames of `batch`, each `(port, index)` the frame at `index`
-    /// out of `port`; returns how many went out. The default sends them one
-    /// by one; a datapath that can amortise system calls does better.
+    /// out of `port` with its offload; returns how many went out. The
+    /// default sends them one by one; a datapath that can amortise system
+    /// calls does better.
     fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> io::Result<usize> {
         let mut sent = 0;
         for &(port, index) in sends {
             if let Some((_, frame)) = batch.frame(index) {
-                if self.send(port, frame).is_ok() {
+                if self
+                    .send_offloaded(port, frame, &batch.offload(index))
+                    .is_ok()
+                {
                     sent += 1;
                 }
             }
@@ -156,4 +211,25 @@ pub trait Datapath {
         let _ = waker;
         Ok(())
     }
+}
+
+/// Does in software what `offload` leaves to a device
+/// ([`lb_packet::segment`]) and sends each resulting frame out of `port`
+/// with [`Datapath::send`]: for a port that cannot take the frame as it is.
+/// Allocates a scratch buffer per call; stops at the first failure.
+pub fn send_finished<D: Datapath + ?Sized>(
+    datapath: &mut D,
+    port: PortId,
+    frame: &[u8],
+    offload: &Offload,
+) -> io::Result<()> {
+    let mut scratch = vec![0; frame.len()];
+    let mut result = Ok(());
+    lb_packet::segment(frame, offload, &mut scratch, |segment| {
+        if result.is_ok() {
+            result = datapath.send(port, segment);
+        }
+    })
+    .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+    result
 }

@@ -41,7 +41,7 @@ mod rotation;
 mod waker;
 
 pub use capture::Capture;
-pub use datapath::{Datapath, RxBatch};
+pub use datapath::{Datapath, RxBatch, send_finished};
 pub use event::{PortEvent, PortEventKind, PortEventSink};
 pub use kind::{DatapathKind, UnknownDatapath};
 pub use memory::MemoryDatapath;

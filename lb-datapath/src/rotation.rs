@@ -2,6 +2,8 @@
 
 use std::io;
 
+use lb_packet::Offload;
+
 use crate::{PortId, RxBatch};
 
 /// Reads ports in turn into a batch, so that a busy port cannot starve the
@@ -28,13 +30,13 @@ impl PortRotation {
     /// batch is full; returns how many frames it read.
     ///
     /// `read(port, buffer)` reads one frame into `buffer` and returns its
-    /// length. [`WouldBlock`](io::ErrorKind::WouldBlock) means the port is
+    /// length and what a device still owes it. [`WouldBlock`](io::ErrorKind::WouldBlock) means the port is
     /// drained; [`Interrupted`](io::ErrorKind::Interrupted) is tried again
     /// on the next turn; any other error ends the batch and is returned.
     pub fn fill(
         &mut self,
         batch: &mut RxBatch,
-        mut read: impl FnMut(usize, &mut [u8]) -> io::Result<usize>,
+        mut read: impl FnMut(usize, &mut [u8]) -> io::Result<(usize, Offload)>,
     ) -> io::Result<usize> {
         let ports = self.drained.len();
         let (mut received, mut drained) = (0, 0);
@@ -49,8 +51,9 @@ impl PortRotation {
                 break;
             };
             match read(port, buffer) {
-                Ok(len) => {
-                    batch.commit(PortId(u16::try_from(port).unwrap_or(u16::MAX)), len);
+                Ok((len, offload)) => {
+                    let port = PortId(u16::try_from(port).unwrap_or(u16::MAX));
+                    batch.commit_offloaded(port, len, offload);
                     received += 1;
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
@@ -70,13 +73,15 @@ mod tests {
     use super::*;
 
     /// Ports holding `queued[port]` frames, each one byte: its port number.
-    fn reader(queued: &mut [usize]) -> impl FnMut(usize, &mut [u8]) -> io::Result<usize> + '_ {
+    fn reader(
+        queued: &mut [usize],
+    ) -> impl FnMut(usize, &mut [u8]) -> io::Result<(usize, Offload)> + '_ {
         |port, buffer| match queued.get_mut(port) {
             Some(0) => Err(io::ErrorKind::WouldBlock.into()),
             Some(left) => {
                 *left -= 1;
                 buffer[0] = u8::try_from(port).unwrap_or(u8::MAX);
-                Ok(1)
+                Ok((1, Offload::NONE))
             }
             None => Err(io::Error::other("no such port")),
         }
@@ -113,7 +118,7 @@ mod tests {
             calls += 1;
             match (port, calls) {
                 (0, 1) => Err(io::ErrorKind::Interrupted.into()),
-                (0, 3) => Ok(1),
+                (0, 3) => Ok((1, Offload::NONE)),
                 _ => Err(io::ErrorKind::WouldBlock.into()),
             }
         });

@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use lb_packet::Offload;
+
 use crate::{PortId, Verdict};
 
 /// A sans-IO load balancer's data plane: it is handed frames and the time,
@@ -18,8 +20,24 @@ pub trait Engine {
     fn port_count(&self) -> usize;
 
     /// Decides what to do with `frame`, received on `port` at `now`,
-    /// rewriting it in place where needed.
-    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict;
+    /// rewriting it in place where needed. The frame is finished (no
+    /// offload pending), as from a datapath without offloads.
+    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
+        self.handle_offloaded(now, port, frame, &mut Offload::default())
+    }
+
+    /// As [`handle_frame`](Self::handle_frame), for a frame a device has
+    /// not finished ([`Offload`]: a partial checksum, a TCP super-frame).
+    /// Rewrites keep such a frame valid, and the engine leaves in `offload`
+    /// what the frame it hands on still needs (nothing, once it completed
+    /// the checksum or replaced the frame).
+    fn handle_offloaded(
+        &mut self,
+        now: Instant,
+        port: PortId,
+        frame: &mut [u8],
+        offload: &mut Offload,
+    ) -> Verdict;
 
     /// Does timed work (expiring sessions, retrying ARP) due at `now`.
     fn handle_timeout(&mut self, now: Instant);

@@ -16,7 +16,9 @@ const DROPS_EVERY: Duration = Duration::from_secs(1);
 pub struct RunOptions {
     /// Frames received per batch.
     pub batch_size: usize,
-    /// Largest frame accepted, in bytes.
+    /// Largest frame accepted, in bytes: by default the largest IPv4
+    /// packet behind an Ethernet header and an 802.1Q tag, so a TCP
+    /// super-frame from a datapath with offloads fits whole.
     pub frame_size: usize,
 }
 
@@ -24,7 +26,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             batch_size: 64,
-            frame_size: 65_536,
+            frame_size: 65_535 + 18,
         }
     }
 }
@@ -118,10 +120,10 @@ where
         let now = datapath.now();
         sends.clear();
         for index in 0..batch.len() {
-            let Some((port, frame)) = batch.frame_mut(index) else {
+            let Some((port, frame, offload)) = batch.frame_offloaded_mut(index) else {
                 break;
             };
-            match engine.handle_frame(now, port, frame) {
+            match engine.handle_offloaded(now, port, frame, offload) {
                 Verdict::Forward(out) => sends.push((out, index)),
                 Verdict::Reply => sends.push((port, index)),
                 Verdict::Flood => sends.extend(

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use lb_algos::Policy;
+use lb_packet::WireSize;
 use lb_session::SessionStats;
 use serde::{Deserialize, Serialize};
 
@@ -86,17 +87,19 @@ mod drops_by_name {
 }
 
 impl TrafficCounters {
-    /// Counts one frame of `len` bytes and its verdict.
+    /// Counts one frame and its verdict: a super-frame as the packets it
+    /// is on the wire.
     #[inline]
-    pub fn record(&mut self, len: usize, verdict: Verdict) {
-        self.frames_in += 1;
-        self.bytes_in += len as u64;
+    pub fn record(&mut self, size: WireSize, verdict: Verdict) {
+        let packets = u64::from(size.packets);
+        self.frames_in += packets;
+        self.bytes_in += size.bytes;
         match verdict {
-            Verdict::Forward(_) => self.forwarded += 1,
-            Verdict::Reply => self.replied += 1,
-            Verdict::Flood => self.flooded += 1,
-            Verdict::Consumed => self.consumed += 1,
-            Verdict::Drop(reason) => self.drop(reason, 1),
+            Verdict::Forward(_) => self.forwarded += packets,
+            Verdict::Reply => self.replied += packets,
+            Verdict::Flood => self.flooded += packets,
+            Verdict::Consumed => self.consumed += packets,
+            Verdict::Drop(reason) => self.drop(reason, packets),
         }
     }
 
@@ -138,11 +141,11 @@ pub struct FlowCounters {
 }
 
 impl FlowCounters {
-    /// Counts a packet of `len` bytes.
+    /// Counts a frame: a super-frame as the packets it is on the wire.
     #[inline]
-    pub fn packet(&mut self, len: usize) {
-        self.packets += 1;
-        self.bytes += len as u64;
+    pub fn packet(&mut self, size: WireSize) {
+        self.packets += u64::from(size.packets);
+        self.bytes += size.bytes;
     }
 }
 
@@ -279,7 +282,7 @@ mod tests {
     #[test]
     fn drops_are_written_by_name_and_read_back() {
         let mut traffic = TrafficCounters::default();
-        traffic.record(60, Verdict::Drop(DropReason::NoBackend));
+        traffic.record(WireSize::single(60), Verdict::Drop(DropReason::NoBackend));
         traffic.drop(DropReason::ArpUnresolved, 3);
         let json = serde_json::to_value(traffic).unwrap();
         assert_eq!(json["drops"]["no_backend"], 1);

@@ -48,8 +48,6 @@ impl ProxyEcmpNetwork {
         let (client, r1) = client_and_router(lab)?;
         let lan = lab.netns("lan")?;
         let router_end = lan_on_router(lab, &r1, &lan, "10.2.0.1/24")?;
-        // Full checksums into the proxies' packet sockets.
-        lab.no_tx_offload(&r1, &router_end)?;
         let mut proxies = Vec::with_capacity(instances);
         for n in 1..=instances {
             let ns = lab.netns(&format!("proxy{n}"))?;
@@ -76,9 +74,7 @@ impl ProxyEcmpNetwork {
         let mut hosts = Vec::with_capacity(destinations);
         for n in 1..=destinations {
             let addr = Ipv4Addr::new(10, 2, 0, u8::try_from(20 + n)?);
-            let (ns, host_end) =
-                lab.host_on_bridge(&lan, &format!("d{n}"), &format!("{addr}/24"))?;
-            lab.no_tx_offload(&ns, &host_end)?;
+            let (ns, _) = lab.host_on_bridge(&lan, &format!("d{n}"), &format!("{addr}/24"))?;
             hosts.push(Host { ns, addr });
         }
         Ok(ProxyEcmpNetwork {

@@ -150,6 +150,8 @@ pub struct ReverseProxyFlags {
     pub state_file: Option<PathBuf>,
     /// `--instance`: one of several behind ECMP, by this name.
     pub instance: Option<String>,
+    /// `--no-offload`: ports without virtio-net headers.
+    pub no_offload: bool,
 }
 
 impl ReverseProxyFlags {
@@ -165,6 +167,7 @@ impl ReverseProxyFlags {
             capture: None,
             state_file: None,
             instance: None,
+            no_offload: false,
         }
     }
 
@@ -190,6 +193,9 @@ impl ReverseProxyFlags {
         }
         if let Some(name) = &self.instance {
             args.extend(["--instance".to_owned(), name.clone()]);
+        }
+        if self.no_offload {
+            args.push("--no-offload".to_owned());
         }
         if let Some(path) = &self.state_file {
             args.extend([

@@ -47,8 +47,6 @@ impl Lab {
         }
         for wire in wires {
             self.veth((lb_ns, &wire.lb_if), (&wire.peer_ns, &wire.peer_if))?;
-            // Full checksums into the packet socket (see lb-datapath-pnet).
-            self.no_tx_offload(&wire.peer_ns, &wire.peer_if)?;
         }
         Ok(())
     }

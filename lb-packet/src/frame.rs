@@ -10,7 +10,7 @@ use crate::flow::{FlowKey, Protocol};
 use crate::icmp::Icmp;
 use crate::ipv4::Ipv4View;
 use crate::layout::{Ipv4Layout, Layout, Network, QuotedPorts, Transport, array_at, be16};
-use crate::offload::{ChecksumOffload, GsoKind, Offload};
+use crate::offload::{ChecksumOffload, GsoKind, Offload, WireSize};
 use crate::segment;
 use crate::tcp_flags::TcpFlags;
 use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, tcp, udp, vlan};
@@ -119,9 +119,9 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// How many packets and bytes the frame is on the wire: a super-frame
     /// counts each segment with its headers.
     #[inline]
-    pub fn wire_size(&self) -> (u32, u64) {
+    pub fn wire_size(&self) -> WireSize {
         match self.offload.gso {
-            None => (1, self.len() as u64),
+            None => WireSize::single(self.len()),
             Some(_) => segment::wire_size(self.as_bytes(), &self.offload),
         }
     }

@@ -78,7 +78,9 @@ pub use frame::{EtherType, Frame, TcpSegment};
 pub use icmp::Icmp;
 pub use ipv4::Ipv4View;
 pub use mac::{MacAddr, MacParseError};
-pub use offload::{ChecksumOffload, Gso, GsoKind, Offload, OffloadError, VIRTIO_NET_HDR_LEN};
+pub use offload::{
+    ChecksumOffload, Gso, GsoKind, Offload, OffloadError, VIRTIO_NET_HDR_LEN, WireSize,
+};
 pub use reply::{ARP_FRAME_LEN, REPLY_TTL, arp_request};
 pub use segment::{SegmentError, segment};
 pub use tcp_flags::TcpFlags;

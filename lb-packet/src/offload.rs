@@ -91,6 +91,27 @@ pub struct Offload {
     pub gso: Option<Gso>,
 }
 
+/// How much a frame is on the wire: a super-frame counts each segment it
+/// will be cut into, with its own copy of the headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireSize {
+    /// Packets.
+    pub packets: u32,
+    /// Their bytes, Ethernet headers included.
+    pub bytes: u64,
+}
+
+impl WireSize {
+    /// One packet of `len` bytes.
+    #[inline]
+    pub fn single(len: usize) -> Self {
+        WireSize {
+            packets: 1,
+            bytes: len as u64,
+        }
+    }
+}
+
 /// Why a virtio-net header was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]

@@ -5,7 +5,7 @@
 
 use crate::checksum::{self, ChecksumDelta};
 use crate::layout::{Layout, Network, Transport, array_at, be16, put};
-use crate::offload::{ChecksumOffload, Gso, GsoKind, Offload};
+use crate::offload::{ChecksumOffload, Gso, GsoKind, Offload, WireSize};
 use crate::tcp_flags::TcpFlags;
 use crate::wire::{ip_proto, ipv4, ipv6, tcp, udp};
 
@@ -118,8 +118,8 @@ fn tcp_header_len(frame: &[u8], l4: usize) -> usize {
 /// How many packets and bytes `frame` is on the wire once segmented as
 /// `offload` says: itself when it is not a super-frame (or not one that
 /// can be segmented, which a port would refuse).
-pub(crate) fn wire_size(frame: &[u8], offload: &Offload) -> (u32, u64) {
-    let single = (1, frame.len() as u64);
+pub(crate) fn wire_size(frame: &[u8], offload: &Offload) -> WireSize {
+    let single = WireSize::single(frame.len());
     let Some(gso) = offload.gso else {
         return single;
     };
@@ -128,10 +128,10 @@ pub(crate) fn wire_size(frame: &[u8], offload: &Offload) -> (u32, u64) {
     };
     let segments = located.segments(gso.size);
     let headers = (segments as u64 - 1) * located.payload as u64;
-    (
-        u32::try_from(segments).unwrap_or(u32::MAX),
-        frame.len() as u64 + headers,
-    )
+    WireSize {
+        packets: u32::try_from(segments).unwrap_or(u32::MAX),
+        bytes: frame.len() as u64 + headers,
+    }
 }
 
 /// Does in software what `offload` leaves to a device: each resulting

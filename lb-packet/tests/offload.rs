@@ -11,7 +11,9 @@ mod common;
 
 use common::{Op, apply, assert_checksums_recomputed, endpoint};
 use etherparse::{NetHeaders, PacketBuilder, PacketHeaders, TransportHeader};
-use lb_packet::{ChecksumOffload, Frame, Gso, GsoKind, Offload, ParseError, SegmentError, segment};
+use lb_packet::{
+    ChecksumOffload, Frame, Gso, GsoKind, Offload, ParseError, SegmentError, WireSize, segment,
+};
 use proptest::prelude::*;
 
 /// Ethernet, IPv4 (no options) and the TCP header without options.
@@ -200,7 +202,7 @@ proptest! {
         prop_assert_eq!(ours.len(), expected);
         let parsed = Frame::parse_offloaded(&rewritten[..], offload).unwrap();
         let bytes_on_wire: usize = ours.iter().map(Vec::len).sum();
-        prop_assert_eq!(parsed.wire_size(), (expected as u32, bytes_on_wire as u64));
+        prop_assert_eq!(parsed.wire_size(), WireSize { packets: expected as u32, bytes: bytes_on_wire as u64 });
         for segment in &ours {
             assert_checksums_recomputed(segment, false);
         }

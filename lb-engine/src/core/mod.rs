@@ -25,7 +25,7 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
-use lb_packet::{FlowKey, MacAddr, TcpFlags};
+use lb_packet::{FlowKey, MacAddr, TcpFlags, WireSize};
 use lb_session::{InsertError, RemovedSession, SessionTable, SnatAllocator, TcpSeen, Tracker};
 
 use crate::stats::TrafficCounters;
@@ -296,10 +296,10 @@ where
         Ok(())
     }
 
-    /// Counts a packet of `len` bytes of a session owned by `owner`.
+    /// Counts a frame of a session owned by `owner`.
     #[inline]
-    pub(crate) fn count(&mut self, owner: Owner, len: usize) {
-        self.services.count(owner, len);
+    pub(crate) fn count(&mut self, owner: Owner, size: WireSize) {
+        self.services.count(owner, size);
     }
 
     /// Adds a backend to the service in `slot`, or sets the weight of the

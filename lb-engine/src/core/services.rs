@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddrV4;
 
 use lb_algos::BackendId;
+use lb_packet::WireSize;
 
 use std::time::Instant;
 
@@ -151,13 +152,13 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
         self.iter().map(|(_, service)| &service.key)
     }
 
-    /// Counts a packet of `len` bytes on its service and backend.
+    /// Counts a frame on its service and backend.
     #[inline]
-    pub(crate) fn count(&mut self, owner: Owner, len: usize) {
+    pub(crate) fn count(&mut self, owner: Owner, size: WireSize) {
         if let Some(service) = self.get_mut(owner.service) {
-            service.counters.packet(len);
+            service.counters.packet(size);
             if let Some(backend) = service.backends.get_mut(owner.backend) {
-                backend.counters.packet(len);
+                backend.counters.packet(size);
             }
         }
     }

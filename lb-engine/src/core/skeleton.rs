@@ -6,7 +6,7 @@ use core::hash::Hash;
 use std::time::Instant;
 
 use lb_algos::BackendId;
-use lb_packet::{FlowKey, Frame};
+use lb_packet::{FlowKey, Frame, Offload, WireSize};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -85,15 +85,25 @@ impl<B: Balancer> Engine for B {
 
     /// Parses `frame`, dispatches it, and counts the verdict.
     #[inline]
-    fn handle_frame(&mut self, now: Instant, port: PortId, frame: &mut [u8]) -> Verdict {
+    fn handle_offloaded(
+        &mut self,
+        now: Instant,
+        port: PortId,
+        frame: &mut [u8],
+        offload: &mut Offload,
+    ) -> Verdict {
         let len = frame.len();
-        let verdict = match Frame::parse(frame) {
-            Ok(mut frame) => self.dispatch(now, port, &mut frame),
-            Err(error) => Verdict::Drop(error.into()),
+        let (verdict, size) = match Frame::parse_offloaded(frame, *offload) {
+            Ok(mut frame) => {
+                let verdict = self.dispatch(now, port, &mut frame);
+                *offload = frame.offload();
+                (verdict, frame.wire_size())
+            }
+            Err(error) => (Verdict::Drop(error.into()), WireSize::single(len)),
         };
         let core = self.core_mut();
         core.settle();
-        core.traffic.record(len, verdict);
+        core.traffic.record(size, verdict);
         verdict
     }
 

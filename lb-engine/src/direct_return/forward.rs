@@ -81,7 +81,7 @@ impl DirectReturn {
         else {
             return Verdict::Drop(DropReason::NoBackend);
         };
-        self.core.count(session.owner(), frame.len());
+        self.core.count(session.owner(), frame.wire_size());
         frame.set_dst_mac(server);
         frame.set_src_mac(self.backend_port_mac);
         self.out_port()

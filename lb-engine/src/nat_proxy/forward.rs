@@ -189,7 +189,7 @@ impl NatProxy {
         if !translated {
             return Verdict::Drop(DropReason::Malformed);
         }
-        self.core.count(session.owner(), frame.len());
+        self.core.count(session.owner(), frame.wire_size());
         self.route(now, frame, *session.dest.ip())
     }
 }

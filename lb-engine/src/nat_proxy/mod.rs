@@ -261,10 +261,18 @@ impl NatProxy {
                 frame.set_dst_mac(mac);
                 Verdict::Reply
             }
-            None => match self.resolver.enqueue(now, next_hop, frame.as_bytes()) {
-                Ok(()) => Verdict::Consumed,
-                Err(_) => Verdict::Drop(DropReason::ArpUnresolved),
-            },
+            None => {
+                // A held frame leaves later without its offload: finish its
+                // checksum now. A super-frame cannot be held (it would have
+                // to be segmented); its sender retransmits.
+                if frame.offload().is_pending() && frame.recompute_l4_checksum().is_err() {
+                    return Verdict::Drop(DropReason::ArpUnresolved);
+                }
+                match self.resolver.enqueue(now, next_hop, frame.as_bytes()) {
+                    Ok(()) => Verdict::Consumed,
+                    Err(_) => Verdict::Drop(DropReason::ArpUnresolved),
+                }
+            }
         }
     }
 }

@@ -26,7 +26,7 @@ impl NatProxy {
         if frame.decrement_ttl().is_err() {
             return Verdict::Drop(DropReason::TtlExpired);
         }
-        self.core.count(session.owner(), frame.len());
+        self.core.count(session.owner(), frame.wire_size());
         frame.set_src_mac(self.mac);
         frame.set_dst_mac(session.client_mac);
         Verdict::Reply

@@ -55,7 +55,7 @@ impl ReverseProxy {
                 };
                 self.fragments.remember(now, datagram, rewrite);
             }
-            self.core.count(session.owner, frame.len());
+            self.core.count(session.owner, frame.wire_size());
             return Verdict::Forward(session.frontend);
         }
         if frame.ipv4().is_some_and(|header| header.is_fragment()) {

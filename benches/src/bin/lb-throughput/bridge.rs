@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Engine, PortId, RunOptions, Verdict, run};
+use lb_packet::Offload;
 
 /// An engine that forwards every frame to the other port: all datapath,
 /// no load balancing.
@@ -18,7 +19,13 @@ impl Engine for Bridge {
     fn port_count(&self) -> usize {
         2
     }
-    fn handle_frame(&mut self, _now: Instant, port: PortId, _frame: &mut [u8]) -> Verdict {
+    fn handle_offloaded(
+        &mut self,
+        _now: Instant,
+        port: PortId,
+        _frame: &mut [u8],
+        _offload: &mut Offload,
+    ) -> Verdict {
         Verdict::Forward(PortId(1 - port.0.min(1)))
     }
     fn handle_timeout(&mut self, _now: Instant) {}

@@ -2,8 +2,8 @@
 //! topology, measured in one run:
 //!
 //! - (a) a trivial userspace tap bridge: the tap datapath's own ceiling,
-//! - (b) `lb-rp` on tap,
-//! - (c) `lb-rp` on pnet (veths),
+//! - (b) `lb-rp` on tap, with offloads (virtio-net headers) and without,
+//! - (c) `lb-rp` on pnet (veths), with offloads and without,
 //! - (d) the Linux kernel doing the load balancing with nftables DNAT.
 //!
 //! Each way gets 64-byte UDP from a generator in its own process (raw
@@ -50,12 +50,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Measure all four ways (the default).
+    /// Measure all six ways (the default).
     Run {
         /// Seconds of UDP and TCP load for each way.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
-        /// Rounds over the four ways; the table gives each figure's median.
+        /// Rounds over the six ways; the table gives each figure's median.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
@@ -114,22 +114,21 @@ fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
     sh("nft", &["--version"]).context("nftables (nft) is needed")?;
     sh("iperf3", &["--version"]).context("iperf3 is needed")?;
     let mut samples: Vec<(&'static str, Vec<Figures>)> = Vec::new();
+    let (tap, pnet) = (DatapathKind::Tap, DatapathKind::Pnet);
     for round in 0..rounds {
-        for way in 0..4 {
+        for way in 0..6 {
             let mut lab = Lab::new()?;
+            let lab = &mut lab;
             let setup = match way {
-                0 => userspace(
-                    &mut lab,
-                    "(a) userspace tap bridge",
-                    DatapathKind::Tap,
-                    None,
-                )?,
-                1 => userspace(&mut lab, "(b) lb-rp on tap", DatapathKind::Tap, Some(&rp))?,
-                2 => userspace(&mut lab, "(c) lb-rp on pnet", DatapathKind::Pnet, Some(&rp))?,
-                _ => kernel(&mut lab)?,
+                0 => userspace(lab, "(a) userspace tap bridge", tap, None, true)?,
+                1 => userspace(lab, "(b) lb-rp on tap", tap, Some(&rp), true)?,
+                2 => userspace(lab, "(b) lb-rp on tap, --no-offload", tap, Some(&rp), false)?,
+                3 => userspace(lab, "(c) lb-rp on pnet", pnet, Some(&rp), true)?,
+                4 => userspace(lab, "(c) lb-rp on pnet, --no-offload", pnet, Some(&rp), false)?,
+                _ => kernel(lab)?,
             };
             eprintln!("round {}/{rounds}: {} ...", round + 1, setup.name);
-            let figures = measure(&mut lab, &setup, seconds).with_context(|| setup.name)?;
+            let figures = measure(lab, &setup, seconds).with_context(|| setup.name)?;
             if round == 0 {
                 samples.push((setup.name, Vec::new()));
             }

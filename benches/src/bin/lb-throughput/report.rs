@@ -1,31 +1,36 @@
-//! The results as a Markdown table, with ratios to ways (a) and (d).
+//! The results as a Markdown table, with ratios to way (a), the bare
+//! bridge, and to way (d), the kernel (last).
 
 use crate::FLOWS;
 use crate::measure::Figures;
 
-/// Prints `results`, ways (a) to (d) in order.
+/// Prints `results`, the bridge first and the kernel last.
 pub(crate) fn print_table(results: &[(&'static str, Figures)]) {
-    let bridge = results[0].1.delivered_pps.max(1.0);
-    let kernel = results[3].1.delivered_pps.max(1.0);
+    let (Some((_, bridge)), Some((_, kernel))) = (results.first(), results.last()) else {
+        return;
+    };
     println!(
         "64-byte UDP over {FLOWS} flows, generator at full speed; TCP: iperf3; latency: 1000 pings"
     );
     println!(
-        "| way | offered kpps | delivered kpps | vs (a) | vs (d) | CPU busy | worker CPU | TCP Gbit/s | p50 ms | p99 ms |"
+        "| way | offered kpps | delivered kpps | vs (a) | vs (d) | CPU busy | worker CPU | TCP Gbit/s | TCP vs (d) | p50 ms | p50 vs (d) | p99 ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let ratio = |ours: f64, reference: f64| ours / reference.max(1e-9);
     for (name, f) in results {
         println!(
-            "| {name} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0}% | {} | {:.2} | {:.3} | {:.3} |",
+            "| {name} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0}% | {} | {:.2} | {:.2} | {:.3} | {:.1} | {:.3} |",
             f.offered_pps / 1e3,
             f.delivered_pps / 1e3,
-            f.delivered_pps / bridge,
-            f.delivered_pps / kernel,
+            ratio(f.delivered_pps, bridge.delivered_pps),
+            ratio(f.delivered_pps, kernel.delivered_pps),
             f.cpu_busy,
             f.worker_cpu
                 .map_or("kernel".to_owned(), |c| format!("{c:.0}%")),
             f.tcp_gbps,
+            ratio(f.tcp_gbps, kernel.tcp_gbps),
             f.p50_ms,
+            ratio(f.p50_ms, kernel.p50_ms),
             f.p99_ms
         );
     }

@@ -36,22 +36,33 @@ fn rp_config(lab: &Lab, backend: Ipv4Addr) -> anyhow::Result<PathBuf> {
 }
 
 /// Generator and sink on one subnet with the middle box between them (a,
-/// b, c): the generator reaches the VIP through the sink's address.
+/// b, c): the generator reaches the VIP through the sink's address. lb-rp
+/// runs with or without `offloads`.
 pub(crate) fn userspace(
     lab: &mut Lab,
     name: &'static str,
     datapath: DatapathKind,
     rp: Option<&str>,
+    offloads: bool,
 ) -> anyhow::Result<Setup> {
     let (mid, gen_ns, sink_ns) = (lab.netns("mid")?, lab.netns("gen")?, lab.netns("sink")?);
     let front = lab.wire(datapath, &lab.name("f"), &gen_ns);
     let back = lab.wire(datapath, &lab.name("b"), &sink_ns);
     lab.connect_before(datapath, &mid, &[&front, &back])?;
+    if datapath == DatapathKind::Pnet && !offloads {
+        // Plain packet sockets need full checksums from their peers.
+        for wire in [&front, &back] {
+            lab.no_tx_offload(&wire.peer_ns, &wire.peer_if)?;
+        }
+    }
     let self_exe = std::env::current_exe()?.to_string_lossy().into_owned();
     let worker = match rp {
         Some(rp) => {
             let config = rp_config(lab, Ipv4Addr::new(10, 0, 0, 3))?;
-            let flags = ReverseProxyFlags::new(datapath, &front, &back, &config);
+            let flags = ReverseProxyFlags {
+                no_offload: !offloads,
+                ..ReverseProxyFlags::new(datapath, &front, &back, &config)
+            };
             lab.start_lb(&mid, rp, flags.args())?
         }
         None => lab.start_lb(&mid, &self_exe, ["bridge", &front.lb_if, &back.lb_if])?,
