@@ -40,6 +40,11 @@ pub struct RunArgs {
     /// (`ethtool -K PEER tx off`).
     #[arg(long)]
     pub no_offload: bool,
+    /// After a frame, keep polling the ports for up to N microseconds
+    /// before sleeping: lower latency (no thread wake-up for a reply that
+    /// follows soon), a busy core while traffic flows. 0 turns it off.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub busy_poll_us: u64,
 }
 
 /// `path` with `.tmp` appended: where [`write_whole`] writes first.

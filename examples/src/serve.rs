@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use lb_datapath::{Capture, PortEvent};
@@ -206,7 +206,10 @@ pub fn serve<E: Engine + Observe + Persist>(
         datapath.as_mut(),
         engine,
         &signals.stop,
-        RunOptions::default(),
+        RunOptions {
+            busy_poll: Duration::from_micros(run.busy_poll_us),
+            ..RunOptions::default()
+        },
         |engine: &mut E| {
             if let Some(admin) = &admin {
                 admin.apply(engine);

@@ -77,6 +77,15 @@ fn single_mode(datapath: DatapathKind) -> anyhow::Result<()> {
     flags.capture = Some(pcapng.clone());
     let lb = lab.start_lb(&net.lb_ns, RP, flags.args())?;
     net.attach(&mut lab, VIP)?;
+    // lb hands frames on with their checksums as it got them, partial with
+    // offloads. For the client's tcpdump to judge lb's rewrites, they are
+    // finished first: on pnet by lb's own veth (transmit offload off, the
+    // kernel completes them); taps have no such device, so there the
+    // server sends full checksums.
+    match datapath {
+        DatapathKind::Pnet => lab.no_tx_offload(&net.lb_ns, &net.front.lb_if)?,
+        DatapathKind::Tap => lab.no_tx_offload(&net.server, &net.back.peer_if)?,
+    }
     let (client, server) = (&net.client, &net.server);
     lab.http_server(server, SERVER, 8080, "server")?;
     lab.spawn(

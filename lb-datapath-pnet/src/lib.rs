@@ -16,12 +16,15 @@
 //! sends with checksum and segmentation offload on reaches the socket
 //! unfinished, a partial TCP/UDP checksum, a TCP super-frame of up to
 //! 64 KiB, and says so; its [`Offload`] travels with it through the engine
-//! and back to the kernel with the frame, which finishes it where it must.
-//! Frames go out past the queueing discipline (`PACKET_QDISC_BYPASS`).
-//! [`PnetDatapath::open_without_offloads`] opens plain packet sockets,
-//! which cannot tell a partial checksum from a wrong one: turn transmit
-//! offload off on the peers that send into them (`ethtool -K PEER tx
-//! off`). Physical NICs deliver complete checksums either way.
+//! and back to the kernel with the frame, which finishes it where it must
+//! (segmenting it for a port without segmentation offload, or completing
+//! its checksum). [`PnetDatapath::open_without_offloads`] opens plain
+//! packet sockets, whose frames go out past the queueing discipline
+//! (`PACKET_QDISC_BYPASS`; with offloads it cannot be used, as the
+//! kernel's direct transmit drops a frame it would have to segment). They
+//! cannot tell a partial checksum from a wrong one: turn transmit offload
+//! off on the peers that send into them (`ethtool -K PEER tx off`).
+//! Physical NICs deliver complete checksums either way.
 //!
 //! ```no_run
 //! use lb_datapath_pnet::PnetDatapath;
@@ -107,9 +110,13 @@ fn open_port(interface: NetworkInterface, offloads: bool) -> io::Result<Port> {
     )
     .map_err(context)?;
     sys::enable(&socket, PacketOption::IgnoreOutgoing).map_err(context)?;
-    sys::enable(&socket, PacketOption::QdiscBypass).map_err(context)?;
     if offloads {
         sys::enable(&socket, PacketOption::VnetHeader).map_err(context)?;
+    } else {
+        // Bypassing the queueing discipline also bypasses software
+        // segmentation (the kernel's direct transmit drops a frame it
+        // would have to segment): only for frames that never need it.
+        sys::enable(&socket, PacketOption::QdiscBypass).map_err(context)?;
     }
     let watch = socket.try_clone().map_err(context)?;
     let config = datalink::Config {

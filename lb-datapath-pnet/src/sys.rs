@@ -7,8 +7,9 @@
 //! - `PACKET_IGNORE_OUTGOING`: it does not receive the frames it sends
 //!   itself, which AF_PACKET otherwise loops back (Linux 4.20 and later);
 //! - `PACKET_QDISC_BYPASS`: frames it sends go straight to the device
-//!   driver, past the queueing discipline (as a NIC's driver would get
-//!   them; `tc` rules on the port do not see them);
+//!   driver, past the queueing discipline (`tc` rules on the port do not
+//!   see them) and past software segmentation, so only without virtio-net
+//!   headers;
 //! - `PACKET_VNET_HDR`: each frame read and written carries a virtio-net
 //!   header, so offloaded frames (partial checksums, TCP super-frames) pass
 //!   through unfinished.

@@ -19,9 +19,21 @@ impl Lab {
     /// Starts tcpdump on `iface` in `ns`, incoming frames only, verbose
     /// enough to judge every checksum.
     pub fn capture(&mut self, ns: &str, iface: &str) -> anyhow::Result<Capture> {
+        self.capture_first(ns, iface, None)
+    }
+
+    /// As [`capture`](Self::capture), stopping after `count` frames if
+    /// given (a bulk transfer need not be judged whole).
+    pub fn capture_first(
+        &mut self,
+        ns: &str,
+        iface: &str,
+        count: Option<usize>,
+    ) -> anyhow::Result<Capture> {
         let file = self.path(&format!("capture-{iface}.txt"));
+        let count = count.map_or(String::new(), |n| format!("-c {n} "));
         let script = format!(
-            "exec tcpdump -i {iface} -Q in -nn -vv -l > {} 2>&1",
+            "exec tcpdump -i {iface} -Q in -nn -vv -l --immediate-mode {count}> {} 2>&1",
             file.display()
         );
         let pid = self.spawn(ns, &["sh", "-c", &script])?;
@@ -36,9 +48,10 @@ impl Lab {
 }
 
 impl Capture {
-    /// Stops tcpdump; returns what it printed.
+    /// Stops tcpdump (if it has not stopped on its own); returns what it
+    /// printed.
     pub fn finish(self) -> anyhow::Result<String> {
-        run("kill", &["-INT", &self.pid.to_string()])?;
+        let _ = run("kill", &["-INT", &self.pid.to_string()]);
         for _ in 0..100 {
             let text = std::fs::read_to_string(&self.file).unwrap_or_default();
             if text.contains("packets captured") {

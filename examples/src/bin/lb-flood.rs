@@ -78,12 +78,14 @@ fn flood(cli: &Cli) -> anyhow::Result<u64> {
     let network = u32::from(cli.sources.ip) & mask;
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut frame = [0u8; 128];
-    let (start, mut sent) = (Instant::now(), 0u64);
+    // Pacing counts every frame tried: one the device refuses (a full
+    // queue) is lost, as on a wire, never retried.
+    let (start, mut tried, mut sent) = (Instant::now(), 0u64, 0u64);
     let end = start + Duration::from_secs(cli.seconds);
     while Instant::now() < end {
         // Keep to the rate: as many frames as are due by now.
         let due = start.elapsed().as_micros() as u64 * cli.rate / 1_000_000;
-        if sent >= due {
+        if tried >= due {
             std::thread::sleep(Duration::from_micros(200));
             continue;
         }
@@ -105,6 +107,7 @@ fn flood(cli: &Cli) -> anyhow::Result<u64> {
             };
             let repr = FrameRepr::ipv4(ethernet, Ipv4Repr::new(source, *cli.target.ip()), tcp, b"");
             let len = repr.emit(&mut frame)?;
+            tried += 1;
             if datapath.send(PortId(0), &frame[..len]).is_ok() {
                 sent += 1;
             }

@@ -2,8 +2,9 @@
 //! topology, measured in one run:
 //!
 //! - (a) a trivial userspace tap bridge: the tap datapath's own ceiling,
-//! - (b) `lb-rp` on tap, with offloads (virtio-net headers) and without,
-//! - (c) `lb-rp` on pnet (veths), with offloads and without,
+//! - (b) `lb-rp` on tap, with offloads (virtio-net headers), without, and
+//!   busy polling,
+//! - (c) `lb-rp` on pnet (veths), the same three,
 //! - (d) the Linux kernel doing the load balancing with nftables DNAT.
 //!
 //! Each way gets 64-byte UDP from a generator in its own process (raw
@@ -50,12 +51,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Measure all six ways (the default).
+    /// Measure every way (the default).
     Run {
         /// Seconds of UDP and TCP load for each way.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
-        /// Rounds over the six ways; the table gives each figure's median.
+        /// Rounds over the ways; the table gives each figure's median.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
@@ -124,7 +125,13 @@ fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
                 1 => userspace(lab, "(b) lb-rp on tap", tap, Some(&rp), true)?,
                 2 => userspace(lab, "(b) lb-rp on tap, --no-offload", tap, Some(&rp), false)?,
                 3 => userspace(lab, "(c) lb-rp on pnet", pnet, Some(&rp), true)?,
-                4 => userspace(lab, "(c) lb-rp on pnet, --no-offload", pnet, Some(&rp), false)?,
+                4 => userspace(
+                    lab,
+                    "(c) lb-rp on pnet, --no-offload",
+                    pnet,
+                    Some(&rp),
+                    false,
+                )?,
                 _ => kernel(lab)?,
             };
             eprintln!("round {}/{rounds}: {} ...", round + 1, setup.name);

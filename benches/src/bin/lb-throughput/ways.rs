@@ -37,14 +37,15 @@ fn rp_config(lab: &Lab, backend: Ipv4Addr) -> anyhow::Result<PathBuf> {
 
 /// Generator and sink on one subnet with the middle box between them (a,
 /// b, c): the generator reaches the VIP through the sink's address. lb-rp
-/// runs with or without `offloads`.
+/// runs with its `extra` flags (`--no-offload`, `--busy-poll-us N`).
 pub(crate) fn userspace(
     lab: &mut Lab,
     name: &'static str,
     datapath: DatapathKind,
     rp: Option<&str>,
-    offloads: bool,
+    extra: &[&str],
 ) -> anyhow::Result<Setup> {
+    let offloads = !extra.contains(&"--no-offload");
     let (mid, gen_ns, sink_ns) = (lab.netns("mid")?, lab.netns("gen")?, lab.netns("sink")?);
     let front = lab.wire(datapath, &lab.name("f"), &gen_ns);
     let back = lab.wire(datapath, &lab.name("b"), &sink_ns);
@@ -59,11 +60,9 @@ pub(crate) fn userspace(
     let worker = match rp {
         Some(rp) => {
             let config = rp_config(lab, Ipv4Addr::new(10, 0, 0, 3))?;
-            let flags = ReverseProxyFlags {
-                no_offload: !offloads,
-                ..ReverseProxyFlags::new(datapath, &front, &back, &config)
-            };
-            lab.start_lb(&mid, rp, flags.args())?
+            let mut args = ReverseProxyFlags::new(datapath, &front, &back, &config).args();
+            args.extend(extra.iter().map(|flag| (*flag).to_owned()));
+            lab.start_lb(&mid, rp, args)?
         }
         None => lab.start_lb(&mid, &self_exe, ["bridge", &front.lb_if, &back.lb_if])?,
     };
