@@ -1,4 +1,4 @@
-//! `lb-throughput`: one service, one load, four ways through a namespace
+//! `lb-throughput`: one service, one load, several ways through a namespace
 //! topology, measured in one run:
 //!
 //! - (a) a trivial userspace tap bridge: the tap datapath's own ceiling,
@@ -116,21 +116,32 @@ fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
     sh("iperf3", &["--version"]).context("iperf3 is needed")?;
     let mut samples: Vec<(&'static str, Vec<Figures>)> = Vec::new();
     let (tap, pnet) = (DatapathKind::Tap, DatapathKind::Pnet);
+    let rp = Some(rp.as_str());
+    let no_offload: &[&str] = &["--no-offload"];
+    let busy_poll: &[&str] = &["--busy-poll-us", "50"];
     for round in 0..rounds {
-        for way in 0..6 {
+        for way in 0..8 {
             let mut lab = Lab::new()?;
             let lab = &mut lab;
             let setup = match way {
-                0 => userspace(lab, "(a) userspace tap bridge", tap, None, true)?,
-                1 => userspace(lab, "(b) lb-rp on tap", tap, Some(&rp), true)?,
-                2 => userspace(lab, "(b) lb-rp on tap, --no-offload", tap, Some(&rp), false)?,
-                3 => userspace(lab, "(c) lb-rp on pnet", pnet, Some(&rp), true)?,
-                4 => userspace(
+                0 => userspace(lab, "(a) userspace tap bridge", tap, None, &[])?,
+                1 => userspace(lab, "(b) lb-rp on tap", tap, rp, &[])?,
+                2 => userspace(lab, "(b) lb-rp on tap, --no-offload", tap, rp, no_offload)?,
+                3 => userspace(
                     lab,
-                    "(c) lb-rp on pnet, --no-offload",
+                    "(b) lb-rp on tap, --busy-poll-us 50",
+                    tap,
+                    rp,
+                    busy_poll,
+                )?,
+                4 => userspace(lab, "(c) lb-rp on pnet", pnet, rp, &[])?,
+                5 => userspace(lab, "(c) lb-rp on pnet, --no-offload", pnet, rp, no_offload)?,
+                6 => userspace(
+                    lab,
+                    "(c) lb-rp on pnet, --busy-poll-us 50",
                     pnet,
-                    Some(&rp),
-                    false,
+                    rp,
+                    busy_poll,
                 )?,
                 _ => kernel(lab)?,
             };
