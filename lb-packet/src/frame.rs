@@ -10,7 +10,7 @@ use crate::flow::{FlowKey, Protocol};
 use crate::icmp::Icmp;
 use crate::ipv4::Ipv4View;
 use crate::layout::{Ipv4Layout, Layout, Network, QuotedPorts, Transport, array_at, be16};
-use crate::offload::{ChecksumOffload, GsoKind, Offload, WireSize};
+use crate::offload::{ChecksumOffload, GsoKind, Offload, PackedOffload, WireSize};
 use crate::segment;
 use crate::tcp_flags::TcpFlags;
 use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, tcp, udp, vlan};
@@ -74,7 +74,7 @@ pub struct TcpSegment<'a> {
 pub struct Frame<T> {
     pub(crate) buffer: T,
     pub(crate) layout: Layout,
-    pub(crate) offload: Offload,
+    pub(crate) offload: PackedOffload,
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
@@ -87,7 +87,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Ok(Frame {
             buffer,
             layout,
-            offload: Offload::NONE,
+            offload: PackedOffload::NONE,
         })
     }
 
@@ -105,7 +105,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Ok(Frame {
             buffer,
             layout,
-            offload,
+            offload: PackedOffload::new(&offload),
         })
     }
 
@@ -113,16 +113,17 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// it was parsed with [`Frame::parse_offloaded`].
     #[inline]
     pub fn offload(&self) -> Offload {
-        self.offload
+        self.offload.unpack()
     }
 
     /// How many packets and bytes the frame is on the wire: a super-frame
     /// counts each segment with its headers.
     #[inline]
     pub fn wire_size(&self) -> WireSize {
-        match self.offload.gso {
-            None => WireSize::single(self.len()),
-            Some(_) => segment::wire_size(self.as_bytes(), &self.offload),
+        if self.offload.has_gso() {
+            segment::wire_size(self.as_bytes(), &self.offload.unpack())
+        } else {
+            WireSize::single(self.len())
         }
     }
 
@@ -130,7 +131,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// [`ChecksumOffload::Partial`]).
     #[inline]
     pub(crate) fn is_checksum_partial(&self) -> bool {
-        matches!(self.offload.checksum, ChecksumOffload::Partial { .. })
+        self.offload.is_partial()
     }
 
     /// The whole frame.

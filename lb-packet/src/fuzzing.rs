@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::layout::Transport;
 use crate::wire::{icmp, ipv4, tcp, udp};
-use crate::{Frame, MacAddr, Protocol};
+use crate::{Frame, MacAddr, Offload, Protocol, VIRTIO_NET_HDR_LEN, segment};
 
 /// Parses `data` and reads every field; then applies each rewrite that the
 /// frame admits and checks the result still parses with the same shape.
@@ -150,4 +150,36 @@ fn checksum_offsets(frame: &Frame<&[u8]>) -> Vec<usize> {
         _ => {}
     }
     offsets
+}
+
+/// A frame behind a virtio-net header, as a datapath with offloads reads
+/// it: whatever the header claims, parsing with it, rewriting, counting
+/// and segmenting in software never panic; a frame that parses keeps its
+/// offload through rewrites, and every segment it is cut into parses.
+pub fn offloaded(data: &[u8]) {
+    let Some((header, frame_bytes)) = data.split_first_chunk::<VIRTIO_NET_HDR_LEN>() else {
+        return;
+    };
+    let Ok(offload) = Offload::from_virtio_header(header) else {
+        return;
+    };
+    let mut bytes = frame_bytes.to_vec();
+    let parsed = match Frame::parse_offloaded(&mut bytes[..], offload) {
+        Ok(mut frame) => {
+            let _ = frame.wire_size();
+            let _ = frame.set_dst(SocketAddrV4::new(Ipv4Addr::new(10, 9, 8, 7), 4242));
+            let _ = frame.set_src_addr(Ipv4Addr::new(172, 16, 0, 1));
+            let _ = frame.decrement_ttl();
+            read_everything(&frame);
+            assert_eq!(frame.offload().gso, offload.gso);
+            true
+        }
+        Err(_) => false,
+    };
+    let mut scratch = vec![0u8; 65_536];
+    let _ = segment(&bytes, &offload, &mut scratch, |out| {
+        if parsed && offload.gso.is_some() {
+            Frame::parse(out).expect("segments of a valid super-frame parse");
+        }
+    });
 }

@@ -207,6 +207,47 @@ impl Offload {
     }
 }
 
+/// An [`Offload`] as its virtio-net header, the form a [`Frame`] keeps:
+/// plain bytes, so that a frame parsed without offloads only stores zeros,
+/// and the hot path's questions are single byte tests.
+///
+/// [`Frame`]: crate::Frame
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PackedOffload([u8; VIRTIO_NET_HDR_LEN]);
+
+impl PackedOffload {
+    /// Nothing pending.
+    pub(crate) const NONE: PackedOffload = PackedOffload([0; VIRTIO_NET_HDR_LEN]);
+
+    pub(crate) fn new(offload: &Offload) -> Self {
+        PackedOffload(offload.to_virtio_header())
+    }
+
+    /// The offload; headers are packed only from a valid [`Offload`].
+    pub(crate) fn unpack(self) -> Offload {
+        Offload::from_virtio_header(&self.0).unwrap_or_default()
+    }
+
+    /// The transport checksum is partial.
+    #[inline(always)]
+    pub(crate) fn is_partial(self) -> bool {
+        self.0[0] & F_NEEDS_CSUM != 0
+    }
+
+    /// The frame is a super-frame.
+    #[inline(always)]
+    pub(crate) fn has_gso(self) -> bool {
+        self.0[1] != GSO_NONE
+    }
+
+    /// The checksum was completed in software.
+    pub(crate) fn complete_checksum(&mut self) {
+        let mut offload = self.unpack();
+        offload.checksum = ChecksumOffload::Complete;
+        *self = PackedOffload::new(&offload);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,6 @@ use crate::checksum::{self, ChecksumDelta};
 use crate::error::RewriteError;
 use crate::frame::Frame;
 use crate::layout::{Ipv4Layout, QuotedPorts, Transport, be16};
-use crate::offload::ChecksumOffload;
 use crate::wire::{ethernet, icmp, ip_proto, ipv4, tcp, udp};
 
 /// Which end of a flow a rewrite changes.
@@ -358,7 +357,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         if header.is_fragment() {
             return Err(RewriteError::Fragmented);
         }
-        if self.offload.gso.is_some() {
+        if self.offload.has_gso() {
             return Err(RewriteError::SuperFrame);
         }
         let ip = self.ipv4_layout().ok_or(RewriteError::NotIpv4)?;
@@ -377,7 +376,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
             computed
         };
         write16(bytes, checksum_at, stored);
-        self.offload.checksum = ChecksumOffload::Complete;
+        self.offload.complete_checksum();
         Ok(())
     }
 }

@@ -26,3 +26,8 @@ fn packet_parse_corpus() {
 fn packet_rewrite_corpus() {
     replay("packet_rewrite", lb_packet::fuzzing::rewrite_round_trip);
 }
+
+#[test]
+fn packet_offload_corpus() {
+    replay("packet_offload", lb_packet::fuzzing::offloaded);
+}

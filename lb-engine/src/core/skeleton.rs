@@ -93,10 +93,19 @@ impl<B: Balancer> Engine for B {
         offload: &mut Offload,
     ) -> Verdict {
         let len = frame.len();
-        let (verdict, size) = match Frame::parse_offloaded(frame, *offload) {
+        // Most frames are finished: they skip the offload checks.
+        let pending = offload.is_pending();
+        let parsed = if pending {
+            Frame::parse_offloaded(frame, *offload)
+        } else {
+            Frame::parse(frame)
+        };
+        let (verdict, size) = match parsed {
             Ok(mut frame) => {
                 let verdict = self.dispatch(now, port, &mut frame);
-                *offload = frame.offload();
+                if pending {
+                    *offload = frame.offload();
+                }
                 (verdict, frame.wire_size())
             }
             Err(error) => (Verdict::Drop(error.into()), WireSize::single(len)),

@@ -42,6 +42,44 @@ const FLOWS: u16 = 1024;
 const GEN_MAC: &str = "02:00:00:00:0a:02";
 const SINK_MAC: &str = "02:00:00:00:0a:03";
 
+/// The userspace ways: name, datapath, whether lb-rp (else the bridge)
+/// does the work, and its extra flags. The kernel's way comes last.
+const USERSPACE_WAYS: [(&str, DatapathKind, bool, &[&str]); 8] = [
+    ("(a) userspace tap bridge", DatapathKind::Tap, false, &[]),
+    ("(b) lb-rp on tap", DatapathKind::Tap, true, &[]),
+    (
+        "(b) lb-rp on tap, --no-offload",
+        DatapathKind::Tap,
+        true,
+        &["--no-offload"],
+    ),
+    (
+        "(b) lb-rp on tap, --busy-poll-us 50",
+        DatapathKind::Tap,
+        true,
+        &["--busy-poll-us", "50"],
+    ),
+    (
+        "(b) lb-rp on tap, --busy-poll-us 5000",
+        DatapathKind::Tap,
+        true,
+        &["--busy-poll-us", "5000"],
+    ),
+    ("(c) lb-rp on pnet", DatapathKind::Pnet, true, &[]),
+    (
+        "(c) lb-rp on pnet, --no-offload",
+        DatapathKind::Pnet,
+        true,
+        &["--no-offload"],
+    ),
+    (
+        "(c) lb-rp on pnet, --busy-poll-us 5000",
+        DatapathKind::Pnet,
+        true,
+        &["--busy-poll-us", "5000"],
+    ),
+];
+
 #[derive(Debug, Parser)]
 #[command(name = "lb-throughput", version)]
 struct Cli {
@@ -115,38 +153,18 @@ fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
     sh("nft", &["--version"]).context("nftables (nft) is needed")?;
     sh("iperf3", &["--version"]).context("iperf3 is needed")?;
     let mut samples: Vec<(&'static str, Vec<Figures>)> = Vec::new();
-    let (tap, pnet) = (DatapathKind::Tap, DatapathKind::Pnet);
     let rp = Some(rp.as_str());
-    let no_offload: &[&str] = &["--no-offload"];
-    let busy_poll: &[&str] = &["--busy-poll-us", "50"];
     for round in 0..rounds {
-        for way in 0..8 {
+        for way in 0..=USERSPACE_WAYS.len() {
             let mut lab = Lab::new()?;
-            let lab = &mut lab;
-            let setup = match way {
-                0 => userspace(lab, "(a) userspace tap bridge", tap, None, &[])?,
-                1 => userspace(lab, "(b) lb-rp on tap", tap, rp, &[])?,
-                2 => userspace(lab, "(b) lb-rp on tap, --no-offload", tap, rp, no_offload)?,
-                3 => userspace(
-                    lab,
-                    "(b) lb-rp on tap, --busy-poll-us 50",
-                    tap,
-                    rp,
-                    busy_poll,
-                )?,
-                4 => userspace(lab, "(c) lb-rp on pnet", pnet, rp, &[])?,
-                5 => userspace(lab, "(c) lb-rp on pnet, --no-offload", pnet, rp, no_offload)?,
-                6 => userspace(
-                    lab,
-                    "(c) lb-rp on pnet, --busy-poll-us 50",
-                    pnet,
-                    rp,
-                    busy_poll,
-                )?,
-                _ => kernel(lab)?,
+            let setup = match USERSPACE_WAYS.get(way) {
+                Some(&(name, datapath, with_rp, flags)) => {
+                    userspace(&mut lab, name, datapath, rp.filter(|_| with_rp), flags)?
+                }
+                None => kernel(&mut lab)?,
             };
             eprintln!("round {}/{rounds}: {} ...", round + 1, setup.name);
-            let figures = measure(lab, &setup, seconds).with_context(|| setup.name)?;
+            let figures = measure(&mut lab, &setup, seconds).with_context(|| setup.name)?;
             if round == 0 {
                 samples.push((setup.name, Vec::new()));
             }

@@ -19,6 +19,8 @@ pub(crate) struct Figures {
     pub(crate) tcp_gbps: f64,
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
+    /// The worker's CPU while the pings ran (an idle path but for them).
+    pub(crate) ping_cpu: Option<f64>,
 }
 
 /// Busy and total jiffies of the whole machine.
@@ -76,10 +78,13 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
     // Latency first, on an idle path: ping through the VIP.
     lab.exec(&setup.gen_ns, &["ping", "-c", "3", "-W", "2", VIP])
         .context("ping through the VIP")?;
+    let worker0 = setup.worker.as_ref().map(|w| process_jiffies(w.pid()));
+    let started = Instant::now();
     let pings = lab.exec(
         &setup.gen_ns,
         &["ping", "-c", "1000", "-i", "0.002", "-W", "1", VIP],
     )?;
+    figures.ping_cpu = worker_cpu(setup, worker0, started.elapsed().as_secs_f64());
     let mut rtts: Vec<f64> = pings
         .lines()
         .filter_map(|l| {
@@ -129,11 +134,7 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
     figures.offered_pps = sent.trim().parse::<f64>().unwrap_or(0.0) / elapsed;
     figures.delivered_pps = delivered as f64 / elapsed;
     figures.cpu_busy = 100.0 * (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64;
-    if let (Some(worker), Some(start)) = (&setup.worker, worker0) {
-        let ticks = 100.0; // USER_HZ
-        figures.worker_cpu =
-            Some(100.0 * (process_jiffies(worker.pid()) - start) as f64 / ticks / elapsed);
-    }
+    figures.worker_cpu = worker_cpu(setup, worker0, elapsed);
 
     // TCP bulk.
     lab.spawn(&setup.sink_ns, &["iperf3", "-s", "-1"])?;
@@ -145,6 +146,14 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
         .unwrap_or(0.0)
         / 1e9;
     Ok(figures)
+}
+
+/// The worker's CPU share (percent of one core) over `elapsed` seconds
+/// since it had used `start` jiffies.
+fn worker_cpu(setup: &Setup, start: Option<u64>, elapsed: f64) -> Option<f64> {
+    let (worker, start) = (setup.worker.as_ref()?, start?);
+    let ticks = 100.0; // USER_HZ
+    Some(100.0 * (process_jiffies(worker.pid()) - start) as f64 / ticks / elapsed)
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
@@ -166,5 +175,8 @@ pub(crate) fn medians(rounds: &[Figures]) -> Figures {
         tcp_gbps: of(|f| f.tcp_gbps),
         p50_ms: of(|f| f.p50_ms),
         p99_ms: of(|f| f.p99_ms),
+        ping_cpu: rounds[0]
+            .ping_cpu
+            .map(|_| of(|f| f.ping_cpu.unwrap_or(0.0))),
     }
 }
