@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Op, apply, assert_checksums_recomputed, endpoint};
+use common::{apply, assert_checksums_recomputed, op};
 use etherparse::{NetHeaders, PacketBuilder, PacketHeaders, TransportHeader};
 use lb_packet::{
     ChecksumOffload, Frame, Gso, GsoKind, Offload, ParseError, SegmentError, WireSize, segment,
@@ -159,25 +159,13 @@ fn assert_ipv6_checksum(bytes: &[u8]) {
     assert_eq!(tcp.checksum, tcp.calc_checksum_ipv6(ip, payload).unwrap());
 }
 
-/// Rewrites that apply to TCP (not the echo reply).
-fn tcp_op() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        endpoint().prop_map(Op::SetSrc),
-        endpoint().prop_map(Op::SetDst),
-        any::<[u8; 4]>().prop_map(|ip| Op::SetSrcAddr(ip.into())),
-        any::<[u8; 4]>().prop_map(|ip| Op::SetDstAddr(ip.into())),
-        Just(Op::DecrementTtl),
-        Just(Op::SwapMacs),
-    ]
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn rewriting_a_super_frame_equals_rewriting_each_segment(
         spec in super_frame(false),
-        ops in proptest::collection::vec(tcp_op(), 1..6),
+        ops in proptest::collection::vec(op(), 1..6),
     ) {
         let (mut bytes, offload) = build(&spec);
         make_partial(&mut bytes, false);
@@ -249,7 +237,7 @@ proptest! {
     fn completing_a_partial_checksum_after_rewrites(
         spec in super_frame(false),
         udp in any::<bool>(),
-        ops in proptest::collection::vec(tcp_op(), 1..6),
+        ops in proptest::collection::vec(op(), 1..6),
     ) {
         let payload = &spec.payload[..spec.payload.len().min(1400)];
         let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
