@@ -1,7 +1,8 @@
 //! Offloads end to end: 1 GiB from a server through lb-rp's VIP arrives
 //! intact (sha256), on each datapath, with offloads (virtio-net headers,
 //! the default) and with `--no-offload`, and with a smaller MTU on the
-//! backend side.
+//! backend side (TCP's MSS then bounds the super-frames' segment size, so
+//! lb hands them on as they are).
 //!
 //! tcpdump -vv judges checksums where the kernel has finished them: with
 //! offloads, a frame handed on with a partial checksum is completed by the
