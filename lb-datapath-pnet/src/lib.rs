@@ -36,15 +36,15 @@
 mod sys;
 
 use std::cell::Cell;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::os::fd::{AsFd, IntoRawFd};
 use std::time::Duration;
 
 use lb_datapath::{
     Datapath, Poller, PortEvent, PortEventKind, PortEventSink, PortId, PortRotation, RxBatch,
-    Waker, send_finished,
+    Waker, send_finished, vnet,
 };
-use lb_packet::{MacAddr, Offload, VIRTIO_NET_HDR_LEN};
+use lb_packet::{MacAddr, Offload};
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -137,33 +137,6 @@ fn open_port(interface: NetworkInterface, offloads: bool) -> io::Result<Port> {
         _ => Err(io::Error::other(format!(
             "interface {name}: not an Ethernet channel"
         ))),
-    }
-}
-
-/// Reads one frame from `socket` into `buffer`: its length, and its
-/// offload when the socket has virtio-net headers.
-fn read_frame(
-    socket: &Socket,
-    offloads: bool,
-    buffer: &mut [u8],
-) -> rustix::io::Result<(usize, Offload)> {
-    if !offloads {
-        return Ok((rustix::io::read(socket, buffer)?, Offload::NONE));
-    }
-    loop {
-        let mut header = [0u8; VIRTIO_NET_HDR_LEN];
-        let read = rustix::io::readv(
-            socket,
-            &mut [IoSliceMut::new(&mut header), IoSliceMut::new(buffer)],
-        )?;
-        // The kernel describes TCP and checksum offloads only; a frame
-        // with any other (UDP fragmentation) is passed over.
-        if let (Some(len), Ok(offload)) = (
-            read.checked_sub(VIRTIO_NET_HDR_LEN),
-            Offload::from_virtio_header(&header),
-        ) {
-            return Ok((len, offload));
-        }
     }
 }
 
@@ -280,17 +253,19 @@ impl Datapath for PnetDatapath {
         let (down_now, read) = (Cell::new(0u64), Cell::new(0u64));
         let received = self.rotation.fill(batch, |port, buffer| {
             let bit = 1u64.checked_shl(port as u32).unwrap_or(0);
-            match read_frame(&ports[port].socket, offloads, buffer) {
+            match vnet::read_frame(&ports[port].socket, offloads, buffer) {
                 Ok(frame) => {
                     read.set(read.get() | bit);
                     Ok(frame)
                 }
                 // The link went down: nothing to read until it is back.
-                Err(rustix::io::Errno::NETDOWN) => {
+                Err(error)
+                    if error.raw_os_error() == Some(rustix::io::Errno::NETDOWN.raw_os_error()) =>
+                {
                     down_now.set(down_now.get() | bit);
                     Err(io::ErrorKind::WouldBlock.into())
                 }
-                Err(errno) => Err(errno.into()),
+                Err(error) => Err(error),
             }
         });
         let (down_now, read) = (down_now.get(), read.get());
@@ -355,13 +330,7 @@ impl Datapath for PnetDatapath {
             .get(port.index())
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no {port}")))?
             .socket;
-        if self.offloads {
-            let header = offload.to_virtio_header();
-            rustix::io::writev(socket, &[IoSlice::new(&header), IoSlice::new(frame)])?;
-        } else {
-            rustix::io::write(socket, frame)?;
-        }
-        Ok(())
+        vnet::write_frame(socket, self.offloads, frame, offload)
     }
 }
 

@@ -37,14 +37,14 @@ mod sys;
 
 use std::cell::Cell;
 use std::fs::{self, File};
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::time::{Duration, Instant};
 
 use lb_datapath::{
     Datapath, Poller, PortEvent, PortEventKind, PortEventSink, PortId, PortRotation, RxBatch,
-    Waker, send_finished,
+    Waker, send_finished, vnet,
 };
-use lb_packet::{MacAddr, Offload, VIRTIO_NET_HDR_LEN};
+use lb_packet::{MacAddr, Offload};
 
 impl core::fmt::Debug for TapDatapath {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -114,50 +114,6 @@ fn interface_mac(name: &str) -> Option<MacAddr> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Reads one frame from `tap` into `buffer`: its length, and its offload
-/// when the tap has virtio-net headers.
-fn read_frame(tap: &File, offloads: bool, buffer: &mut [u8]) -> io::Result<(usize, Offload)> {
-    let mut reader = tap;
-    if !offloads {
-        return Ok((reader.read(buffer)?, Offload::NONE));
-    }
-    loop {
-        let mut header = [0u8; VIRTIO_NET_HDR_LEN];
-        let read =
-            reader.read_vectored(&mut [IoSliceMut::new(&mut header), IoSliceMut::new(buffer)])?;
-        // The kernel hands over only the offloads `sys` asked for: any
-        // other header is a frame nobody could finish, passed over.
-        if let (Some(len), Ok(offload)) = (
-            read.checked_sub(VIRTIO_NET_HDR_LEN),
-            Offload::from_virtio_header(&header),
-        ) {
-            return Ok((len, offload));
-        }
-    }
-}
-
-/// Writes `frame` to `tap`, with its offload when the tap has virtio-net
-/// headers; without, the frame is finished in software first.
-fn write_frame(tap: &File, offloads: bool, frame: &[u8], offload: &Offload) -> io::Result<()> {
-    let mut writer = tap;
-    let header = offload.to_virtio_header();
-    let (written, whole) = if offloads {
-        let parts = [IoSlice::new(&header), IoSlice::new(frame)];
-        (writer.write_vectored(&parts)?, header.len() + frame.len())
-    } else {
-        (writer.write(frame)?, frame.len())
-    };
-    // A tap takes a frame whole or not at all.
-    if written == whole {
-        Ok(())
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::WriteZero,
-            format!("the tap took {written} of {whole} bytes"),
-        ))
-    }
 }
 
 impl TapDatapath {
@@ -283,7 +239,7 @@ impl Datapath for TapDatapath {
         let lost: Cell<Option<(usize, io::Error)>> = Cell::new(None);
         let received = self.rotation.fill(batch, |port, buffer| match &taps[port] {
             None => Err(io::ErrorKind::WouldBlock.into()),
-            Some(tap) => match read_frame(tap, offloads, buffer) {
+            Some(tap) => match vnet::read_frame(tap, offloads, buffer) {
                 Err(error) if is_gone(&error) => {
                     lost.set(Some((port, error)));
                     Err(io::ErrorKind::WouldBlock.into())
@@ -332,7 +288,7 @@ impl Datapath for TapDatapath {
             .ok_or_else(|| {
                 io::Error::new(io::ErrorKind::NotConnected, format!("{port} is gone"))
             })?;
-        match write_frame(tap, self.offloads, frame, offload) {
+        match vnet::write_frame(tap, self.offloads, frame, offload) {
             Ok(()) => Ok(()),
             Err(error) if is_gone(&error) => {
                 self.lose(port.index(), &error);

@@ -4,7 +4,8 @@
 //! simulations, [`PcapDatapath`] to replay captures; [`Capture`] records
 //! any datapath to a pcapng file. Also what device datapaths share:
 //! [`PortRotation`] to read ports fairly and, on Linux, [`Poller`] to wait
-//! for them and [`Waker`] to end a wait from another thread; and the capture file formats ([`PcapReader`] reads classic
+//! for them, [`Waker`] to end a wait from another thread and [`vnet`] to
+//! read and write frames behind virtio-net headers; and the capture file formats ([`PcapReader`] reads classic
 //! pcap and pcapng, [`PcapWriter`] and [`PcapngWriter`] write them).
 //!
 //! This crate moves bytes and decides nothing: it knows no load balancer,
@@ -37,6 +38,8 @@ mod poller;
 mod port;
 mod replay;
 mod rotation;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub mod vnet;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod waker;
 
