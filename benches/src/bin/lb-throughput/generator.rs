@@ -1,14 +1,19 @@
 //! The load generator: 64-byte UDP frames over many flows, sent through a
-//! packet socket as fast as it goes (run as `lb-throughput generate`
-//! inside the generator's namespace).
+//! packet socket as fast as it goes, a batch per system call (run as
+//! `lb-throughput generate` inside the generator's namespace).
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use lb_datapath::{Datapath, PortId, RxBatch};
+use lb_datapath_pnet::PnetDatapath;
 use lb_packet::{EthernetRepr, FrameRepr, Ipv4Repr, MacAddr, UdpRepr};
 
 use crate::{FLOWS, UDP_PORT, VIP};
+
+/// Frames per `sendmmsg`.
+const BATCH: usize = 64;
 
 /// A 64-byte UDP frame (60 bytes plus the FCS the NIC adds) of flow `n`.
 fn udp_frame(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, n: u16) -> Vec<u8> {
@@ -23,40 +28,40 @@ fn udp_frame(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, n: u16) -> Vec<u
     .unwrap_or_default()
 }
 
-/// The generator: raw frames through a packet socket, one flow after another.
+/// The generator: raw frames through the packet-socket datapath (past the
+/// queueing discipline), the flows in turn, [`BATCH`] frames a call.
 pub(crate) fn generate(
     iface: &str,
     dst_mac: MacAddr,
     src: Ipv4Addr,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    let interface = pnet::datalink::interfaces()
-        .into_iter()
-        .find(|i| i.name == iface)
-        .with_context(|| format!("no interface {iface}"))?;
-    let src_mac = interface
-        .mac
-        .map(|m| MacAddr(m.octets()))
-        .unwrap_or(MacAddr::ZERO);
-    let frames: Vec<Vec<u8>> = (0..FLOWS)
-        .map(|n| udp_frame(src_mac, dst_mac, src, n))
+    let mut port = PnetDatapath::open_without_offloads(&[iface])
+        .with_context(|| format!("opening {iface}"))?;
+    let src_mac = port.mac(PortId(0)).unwrap_or(MacAddr::ZERO);
+    // Every flow's frame, in batches ready to send as they are.
+    let batches: Vec<RxBatch> = (0..FLOWS)
+        .collect::<Vec<u16>>()
+        .chunks(BATCH)
+        .map(|flows| {
+            let mut batch = RxBatch::new(BATCH, 64);
+            for &n in flows {
+                let frame = udp_frame(src_mac, dst_mac, src, n);
+                if let Some(buffer) = batch.free_buffer() {
+                    buffer[..frame.len()].copy_from_slice(&frame);
+                    batch.commit(PortId(0), frame.len());
+                }
+            }
+            batch
+        })
         .collect();
-    let config = pnet::datalink::Config {
-        write_buffer_size: 1 << 16,
-        ..Default::default()
-    };
-    let pnet::datalink::Channel::Ethernet(mut tx, _rx) =
-        pnet::datalink::channel(&interface, config)?
-    else {
-        bail!("not an Ethernet channel");
-    };
+    let sends: Vec<(PortId, usize)> = (0..BATCH).map(|i| (PortId(0), i)).collect();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut sent: u64 = 0;
     while Instant::now() < deadline {
-        for frame in &frames {
-            if let Some(Ok(())) = tx.send_to(frame, None) {
-                sent += 1;
-            }
+        for batch in &batches {
+            let sends = &sends[..batch.len()];
+            sent += port.send_batch(batch, sends).unwrap_or(0) as u64;
         }
     }
     println!("{sent}");

@@ -42,6 +42,9 @@ const FLOWS: u16 = 1024;
 const GEN_MAC: &str = "02:00:00:00:0a:02";
 const SINK_MAC: &str = "02:00:00:00:0a:03";
 
+/// The kernel's way, measured last.
+const KERNEL_WAY: &str = "(d) kernel nftables DNAT";
+
 /// The userspace ways: name, datapath, whether lb-rp (else the bridge)
 /// does the work, and its extra flags. The kernel's way comes last.
 const USERSPACE_WAYS: [(&str, DatapathKind, bool, &[&str]); 8] = [
@@ -97,6 +100,11 @@ enum Command {
         /// Rounds over the ways; the table gives each figure's median.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Only these ways (repeatable): a way's whole name picks it alone,
+        /// anything else every way whose name contains it, e.g.
+        /// `--only pnet --only kernel`; every way when absent.
+        #[arg(long)]
+        only: Vec<String>,
     },
     /// Send 64-byte UDP frames as fast as possible (run inside a namespace).
     Generate {
@@ -126,8 +134,13 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Run {
         seconds: 5,
         rounds: 3,
+        only: Vec::new(),
     }) {
-        Command::Run { seconds, rounds } => measure_all(seconds, rounds.max(1)),
+        Command::Run {
+            seconds,
+            rounds,
+            only,
+        } => measure_all(seconds, rounds.max(1), &only),
         Command::Generate {
             iface,
             dst_mac,
@@ -138,8 +151,9 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Every way, `rounds` times, each in a fresh lab; prints the medians.
-fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
+/// Every way (or those named in `only`), `rounds` times, each in a fresh
+/// lab; prints the medians.
+fn measure_all(seconds: u64, rounds: usize, only: &[String]) -> anyhow::Result<()> {
     ensure!(
         is_root(),
         "lb-throughput needs root (network namespaces, taps, nftables)"
@@ -152,13 +166,29 @@ fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
     let rp = rp.to_string_lossy().into_owned();
     sh("nft", &["--version"]).context("nftables (nft) is needed")?;
     sh("iperf3", &["--version"]).context("iperf3 is needed")?;
+    let names = USERSPACE_WAYS.map(|way| way.0);
+    let picks = |filter: &str, name: &str| {
+        let whole = names.contains(&filter) || filter == KERNEL_WAY;
+        if whole {
+            name == filter
+        } else {
+            name.contains(filter)
+        }
+    };
+    let chosen = |name: &str| only.is_empty() || only.iter().any(|o| picks(o, name));
+    let ways: Vec<Option<usize>> = (0..USERSPACE_WAYS.len())
+        .filter(|&way| chosen(USERSPACE_WAYS[way].0))
+        .map(Some)
+        .chain(chosen(KERNEL_WAY).then_some(None))
+        .collect();
+    ensure!(!ways.is_empty(), "no way's name contains any of {only:?}");
     let mut samples: Vec<(&'static str, Vec<Figures>)> = Vec::new();
     let rp = Some(rp.as_str());
     for round in 0..rounds {
-        for way in 0..=USERSPACE_WAYS.len() {
+        for (slot, way) in ways.iter().enumerate() {
             let mut lab = Lab::new()?;
-            let setup = match USERSPACE_WAYS.get(way) {
-                Some(&(name, datapath, with_rp, flags)) => {
+            let setup = match way.map(|way| USERSPACE_WAYS[way]) {
+                Some((name, datapath, with_rp, flags)) => {
                     userspace(&mut lab, name, datapath, rp.filter(|_| with_rp), flags)?
                 }
                 None => kernel(&mut lab)?,
@@ -168,7 +198,7 @@ fn measure_all(seconds: u64, rounds: usize) -> anyhow::Result<()> {
             if round == 0 {
                 samples.push((setup.name, Vec::new()));
             }
-            samples[way].1.push(figures);
+            samples[slot].1.push(figures);
         }
     }
     let results: Vec<(&'static str, Figures)> = samples

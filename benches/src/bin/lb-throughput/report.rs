@@ -1,17 +1,19 @@
-//! The results as a Markdown table, with ratios to way (a), the bare
-//! bridge, and to way (d), the kernel (last).
+//! The results as a Markdown table, with ratios to the first way, (a) the
+//! bare bridge, and to the last, (d) the kernel (other ways when `--only`
+//! leaves them out: the table says which).
 
 use crate::FLOWS;
 use crate::measure::Figures;
 
 /// Prints `results`, the bridge first and the kernel last.
 pub(crate) fn print_table(results: &[(&'static str, Figures)]) {
-    let (Some((_, bridge)), Some((_, kernel))) = (results.first(), results.last()) else {
+    let (Some((first, bridge)), Some((last, kernel))) = (results.first(), results.last()) else {
         return;
     };
     println!(
         "64-byte UDP over {FLOWS} flows, generator at full speed; TCP: iperf3; latency: 1000 pings"
     );
+    println!("vs (a): against {first}; vs (d): against {last}");
     println!(
         "| way | offered kpps | delivered kpps | vs (a) | vs (d) | CPU busy | worker CPU | TCP Gbit/s | TCP vs (d) | p50 ms | p50 vs (d) | p99 ms | worker CPU, pings |"
     );

@@ -178,7 +178,7 @@ pub(crate) fn kernel(lab: &mut Lab) -> anyhow::Result<Setup> {
     let file = lab.write_file("lb.nft", &rules)?;
     lab.exec(&mid, &["nft", "-f", &file.to_string_lossy()])?;
     Ok(Setup {
-        name: "(d) kernel nftables DNAT",
+        name: crate::KERNEL_WAY,
         gen_ns,
         gen_if,
         next_hop: SINK_MAC.into(),
