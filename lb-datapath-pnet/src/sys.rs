@@ -1,7 +1,7 @@
-//! The one place this crate needs `unsafe`: socket options that neither
-//! pnet nor socket2 exposes, and `sendmmsg` over message headers that live
-//! on the stack (rustix's `MMsgHdr` borrows its buffers, so an array of
-//! them cannot be kept and refilled).
+//! System calls neither pnet nor socket2 offers: packet socket options, and
+//! `sendmmsg` over message headers that live on the stack (rustix's
+//! `MMsgHdr` borrows its buffers, so an array of them cannot be kept and
+//! refilled). With [`crate::ring`], the only `unsafe` in this crate.
 //!
 //! The packet socket options set here:
 //! - `PACKET_IGNORE_OUTGOING`: it does not receive the frames it sends
@@ -42,16 +42,26 @@ pub(crate) fn enable(socket: &impl AsRawFd, option: PacketOption) -> io::Result<
         PacketOption::QdiscBypass => libc::PACKET_QDISC_BYPASS,
         PacketOption::VnetHeader => libc::PACKET_VNET_HDR,
     };
-    let enable: libc::c_int = 1;
-    // SAFETY: the descriptor is open (borrowed from its owner), the option
-    // value points to a live c_int and the length passed is its size.
+    set_option(socket, name, &(1 as libc::c_int))
+}
+
+/// Sets the packet socket option `name` of `socket` to `value`, a plain C
+/// value (an int, a `tpacket_req`).
+pub(crate) fn set_option<T: Copy>(
+    socket: &impl AsRawFd,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: the descriptor is open (borrowed from its owner), the value
+    // points to a live T and the length passed is its size; the kernel
+    // only reads it.
     let result = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
             libc::SOL_PACKET,
             name,
-            (&raw const enable).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
+            std::ptr::from_ref(value).cast(),
+            size_of::<T>() as libc::socklen_t,
         )
     };
     if result == 0 {

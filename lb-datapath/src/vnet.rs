@@ -12,22 +12,31 @@ use lb_packet::{Offload, VIRTIO_NET_HDR_LEN};
 /// header asks for an offload lb does not take (the devices are told not
 /// to send them) is passed over: nobody could finish it.
 pub fn read_frame(fd: impl AsFd, vnet: bool, buffer: &mut [u8]) -> io::Result<(usize, Offload)> {
-    if !vnet {
-        return Ok((rustix::io::read(&fd, buffer)?, Offload::NONE));
-    }
     loop {
-        let mut header = [0u8; VIRTIO_NET_HDR_LEN];
-        let read = rustix::io::readv(
-            &fd,
-            &mut [IoSliceMut::new(&mut header), IoSliceMut::new(buffer)],
-        )?;
-        if let (Some(len), Ok(offload)) = (
-            read.checked_sub(VIRTIO_NET_HDR_LEN),
-            Offload::from_virtio_header(&header),
-        ) {
-            return Ok((len, offload));
+        if let Some(frame) = read_next(&fd, vnet, buffer)? {
+            return Ok(frame);
         }
     }
+}
+
+/// As [`read_frame`], for exactly one frame: `None` when it was one to
+/// pass over.
+pub fn read_next(
+    fd: impl AsFd,
+    vnet: bool,
+    buffer: &mut [u8],
+) -> io::Result<Option<(usize, Offload)>> {
+    if !vnet {
+        return Ok(Some((rustix::io::read(&fd, buffer)?, Offload::NONE)));
+    }
+    let mut header = [0u8; VIRTIO_NET_HDR_LEN];
+    let read = rustix::io::readv(
+        &fd,
+        &mut [IoSliceMut::new(&mut header), IoSliceMut::new(buffer)],
+    )?;
+    Ok(read
+        .checked_sub(VIRTIO_NET_HDR_LEN)
+        .zip(Offload::from_virtio_header(&header).ok()))
 }
 
 /// Writes `frame` to `fd`, behind the virtio-net header of its offload
