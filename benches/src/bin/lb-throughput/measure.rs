@@ -39,18 +39,6 @@ fn cpu_jiffies() -> (u64, u64) {
     (total - idle, total)
 }
 
-/// CPU jiffies a process (and its threads) used.
-fn process_jiffies(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<u64> = after_name
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
-    fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0)
-}
-
 /// UDP packets the sink's ingress rule counted so far.
 fn sink_counter(lab: &Lab, setup: &Setup) -> anyhow::Result<u64> {
     let listing = lab.exec(&setup.sink_ns, &["nft", "list", "table", "netdev", "sink"])?;
@@ -78,7 +66,7 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
     // Latency first, on an idle path: ping through the VIP.
     lab.exec(&setup.gen_ns, &["ping", "-c", "3", "-W", "2", VIP])
         .context("ping through the VIP")?;
-    let worker0 = setup.worker.as_ref().map(|w| process_jiffies(w.pid()));
+    let worker0 = setup.worker.as_ref().and_then(|w| w.cpu_time().ok());
     let started = Instant::now();
     let pings = lab.exec(
         &setup.gen_ns,
@@ -105,7 +93,7 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
     let self_exe = std::env::current_exe()?.to_string_lossy().into_owned();
     let before = sink_counter(lab, setup)?;
     let (busy0, total0) = cpu_jiffies();
-    let worker0 = setup.worker.as_ref().map(|w| process_jiffies(w.pid()));
+    let worker0 = setup.worker.as_ref().and_then(|w| w.cpu_time().ok());
     let started = Instant::now();
     let secs = seconds.to_string();
     let sent = lab.exec(
@@ -149,11 +137,10 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
 }
 
 /// The worker's CPU share (percent of one core) over `elapsed` seconds
-/// since it had used `start` jiffies.
-fn worker_cpu(setup: &Setup, start: Option<u64>, elapsed: f64) -> Option<f64> {
-    let (worker, start) = (setup.worker.as_ref()?, start?);
-    let ticks = 100.0; // USER_HZ
-    Some(100.0 * (process_jiffies(worker.pid()) - start) as f64 / ticks / elapsed)
+/// since it had used `start`.
+fn worker_cpu(setup: &Setup, start: Option<Duration>, elapsed: f64) -> Option<f64> {
+    let used = setup.worker.as_ref()?.cpu_time().ok()?.checked_sub(start?)?;
+    Some(100.0 * used.as_secs_f64() / elapsed)
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
