@@ -253,8 +253,12 @@ impl Datapath for PnetDatapath {
     }
 
     fn recv(&mut self, batch: &mut RxBatch, timeout: Option<Duration>) -> io::Result<usize> {
-        if !self.poller.wait(timeout.unwrap_or_default())? {
-            return Ok(0);
+        // Not waiting (busy polling): the rings tell what is there without
+        // a system call; a socket error waits for the next wait.
+        if let Some(timeout) = timeout {
+            if !self.poller.wait(timeout)? {
+                return Ok(0);
+            }
         }
         let (ports, offloads) = (&mut self.ports, self.offloads);
         let (down_now, read) = (Cell::new(0u64), Cell::new(0u64));
@@ -274,7 +278,7 @@ impl Datapath for PnetDatapath {
             }
         })?;
         let mut down_now = down_now.get();
-        if received == 0 {
+        if received == 0 && timeout.is_some() {
             // Woken with nothing to read: a socket error (read from the
             // ring, frames never raise one), which would wake every wait
             // until taken.
