@@ -139,7 +139,12 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
 /// The worker's CPU share (percent of one core) over `elapsed` seconds
 /// since it had used `start`.
 fn worker_cpu(setup: &Setup, start: Option<Duration>, elapsed: f64) -> Option<f64> {
-    let used = setup.worker.as_ref()?.cpu_time().ok()?.checked_sub(start?)?;
+    let used = setup
+        .worker
+        .as_ref()?
+        .cpu_time()
+        .ok()?
+        .checked_sub(start?)?;
     Some(100.0 * used.as_secs_f64() / elapsed)
 }
 
