@@ -18,8 +18,8 @@ pub enum ParseError {
     /// Fewer bytes than the IPv4 header or its total length claim.
     #[error("truncated IPv4 packet")]
     TruncatedIpv4,
-    /// Ethertype IPv4 but the version field is not 4.
-    #[error("IPv4 version field is not 4")]
+    /// Ethertype IPv4 but the version field is not 4, or IPv6 and not 6.
+    #[error("IP version field does not match the ethertype")]
     BadIpVersion,
     /// IHL below 5 words.
     #[error("IPv4 header length below 20 bytes")]
@@ -30,6 +30,16 @@ pub enum ParseError {
     /// The IPv4 header checksum does not verify.
     #[error("IPv4 header checksum mismatch")]
     BadIpChecksum,
+    /// Fewer bytes than the fixed IPv6 header or its payload length claim.
+    #[error("truncated IPv6 packet")]
+    TruncatedIpv6,
+    /// An IPv6 extension header past the payload, hop-by-hop options
+    /// other than first, or a chain longer than eight headers.
+    #[error("malformed IPv6 extension header chain")]
+    BadIpv6Extension,
+    /// UDP over IPv6 without a checksum (0), which IPv6 forbids.
+    #[error("UDP over IPv6 without a checksum")]
+    ZeroUdpChecksum,
     /// A TCP header cut short, or a data offset below 5 or past the packet.
     #[error("truncated or malformed TCP header")]
     BadTcpHeader,

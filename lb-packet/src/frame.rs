@@ -9,11 +9,12 @@ use crate::error::ParseError;
 use crate::flow::{FlowKey, Protocol};
 use crate::icmp::Icmp;
 use crate::ipv4::Ipv4View;
-use crate::layout::{Ipv4Layout, Layout, Network, QuotedPorts, Transport, array_at, be16};
+use crate::ipv6::Ipv6View;
+use crate::layout::{IpLayout, Layout, Network, QuotedPorts, Transport, array_at, be16};
 use crate::offload::{ChecksumOffload, GsoKind, Offload, PackedOffload, WireSize};
 use crate::segment;
 use crate::tcp_flags::TcpFlags;
-use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, tcp, udp, vlan};
+use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, ipv6, tcp, udp, vlan};
 
 /// What an Ethernet frame carries (behind its 802.1Q tag, if any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,8 @@ pub enum EtherType {
     Arp,
     /// IPv4 (validated down to the transport header).
     Ipv4,
-    /// IPv6 (recognised only, so engines can pass it through).
+    /// IPv6 (validated down to the transport header, past extension
+    /// headers).
     Ipv6,
     /// Anything else, with its ethertype.
     Other(u16),
@@ -202,7 +204,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         }
     }
 
-    pub(crate) fn ipv4_layout(&self) -> Option<Ipv4Layout> {
+    pub(crate) fn ipv4_layout(&self) -> Option<IpLayout> {
         self.layout.ipv4_layout()
     }
 
@@ -210,6 +212,13 @@ impl<T: AsRef<[u8]>> Frame<T> {
     pub fn ipv4(&self) -> Option<Ipv4View<'_>> {
         let ip = self.ipv4_layout()?;
         Some(Ipv4View::new(&self.as_bytes()[self.layout.l3()..ip.l4]))
+    }
+
+    /// The fixed IPv6 header, if this is IPv6.
+    pub fn ipv6(&self) -> Option<Ipv6View<'_>> {
+        self.layout.ipv6_layout()?;
+        let l3 = self.layout.l3();
+        Some(Ipv6View::new(&self.as_bytes()[l3..l3 + ipv6::HEADER_LEN]))
     }
 
     fn addr_at(&self, at: usize) -> Ipv4Addr {
@@ -349,11 +358,28 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// None when it cannot be checked: not TCP, UDP or ICMP; a fragment
     /// (the checksum covers bytes other frames hold); UDP without one; or a
     /// partial checksum, which a device completes.
+    ///
+    /// Over IPv6 the pseudo-header covers ICMPv6 too, and an IPv6 fragment
+    /// has no transport header to check.
     pub fn l4_checksum_valid(&self) -> Option<bool> {
-        let ip = self.ipv4_layout()?;
         if self.is_checksum_partial() {
             return None;
         }
+        if let Some(ip) = self.layout.ipv6_layout() {
+            let segment = &self.as_bytes()[ip.l4..ip.end];
+            let protocol = match ip.transport {
+                Transport::Tcp => ip_proto::TCP,
+                Transport::Udp => ip_proto::UDP,
+                Transport::IcmpEcho | Transport::IcmpError(_) | Transport::IcmpOther => {
+                    ip_proto::ICMPV6
+                }
+                Transport::Opaque => return None,
+            };
+            let total =
+                self.ipv6_pseudo_header_sum(protocol, segment.len()) + checksum::sum(segment);
+            return Some(checksum::fold(total) == 0xffff);
+        }
+        let ip = self.ipv4_layout()?;
         let bytes = self.as_bytes();
         if self.ipv4().is_some_and(|header| header.is_fragment()) {
             return None;
@@ -369,6 +395,15 @@ impl<T: AsRef<[u8]>> Frame<T> {
             Transport::Opaque => return None,
         };
         Some(checksum::fold(total) == 0xffff)
+    }
+
+    /// Unfolded sum of the IPv6 pseudo-header (RFC 8200 8.1) for an
+    /// upper-layer packet of `len` bytes. Call on IPv6 frames only.
+    fn ipv6_pseudo_header_sum(&self, protocol: u8, len: usize) -> u32 {
+        let l3 = self.layout.l3();
+        // Source and destination addresses, adjacent.
+        let addrs = &self.as_bytes()[l3 + ipv6::SRC..l3 + ipv6::DST + 16];
+        checksum::pseudo_header(addrs, protocol, len as u32)
     }
 
     /// Unfolded sum of the TCP/UDP pseudo-header. Call on IPv4 frames only.

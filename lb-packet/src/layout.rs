@@ -5,6 +5,8 @@
 //! buffer's length never changes after parsing, hence no access can go out
 //! of bounds whatever bytes are later written.
 
+mod ipv6;
+
 use crate::checksum;
 use crate::error::ParseError;
 use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, tcp, udp, vlan};
@@ -13,11 +15,13 @@ use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, tcp, udp, vlan
 ///
 /// Packed by hand because the compiler assembles a struct of small fields
 /// through the stack, and the store-forwarding stall that follows cost a
-/// third of the whole parse. Bits: 0..16 `l4` (IPv4: start of the
-/// transport header, `l3 + IHL * 4`), 16..32 the IPv4 total length (the
-/// packet ends at `l3 + total_len`), 32..40 the quote offset (ICMP errors:
-/// quoted transport header minus `l4`, at most 68), 40..48 `l3` (14, or 18
-/// behind an 802.1Q tag), 48..56 [`Network`], 56..64 a [`transport_code`].
+/// third of the whole parse. Bits: 0..16 `l4` (the start of the
+/// transport header: IPv4 `l3 + IHL * 4`, IPv6 past its extension
+/// headers), 16..32 the IPv4 total length (the packet ends at `l3 +
+/// total_len`) or the IPv6 payload length (it ends at `l3 + 40 +
+/// payload_len`), 32..40 the quote offset (ICMP errors: quoted transport
+/// header minus `l4`, at most 68), 40..48 `l3` (14, or 18 behind an
+/// 802.1Q tag), 48..56 [`Network`], 56..64 a [`transport_code`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout(u64);
 
@@ -32,15 +36,14 @@ pub(crate) enum Network {
     /// `l3 + 28 <= len`, IPv4 over Ethernet.
     Arp,
     Ipv4,
-    /// Recognised, not validated: engines only pass it through.
     Ipv6,
     /// Any other ethertype (read it from the frame).
     Other,
 }
 
-/// What follows the IPv4 header, as stored in a [`Layout`]: one of these
+/// What follows the IP header, as stored in a [`Layout`]: one of these
 /// codes, or `ICMP_ERROR_QUOTED + QuotedPorts` for an ICMP error whose
-/// quoted IPv4 header is whole.
+/// quoted IP header is whole (ICMP for IPv4, ICMPv6 for IPv6).
 mod transport_code {
     pub(super) const OPAQUE: u8 = 0;
     pub(super) const TCP: u8 = 1;
@@ -51,20 +54,22 @@ mod transport_code {
     pub(super) const ICMP_ERROR_QUOTED: u8 = 6;
 }
 
-/// An IPv4 packet's offsets, decoded from a [`Layout`].
+/// An IP packet's offsets, decoded from a [`Layout`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Ipv4Layout {
-    /// Start of the transport header: `l3 + IHL * 4`.
+pub(crate) struct IpLayout {
+    /// Start of the transport header: IPv4 `l3 + IHL * 4`; IPv6 past the
+    /// extension headers.
     pub(crate) l4: usize,
-    /// End of the IPv4 packet: `l3 + total length` (Ethernet padding follows).
+    /// End of the packet, as its IP header gives it (Ethernet padding
+    /// follows).
     pub(crate) end: usize,
     pub(crate) transport: Transport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
-    /// No transport header to read: a non-first fragment, or a protocol
-    /// other than TCP, UDP and ICMP.
+    /// No transport header to read: a non-first fragment (IPv6: any
+    /// fragment), or a protocol other than TCP, UDP and ICMP (ICMPv6).
     Opaque,
     /// `l4 + data offset <= end`.
     Tcp,
@@ -79,10 +84,10 @@ pub(crate) enum Transport {
     IcmpOther,
 }
 
-/// The IPv4 header (and start of transport header) quoted by an ICMP error.
+/// The IP header (and start of transport header) quoted by an ICMP error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Quote {
-    /// Start of the quoted IPv4 header; its IHL bytes are within the packet.
+    /// Start of the quoted IP header, whole within the packet.
     pub(crate) l3: usize,
     /// Start of the quoted transport header.
     pub(crate) l4: usize,
@@ -113,13 +118,20 @@ impl Layout {
         Layout(((l3 as u64) << L3_SHIFT) | (network << NETWORK_SHIFT))
     }
 
+    /// `length`: IPv4's total length, IPv6's payload length.
     #[inline(always)]
-    fn ipv4(l3: usize, l4: u16, total_len: u16, transport: u8, quote_offset: u8) -> Self {
-        let network = Layout::non_ip(l3, Network::Ipv4).0;
+    fn ip(
+        network: Network,
+        l3: usize,
+        l4: u16,
+        length: u16,
+        (transport, quote_offset): TransportParts,
+    ) -> Self {
+        let network = Layout::non_ip(l3, network).0;
         Layout(
             network
                 | u64::from(l4)
-                | (u64::from(total_len) << TOTAL_LEN_SHIFT)
+                | (u64::from(length) << TOTAL_LEN_SHIFT)
                 | (u64::from(quote_offset) << QUOTE_OFFSET_SHIFT)
                 | (u64::from(transport) << TRANSPORT_SHIFT),
         )
@@ -153,12 +165,28 @@ impl Layout {
 
     /// The IPv4 offsets, if this is IPv4.
     #[inline]
-    pub(crate) fn ipv4_layout(&self) -> Option<Ipv4Layout> {
+    pub(crate) fn ipv4_layout(&self) -> Option<IpLayout> {
         if self.network() != Network::Ipv4 {
             return None;
         }
-        let l4 = usize::from(self.half(0));
         let total_len = usize::from(self.half(TOTAL_LEN_SHIFT));
+        Some(self.ip_layout(self.l3() + total_len))
+    }
+
+    /// The IPv6 offsets, if this is IPv6.
+    #[inline]
+    pub(crate) fn ipv6_layout(&self) -> Option<IpLayout> {
+        if self.network() != Network::Ipv6 {
+            return None;
+        }
+        let payload_len = usize::from(self.half(TOTAL_LEN_SHIFT));
+        Some(self.ip_layout(self.l3() + crate::wire::ipv6::HEADER_LEN + payload_len))
+    }
+
+    /// The offsets of an IP packet (of either family) that ends at `end`.
+    #[inline(always)]
+    fn ip_layout(&self, end: usize) -> IpLayout {
+        let l4 = usize::from(self.half(0));
         let quote_offset = usize::from(self.byte(QUOTE_OFFSET_SHIFT));
         let quote = |ports| {
             Transport::IcmpError(Some(Quote {
@@ -179,11 +207,7 @@ impl Layout {
             9 => quote(QuotedPorts::IcmpEcho),
             _ => Transport::Opaque,
         };
-        Some(Ipv4Layout {
-            l4,
-            end: self.l3() + total_len,
-            transport,
-        })
+        IpLayout { l4, end, transport }
     }
 }
 
@@ -227,7 +251,7 @@ impl Layout {
                 Ok(Layout::non_ip(l3, Network::Arp))
             }
             ethertype::IPV4 => parse_ipv4(frame, l3),
-            ethertype::IPV6 => Ok(Layout::non_ip(l3, Network::Ipv6)),
+            ethertype::IPV6 => ipv6::parse_ipv6(frame, l3),
             _ => Ok(Layout::non_ip(l3, Network::Other)),
         }
     }
@@ -304,7 +328,13 @@ fn parse_ipv4(frame: &[u8], l3: usize) -> Result<Layout, ParseError> {
         TAGGED
     };
     let l4 = u16::from(header_words) * 4 + l2_len;
-    Ok(Layout::ipv4(l3, l4, total_len, transport, quote_offset))
+    Ok(Layout::ip(
+        Network::Ipv4,
+        l3,
+        l4,
+        total_len,
+        (transport, quote_offset),
+    ))
 }
 
 #[inline(always)]

@@ -2,8 +2,9 @@
 //! balancer makes to them.
 //!
 //! [`Frame::parse`] validates a frame once (Ethernet II with an optional
-//! 802.1Q tag, ARP, IPv4 with options, TCP, UDP, ICMP echo and ICMP errors
-//! with their quoted header; IPv6 and other ethertypes are recognised);
+//! 802.1Q tag, ARP, IPv4 with options, IPv6 with a bounded walk over its
+//! extension headers, TCP, UDP, ICMP and ICMPv6 echo and errors with their
+//! quoted header; other ethertypes are recognised);
 //! afterwards no accessor or setter panics, whatever the bytes. Rewrites
 //! (DNAT, SNAT, MACs, TTL, the header inside an ICMP error) happen in the
 //! caller's buffer and keep every checksum right by RFC 1624 incremental
@@ -15,8 +16,9 @@
 //!
 //! This crate performs no I/O, allocates nothing (bar
 //! [`FrameRepr::to_vec`]) and keeps no state: it does not reassemble
-//! fragments (a non-first fragment simply has no ports), parse IPv6 beyond
-//! its ethertype, or decide anything. Deciding is for `lb-algos`,
+//! fragments (a non-first fragment simply has no ports; an IPv6 fragment
+//! none at all), or decide anything. Rewrites and flow keys apply to
+//! IPv4; IPv6 frames are validated and read. Deciding is for `lb-algos`,
 //! `lb-session` and `lb-engine`.
 //!
 //! ```
@@ -53,6 +55,7 @@ mod flow_hash;
 mod frame;
 mod icmp;
 mod ipv4;
+mod ipv6;
 mod layout;
 mod mac;
 mod offload;
@@ -77,6 +80,7 @@ pub use flow_hash::{FlowHasher, HashKey};
 pub use frame::{EtherType, Frame, TcpSegment};
 pub use icmp::Icmp;
 pub use ipv4::Ipv4View;
+pub use ipv6::Ipv6View;
 pub use mac::{MacAddr, MacParseError};
 pub use offload::{
     ChecksumOffload, Gso, GsoKind, Offload, OffloadError, VIRTIO_NET_HDR_LEN, WireSize,

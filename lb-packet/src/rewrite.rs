@@ -9,7 +9,7 @@ use crate::MacAddr;
 use crate::checksum::{self, ChecksumDelta};
 use crate::error::RewriteError;
 use crate::frame::Frame;
-use crate::layout::{Ipv4Layout, QuotedPorts, Transport, be16};
+use crate::layout::{IpLayout, QuotedPorts, Transport, be16};
 use crate::wire::{ethernet, icmp, ip_proto, ipv4, tcp, udp};
 
 /// Which end of a flow a rewrite changes.
@@ -128,14 +128,14 @@ fn adjust_ip_checksum(bytes: &mut [u8], l3: usize, delta: ChecksumDelta) -> (u16
 /// (RFC 1624 section 3). TCP and UDP cannot hit it: their pseudo-header
 /// holds a non-zero protocol number.
 #[inline]
-pub(crate) fn settle_icmp_zero(bytes: &mut [u8], ip: Ipv4Layout) {
+pub(crate) fn settle_icmp_zero(bytes: &mut [u8], ip: IpLayout) {
     let message = &bytes[ip.l4..ip.end];
     if be16(message, icmp::CHECKSUM) == 0 && message.iter().all(|&byte| byte == 0) {
         write16(bytes, ip.l4 + icmp::CHECKSUM, 0xffff);
     }
 }
 
-impl Ipv4Layout {
+impl IpLayout {
     /// The transport checksum in this frame, if its header is here.
     #[inline]
     fn l4_checksum(&self) -> Option<L4Checksum> {

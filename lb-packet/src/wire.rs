@@ -79,11 +79,43 @@ pub(crate) mod ipv4 {
 
 /// The fixed IPv6 header (RFC 8200).
 pub(crate) mod ipv6 {
+    /// Version (4 bits), traffic class (8), flow label (20).
+    pub(crate) const VERSION_CLASS_FLOW: usize = 0;
     pub(crate) const PAYLOAD_LEN: usize = 4;
     pub(crate) const NEXT_HEADER: usize = 6;
+    pub(crate) const HOP_LIMIT: usize = 7;
+    pub(crate) const SRC: usize = 8;
+    pub(crate) const DST: usize = 24;
     pub(crate) const HEADER_LEN: usize = 40;
 
     pub(crate) const VERSION: u8 = 6;
+}
+
+/// IPv6 extension headers (RFC 8200 section 4), by next-header value, and
+/// the fields of the fragment header.
+pub(crate) mod ipv6_ext {
+    pub(crate) const HOP_BY_HOP: u8 = 0;
+    pub(crate) const ROUTING: u8 = 43;
+    pub(crate) const FRAGMENT: u8 = 44;
+    pub(crate) const ESP: u8 = 50;
+    pub(crate) const AUTHENTICATION: u8 = 51;
+    pub(crate) const NO_NEXT_HEADER: u8 = 59;
+    pub(crate) const DESTINATION_OPTIONS: u8 = 60;
+
+    /// Every extension header starts with the next header's value.
+    pub(crate) const NEXT_HEADER: usize = 0;
+    /// Options headers and routing: length in 8-byte units, not counting
+    /// the first 8; authentication: in 4-byte units, not counting the
+    /// first 8.
+    pub(crate) const LENGTH: usize = 1;
+    /// Fragment header: offset in 8-byte units (high 13 bits), M flag (low
+    /// bit).
+    pub(crate) const FRAGMENT_OFFSET_FLAGS: usize = 2;
+    pub(crate) const FRAGMENT_HEADER_LEN: usize = 8;
+    pub(crate) const FRAGMENT_OFFSET: u16 = 0xfff8;
+    pub(crate) const MORE_FRAGMENTS: u16 = 0x0001;
+    /// The shortest extension header.
+    pub(crate) const MIN_LEN: usize = 8;
 }
 
 /// IPv4 protocol numbers (IPv6 next-header values too).
@@ -91,6 +123,7 @@ pub(crate) mod ip_proto {
     pub(crate) const ICMP: u8 = 1;
     pub(crate) const TCP: u8 = 6;
     pub(crate) const UDP: u8 = 17;
+    pub(crate) const ICMPV6: u8 = 58;
 }
 
 /// TCP (RFC 9293).
@@ -144,4 +177,15 @@ pub(crate) mod icmp {
     pub(crate) const PARAMETER_PROBLEM: u8 = 12;
     /// Destination unreachable code: fragmentation needed and DF set.
     pub(crate) const FRAGMENTATION_NEEDED: u8 = 4;
+}
+
+/// ICMPv6 (RFC 4443): the header is ICMP's (type, code, checksum, then
+/// identifier and sequence for echo); the types differ.
+pub(crate) mod icmpv6 {
+    pub(crate) const DEST_UNREACHABLE: u8 = 1;
+    pub(crate) const PACKET_TOO_BIG: u8 = 2;
+    pub(crate) const TIME_EXCEEDED: u8 = 3;
+    pub(crate) const PARAMETER_PROBLEM: u8 = 4;
+    pub(crate) const ECHO_REQUEST: u8 = 128;
+    pub(crate) const ECHO_REPLY: u8 = 129;
 }

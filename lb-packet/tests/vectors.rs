@@ -253,12 +253,14 @@ fn ttl_decrement_and_expiry() {
 }
 
 #[test]
-fn ipv6_and_unknown_ethertypes_are_recognised() {
+fn ipv6_is_validated_and_unknown_ethertypes_recognised() {
+    // An IPv4 packet behind the IPv6 ethertype: its version field says 4.
     let mut ipv6 = TCP_SYN.to_vec();
     ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
-    let frame = Frame::parse(&ipv6[..]).unwrap();
-    assert_eq!(frame.ethertype(), EtherType::Ipv6);
-    assert_eq!(frame.flow_key(), None);
+    assert_eq!(
+        Frame::parse(&ipv6[..]).err(),
+        Some(ParseError::BadIpVersion)
+    );
     let mut other = TCP_SYN.to_vec();
     other[12..14].copy_from_slice(&[0x88, 0xcc]);
     let mut frame = Frame::parse(&mut other[..]).unwrap();
