@@ -360,7 +360,9 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// partial checksum, which a device completes.
     ///
     /// Over IPv6 the pseudo-header covers ICMPv6 too, and an IPv6 fragment
-    /// has no transport header to check.
+    /// has no transport header to check. A packet still on its way along a
+    /// routing header is summed with its final destination, which is not
+    /// the one in its header: the check fails for it.
     pub fn l4_checksum_valid(&self) -> Option<bool> {
         if self.is_checksum_partial() {
             return None;
