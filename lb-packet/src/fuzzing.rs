@@ -63,6 +63,10 @@ fn read_everything<T: AsRef<[u8]>>(frame: &Frame<T>) {
             ip.fragment_offset(),
         );
     }
+    if let Some(ip) = frame.ipv6() {
+        let _ = (ip.src(), ip.dst(), ip.next_header(), ip.hop_limit());
+        let _ = (ip.payload_len(), ip.traffic_class(), ip.flow_label());
+    }
     let _ = (
         frame.flow_key(),
         frame.tcp_flags(),
