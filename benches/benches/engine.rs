@@ -152,7 +152,7 @@ fn stages(c: &mut Criterion) {
     .unwrap();
     for key in &keys {
         let reverse = FlowKey {
-            src: Ipv4Addr::new(192, 168, 1, 2),
+            src: Ipv4Addr::new(192, 168, 1, 2).into(),
             src_port: 8080,
             ..key.reversed()
         };

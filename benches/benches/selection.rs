@@ -20,8 +20,8 @@ fn backends() -> Vec<Backend> {
 fn flows() -> Vec<FlowKey> {
     (0..1024u32)
         .map(|i| FlowKey {
-            src: Ipv4Addr::from(0x0a00_0000 + i * 7919),
-            dst: Ipv4Addr::new(10, 255, 0, 1),
+            src: (Ipv4Addr::from(0x0a00_0000 + i * 7919)).into(),
+            dst: Ipv4Addr::new(10, 255, 0, 1).into(),
             src_port: 1024 + (i as u16).wrapping_mul(31),
             dst_port: 80,
             proto: Protocol::Tcp,

@@ -18,8 +18,8 @@ const HOT: u32 = 4096;
 
 fn flow(n: u32) -> FlowKey {
     FlowKey {
-        src: Ipv4Addr::from(0x0a00_0000 + n),
-        dst: Ipv4Addr::new(10, 255, 0, 1),
+        src: (Ipv4Addr::from(0x0a00_0000 + n)).into(),
+        dst: Ipv4Addr::new(10, 255, 0, 1).into(),
         src_port: 1024 + (n % 60_000) as u16,
         dst_port: 80,
         proto: Protocol::Udp,
@@ -28,7 +28,7 @@ fn flow(n: u32) -> FlowKey {
 
 fn reply(forward: FlowKey) -> FlowKey {
     FlowKey {
-        src: Ipv4Addr::new(192, 168, 1, 2),
+        src: Ipv4Addr::new(192, 168, 1, 2).into(),
         ..forward.reversed()
     }
 }

@@ -1,6 +1,6 @@
 //! Command-line pieces the binaries share.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::exit;
 use std::str::FromStr;
@@ -103,7 +103,7 @@ pub struct InterfaceSpec {
     /// Interface name.
     pub name: String,
     /// Its address, if given.
-    pub ip: Option<Ipv4Addr>,
+    pub ip: Option<IpAddr>,
 }
 
 impl FromStr for InterfaceSpec {
@@ -175,7 +175,10 @@ mod tests {
             }
         );
         let with_ip: InterfaceSpec = "tap1=10.0.0.254".parse().unwrap();
-        assert_eq!(with_ip.ip, Some(Ipv4Addr::new(10, 0, 0, 254)));
+        assert_eq!(
+            with_ip.ip,
+            Some(std::net::Ipv4Addr::new(10, 0, 0, 254).into())
+        );
         assert!(
             "tap1=10.0.0.300"
                 .parse::<InterfaceSpec>()

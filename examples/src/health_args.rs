@@ -1,10 +1,10 @@
 //! The health-check flags of `lb-dsr` and `lb-proxy`: the same settings
 //! `lb-rp` reads from `[health]` and `[service.health]`.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::str::FromStr;
 
-use lb_engine::{HealthCheck, HealthSettings, Ipv4Cidr, ProbeKind};
+use lb_engine::{HealthCheck, HealthSettings, IpCidr, ProbeKind};
 
 /// `--health KIND[:PORT[/PATH]]`: what active probes do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,10 +63,10 @@ pub struct HealthArgs {
     /// Where probes come from: an address this load balancer owns on the
     /// backend side (it answers ARP for it). Needed with --health.
     #[arg(long, value_name = "IP/PREFIX")]
-    pub health_source: Option<Ipv4Cidr>,
+    pub health_source: Option<IpCidr>,
     /// Next hop to backends outside the probe source's network.
     #[arg(long, value_name = "IP")]
-    pub health_gateway: Option<Ipv4Addr>,
+    pub health_gateway: Option<IpAddr>,
     /// Time between probes of a backend.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub health_interval_ms: u64,

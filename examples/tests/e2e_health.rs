@@ -96,7 +96,7 @@ fn reverse_proxy(
     let config = ReverseProxyConfig {
         health: HealthSettings {
             source: Some("10.0.0.253/24".parse().map_err(anyhow::Error::msg)?),
-            gateway: Some(Ipv4Addr::new(10, 0, 0, 1)),
+            gateway: Some(Ipv4Addr::new(10, 0, 0, 1).into()),
             ..HealthSettings::default()
         },
         ..ReverseProxyConfig::with_services([service])

@@ -24,8 +24,8 @@ fn backend(last: u8, weight: u32) -> Backend {
 
 fn flow(n: u32) -> FlowKey {
     FlowKey {
-        src: Ipv4Addr::from(0x0a00_0000 + n),
-        dst: Ipv4Addr::new(10, 0, 0, 1),
+        src: Ipv4Addr::from(0x0a00_0000 + n).into(),
+        dst: Ipv4Addr::new(10, 0, 0, 1).into(),
         src_port: 1024 + (n % 50_000) as u16,
         dst_port: 80,
         proto: Protocol::Tcp,

@@ -1,7 +1,7 @@
 //! Backends as selectors see them: a stable identity and a weight.
 
 use core::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use lb_packet::MacAddr;
 
@@ -38,6 +38,23 @@ impl From<Ipv4Addr> for BackendId {
     }
 }
 
+impl From<Ipv6Addr> for BackendId {
+    fn from(addr: Ipv6Addr) -> Self {
+        BackendId::from_bytes(&addr.octets())
+    }
+}
+
+impl From<IpAddr> for BackendId {
+    /// The address's own octets: 4 for IPv4 (as from an [`Ipv4Addr`]),
+    /// 16 for IPv6.
+    fn from(addr: IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(v4) => v4.into(),
+            IpAddr::V6(v6) => v6.into(),
+        }
+    }
+}
+
 impl From<SocketAddrV4> for BackendId {
     /// Address then port, network byte order.
     fn from(addr: SocketAddrV4) -> Self {
@@ -45,6 +62,27 @@ impl From<SocketAddrV4> for BackendId {
         bytes[..4].copy_from_slice(&addr.ip().octets());
         bytes[4..].copy_from_slice(&addr.port().to_be_bytes());
         BackendId::from_bytes(&bytes)
+    }
+}
+
+impl From<SocketAddrV6> for BackendId {
+    /// Address then port, network byte order.
+    fn from(addr: SocketAddrV6) -> Self {
+        let mut bytes = [0u8; 18];
+        bytes[..16].copy_from_slice(&addr.ip().octets());
+        bytes[16..].copy_from_slice(&addr.port().to_be_bytes());
+        BackendId::from_bytes(&bytes)
+    }
+}
+
+impl From<SocketAddr> for BackendId {
+    /// As from a [`SocketAddrV4`] or a [`SocketAddrV6`]: an IPv4 backend
+    /// keeps its identity, and its Maglev slots, in a dual-stack set.
+    fn from(addr: SocketAddr) -> Self {
+        match addr {
+            SocketAddr::V4(v4) => v4.into(),
+            SocketAddr::V6(v6) => v6.into(),
+        }
     }
 }
 

@@ -27,8 +27,8 @@
 //! ];
 //! let selector = Policy::Maglev.build(&backends, &SelectorConfig::default())?;
 //! let flow = FlowKey {
-//!     src: Ipv4Addr::new(10, 0, 0, 2),
-//!     dst: Ipv4Addr::new(10, 0, 0, 1),
+//!     src: Ipv4Addr::new(10, 0, 0, 2).into(),
+//!     dst: Ipv4Addr::new(10, 0, 0, 1).into(),
 //!     src_port: 40000,
 //!     dst_port: 80,
 //!     proto: Protocol::Tcp,

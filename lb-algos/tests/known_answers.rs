@@ -10,8 +10,8 @@ use lb_packet::{FlowKey, Protocol};
 
 fn flow(n: u32) -> FlowKey {
     FlowKey {
-        src: Ipv4Addr::from(0x0a00_0000 | n),
-        dst: Ipv4Addr::new(10, 255, 0, 1),
+        src: Ipv4Addr::from(0x0a00_0000 | n).into(),
+        dst: Ipv4Addr::new(10, 255, 0, 1).into(),
         src_port: (n % 50_000) as u16 + 1024,
         dst_port: 80,
         proto: Protocol::Tcp,

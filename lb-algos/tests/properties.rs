@@ -81,7 +81,7 @@ proptest! {
         let selector = RoundRobin::new(&backends).unwrap();
         let period: u32 = weights.iter().sum();
         prop_assume!(period > 0);
-        let flow = FlowKey { src: Ipv4Addr::LOCALHOST, dst: Ipv4Addr::LOCALHOST, src_port: 1, dst_port: 2, proto: Protocol::Tcp };
+        let flow = FlowKey { src: Ipv4Addr::LOCALHOST.into(), dst: Ipv4Addr::LOCALHOST.into(), src_port: 1, dst_port: 2, proto: Protocol::Tcp };
         for _ in 0..start {
             selector.pick(&flow);
         }
@@ -130,8 +130,8 @@ fn random_follows_weights_and_replays_from_its_seed() {
     let a = Policy::Random.build(&backends, &config).unwrap();
     let b = Policy::Random.build(&backends, &config).unwrap();
     let flow = FlowKey {
-        src: Ipv4Addr::LOCALHOST,
-        dst: Ipv4Addr::LOCALHOST,
+        src: Ipv4Addr::LOCALHOST.into(),
+        dst: Ipv4Addr::LOCALHOST.into(),
         src_port: 1,
         dst_port: 2,
         proto: Protocol::Udp,

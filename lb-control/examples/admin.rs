@@ -16,10 +16,13 @@ use std::time::Duration;
 use lb_control::api::{BackendAdded, ServiceStats, WeightSet};
 use lb_engine::{ReverseProxy, ReverseProxyConfig, ServiceConfig};
 
+use std::net::Ipv4Addr;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = ReverseProxyConfig::with_services([ServiceConfig::tcp([10, 0, 0, 1].into(), 80)
-        .backend([192, 168, 1, 2].into(), 1)
-        .backend([192, 168, 1, 3].into(), 1)]);
+    let config =
+        ReverseProxyConfig::with_services([ServiceConfig::tcp(Ipv4Addr::new(10, 0, 0, 1), 80)
+            .backend(Ipv4Addr::new(192, 168, 1, 2), 1)
+            .backend(Ipv4Addr::new(192, 168, 1, 3), 1)]);
     let mut engine = ReverseProxy::new(vec![None], &config)?;
     let (commands, addr) = lb_control::start::<ReverseProxy>("127.0.0.1:0".parse()?)?;
     let stop = Arc::new(AtomicBool::new(false));

@@ -3,7 +3,7 @@
 //! snapshots: [`Stats`] for `/stats`, a list of [`ServiceStats`] for
 //! `/services`, of [`SessionView`] for `/sessions`.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +74,7 @@ pub struct HealthForced {
 #[serde(deny_unknown_fields)]
 pub struct VipBody {
     /// The VIP.
-    pub vip: Ipv4Addr,
+    pub vip: IpAddr,
 }
 
 /// `POST /services` answered: the keys the new service answers on.
@@ -124,7 +124,7 @@ pub struct Removed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VipAdded {
     /// The VIP.
-    pub added: Ipv4Addr,
+    pub added: IpAddr,
 }
 
 /// `POST /stats/reset` answered.

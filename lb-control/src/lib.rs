@@ -44,11 +44,12 @@
 //! This crate serves HTTP and renders counters; it moves no frames.
 //!
 //! ```
+//! use std::net::Ipv4Addr;
 //! use std::time::Instant;
 //! use lb_engine::{ReverseProxy, ReverseProxyConfig, ServiceConfig};
 //!
 //! let config = ReverseProxyConfig::with_services([
-//!     ServiceConfig::tcp([10, 0, 0, 1].into(), 80).backend([192, 168, 1, 2].into(), 1),
+//!     ServiceConfig::tcp(Ipv4Addr::new(10, 0, 0, 1), 80).backend(Ipv4Addr::new(192, 168, 1, 2), 1),
 //! ]);
 //! let mut engine = ReverseProxy::new(vec![None], &config)?;
 //! let (commands, addr) = lb_control::start::<ReverseProxy>("127.0.0.1:0".parse()?)?;

@@ -3,7 +3,7 @@
 //! [`Observe`] and [`Control`] traits.
 
 use std::fmt::Display;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use lb_engine::{ConfigError, Control, Observe, Weighted};
@@ -179,7 +179,7 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
             )
         }
         ("DELETE", ["vips", vip]) => {
-            let vip: Ipv4Addr = parse_key("VIP", vip)?;
+            let vip: IpAddr = parse_key("VIP", vip)?;
             change(
                 200,
                 move |engine: &mut E| engine.remove_vip(vip),

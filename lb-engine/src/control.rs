@@ -2,7 +2,7 @@
 
 use core::fmt::Display;
 use core::str::FromStr;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::{ConfigError, HealthOverride};
 
@@ -102,13 +102,13 @@ pub trait Control {
     }
 
     /// Answers for another VIP, on engines whose VIPs are not services.
-    fn add_vip(&mut self, vip: Ipv4Addr) -> Result<(), ConfigError> {
+    fn add_vip(&mut self, vip: IpAddr) -> Result<(), ConfigError> {
         let _ = vip;
         Err(ConfigError::Unsupported(NO_VIPS))
     }
 
     /// Stops answering for a VIP and ends its sessions; how many.
-    fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<usize, ConfigError> {
+    fn remove_vip(&mut self, vip: IpAddr) -> Result<usize, ConfigError> {
         let _ = vip;
         Err(ConfigError::Unsupported(NO_VIPS))
     }

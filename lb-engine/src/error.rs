@@ -1,7 +1,7 @@
 //! Why a configuration, or a change to a running engine, was refused.
 
 use core::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use lb_algos::BuildError;
 use lb_packet::MacAddr;
@@ -36,10 +36,10 @@ pub enum ConfigError {
     },
     /// The engine answers for this VIP already.
     #[error("VIP {0} exists")]
-    DuplicateVip(Ipv4Addr),
+    DuplicateVip(IpAddr),
     /// The engine does not answer for this VIP.
     #[error("no VIP {0}")]
-    UnknownVip(Ipv4Addr),
+    UnknownVip(IpAddr),
     /// A TCP or UDP service, or one of its backends, on port 0.
     #[error("service {0} needs a port between 1 and 65535")]
     ZeroPort(ServiceKey),
@@ -52,25 +52,30 @@ pub enum ConfigError {
         /// What it was given as (`VIP`, `backend`).
         what: &'static str,
         /// The address.
-        addr: Ipv4Addr,
+        addr: IpAddr,
         /// Why it cannot be one.
         why: &'static str,
     },
-    /// A prefix length above 32.
-    #[error("prefix length {0} is above 32")]
-    PrefixTooLong(u8),
+    /// A prefix length above the address's bits (32 or 128).
+    #[error("prefix length {prefix_len} is above {max}")]
+    PrefixTooLong {
+        /// The prefix length given.
+        prefix_len: u8,
+        /// The most the address's family takes.
+        max: u8,
+    },
     /// The proxy was given no destination.
     #[error("give at least one destination address")]
     NoDestinations,
     /// The gateway is not another address of the proxy's own network.
     #[error("gateway {0} is not another address of the proxy's network")]
-    GatewayOffLink(Ipv4Addr),
+    GatewayOffLink(IpAddr),
     /// A destination that is the proxy itself.
     #[error("destination {0} is the proxy itself")]
-    DestinationIsProxy(Ipv4Addr),
+    DestinationIsProxy(IpAddr),
     /// A destination off-link, with no gateway to reach it.
     #[error("destination {0} is off-link and there is no gateway")]
-    NoRoute(Ipv4Addr),
+    NoRoute(IpAddr),
     /// Not 32 hex digits.
     #[error("invalid hash key: expected 32 hex digits")]
     BadHashKey(String),

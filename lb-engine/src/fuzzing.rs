@@ -27,8 +27,8 @@ pub fn fuzz_reverse_proxy() -> ReverseProxy {
     // A small prime table builds in microseconds, not milliseconds.
     config.selection.maglev_table_size = Some(251);
     let frontends = vec![
-        Some(Ipv4Addr::new(10, 0, 0, 254)),
-        Some(Ipv4Addr::new(10, 1, 0, 254)),
+        Some(Ipv4Addr::new(10, 0, 0, 254).into()),
+        Some(Ipv4Addr::new(10, 1, 0, 254).into()),
     ];
     ReverseProxy::new(frontends, &config).unwrap_or_else(|e| panic!("fuzz config: {e}"))
 }
@@ -36,12 +36,12 @@ pub fn fuzz_reverse_proxy() -> ReverseProxy {
 fn toml_services() -> ReverseProxyConfig {
     use crate::{BackendConfig, ServiceConfig, ServiceProtocol};
     let backend = |last, port| BackendConfig {
-        ip: Ipv4Addr::new(192, 168, 1, last),
+        ip: Ipv4Addr::new(192, 168, 1, last).into(),
         port: Some(port),
         weight: 1,
     };
     let service = |port, proto, backends| ServiceConfig {
-        vip: Ipv4Addr::new(10, 0, 0, 1),
+        vip: Ipv4Addr::new(10, 0, 0, 1).into(),
         port,
         proto,
         policy: lb_algos::Policy::Maglev,
@@ -81,7 +81,7 @@ fn fuzz_health(source: &str) -> HealthSettings {
 /// The DSR engine the fuzzer drives: VIP 10.0.0.1 at 02:00:00:00:00:aa.
 pub fn fuzz_direct_return() -> DirectReturn {
     let config = DirectReturnConfig {
-        vips: vec![Ipv4Addr::new(10, 0, 0, 1)],
+        vips: vec![Ipv4Addr::new(10, 0, 0, 1).into()],
         mac: MacAddr([2, 0, 0, 0, 0, 0xaa]),
         backend_port_mac: Some(MacAddr([2, 0, 0, 0, 0, 0xab])),
         backends: (1..4)
@@ -112,12 +112,15 @@ pub fn fuzz_direct_return() -> DirectReturn {
 /// 10.0.0.9), sending to 10.0.0.2 and 10.0.0.3, gateway 10.0.0.254.
 pub fn fuzz_nat_proxy() -> NatProxy {
     let config = NatProxyConfig {
-        ip: Ipv4Addr::new(10, 0, 0, 1),
-        vips: vec![Ipv4Addr::new(10, 0, 0, 9)],
+        ip: Ipv4Addr::new(10, 0, 0, 1).into(),
+        vips: vec![Ipv4Addr::new(10, 0, 0, 9).into()],
         prefix_len: 24,
         mac: MacAddr([2, 0, 0, 0, 0, 0xaa]),
-        gateway: Some(Ipv4Addr::new(10, 0, 0, 254)),
-        dst_addrs: vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)],
+        gateway: Some(Ipv4Addr::new(10, 0, 0, 254).into()),
+        dst_addrs: vec![
+            Ipv4Addr::new(10, 0, 0, 2).into(),
+            Ipv4Addr::new(10, 0, 0, 3).into(),
+        ],
         policy: lb_algos::Policy::Random,
         snat_ports: "40000-40063".parse().unwrap_or_default(),
         denied_ports: vec![22],

@@ -86,7 +86,7 @@ mod verdict;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
 
-pub use cidr::Ipv4Cidr;
+pub use cidr::IpCidr;
 pub use control::{Control, Weighted};
 pub use core::arp_resolver::ArpSettings;
 pub use direct_return::{

@@ -1,6 +1,6 @@
 //! Listing live sessions for people and scripts.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use lb_session::{SessionInfo, SessionState};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ pub struct SessionFilter {
     /// Only this backend (as stats name it).
     pub backend: Option<String>,
     /// Only flows from this client address.
-    pub client: Option<Ipv4Addr>,
+    pub client: Option<IpAddr>,
 }
 
 impl SessionFilter {

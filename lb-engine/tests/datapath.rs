@@ -18,12 +18,12 @@ const DEST_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xd1]);
 
 fn proxy() -> NatProxy {
     NatProxy::new(&NatProxyConfig {
-        ip: ip(192, 168, 0, 100),
+        ip: ip(192, 168, 0, 100).into(),
         vips: Vec::new(),
         prefix_len: 24,
         mac: PROXY_MAC,
         gateway: None,
-        dst_addrs: vec![ip(192, 168, 0, 1)],
+        dst_addrs: vec![ip(192, 168, 0, 1).into()],
         policy: Default::default(),
         snat_ports: Default::default(),
         denied_ports: Vec::new(),
@@ -123,7 +123,10 @@ impl Now for MemoryDatapath {
 fn flood_goes_to_every_other_port() {
     let config: ReverseProxyConfig = toml::from_str("").unwrap();
     let mut engine = ReverseProxy::new(
-        vec![Some(ip(10, 0, 0, 254)), Some(ip(10, 1, 0, 254))],
+        vec![
+            Some(ip(10, 0, 0, 254).into()),
+            Some(ip(10, 1, 0, 254).into()),
+        ],
         &config,
     )
     .unwrap();

@@ -24,7 +24,7 @@ fn vip() -> Ipv4Addr {
 
 fn config(servers: u8) -> DirectReturnConfig {
     DirectReturnConfig {
-        vips: vec![vip(), ip(10, 0, 0, 101)],
+        vips: vec![vip().into(), ip(10, 0, 0, 101).into()],
         mac: LB_MAC,
         backend_port_mac: Some(LB_BACKEND_PORT_MAC),
         backends: (1..=servers)

@@ -47,7 +47,7 @@ fn run(
 ) -> (Verdict, SocketAddrV4) {
     let verdict = lb.handle_frame(Instant::now(), port, &mut frame);
     let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
-    (verdict, key.src_endpoint())
+    (verdict, common::v4(key.src_endpoint()))
 }
 
 /// A real handshake: SYN, the backend's SYN-ACK (ISN 5000), the ACK of it.
@@ -137,7 +137,11 @@ fn the_flood_guard_forwards_statelessly_past_its_rate() {
         let at = start + std::time::Duration::from_millis(at_ms);
         let verdict = lb.handle_frame(at, port, &mut frame);
         let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
-        (verdict, key.src_endpoint(), key.dst_endpoint())
+        (
+            verdict,
+            common::v4(key.src_endpoint()),
+            common::v4(key.dst_endpoint()),
+        )
     };
     for n in 0..300 {
         let syn = segment(client(n), VIP, TcpFlags::SYN, 1, 0);

@@ -436,7 +436,7 @@ fn the_proxy_retries_refused_connections_elsewhere() {
             Verdict::Reply
         );
         let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
-        (SocketAddrV4::new(key.dst, key.dst_port), key.src_port)
+        (common::v4(key.dst_endpoint()), key.src_port)
     };
     let (first, snat_port) = send_syn(&mut proxy);
     let refusal = (MacAddr([2, 0, 0, 0, 0xd0, 1]), proxy_mac);

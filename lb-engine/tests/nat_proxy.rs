@@ -27,12 +27,12 @@ fn dest(n: u8) -> Ipv4Addr {
 
 fn config() -> NatProxyConfig {
     NatProxyConfig {
-        ip: proxy(),
+        ip: proxy().into(),
         vips: Vec::new(),
         prefix_len: 24,
         mac: PROXY_MAC,
         gateway: None,
-        dst_addrs: vec![dest(1), dest(2)],
+        dst_addrs: vec![dest(1).into(), dest(2).into()],
         policy: lb_algos::Policy::RoundRobin,
         snat_ports: "20000-20999".parse().unwrap(),
         denied_ports: vec![22],
@@ -222,7 +222,7 @@ fn connections_spread_over_destinations_with_distinct_ports() {
         let key = Frame::parse(&out[..]).unwrap().flow_key().unwrap();
         assert_eq!(
             (key.src, key.dst_port),
-            (proxy(), 8080),
+            (proxy().into(), 8080),
             "port kept, source is the proxy"
         );
         assert!(
@@ -357,14 +357,14 @@ fn arp_queue_is_bounded_in_size_and_time() {
 #[test]
 fn off_link_destinations_go_through_the_gateway() {
     let mut with_gateway = config();
-    with_gateway.dst_addrs = vec![ip(10, 9, 9, 9)];
+    with_gateway.dst_addrs = vec![ip(10, 9, 9, 9).into()];
     assert!(
         NatProxy::new(&with_gateway)
             .unwrap_err()
             .to_string()
             .contains("off-link")
     );
-    with_gateway.gateway = Some(ip(192, 168, 0, 254));
+    with_gateway.gateway = Some(ip(192, 168, 0, 254).into());
     let mut p = NatProxy::new(&with_gateway).unwrap();
     let now = Instant::now();
     handle(
@@ -376,7 +376,7 @@ fn off_link_destinations_go_through_the_gateway() {
         drain(&mut p),
         [lb_packet::arp_request(PROXY_MAC, proxy(), ip(192, 168, 0, 254)).to_vec()]
     );
-    with_gateway.gateway = Some(ip(10, 0, 0, 1));
+    with_gateway.gateway = Some(ip(10, 0, 0, 1).into());
     assert!(
         NatProxy::new(&with_gateway).is_err(),
         "gateway must be on-link"

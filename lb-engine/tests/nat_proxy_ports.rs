@@ -112,10 +112,14 @@ fn resets(lb: &mut NatProxy) -> Vec<(SocketAddrV4, u32, TcpFlags)> {
         let frame = Frame::parse(&buffer[..]).unwrap();
         assert_eq!(frame.dst_mac(), CLIENT_MAC);
         let key = frame.flow_key().unwrap();
-        assert_eq!(key.src_endpoint(), LISTEN, "from the address it called");
+        assert_eq!(
+            key.src_endpoint(),
+            LISTEN.into(),
+            "from the address it called"
+        );
         assert_eq!(frame.l4_checksum_valid(), Some(true));
         let tcp = frame.tcp_segment().unwrap();
-        out.push((key.dst_endpoint(), tcp.ack, tcp.flags));
+        out.push((common::v4(key.dst_endpoint()), tcp.ack, tcp.flags));
     }
     out
 }
@@ -270,7 +274,7 @@ fn restored_connections_keep_their_ports() {
     let key = Frame::parse(&reply[..]).unwrap().flow_key().unwrap();
     assert_eq!(
         (key.src_endpoint(), key.dst_endpoint()),
-        (LISTEN, client(7))
+        (LISTEN.into(), client(7).into())
     );
     // The other 60 ports of the range go to new connections, then none.
     let fresh: Vec<u16> = (100..160)
@@ -298,7 +302,7 @@ fn segments_of_unknown_connections_are_reset() {
     let key = frame.flow_key().unwrap();
     assert_eq!(
         (key.src_endpoint(), key.dst_endpoint()),
-        (LISTEN, client(1))
+        (LISTEN.into(), client(1).into())
     );
     assert_eq!(frame.l4_checksum_valid(), Some(true));
     let (verdict, _) = from_client(&mut lb, now, client(1), TcpFlags::RST, 100, 0);

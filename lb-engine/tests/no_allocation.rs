@@ -157,8 +157,8 @@ fn established_flows_do_not_allocate() {
             PortId(0),
             udp(
                 (BACKEND_MAC, lb_mac),
-                out.dst_endpoint(),
-                out.src_endpoint(),
+                v4(out.dst_endpoint()),
+                v4(out.src_endpoint()),
                 b"a",
             ),
         ),

@@ -423,7 +423,7 @@ fn icmp_errors_are_translated_with_their_flow() {
 fn multi_mode_steers_by_frontend_address() {
     let config: ReverseProxyConfig = toml::from_str(CONFIG).unwrap();
     let (f0, f1) = (ip(10, 0, 0, 254), ip(10, 1, 0, 254));
-    let mut lb = ReverseProxy::new(vec![Some(f0), Some(f1)], &config).unwrap();
+    let mut lb = ReverseProxy::new(vec![Some(f0.into()), Some(f1.into())], &config).unwrap();
     let backends = PortId(2);
     let now = Instant::now();
     let far_client = ip(10, 1, 0, 2);

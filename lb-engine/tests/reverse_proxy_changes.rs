@@ -61,7 +61,7 @@ fn sessions_keep_their_backend_while_backends_change() {
         lb.set_backend(
             key,
             BackendConfig {
-                ip: ip(192, 168, 1, extra),
+                ip: ip(192, 168, 1, extra).into(),
                 port: None,
                 weight: 1,
             },
@@ -86,7 +86,7 @@ fn sessions_keep_their_backend_while_backends_change() {
         .remove_backend(
             key,
             BackendAddr {
-                ip: ip(192, 168, 1, 3),
+                ip: ip(192, 168, 1, 3).into(),
                 port: None,
             },
         )
@@ -117,7 +117,7 @@ fn drained_backend_keeps_its_flows_and_takes_no_new_ones() {
     lb.set_backend(
         key,
         BackendConfig {
-            ip: ip(192, 168, 1, 2),
+            ip: ip(192, 168, 1, 2).into(),
             port: None,
             weight: 0,
         },
@@ -141,7 +141,7 @@ fn drained_backend_keeps_its_flows_and_takes_no_new_ones() {
     lb.set_backend(
         key,
         BackendConfig {
-            ip: ip(192, 168, 1, 3),
+            ip: ip(192, 168, 1, 3).into(),
             port: None,
             weight: 0,
         },
@@ -218,7 +218,7 @@ fn configuration_errors_are_named_and_change_nothing() {
     );
     let config: ReverseProxyConfig = parse(CONFIG).unwrap();
     assert!(matches!(
-        ReverseProxy::new(vec![Some(ip(1, 1, 1, 1)), None], &config),
+        ReverseProxy::new(vec![Some(ip(1, 1, 1, 1).into()), None], &config),
         Err(ConfigError::Ports(_))
     ));
     // Values that parse but cannot work: each refused with its reason.
@@ -277,7 +277,7 @@ fn configuration_errors_are_named_and_change_nothing() {
         lb.remove_backend(
             key,
             BackendAddr {
-                ip: ip(1, 2, 3, 4),
+                ip: ip(1, 2, 3, 4).into(),
                 port: None
             }
         ),

@@ -220,15 +220,18 @@ fn a_proxy_takes_connections_on_a_shared_vip() {
     );
     let key = Frame::parse(&syn[..]).unwrap().flow_key().unwrap();
     assert_eq!(
-        *key.src_endpoint().ip(),
+        *common::v4(key.src_endpoint()).ip(),
         Ipv4Addr::new(10, 2, 0, 11),
         "from its own address"
     );
-    assert_eq!(key.dst_endpoint(), SocketAddrV4::new(dest, 7000));
+    assert_eq!(
+        common::v4(key.dst_endpoint()),
+        SocketAddrV4::new(dest, 7000)
+    );
     let mut reply = common::segment(
         (dest_mac, proxy_mac),
-        key.dst_endpoint(),
-        key.src_endpoint(),
+        common::v4(key.dst_endpoint()),
+        common::v4(key.src_endpoint()),
         TcpFlags::SYN | TcpFlags::ACK,
         5000,
         2,
@@ -239,7 +242,13 @@ fn a_proxy_takes_connections_on_a_shared_vip() {
     );
     let back = Frame::parse(&reply[..]).unwrap();
     let key = back.flow_key().unwrap();
-    assert_eq!((key.src_endpoint(), key.dst_endpoint()), (listen, client));
+    assert_eq!(
+        (
+            common::v4(key.src_endpoint()),
+            common::v4(key.dst_endpoint())
+        ),
+        (listen, client)
+    );
     assert_eq!(back.dst_mac(), router_mac);
 
     // A VIP that is the proxy itself, or multicast, is refused.

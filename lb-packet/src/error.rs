@@ -60,14 +60,17 @@ pub enum ParseError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum RewriteError {
-    /// The frame does not carry IPv4.
-    #[error("frame is not IPv4")]
-    NotIpv4,
+    /// The frame does not carry IP.
+    #[error("frame is not IP")]
+    NotIp,
+    /// An address of one family given for a packet of the other.
+    #[error("address family differs from the packet's")]
+    FamilyMismatch,
     /// The packet has no ports (or echo identifier) to rewrite: a non-first
     /// fragment, or a protocol other than TCP, UDP and ICMP echo.
     #[error("packet has no ports")]
     NoPorts,
-    /// The packet is not an ICMP error quoting an IPv4 header with ports.
+    /// The packet is not an ICMP error quoting an IP header with ports.
     #[error("packet is not an ICMP error with a quoted flow")]
     NoQuotedFlow,
     /// The frame is not an ARP request.
@@ -76,6 +79,11 @@ pub enum RewriteError {
     /// The packet is not an ICMP echo request.
     #[error("packet is not an ICMP echo request")]
     NotEchoRequest,
+    /// The packet is not a neighbor solicitation that can be answered: a
+    /// valid one (RFC 4861 7.1.1) from an address, not duplicate address
+    /// detection.
+    #[error("packet is not an answerable neighbor solicitation")]
+    NotNeighborSolicitation,
     /// The checksum covers data this frame does not hold (a fragment).
     #[error("packet is a fragment; its transport checksum cannot be computed")]
     Fragmented,
@@ -113,7 +121,12 @@ pub enum BuildError {
     /// TCP options whose length (given) is not a multiple of 4 up to 40.
     #[error("TCP options of {0} bytes: not a multiple of 4 up to 40")]
     BadTcpOptions(usize),
-    /// An IPv4 packet (length given) longer than a total length can say.
-    #[error("IPv4 packet of {0} bytes is longer than 65535")]
+    /// An IP packet (IPv4: length given; IPv6: payload length given)
+    /// longer than its length field can say.
+    #[error("IP packet of {0} bytes is longer than 65535")]
     PacketTooLong(usize),
+    /// A transport of one family over an IP header of the other (ICMP
+    /// over IPv6, ICMPv6 over IPv4).
+    #[error("transport header is of the other IP family")]
+    WrongFamily,
 }

@@ -1,7 +1,7 @@
 //! Keyed SipHash of flows, identical on every machine and build.
 
 use core::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use crate::flow::{CANONICAL_LEN, FlowKey};
 
@@ -27,10 +27,10 @@ impl fmt::Debug for FlowHasher {
 
 /// Hashes flows (or addresses) with SipHash-1-3 under a [`HashKey`].
 ///
-/// Inputs have fixed lengths (13 and 4 bytes), so the rounds are unrolled
-/// here rather than run through a streaming hasher; the output is plain
-/// SipHash-1-3 of [`FlowKey::canonical_bytes`] (or of the address octets),
-/// checked against the `siphasher` crate in the tests.
+/// Inputs are short and of few lengths (13 or 37 bytes, 4 or 16), so the
+/// rounds run here rather than through a streaming hasher, IPv4's unrolled;
+/// the output is plain SipHash-1-3 of [`FlowKey::canonical_bytes`] (or of
+/// the address octets), checked against the `siphasher` crate in the tests.
 #[derive(Clone, Copy)]
 pub struct FlowHasher {
     k0: u64,
@@ -47,13 +47,16 @@ impl FlowHasher {
         }
     }
 
-    /// Hash of the flow's canonical (network-order) bytes: the two
-    /// little-endian SipHash blocks of [`FlowKey::canonical_bytes`], built
-    /// from the fields directly.
-    #[inline]
+    /// Hash of the flow's canonical (network-order) bytes. An IPv4 key's
+    /// two little-endian SipHash blocks are built from the fields directly;
+    /// other keys are hashed from [`FlowKey::canonical_bytes`].
+    #[inline(always)]
     pub fn flow(&self, flow: &FlowKey) -> u64 {
-        let src = u32::from_le_bytes(flow.src.octets());
-        let dst = u32::from_le_bytes(flow.dst.octets());
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (flow.src, flow.dst) else {
+            return self.flow_v6(flow);
+        };
+        let src = u32::from_le_bytes(src.octets());
+        let dst = u32::from_le_bytes(dst.octets());
         let src_port = u16::from_le_bytes(flow.src_port.to_be_bytes());
         let dst_port = u16::from_le_bytes(flow.dst_port.to_be_bytes());
         let head = u64::from(src) | u64::from(dst) << 32;
@@ -64,11 +67,41 @@ impl FlowHasher {
         self.sip13(&[head, tail])
     }
 
-    /// Hash of an address's four octets.
+    /// [`flow`](Self::flow) of a key that is not all IPv4: out of line, so
+    /// that the IPv4 path stays small enough to inline.
+    #[inline(never)]
+    fn flow_v6(&self, flow: &FlowKey) -> u64 {
+        self.bytes(&flow.canonical_bytes())
+    }
+
+    /// Hash of an address's octets: four for IPv4, sixteen for IPv6.
     #[inline]
-    pub fn addr(&self, addr: Ipv4Addr) -> u64 {
-        let [a, b, c, d] = addr.octets();
-        self.sip13(&[u64::from_le_bytes([a, b, c, d, 0, 0, 0, 4])])
+    pub fn addr(&self, addr: IpAddr) -> u64 {
+        match addr {
+            IpAddr::V4(v4) => {
+                let [a, b, c, d] = v4.octets();
+                self.sip13(&[u64::from_le_bytes([a, b, c, d, 0, 0, 0, 4])])
+            }
+            IpAddr::V6(v6) => self.bytes(&v6.octets()),
+        }
+    }
+
+    /// SipHash-1-3 of a message of up to 47 bytes (a flow key takes 37),
+    /// padded as the algorithm says.
+    #[inline]
+    fn bytes(&self, message: &[u8]) -> u64 {
+        let mut blocks = [0u64; 6];
+        let mut chunks = message.chunks(8);
+        let count = message.len() / 8 + 1;
+        for block in blocks.iter_mut().take(count) {
+            let mut word = [0u8; 8];
+            if let Some(chunk) = chunks.next() {
+                word[..chunk.len()].copy_from_slice(chunk);
+            }
+            *block = u64::from_le_bytes(word);
+        }
+        blocks[count - 1] |= (message.len() as u64) << 56;
+        self.sip13(&blocks[..count])
     }
 
     /// SipHash-1-3 of message blocks already padded, the last holding the
@@ -110,6 +143,8 @@ fn sip_round(v: &mut [u64; 4]) {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
     use siphasher::sip::SipHasher13;
 
     use super::*;
@@ -121,15 +156,37 @@ mod tests {
         let reference = SipHasher13::new_with_key(&key.0);
         let hasher = FlowHasher::new(key);
         for n in 0..1000u32 {
-            let flow = FlowKey {
-                src: Ipv4Addr::from(n.wrapping_mul(2_654_435_761)),
-                dst: Ipv4Addr::from(n),
+            let v4 = FlowKey {
+                src: Ipv4Addr::from(n.wrapping_mul(2_654_435_761)).into(),
+                dst: Ipv4Addr::from(n).into(),
                 src_port: n as u16,
                 dst_port: (n >> 3) as u16,
                 proto: [Protocol::Tcp, Protocol::Udp, Protocol::Icmp][n as usize % 3],
             };
-            assert_eq!(hasher.flow(&flow), reference.hash(&flow.canonical_bytes()));
-            assert_eq!(hasher.addr(flow.src), reference.hash(&flow.src.octets()));
+            let v6 = FlowKey {
+                src: Ipv6Addr::from(u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15)).into(),
+                dst: Ipv6Addr::from(u128::from(n) << 64 | 1).into(),
+                ..v4
+            };
+            for flow in [v4, v6] {
+                assert_eq!(hasher.flow(&flow), reference.hash(&flow.canonical_bytes()));
+            }
+            assert_eq!(
+                hasher.addr(v4.src),
+                reference.hash(&n.wrapping_mul(2_654_435_761).to_be_bytes())
+            );
+            let IpAddr::V6(src6) = v6.src else {
+                unreachable!()
+            };
+            assert_eq!(hasher.addr(v6.src), reference.hash(&src6.octets()));
+        }
+        // Every length up to the buffer's, padding included.
+        let message: Vec<u8> = (0..40).collect();
+        for len in 0..=40 {
+            assert_eq!(
+                hasher.bytes(&message[..len]),
+                reference.hash(&message[..len])
+            );
         }
     }
 }

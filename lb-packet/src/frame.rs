@@ -1,20 +1,21 @@
 //! [`Frame`]: a validated, zero-copy view over an Ethernet frame.
+//!
+//! This file holds the frame and its headers down to IP; `transport` reads
+//! what the transport header says and `verify` checks its checksum.
 
-use std::net::Ipv4Addr;
+mod transport;
+mod verify;
 
 use crate::MacAddr;
 use crate::arp::ArpView;
-use crate::checksum;
 use crate::error::ParseError;
-use crate::flow::{FlowKey, Protocol};
-use crate::icmp::Icmp;
 use crate::ipv4::Ipv4View;
 use crate::ipv6::Ipv6View;
-use crate::layout::{IpLayout, Layout, Network, QuotedPorts, Transport, array_at, be16};
+use crate::layout::{IpLayout, Layout, Network, Transport, be16};
 use crate::offload::{ChecksumOffload, GsoKind, Offload, PackedOffload, WireSize};
 use crate::segment;
 use crate::tcp_flags::TcpFlags;
-use crate::wire::{arp, ethernet, ethertype, icmp, ip_proto, ipv4, ipv6, tcp, udp, vlan};
+use crate::wire::{arp, ethernet, ethertype, ipv6, tcp, udp, vlan};
 
 /// What an Ethernet frame carries (behind its 802.1Q tag, if any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +95,8 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     /// Validates `buffer` as an Ethernet frame that a device has not
-    /// finished, as `offload` says. On IPv4, a partial checksum must be the
-    /// TCP or UDP checksum and a super-frame TCP
+    /// finished, as `offload` says. On IP, a partial checksum must be the
+    /// TCP or UDP checksum and a super-frame TCP of the frame's family
     /// ([`ParseError::OffloadMismatch`] otherwise); frames of other kinds
     /// are passed on as they are, so their offload is not checked here.
     #[inline(always)]
@@ -221,127 +222,12 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Some(Ipv6View::new(&self.as_bytes()[l3..l3 + ipv6::HEADER_LEN]))
     }
 
-    fn addr_at(&self, at: usize) -> Ipv4Addr {
-        Ipv4Addr::from(array_at::<4>(self.as_bytes(), at))
-    }
-
-    /// The flow's 5-tuple: TCP, UDP and ICMP echo, when the ports are in
-    /// this frame (so not for non-first fragments).
-    pub fn flow_key(&self) -> Option<FlowKey> {
-        let ip = self.ipv4_layout()?;
-        let bytes = self.as_bytes();
-        let (proto, src_port, dst_port) = match ip.transport {
-            Transport::Tcp | Transport::Udp => {
-                // Source and destination ports, adjacent in TCP and UDP.
-                let [s0, s1, d0, d1] = array_at(bytes, ip.l4 + tcp::SRC_PORT);
-                let proto = if ip.transport == Transport::Tcp {
-                    Protocol::Tcp
-                } else {
-                    Protocol::Udp
-                };
-                (
-                    proto,
-                    u16::from_be_bytes([s0, s1]),
-                    u16::from_be_bytes([d0, d1]),
-                )
-            }
-            Transport::IcmpEcho => {
-                let id = be16(bytes, ip.l4 + icmp::ID);
-                (Protocol::Icmp, id, id)
-            }
-            _ => return None,
-        };
-        // Source and destination addresses, adjacent.
-        let [s0, s1, s2, s3, d0, d1, d2, d3] = array_at(bytes, self.layout.l3() + ipv4::SRC);
-        Some(FlowKey {
-            src: Ipv4Addr::new(s0, s1, s2, s3),
-            dst: Ipv4Addr::new(d0, d1, d2, d3),
-            src_port,
-            dst_port,
-            proto,
-        })
-    }
-
-    /// TCP flags, for TCP packets whose header is in this frame.
-    pub fn tcp_flags(&self) -> Option<TcpFlags> {
-        let ip = self.ipv4_layout()?;
-        matches!(ip.transport, Transport::Tcp)
-            .then(|| TcpFlags::from_bits(self.as_bytes()[ip.l4 + tcp::FLAGS]))
-    }
-
-    /// The TCP segment: sequence numbers, flags and payload, for TCP
-    /// packets whose header is in this frame (what a TCP endpoint, such
-    /// as a health probe, needs to follow a connection).
-    pub fn tcp_segment(&self) -> Option<TcpSegment<'_>> {
-        let ip = self.ipv4_layout()?;
-        if ip.transport != Transport::Tcp {
-            return None;
-        }
-        let bytes = self.as_bytes();
-        // parse() checked l4 + data offset <= end.
-        let data_at = ip.l4 + usize::from(bytes[ip.l4 + tcp::DATA_OFFSET] >> 4) * 4;
-        Some(TcpSegment {
-            seq: u32::from_be_bytes(array_at(bytes, ip.l4 + tcp::SEQ)),
-            ack: u32::from_be_bytes(array_at(bytes, ip.l4 + tcp::ACK)),
-            flags: TcpFlags::from_bits(bytes[ip.l4 + tcp::FLAGS]),
-            payload: bytes.get(data_at..ip.end).unwrap_or_default(),
-        })
-    }
-
-    /// The ICMP message, for ICMP packets whose header is in this frame.
-    pub fn icmp(&self) -> Option<Icmp> {
-        let ip = self.ipv4_layout()?;
-        let bytes = self.as_bytes();
-        let (icmp_type, code) = (bytes[ip.l4 + icmp::TYPE], bytes[ip.l4 + icmp::CODE]);
-        Some(match ip.transport {
-            Transport::IcmpEcho => {
-                let id = be16(bytes, ip.l4 + icmp::ID);
-                let seq = be16(bytes, ip.l4 + icmp::SEQ);
-                if icmp_type == icmp::ECHO_REQUEST {
-                    Icmp::EchoRequest { id, seq }
-                } else {
-                    Icmp::EchoReply { id, seq }
-                }
-            }
-            Transport::IcmpError(_) => Icmp::Error { icmp_type, code },
-            Transport::IcmpOther => Icmp::Other { icmp_type, code },
-            _ => return None,
-        })
-    }
-
-    /// The flow of the packet an ICMP error quotes, as that packet travelled
-    /// (so usually the reverse of this error's own direction). None when the
-    /// quote is cut short or carries no ports.
-    pub fn quoted_flow(&self) -> Option<FlowKey> {
-        let ip = self.ipv4_layout()?;
-        let Transport::IcmpError(Some(quote)) = ip.transport else {
-            return None;
-        };
-        let bytes = self.as_bytes();
-        let (proto, src_port, dst_port) = match quote.ports {
-            QuotedPorts::Tcp => (
-                Protocol::Tcp,
-                be16(bytes, quote.l4 + tcp::SRC_PORT),
-                be16(bytes, quote.l4 + tcp::DST_PORT),
-            ),
-            QuotedPorts::Udp => (
-                Protocol::Udp,
-                be16(bytes, quote.l4 + udp::SRC_PORT),
-                be16(bytes, quote.l4 + udp::DST_PORT),
-            ),
-            QuotedPorts::IcmpEcho => {
-                let id = be16(bytes, quote.l4 + icmp::ID);
-                (Protocol::Icmp, id, id)
-            }
-            QuotedPorts::None => return None,
-        };
-        Some(FlowKey {
-            src: self.addr_at(quote.l3 + ipv4::SRC),
-            dst: self.addr_at(quote.l3 + ipv4::DST),
-            src_port,
-            dst_port,
-            proto,
-        })
+    /// The IP packet (IPv4 or IPv6), from its header to the end its length
+    /// gives (Ethernet padding excluded): what an ICMP (ICMPv6) error about
+    /// this frame quotes, cut to the length the error carries.
+    pub fn ip_packet(&self) -> Option<&[u8]> {
+        let ip = self.layout.any_ip_layout()?;
+        Some(&self.as_bytes()[self.layout.l3()..ip.end])
     }
 
     /// The IPv4 packet, from its header to the end its total length gives
@@ -352,81 +238,15 @@ impl<T: AsRef<[u8]>> Frame<T> {
         let ip = self.ipv4_layout()?;
         Some(&self.as_bytes()[self.layout.l3()..ip.end])
     }
-
-    /// Whether the transport checksum verifies, by full recomputation.
-    ///
-    /// None when it cannot be checked: not TCP, UDP or ICMP; a fragment
-    /// (the checksum covers bytes other frames hold); UDP without one; or a
-    /// partial checksum, which a device completes.
-    ///
-    /// Over IPv6 the pseudo-header covers ICMPv6 too, and an IPv6 fragment
-    /// has no transport header to check. A packet still on its way along a
-    /// routing header is summed with its final destination, which is not
-    /// the one in its header: the check fails for it.
-    pub fn l4_checksum_valid(&self) -> Option<bool> {
-        if self.is_checksum_partial() {
-            return None;
-        }
-        if let Some(ip) = self.layout.ipv6_layout() {
-            let segment = &self.as_bytes()[ip.l4..ip.end];
-            let protocol = match ip.transport {
-                Transport::Tcp => ip_proto::TCP,
-                Transport::Udp => ip_proto::UDP,
-                Transport::IcmpEcho | Transport::IcmpError(_) | Transport::IcmpOther => {
-                    ip_proto::ICMPV6
-                }
-                Transport::Opaque => return None,
-            };
-            let total =
-                self.ipv6_pseudo_header_sum(protocol, segment.len()) + checksum::sum(segment);
-            return Some(checksum::fold(total) == 0xffff);
-        }
-        let ip = self.ipv4_layout()?;
-        let bytes = self.as_bytes();
-        if self.ipv4().is_some_and(|header| header.is_fragment()) {
-            return None;
-        }
-        let segment = &bytes[ip.l4..ip.end];
-        let total = match ip.transport {
-            Transport::Tcp => self.pseudo_header_sum(ip_proto::TCP) + checksum::sum(segment),
-            Transport::Udp if be16(segment, udp::CHECKSUM) == 0 => return None,
-            Transport::Udp => self.pseudo_header_sum(ip_proto::UDP) + checksum::sum(segment),
-            Transport::IcmpEcho | Transport::IcmpError(_) | Transport::IcmpOther => {
-                checksum::sum(segment)
-            }
-            Transport::Opaque => return None,
-        };
-        Some(checksum::fold(total) == 0xffff)
-    }
-
-    /// Unfolded sum of the IPv6 pseudo-header (RFC 8200 8.1) for an
-    /// upper-layer packet of `len` bytes. Call on IPv6 frames only.
-    fn ipv6_pseudo_header_sum(&self, protocol: u8, len: usize) -> u32 {
-        let l3 = self.layout.l3();
-        // Source and destination addresses, adjacent.
-        let addrs = &self.as_bytes()[l3 + ipv6::SRC..l3 + ipv6::DST + 16];
-        checksum::pseudo_header(addrs, protocol, len as u32)
-    }
-
-    /// Unfolded sum of the TCP/UDP pseudo-header. Call on IPv4 frames only.
-    pub(crate) fn pseudo_header_sum(&self, protocol: u8) -> u32 {
-        let l3 = self.layout.l3();
-        let bytes = self.as_bytes();
-        let total_len = u32::from(be16(bytes, l3 + ipv4::TOTAL_LEN));
-        let segment_len = total_len - u32::from(bytes[l3 + ipv4::VERSION_IHL] & 0x0f) * 4;
-        // Source and destination addresses, adjacent.
-        let addrs = &bytes[l3 + ipv4::SRC..l3 + ipv4::DST + 4];
-        checksum::pseudo_header(addrs, protocol, segment_len)
-    }
 }
 
-/// Checks that `offload` describes the IPv4 frame of `layout`, if it is one.
+/// Checks that `offload` describes the IP frame of `layout`, if it is one.
 #[inline(never)]
 fn check_offload(layout: &Layout, offload: &Offload) -> Result<(), ParseError> {
-    let Some(ip) = layout.ipv4_layout() else {
+    let Some(ip) = layout.any_ip_layout() else {
         return match offload.gso {
-            Some(gso) if gso.kind == GsoKind::Tcp4 => Err(ParseError::OffloadMismatch),
-            _ => Ok(()),
+            Some(_) => Err(ParseError::OffloadMismatch),
+            None => Ok(()),
         };
     };
     let checksum_at = match ip.transport {
@@ -441,8 +261,13 @@ fn check_offload(layout: &Layout, offload: &Offload) -> Result<(), ParseError> {
         }
         _ => true,
     };
+    let gso_kind = if ip.ipv6 {
+        GsoKind::Tcp6
+    } else {
+        GsoKind::Tcp4
+    };
     let gso_fits = offload.gso.is_none_or(|gso| {
-        gso.kind == GsoKind::Tcp4
+        gso.kind == gso_kind
             && ip.transport == Transport::Tcp
             && matches!(offload.checksum, ChecksumOffload::Partial { .. })
     });

@@ -3,7 +3,7 @@
 //! when a property is broken. Behind the `testing` feature: for fuzzers and
 //! tests, not part of the supported API.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::layout::Transport;
 use crate::wire::{icmp, ipv4, tcp, udp};
@@ -21,9 +21,23 @@ pub fn parse(data: &[u8]) {
     let _ = frame.decrement_ttl();
     let _ = frame.make_echo_reply();
     let _ = frame.make_arp_reply(MacAddr([2, 0, 0, 0, 0, 1]));
+    let _ = frame.make_neighbor_advertisement(MacAddr([2, 0, 0, 0, 0, 1]));
     let _ = frame.set_quoted_src(SocketAddrV4::new(Ipv4Addr::new(10, 9, 8, 7), 4242));
     let _ = frame.set_quoted_dst(SocketAddrV4::new(Ipv4Addr::new(10, 9, 8, 6), 4243));
+    let _ = frame.set_quoted_src(SocketAddrV6::new(
+        Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 7),
+        4242,
+        0,
+        0,
+    ));
+    let _ = frame.set_quoted_dst(SocketAddrV6::new(
+        Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 6),
+        4243,
+        0,
+        0,
+    ));
     let _ = frame.set_src_addr(Ipv4Addr::new(172, 16, 0, 1));
+    let _ = frame.set_src_addr(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1));
     let _ = frame.recompute_l4_checksum();
     let reparsed = Frame::parse(frame.as_bytes()).expect("rewrites keep a frame valid");
     assert_eq!(reparsed.ethertype(), frame.ethertype());
@@ -72,11 +86,19 @@ fn read_everything<T: AsRef<[u8]>>(frame: &Frame<T>) {
         frame.tcp_flags(),
         frame.icmp(),
         frame.quoted_flow(),
+        frame.ip_packet(),
+        frame.src_ip(),
+        frame.dst_ip(),
+    );
+    let _ = (
+        frame.neighbor_solicitation(),
+        frame.neighbor_advertisement(),
     );
     let _ = frame.l4_checksum_valid();
 }
 
-/// The first 6 bytes of `data` give a new address and port, the rest is a
+/// The first 6 bytes of `data` give a new address and port (an IPv6
+/// address ending in the same 4 bytes for an IPv6 frame), the rest is a
 /// frame. DNAT and SNAT to that endpoint, then back: the frame must parse
 /// after each step, keep its transport checksum's validity, and come back
 /// byte for byte (bar the two encodings of a zero checksum).
@@ -84,16 +106,19 @@ pub fn rewrite_round_trip(data: &[u8]) {
     let Some((endpoint, frame_bytes)) = data.split_first_chunk::<6>() else {
         return;
     };
-    let new = SocketAddrV4::new(
-        Ipv4Addr::new(endpoint[0], endpoint[1], endpoint[2], endpoint[3]),
-        u16::from_be_bytes([endpoint[4], endpoint[5]]),
-    );
     let Ok(original) = Frame::parse(frame_bytes) else {
         return;
     };
     let Some(key) = original.flow_key() else {
         return;
     };
+    let v4 = Ipv4Addr::new(endpoint[0], endpoint[1], endpoint[2], endpoint[3]);
+    let addr = if key.is_ipv6() {
+        IpAddr::V6(Ipv6Addr::from(u128::from(u32::from(v4)) | 0xfd00 << 112))
+    } else {
+        IpAddr::V4(v4)
+    };
+    let new = SocketAddr::new(addr, u16::from_be_bytes([endpoint[4], endpoint[5]]));
     let checksum_was_valid = original.l4_checksum_valid();
 
     let mut bytes = frame_bytes.to_vec();
@@ -104,7 +129,7 @@ pub fn rewrite_round_trip(data: &[u8]) {
     frame
         .set_src(new)
         .expect("a frame with a flow key has ports");
-    let rewritten = Frame::parse(frame.as_bytes()).expect("NAT keeps the IPv4 checksum valid");
+    let rewritten = Frame::parse(frame.as_bytes()).expect("NAT keeps the IP checksum valid");
     let rewritten_key = rewritten.flow_key().expect("NAT keeps the ports");
     assert_eq!(rewritten_key.dst_endpoint(), new);
     assert_eq!(rewritten_key.src_endpoint(), new);
@@ -114,7 +139,7 @@ pub fn rewrite_round_trip(data: &[u8]) {
     // validity.
     let all_zero_icmp = key.proto == Protocol::Icmp
         && original
-            .ipv4_layout()
+            .ip_layout()
             .is_some_and(|ip| frame_bytes[ip.l4..ip.end].iter().all(|&b| b == 0));
     if !all_zero_icmp {
         assert_eq!(rewritten.l4_checksum_valid(), checksum_was_valid);
@@ -143,10 +168,13 @@ pub fn rewrite_round_trip(data: &[u8]) {
 }
 
 fn checksum_offsets(frame: &Frame<&[u8]>) -> Vec<usize> {
-    let Some(ip) = frame.ipv4_layout() else {
+    let Some(ip) = frame.ip_layout() else {
         return Vec::new();
     };
-    let mut offsets = vec![frame.layout.l3() + ipv4::CHECKSUM];
+    let mut offsets = Vec::new();
+    if !ip.ipv6 {
+        offsets.push(frame.layout.l3() + ipv4::CHECKSUM);
+    }
     match ip.transport {
         Transport::Tcp => offsets.push(ip.l4 + tcp::CHECKSUM),
         Transport::Udp => offsets.push(ip.l4 + udp::CHECKSUM),
@@ -173,6 +201,7 @@ pub fn offloaded(data: &[u8]) {
             let _ = frame.wire_size();
             let _ = frame.set_dst(SocketAddrV4::new(Ipv4Addr::new(10, 9, 8, 7), 4242));
             let _ = frame.set_src_addr(Ipv4Addr::new(172, 16, 0, 1));
+            let _ = frame.set_dst(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 4242, 0, 0));
             let _ = frame.decrement_ttl();
             read_everything(&frame);
             assert_eq!(frame.offload().gso, offload.gso);

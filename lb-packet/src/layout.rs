@@ -64,6 +64,9 @@ pub(crate) struct IpLayout {
     /// follows).
     pub(crate) end: usize,
     pub(crate) transport: Transport,
+    /// IPv6 (else IPv4): which header sits at `l3`, and of what family an
+    /// ICMP error's quote is.
+    pub(crate) ipv6: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +173,7 @@ impl Layout {
             return None;
         }
         let total_len = usize::from(self.half(TOTAL_LEN_SHIFT));
-        Some(self.ip_layout(self.l3() + total_len))
+        Some(self.ip_layout(self.l3() + total_len, false))
     }
 
     /// The IPv6 offsets, if this is IPv6.
@@ -180,12 +183,25 @@ impl Layout {
             return None;
         }
         let payload_len = usize::from(self.half(TOTAL_LEN_SHIFT));
-        Some(self.ip_layout(self.l3() + crate::wire::ipv6::HEADER_LEN + payload_len))
+        Some(self.ip_layout(
+            self.l3() + crate::wire::ipv6::HEADER_LEN + payload_len,
+            true,
+        ))
+    }
+
+    /// The offsets of an IP packet of either family.
+    #[inline]
+    pub(crate) fn any_ip_layout(&self) -> Option<IpLayout> {
+        match self.network() {
+            Network::Ipv4 => self.ipv4_layout(),
+            Network::Ipv6 => self.ipv6_layout(),
+            Network::Arp | Network::Other => None,
+        }
     }
 
     /// The offsets of an IP packet (of either family) that ends at `end`.
     #[inline(always)]
-    fn ip_layout(&self, end: usize) -> IpLayout {
+    fn ip_layout(&self, end: usize, ipv6: bool) -> IpLayout {
         let l4 = usize::from(self.half(0));
         let quote_offset = usize::from(self.byte(QUOTE_OFFSET_SHIFT));
         let quote = |ports| {
@@ -207,7 +223,12 @@ impl Layout {
             9 => quote(QuotedPorts::IcmpEcho),
             _ => Transport::Opaque,
         };
-        IpLayout { l4, end, transport }
+        IpLayout {
+            l4,
+            end,
+            transport,
+            ipv6,
+        }
     }
 }
 

@@ -6,19 +6,20 @@
 //! extension headers, TCP, UDP, ICMP and ICMPv6 echo and errors with their
 //! quoted header; other ethertypes are recognised);
 //! afterwards no accessor or setter panics, whatever the bytes. Rewrites
-//! (DNAT, SNAT, MACs, TTL, the header inside an ICMP error) happen in the
-//! caller's buffer and keep every checksum right by RFC 1624 incremental
-//! update; ARP and echo replies are built in place from the request.
-//! [`FrameRepr`] builds frames from scratch (Ethernet with an optional
-//! 802.1Q tag, ARP, IPv4 with options and fragments, TCP, UDP, ICMP echo
-//! and errors) into the caller's buffer, every length and checksum filled
-//! in.
+//! (DNAT, SNAT, MACs, TTL or hop limit, the header inside an ICMP error)
+//! happen in the caller's buffer, on IPv4 and IPv6 alike, and keep every
+//! checksum right by RFC 1624 incremental update; ARP and echo replies and
+//! neighbor advertisements are built in place from the request.
+//! [`FlowKey`] names a flow of either family and hashes an IPv4 one as it
+//! always has. [`FrameRepr`] builds frames from scratch (Ethernet with an
+//! optional 802.1Q tag, ARP, IPv4 with options and fragments, IPv6, TCP,
+//! UDP, ICMP and ICMPv6 echo and errors, neighbor discovery) into the
+//! caller's buffer, every length and checksum filled in.
 //!
 //! This crate performs no I/O, allocates nothing (bar
 //! [`FrameRepr::to_vec`]) and keeps no state: it does not reassemble
 //! fragments (a non-first fragment simply has no ports; an IPv6 fragment
-//! none at all), or decide anything. Rewrites and flow keys apply to
-//! IPv4; IPv6 frames are validated and read. Deciding is for `lb-algos`,
+//! none at all), or decide anything. Deciding is for `lb-algos`,
 //! `lb-session` and `lb-engine`.
 //!
 //! ```
@@ -58,6 +59,7 @@ mod ipv4;
 mod ipv6;
 mod layout;
 mod mac;
+mod ndp;
 mod offload;
 mod reply;
 mod rewrite;
@@ -70,18 +72,22 @@ pub mod fuzzing;
 
 pub use arp::{ArpOp, ArpView};
 pub use builder::{
-    ArpRepr, EthernetRepr, FrameRepr, IcmpRepr, Ipv4Repr, PacketRepr, TcpRepr, TransportRepr,
-    UdpRepr,
+    ArpRepr, EthernetRepr, FrameRepr, IcmpRepr, Icmpv6Repr, Ipv4Repr, Ipv6Repr, PacketRepr,
+    TcpRepr, TransportRepr, UdpRepr,
 };
 pub use checksum::internet_checksum;
 pub use error::{BuildError, ParseError, RewriteError};
-pub use flow::{CANONICAL_LEN, FlowKey, Protocol};
+pub use flow::{CANONICAL_LEN, CANONICAL_LEN_V6, CanonicalBytes, FlowKey, Protocol};
 pub use flow_hash::{FlowHasher, HashKey};
 pub use frame::{EtherType, Frame, TcpSegment};
-pub use icmp::Icmp;
+pub use icmp::{Icmp, IcmpError};
 pub use ipv4::Ipv4View;
 pub use ipv6::Ipv6View;
 pub use mac::{MacAddr, MacParseError};
+pub use ndp::{
+    NEIGHBOR_SOLICITATION_FRAME_LEN, NeighborAdvertisement, NeighborSolicitation,
+    neighbor_solicitation, solicited_node,
+};
 pub use offload::{
     ChecksumOffload, Gso, GsoKind, Offload, OffloadError, VIRTIO_NET_HDR_LEN, WireSize,
 };

@@ -16,6 +16,28 @@ impl MacAddr {
     /// `00:00:00:00:00:00`, the "unknown" target of an ARP request.
     pub const ZERO: MacAddr = MacAddr([0; 6]);
 
+    /// A locally administered unicast MAC made from `ip`: `02:00` and the
+    /// address's last four octets. A default for hosts that own an address
+    /// and were given no MAC; two addresses differing only earlier in an
+    /// IPv6 address get the same one.
+    pub const fn local_for(ip: std::net::IpAddr) -> MacAddr {
+        let [a, b, c, d] = match ip {
+            std::net::IpAddr::V4(v4) => v4.octets(),
+            std::net::IpAddr::V6(v6) => {
+                let [.., a, b, c, d] = v6.octets();
+                [a, b, c, d]
+            }
+        };
+        MacAddr([0x02, 0x00, a, b, c, d])
+    }
+
+    /// The MAC an IPv6 multicast group maps to: `33:33` and the group's
+    /// last four octets (RFC 2464 section 7).
+    pub const fn ipv6_multicast_of(group: std::net::Ipv6Addr) -> MacAddr {
+        let [.., a, b, c, d] = group.octets();
+        MacAddr([0x33, 0x33, a, b, c, d])
+    }
+
     /// The six octets.
     pub const fn octets(self) -> [u8; 6] {
         self.0

@@ -8,14 +8,15 @@ use crate::error::RewriteError;
 use crate::frame::Frame;
 use crate::layout::{Transport, array_at, be16, put};
 use crate::rewrite::settle_icmp_zero;
-use crate::wire::{arp, ethernet, icmp, ipv4};
+use crate::wire::{arp, ethernet, icmp, icmpv6, ipv4, ipv6};
 use crate::{ArpOp, ArpRepr, EthernetRepr, FrameRepr, MacAddr};
 
 /// Length of the frame [`arp_request`] builds: Ethernet header plus ARP,
 /// unpadded (the NIC or the kernel pads to 60 bytes).
 pub const ARP_FRAME_LEN: usize = ethernet::HEADER_LEN + arp::LEN;
 
-/// TTL of echo replies this crate builds, as Linux sends them.
+/// TTL (IPv6: hop limit) of echo replies this crate builds, as Linux
+/// sends them.
 pub const REPLY_TTL: u8 = 64;
 
 /// An ARP request from `sender` asking who has `target_ip`, broadcast.
@@ -62,37 +63,43 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         Ok(())
     }
 
-    /// Turns an ICMP echo request into its reply: addresses and MACs
-    /// swapped, type 0, TTL reset to [`REPLY_TTL`], checksums adjusted.
+    /// Turns an ICMP (ICMPv6) echo request into its reply: addresses and
+    /// MACs swapped, type echo reply, TTL (hop limit) reset to
+    /// [`REPLY_TTL`], checksums adjusted.
     pub fn make_echo_reply(&mut self) -> Result<(), RewriteError> {
-        let ip = self.ipv4_layout().ok_or(RewriteError::NotEchoRequest)?;
-        if ip.transport != Transport::IcmpEcho
-            || self.as_bytes()[ip.l4 + icmp::TYPE] != icmp::ECHO_REQUEST
-        {
+        let ip = self.ip_layout().ok_or(RewriteError::NotEchoRequest)?;
+        let (request, reply) = if ip.ipv6 {
+            (icmpv6::ECHO_REQUEST, icmpv6::ECHO_REPLY)
+        } else {
+            (icmp::ECHO_REQUEST, icmp::ECHO_REPLY)
+        };
+        if ip.transport != Transport::IcmpEcho || self.as_bytes()[ip.l4 + icmp::TYPE] != request {
             return Err(RewriteError::NotEchoRequest);
         }
         let l3 = self.layout.l3();
         let bytes = self.as_bytes_mut();
-        // Swapping the addresses leaves the header sum unchanged.
-        let src: [u8; 4] = array_at(bytes, l3 + ipv4::SRC);
-        let dst: [u8; 4] = array_at(bytes, l3 + ipv4::DST);
-        put(bytes, l3 + ipv4::SRC, dst);
-        put(bytes, l3 + ipv4::DST, src);
-
-        // The checksum covers TTL and protocol as one word.
-        let ttl = l3 + ipv4::TTL;
-        let old_ttl_word = be16(bytes, ttl);
-        bytes[ttl] = REPLY_TTL;
-        let mut ip_delta = ChecksumDelta::default();
-        ip_delta.word(old_ttl_word, be16(bytes, ttl));
-        let ip_checksum = l3 + ipv4::CHECKSUM;
-        let new_ip_checksum = ip_delta.apply(be16(bytes, ip_checksum));
-        put(bytes, ip_checksum, new_ip_checksum.to_be_bytes());
+        // Swapping the addresses leaves every sum unchanged (ICMPv6's
+        // pseudo-header included).
+        if ip.ipv6 {
+            swap_addrs::<16>(bytes, l3 + ipv6::SRC, l3 + ipv6::DST);
+            bytes[l3 + ipv6::HOP_LIMIT] = REPLY_TTL;
+        } else {
+            swap_addrs::<4>(bytes, l3 + ipv4::SRC, l3 + ipv4::DST);
+            // The checksum covers TTL and protocol as one word.
+            let ttl = l3 + ipv4::TTL;
+            let old_ttl_word = be16(bytes, ttl);
+            bytes[ttl] = REPLY_TTL;
+            let mut ip_delta = ChecksumDelta::default();
+            ip_delta.word(old_ttl_word, be16(bytes, ttl));
+            let ip_checksum = l3 + ipv4::CHECKSUM;
+            let new_ip_checksum = ip_delta.apply(be16(bytes, ip_checksum));
+            put(bytes, ip_checksum, new_ip_checksum.to_be_bytes());
+        }
 
         // And type and code as one word.
         let icmp_type = ip.l4 + icmp::TYPE;
         let old_type_word = be16(bytes, icmp_type);
-        bytes[icmp_type] = icmp::ECHO_REPLY;
+        bytes[icmp_type] = reply;
         let mut icmp_delta = ChecksumDelta::default();
         icmp_delta.word(old_type_word, be16(bytes, icmp_type));
         let icmp_checksum = ip.l4 + icmp::CHECKSUM;
@@ -103,4 +110,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         self.swap_macs();
         Ok(())
     }
+}
+
+/// Swaps the `N`-byte addresses at `src` and `dst`.
+fn swap_addrs<const N: usize>(bytes: &mut [u8], src: usize, dst: usize) {
+    let src_addr: [u8; N] = array_at(bytes, src);
+    let dst_addr: [u8; N] = array_at(bytes, dst);
+    put(bytes, src, dst_addr);
+    put(bytes, dst, src_addr);
 }

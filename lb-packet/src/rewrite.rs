@@ -1,16 +1,23 @@
-//! In-place rewrites: MACs, NAT of addresses and ports, TTL, the header an
-//! ICMP error quotes. Each keeps every checksum covering the changed words
-//! right by incremental update, and each either applies whole or returns an
-//! error with the frame untouched.
+//! In-place rewrites: MACs, NAT of addresses and ports, TTL (hop limit),
+//! the header an ICMP error quotes (`quoted`). Each keeps every checksum
+//! covering the changed words right by incremental update, and each either
+//! applies whole or returns an error with the frame untouched.
+//!
+//! Addresses travel as byte arrays, `[u8; 4]` or `[u8; 16]`: the length
+//! picks the family at compile time, so the IPv4 path carries no IPv6
+//! branch. IPv4 has a header checksum to adjust; IPv6 has none, but there
+//! ICMPv6 sums the pseudo-header as TCP and UDP do.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+mod quoted;
+
+use std::net::{IpAddr, SocketAddr};
 
 use crate::MacAddr;
 use crate::checksum::{self, ChecksumDelta};
 use crate::error::RewriteError;
 use crate::frame::Frame;
-use crate::layout::{IpLayout, QuotedPorts, Transport, be16};
-use crate::wire::{ethernet, icmp, ip_proto, ipv4, tcp, udp};
+use crate::layout::{IpLayout, Transport, be16};
+use crate::wire::{ethernet, icmp, ipv4, ipv6, tcp, udp};
 
 /// Which end of a flow a rewrite changes.
 #[derive(Clone, Copy)]
@@ -20,12 +27,15 @@ enum Side {
 }
 
 impl Side {
-    /// Offset of the address within an IPv4 header.
-    #[inline]
-    fn addr_offset(self) -> usize {
-        match self {
-            Side::Src => ipv4::SRC,
-            Side::Dst => ipv4::DST,
+    /// Offset of the address within the IP header of the family whose
+    /// addresses are `N` bytes long.
+    #[inline(always)]
+    fn addr_offset<const N: usize>(self) -> usize {
+        match (N == 16, self) {
+            (false, Side::Src) => ipv4::SRC,
+            (false, Side::Dst) => ipv4::DST,
+            (true, Side::Src) => ipv6::SRC,
+            (true, Side::Dst) => ipv6::DST,
         }
     }
 
@@ -42,15 +52,26 @@ impl Side {
 /// Where a transport checksum lives and what it covers.
 #[derive(Clone, Copy)]
 enum L4Checksum {
-    /// TCP: covers the pseudo-header.
+    /// TCP, and ICMPv6: covers the pseudo-header.
     Tcp(usize),
     /// UDP: covers the pseudo-header; 0 means none.
     Udp(usize),
-    /// ICMP: covers the message only.
+    /// ICMPv4: covers the message only.
     Icmp(usize),
 }
 
 impl L4Checksum {
+    /// The checksum of an ICMP message at `l4`: ICMPv6 sums the
+    /// pseudo-header as TCP does.
+    #[inline(always)]
+    fn icmp<const N: usize>(l4: usize) -> Self {
+        if N == 16 {
+            L4Checksum::Tcp(l4 + icmp::CHECKSUM)
+        } else {
+            L4Checksum::Icmp(l4 + icmp::CHECKSUM)
+        }
+    }
+
     #[inline]
     fn covers_pseudo_header(self) -> bool {
         matches!(self, L4Checksum::Tcp(_) | L4Checksum::Udp(_))
@@ -83,13 +104,6 @@ impl L4Checksum {
     }
 }
 
-/// A port (or echo identifier) position, and the checksum covering it.
-#[derive(Clone, Copy)]
-struct PortSlot {
-    at: usize,
-    checksum: Option<L4Checksum>,
-}
-
 #[inline]
 fn write16(bytes: &mut [u8], at: usize, value: u16) {
     bytes[at..at + 2].copy_from_slice(&value.to_be_bytes());
@@ -102,13 +116,16 @@ fn replace16(bytes: &mut [u8], at: usize, value: u16) -> u16 {
     old
 }
 
-#[inline]
-fn replace_addr(bytes: &mut [u8], at: usize, addr: Ipv4Addr) -> ChecksumDelta {
-    let mut old = [0; 4];
-    old.copy_from_slice(&bytes[at..at + 4]);
-    bytes[at..at + 4].copy_from_slice(&addr.octets());
+/// Writes an address of `N` bytes (4 or 16) at `at`; the delta of the change.
+#[inline(always)]
+fn replace_addr<const N: usize>(bytes: &mut [u8], at: usize, addr: [u8; N]) -> ChecksumDelta {
     let mut delta = ChecksumDelta::default();
-    delta.double_word(old, addr.octets());
+    for (old, new) in bytes[at..at + N].chunks_exact(4).zip(addr.chunks_exact(4)) {
+        let old: [u8; 4] = old.try_into().unwrap_or_default();
+        let new: [u8; 4] = new.try_into().unwrap_or_default();
+        delta.double_word(old, new);
+    }
+    bytes[at..at + N].copy_from_slice(&addr);
     delta
 }
 
@@ -125,41 +142,49 @@ fn adjust_ip_checksum(bytes: &mut [u8], l3: usize, delta: ChecksumDelta) -> (u16
 /// Fixes the one case where an incremental update and a full computation
 /// differ: an ICMP message that is all zeros but its checksum must carry
 /// 0xffff, while the update yields 0x0000, the other encoding of zero
-/// (RFC 1624 section 3). TCP and UDP cannot hit it: their pseudo-header
-/// holds a non-zero protocol number.
+/// (RFC 1624 section 3). TCP, UDP and ICMPv6 cannot hit it: their
+/// pseudo-header holds a non-zero protocol number.
 #[inline]
 pub(crate) fn settle_icmp_zero(bytes: &mut [u8], ip: IpLayout) {
     let message = &bytes[ip.l4..ip.end];
-    if be16(message, icmp::CHECKSUM) == 0 && message.iter().all(|&byte| byte == 0) {
+    if !ip.ipv6 && be16(message, icmp::CHECKSUM) == 0 && message.iter().all(|&byte| byte == 0) {
         write16(bytes, ip.l4 + icmp::CHECKSUM, 0xffff);
     }
 }
 
 impl IpLayout {
-    /// The transport checksum in this frame, if its header is here.
-    #[inline]
-    fn l4_checksum(&self) -> Option<L4Checksum> {
+    /// The transport checksum in this packet (whose addresses are `N`
+    /// bytes long), if its header is here.
+    #[inline(always)]
+    fn l4_checksum<const N: usize>(&self) -> Option<L4Checksum> {
         match self.transport {
             Transport::Tcp => Some(L4Checksum::Tcp(self.l4 + tcp::CHECKSUM)),
             Transport::Udp => Some(L4Checksum::Udp(self.l4 + udp::CHECKSUM)),
             Transport::IcmpEcho | Transport::IcmpError(_) | Transport::IcmpOther => {
-                Some(L4Checksum::Icmp(self.l4 + icmp::CHECKSUM))
+                Some(L4Checksum::icmp::<N>(self.l4))
             }
             Transport::Opaque => None,
         }
     }
 
+    /// [`l4_checksum`](Self::l4_checksum) for this packet's own family.
     #[inline]
-    fn port_slot(&self, side: Side) -> Option<PortSlot> {
-        let at = match self.transport {
-            Transport::Tcp | Transport::Udp => self.l4 + side.port_offset(),
-            Transport::IcmpEcho => self.l4 + icmp::ID,
-            _ => return None,
-        };
-        Some(PortSlot {
-            at,
-            checksum: self.l4_checksum(),
-        })
+    fn l4_checksum_any(&self) -> Option<L4Checksum> {
+        if self.ipv6 {
+            self.l4_checksum::<16>()
+        } else {
+            self.l4_checksum::<4>()
+        }
+    }
+
+    /// Where the port (ICMP echo: identifier) of `side` is.
+    #[inline]
+    fn port_at(&self, side: Side) -> Option<usize> {
+        match self.transport {
+            Transport::Tcp | Transport::Udp => Some(self.l4 + side.port_offset()),
+            Transport::IcmpEcho => Some(self.l4 + icmp::ID),
+            _ => None,
+        }
     }
 }
 
@@ -192,42 +217,72 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     }
 
     /// Sets the source address, keeping the IPv4 and (if present here) the
-    /// TCP/UDP pseudo-header checksums right. Works on fragments too.
+    /// transport pseudo-header checksums right. Works on fragments too.
+    /// The address must be of the packet's family
+    /// ([`RewriteError::FamilyMismatch`]).
     #[inline]
-    pub fn set_src_addr(&mut self, addr: Ipv4Addr) -> Result<(), RewriteError> {
-        self.rewrite_endpoint(Side::Src, addr, None)
+    pub fn set_src_addr(&mut self, addr: impl Into<IpAddr>) -> Result<(), RewriteError> {
+        match addr.into() {
+            IpAddr::V4(v4) => self.rewrite_endpoint(Side::Src, v4.octets(), None),
+            IpAddr::V6(v6) => self.rewrite_endpoint(Side::Src, v6.octets(), None),
+        }
     }
 
     /// Sets the destination address; see [`set_src_addr`](Self::set_src_addr).
     #[inline]
-    pub fn set_dst_addr(&mut self, addr: Ipv4Addr) -> Result<(), RewriteError> {
-        self.rewrite_endpoint(Side::Dst, addr, None)
+    pub fn set_dst_addr(&mut self, addr: impl Into<IpAddr>) -> Result<(), RewriteError> {
+        match addr.into() {
+            IpAddr::V4(v4) => self.rewrite_endpoint(Side::Dst, v4.octets(), None),
+            IpAddr::V6(v6) => self.rewrite_endpoint(Side::Dst, v6.octets(), None),
+        }
     }
 
     /// Source NAT: sets the source address and port (the identifier, for
     /// ICMP echo) with all checksums kept right.
     #[inline]
-    pub fn set_src(&mut self, endpoint: SocketAddrV4) -> Result<(), RewriteError> {
-        self.rewrite_endpoint(Side::Src, *endpoint.ip(), Some(endpoint.port()))
+    pub fn set_src(&mut self, endpoint: impl Into<SocketAddr>) -> Result<(), RewriteError> {
+        let endpoint = endpoint.into();
+        let port = Some(endpoint.port());
+        match endpoint.ip() {
+            IpAddr::V4(v4) => self.rewrite_endpoint(Side::Src, v4.octets(), port),
+            IpAddr::V6(v6) => self.rewrite_endpoint(Side::Src, v6.octets(), port),
+        }
     }
 
     /// Destination NAT: sets the destination address and port (the
     /// identifier, for ICMP echo) with all checksums kept right.
     #[inline]
-    pub fn set_dst(&mut self, endpoint: SocketAddrV4) -> Result<(), RewriteError> {
-        self.rewrite_endpoint(Side::Dst, *endpoint.ip(), Some(endpoint.port()))
+    pub fn set_dst(&mut self, endpoint: impl Into<SocketAddr>) -> Result<(), RewriteError> {
+        let endpoint = endpoint.into();
+        let port = Some(endpoint.port());
+        match endpoint.ip() {
+            IpAddr::V4(v4) => self.rewrite_endpoint(Side::Dst, v4.octets(), port),
+            IpAddr::V6(v6) => self.rewrite_endpoint(Side::Dst, v6.octets(), port),
+        }
     }
 
-    #[inline]
-    fn rewrite_endpoint(
+    /// The layout of the packet, if it is IP of the family whose addresses
+    /// are `N` bytes long.
+    #[inline(always)]
+    fn family_layout<const N: usize>(&self) -> Result<IpLayout, RewriteError> {
+        let ip = self.ip_layout().ok_or(RewriteError::NotIp)?;
+        if ip.ipv6 == (N == 16) {
+            Ok(ip)
+        } else {
+            Err(RewriteError::FamilyMismatch)
+        }
+    }
+
+    #[inline(always)]
+    fn rewrite_endpoint<const N: usize>(
         &mut self,
         side: Side,
-        addr: Ipv4Addr,
+        addr: [u8; N],
         port: Option<u16>,
     ) -> Result<(), RewriteError> {
-        let ip = self.ipv4_layout().ok_or(RewriteError::NotIpv4)?;
-        let port_slot = match port {
-            Some(_) => Some(ip.port_slot(side).ok_or(RewriteError::NoPorts)?),
+        let ip = self.family_layout::<N>()?;
+        let port_at = match port {
+            Some(_) => Some(ip.port_at(side).ok_or(RewriteError::NoPorts)?),
             None => None,
         };
         let l3 = self.layout.l3();
@@ -235,15 +290,17 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         // are summed in later, by the device.
         let partial = self.is_checksum_partial();
         let bytes = self.as_bytes_mut();
-        let addr_delta = replace_addr(bytes, l3 + side.addr_offset(), addr);
-        adjust_ip_checksum(bytes, l3, addr_delta);
-        let l4_checksum = ip.l4_checksum();
+        let addr_delta = replace_addr(bytes, l3 + side.addr_offset::<N>(), addr);
+        if N == 4 {
+            adjust_ip_checksum(bytes, l3, addr_delta);
+        }
+        let l4_checksum = ip.l4_checksum::<N>();
         let mut l4_delta = match l4_checksum {
             Some(checksum) if checksum.covers_pseudo_header() => addr_delta,
             _ => ChecksumDelta::default(),
         };
-        if let (Some(slot), Some(port)) = (port_slot, port) {
-            let old = replace16(bytes, slot.at, port);
+        if let (Some(at), Some(port)) = (port_at, port) {
+            let old = replace16(bytes, at, port);
             if !partial {
                 l4_delta.word(old, port);
             }
@@ -261,88 +318,28 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         Ok(())
     }
 
-    /// Decrements the TTL as a router does. Refuses when the TTL is 0 or 1:
-    /// the packet must not be forwarded.
+    /// Decrements the TTL (IPv6: the hop limit) as a router does. Refuses
+    /// when it is 0 or 1: the packet must not be forwarded.
     #[inline]
     pub fn decrement_ttl(&mut self) -> Result<(), RewriteError> {
-        self.ipv4_layout().ok_or(RewriteError::NotIpv4)?;
+        let ip = self.ip_layout().ok_or(RewriteError::NotIp)?;
         let l3 = self.layout.l3();
+        let at = l3 + if ip.ipv6 { ipv6::HOP_LIMIT } else { ipv4::TTL };
         let bytes = self.as_bytes_mut();
-        let ttl = bytes[l3 + ipv4::TTL];
+        let ttl = bytes[at];
         if ttl <= 1 {
             return Err(RewriteError::TtlExpired);
         }
-        // The checksum covers TTL and protocol as one word.
-        let old = be16(bytes, l3 + ipv4::TTL);
-        bytes[l3 + ipv4::TTL] = ttl - 1;
-        let mut delta = ChecksumDelta::default();
-        delta.word(old, be16(bytes, l3 + ipv4::TTL));
-        adjust_ip_checksum(bytes, l3, delta);
-        Ok(())
-    }
-
-    /// In an ICMP error, sets the source address and port of the quoted
-    /// packet; the quoted IPv4 and transport checksums (where quoted) and
-    /// the ICMP checksum all stay right.
-    ///
-    /// NAT uses it to translate an error about a flow along with the flow,
-    /// so path MTU discovery and port unreachables work through the NAT.
-    #[inline]
-    pub fn set_quoted_src(&mut self, endpoint: SocketAddrV4) -> Result<(), RewriteError> {
-        self.rewrite_quoted(Side::Src, endpoint)
-    }
-
-    /// As [`set_quoted_src`](Self::set_quoted_src), for the quoted destination.
-    #[inline]
-    pub fn set_quoted_dst(&mut self, endpoint: SocketAddrV4) -> Result<(), RewriteError> {
-        self.rewrite_quoted(Side::Dst, endpoint)
-    }
-
-    #[inline]
-    fn rewrite_quoted(&mut self, side: Side, endpoint: SocketAddrV4) -> Result<(), RewriteError> {
-        let ip = self.ipv4_layout().ok_or(RewriteError::NotIpv4)?;
-        let Transport::IcmpError(Some(quote)) = ip.transport else {
-            return Err(RewriteError::NoQuotedFlow);
-        };
-        let slot = match quote.ports {
-            QuotedPorts::Tcp => PortSlot {
-                at: quote.l4 + side.port_offset(),
-                checksum: (quote.l4 + tcp::CHECKSUM + 2 <= ip.end)
-                    .then_some(L4Checksum::Tcp(quote.l4 + tcp::CHECKSUM)),
-            },
-            QuotedPorts::Udp => PortSlot {
-                at: quote.l4 + side.port_offset(),
-                checksum: Some(L4Checksum::Udp(quote.l4 + udp::CHECKSUM)),
-            },
-            QuotedPorts::IcmpEcho => PortSlot {
-                at: quote.l4 + icmp::ID,
-                checksum: Some(L4Checksum::Icmp(quote.l4 + icmp::CHECKSUM)),
-            },
-            QuotedPorts::None => return Err(RewriteError::NoQuotedFlow),
-        };
-        let bytes = self.as_bytes_mut();
-        // Every word changed inside the quote is covered by the ICMP checksum.
-        let mut icmp_delta = ChecksumDelta::default();
-
-        let addr_delta = replace_addr(bytes, quote.l3 + side.addr_offset(), *endpoint.ip());
-        icmp_delta.add(addr_delta);
-        let (old, new) = adjust_ip_checksum(bytes, quote.l3, addr_delta);
-        icmp_delta.word(old, new);
-
-        let old_port = replace16(bytes, slot.at, endpoint.port());
-        icmp_delta.word(old_port, endpoint.port());
-        if let Some(checksum) = slot.checksum {
-            let mut l4_delta = if checksum.covers_pseudo_header() {
-                addr_delta
-            } else {
-                ChecksumDelta::default()
-            };
-            l4_delta.word(old_port, endpoint.port());
-            let (old, new) = checksum.apply(bytes, l4_delta);
-            icmp_delta.word(old, new);
+        if ip.ipv6 {
+            bytes[at] = ttl - 1;
+            return Ok(());
         }
-        L4Checksum::Icmp(ip.l4 + icmp::CHECKSUM).apply(bytes, icmp_delta);
-        settle_icmp_zero(bytes, ip);
+        // The checksum covers TTL and protocol as one word.
+        let old = be16(bytes, at);
+        bytes[at] = ttl - 1;
+        let mut delta = ChecksumDelta::default();
+        delta.word(old, be16(bytes, at));
+        adjust_ip_checksum(bytes, l3, delta);
         Ok(())
     }
 
@@ -353,17 +350,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     /// super-frames, whose checksum is completed per segment.
     #[inline]
     pub fn recompute_l4_checksum(&mut self) -> Result<(), RewriteError> {
-        let header = self.ipv4().ok_or(RewriteError::NotIpv4)?;
-        if header.is_fragment() {
+        let ip = self.ip_layout().ok_or(RewriteError::NotIp)?;
+        if self.ipv4().is_some_and(|header| header.is_fragment()) {
             return Err(RewriteError::Fragmented);
         }
         if self.offload.has_gso() {
             return Err(RewriteError::SuperFrame);
         }
-        let ip = self.ipv4_layout().ok_or(RewriteError::NotIpv4)?;
-        let (checksum_at, pseudo) = match ip.l4_checksum().ok_or(RewriteError::NoPorts)? {
-            L4Checksum::Tcp(at) => (at, self.pseudo_header_sum(ip_proto::TCP)),
-            L4Checksum::Udp(at) => (at, self.pseudo_header_sum(ip_proto::UDP)),
+        let (checksum_at, pseudo) = match ip.l4_checksum_any().ok_or(RewriteError::NoPorts)? {
+            L4Checksum::Tcp(at) | L4Checksum::Udp(at) => (at, self.pseudo_header_sum(ip)),
             L4Checksum::Icmp(at) => (at, 0),
         };
         let is_udp = matches!(ip.transport, Transport::Udp);

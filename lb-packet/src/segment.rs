@@ -4,10 +4,10 @@
 //! (`tcp_gso_segment`, `skb_checksum_help`) would.
 
 use crate::checksum::{self, ChecksumDelta};
-use crate::layout::{Layout, Network, Transport, array_at, be16, put};
+use crate::layout::{IpLayout, Layout, Transport, array_at, be16, put};
 use crate::offload::{ChecksumOffload, Gso, GsoKind, Offload, WireSize};
 use crate::tcp_flags::TcpFlags;
-use crate::wire::{ip_proto, ipv4, ipv6, tcp, udp};
+use crate::wire::{ipv4, ipv6, tcp, udp};
 
 /// Why [`segment`] could not finish a frame. Nothing was emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
@@ -60,11 +60,26 @@ impl SuperFrame {
     fn locate_ipv4(frame: &[u8]) -> Result<Self, SegmentError> {
         let layout = Layout::parse(frame).map_err(|_| SegmentError::Mismatch)?;
         let ip = layout.ipv4_layout().ok_or(SegmentError::Mismatch)?;
-        let l3 = layout.l3();
-        let fragment = be16(frame, l3 + ipv4::FLAGS_FRAGMENT);
-        if ip.transport != Transport::Tcp
-            || fragment & (ipv4::MORE_FRAGMENTS | ipv4::FRAGMENT_OFFSET) != 0
-        {
+        let fragment = be16(frame, layout.l3() + ipv4::FLAGS_FRAGMENT);
+        if fragment & (ipv4::MORE_FRAGMENTS | ipv4::FRAGMENT_OFFSET) != 0 {
+            return Err(SegmentError::Mismatch);
+        }
+        Self::tcp_at(frame, layout.l3(), ip)
+    }
+
+    /// Extension headers are refused: each segment's payload length is
+    /// its TCP length.
+    fn locate_ipv6(frame: &[u8]) -> Result<Self, SegmentError> {
+        let layout = Layout::parse(frame).map_err(|_| SegmentError::Mismatch)?;
+        let ip = layout.ipv6_layout().ok_or(SegmentError::Mismatch)?;
+        if ip.l4 != layout.l3() + ipv6::HEADER_LEN {
+            return Err(SegmentError::Mismatch);
+        }
+        Self::tcp_at(frame, layout.l3(), ip)
+    }
+
+    fn tcp_at(frame: &[u8], l3: usize, ip: IpLayout) -> Result<Self, SegmentError> {
+        if ip.transport != Transport::Tcp {
             return Err(SegmentError::Mismatch);
         }
         Ok(SuperFrame {
@@ -72,32 +87,7 @@ impl SuperFrame {
             l4: ip.l4,
             payload: ip.l4 + tcp_header_len(frame, ip.l4),
             end: ip.end,
-            ipv6: false,
-        })
-    }
-
-    fn locate_ipv6(frame: &[u8]) -> Result<Self, SegmentError> {
-        let layout = Layout::parse(frame).map_err(|_| SegmentError::Mismatch)?;
-        let l3 = layout.l3();
-        let l4 = l3 + ipv6::HEADER_LEN;
-        if layout.network() != Network::Ipv6
-            || frame.len() < l4 + tcp::MIN_HEADER_LEN
-            || frame[l3] >> 4 != ipv6::VERSION
-            || frame[l3 + ipv6::NEXT_HEADER] != ip_proto::TCP
-        {
-            return Err(SegmentError::Mismatch);
-        }
-        let end = l4 + usize::from(be16(frame, l3 + ipv6::PAYLOAD_LEN));
-        let payload = l4 + tcp_header_len(frame, l4);
-        if end > frame.len() || payload < l4 + tcp::MIN_HEADER_LEN || payload > end {
-            return Err(SegmentError::Mismatch);
-        }
-        Ok(SuperFrame {
-            l3,
-            l4,
-            payload,
-            end,
-            ipv6: true,
+            ipv6: ip.ipv6,
         })
     }
 
@@ -184,19 +174,13 @@ fn copy_into<'a>(scratch: &'a mut [u8], frame: &[u8]) -> Result<&'a mut [u8], Se
 /// The end of the IP packet in `frame`, or the frame's end when it is not
 /// IP; and whether its transport is TCP.
 fn packet_end(frame: &[u8]) -> (usize, bool) {
-    let Ok(layout) = Layout::parse(frame) else {
-        return (frame.len(), false);
-    };
-    if let Some(ip) = layout.ipv4_layout() {
-        return (ip.end, ip.transport == Transport::Tcp);
+    match Layout::parse(frame)
+        .ok()
+        .and_then(|layout| layout.any_ip_layout())
+    {
+        Some(ip) => (ip.end, ip.transport == Transport::Tcp),
+        None => (frame.len(), false),
     }
-    let l3 = layout.l3();
-    if layout.network() == Network::Ipv6 && frame.len() >= l3 + ipv6::HEADER_LEN {
-        let end = l3 + ipv6::HEADER_LEN + usize::from(be16(frame, l3 + ipv6::PAYLOAD_LEN));
-        let tcp = frame[l3 + ipv6::NEXT_HEADER] == ip_proto::TCP;
-        return (end.min(frame.len()), tcp);
-    }
-    (frame.len(), false)
 }
 
 /// Completes the partial checksum at `start + offset` over the packet.

@@ -188,4 +188,29 @@ pub(crate) mod icmpv6 {
     pub(crate) const PARAMETER_PROBLEM: u8 = 4;
     pub(crate) const ECHO_REQUEST: u8 = 128;
     pub(crate) const ECHO_REPLY: u8 = 129;
+    pub(crate) const NEIGHBOR_SOLICITATION: u8 = 135;
+    pub(crate) const NEIGHBOR_ADVERTISEMENT: u8 = 136;
+    /// Packet too big: the MTU of the next hop, 32 bits.
+    pub(crate) const MTU: usize = 4;
+}
+
+/// Neighbor discovery (RFC 4861): solicitations and advertisements.
+pub(crate) mod ndp {
+    /// Advertisement flags, in the first byte after the checksum.
+    pub(crate) const FLAGS: usize = 4;
+    pub(crate) const ROUTER: u8 = 0x80;
+    pub(crate) const SOLICITED: u8 = 0x40;
+    pub(crate) const OVERRIDE: u8 = 0x20;
+    /// The address asked about (solicitation) or told (advertisement).
+    pub(crate) const TARGET: usize = 8;
+    /// Where options start; the message without options is this long.
+    pub(crate) const OPTIONS: usize = 24;
+    /// A link-layer address option: type, length in units of 8 bytes
+    /// (1 for Ethernet), then the MAC.
+    pub(crate) const OPTION_SOURCE_MAC: u8 = 1;
+    pub(crate) const OPTION_TARGET_MAC: u8 = 2;
+    pub(crate) const MAC_OPTION_LEN: usize = 8;
+    /// Solicitations and advertisements are refused unless sent with this
+    /// hop limit: proof that they come from the link itself.
+    pub(crate) const HOP_LIMIT: u8 = 255;
 }

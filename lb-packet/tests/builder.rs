@@ -326,7 +326,7 @@ fn assert_frame_reads(bytes: &[u8], spec: &Spec, quoted: Option<&[u8]>) {
             let key = key.expect("a flow key");
             assert_eq!(
                 (key.src, key.dst),
-                (Ipv4Addr::from(src), Ipv4Addr::from(dst))
+                (Ipv4Addr::from(src).into(), Ipv4Addr::from(dst).into())
             );
             assert_eq!(((key.src_port, key.dst_port), key.proto), (ports, proto));
         }

@@ -5,7 +5,7 @@
 use std::net::Ipv6Addr;
 
 use etherparse::PacketBuilder;
-use lb_packet::{EtherType, Frame};
+use lb_packet::{EtherType, Frame, Protocol};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -60,7 +60,17 @@ proptest! {
             (Ipv6Addr::from(src), Ipv6Addr::from(dst), hop_limit)
         );
         prop_assert_eq!(usize::from(header.payload_len()), bytes.len() - 54);
-        prop_assert!(frame.ipv4().is_none() && frame.flow_key().is_none());
+        prop_assert!(frame.ipv4().is_none());
+        let key = frame.flow_key().ok_or_else(|| TestCaseError::fail("no flow key"))?;
+        let (proto, ports) = match transport {
+            Transport::Tcp(s, d) => (Protocol::Tcp, (s, d)),
+            Transport::Udp(s, d) => (Protocol::Udp, (s, d)),
+            Transport::Echo(id, _) => (Protocol::Icmp, (id, id)),
+        };
+        prop_assert_eq!(
+            (key.src, key.dst, key.src_port, key.dst_port, key.proto),
+            (Ipv6Addr::from(src).into(), Ipv6Addr::from(dst).into(), ports.0, ports.1, proto)
+        );
         prop_assert_eq!(frame.l4_checksum_valid(), Some(true));
 
         // Any byte of the addresses or the transport changed: caught by

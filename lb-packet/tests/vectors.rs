@@ -31,8 +31,8 @@ fn tcp_syn_flow_and_dnat() {
     assert_eq!(
         key,
         FlowKey {
-            src: ip(10, 0, 0, 2),
-            dst: ip(10, 0, 0, 1),
+            src: ip(10, 0, 0, 2).into(),
+            dst: ip(10, 0, 0, 1).into(),
             src_port: 40000,
             dst_port: 80,
             proto: Protocol::Tcp
@@ -151,11 +151,11 @@ fn frag_needed_quote_translated_for_backend() {
     let quoted = frame.quoted_flow().unwrap();
     assert_eq!(
         quoted.src_endpoint(),
-        SocketAddrV4::new(ip(10, 0, 0, 1), 80)
+        SocketAddrV4::new(ip(10, 0, 0, 1), 80).into()
     );
     assert_eq!(
         quoted.dst_endpoint(),
-        SocketAddrV4::new(ip(10, 0, 0, 2), 40000)
+        SocketAddrV4::new(ip(10, 0, 0, 2), 40000).into()
     );
     assert_eq!(frame.flow_key(), None, "an error is not a flow of its own");
 
@@ -200,7 +200,7 @@ fn vlan_tag_is_skipped_and_kept() {
     let rewritten = Frame::parse(&out[..]).unwrap();
     assert_eq!(
         rewritten.flow_key().unwrap().dst_endpoint(),
-        SocketAddrV4::new(ip(192, 168, 1, 2), 8080)
+        SocketAddrV4::new(ip(192, 168, 1, 2), 8080).into()
     );
     assert_eq!(rewritten.l4_checksum_valid(), Some(true));
 }
@@ -265,10 +265,7 @@ fn ipv6_is_validated_and_unknown_ethertypes_recognised() {
     other[12..14].copy_from_slice(&[0x88, 0xcc]);
     let mut frame = Frame::parse(&mut other[..]).unwrap();
     assert_eq!(frame.ethertype(), EtherType::Other(0x88cc));
-    assert_eq!(
-        frame.set_dst_addr(ip(1, 2, 3, 4)),
-        Err(RewriteError::NotIpv4)
-    );
+    assert_eq!(frame.set_dst_addr(ip(1, 2, 3, 4)), Err(RewriteError::NotIp));
 }
 
 fn corrupt(input: &[u8], at: usize, value: u8) -> Vec<u8> {

@@ -17,8 +17,8 @@ const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 
 fn client(src: u32, port: u16) -> FlowKey {
     FlowKey {
-        src: Ipv4Addr::from(src),
-        dst: VIP,
+        src: Ipv4Addr::from(src).into(),
+        dst: VIP.into(),
         src_port: port,
         dst_port: 80,
         proto: Protocol::Tcp,
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let backend = Ipv4Addr::new(192, 168, 1, 2);
     let reply_to = |key: FlowKey| FlowKey {
-        src: backend,
+        src: backend.into(),
         ..key.reversed()
     };
     // Real connections: SYN, SYN-ACK from the backend, ACK.

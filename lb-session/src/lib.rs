@@ -25,14 +25,14 @@
 //! let mut table = SessionTable::new(SessionConfig::default())?;
 //! let start = Instant::now();
 //! let client = FlowKey {
-//!     src: Ipv4Addr::new(10, 0, 0, 2),
-//!     dst: Ipv4Addr::new(10, 0, 0, 1), // the VIP
+//!     src: Ipv4Addr::new(10, 0, 0, 2).into(),
+//!     dst: Ipv4Addr::new(10, 0, 0, 1).into(), // the VIP
 //!     src_port: 40000,
 //!     dst_port: 80,
 //!     proto: Protocol::Tcp,
 //! };
 //! // Replies come from the backend the flow was sent to.
-//! let reply = FlowKey { src: Ipv4Addr::new(192, 168, 1, 2), src_port: 8080, ..client.reversed() };
+//! let reply = FlowKey { src: Ipv4Addr::new(192, 168, 1, 2).into(), src_port: 8080, ..client.reversed() };
 //! table.insert(start, client, reply, Some(TcpFlags::SYN), "backend-1")?;
 //!
 //! let hit = table.lookup(start + Duration::from_millis(1), &reply, Some(TcpFlags::SYN | TcpFlags::ACK));

@@ -32,8 +32,8 @@ fn pool(index: usize) -> FlowKey {
         Protocol::Udp
     };
     FlowKey {
-        src: Ipv4Addr::new(10, 0, 0, (index % 6) as u8),
-        dst: Ipv4Addr::new(10, 0, 1, 1),
+        src: Ipv4Addr::new(10, 0, 0, (index % 6) as u8).into(),
+        dst: Ipv4Addr::new(10, 0, 1, 1).into(),
         src_port: 1000 + index as u16,
         dst_port: 80,
         proto,
@@ -288,14 +288,14 @@ fn syn_flood_cannot_push_out_established_sessions() {
     let vip = Ipv4Addr::new(10, 255, 0, 1);
     let backend = Ipv4Addr::new(192, 168, 1, 2);
     let flow = |src: u32, port: u16| FlowKey {
-        src: Ipv4Addr::from(src),
-        dst: vip,
+        src: Ipv4Addr::from(src).into(),
+        dst: vip.into(),
         src_port: port,
         dst_port: 80,
         proto: Protocol::Tcp,
     };
     let reply = |forward: FlowKey| FlowKey {
-        src: backend,
+        src: backend.into(),
         ..forward.reversed()
     };
     let ack = Some(TcpFlags::ACK);

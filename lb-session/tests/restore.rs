@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use common::{ACK, NOT_TCP, SYN, SYN_ACK, key, reply, table};
@@ -149,10 +149,9 @@ fn restored_assured_sessions_survive_a_flood_and_refusals_are_clear() {
 #[test]
 fn claimed_source_ports_are_never_handed_out_again() {
     use lb_session::{PortRange, SnatAllocator, SnatError};
-    use std::net::SocketAddrV4;
 
-    let proxy = Ipv4Addr::new(10, 0, 0, 1);
-    let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 9), 80);
+    let proxy = IpAddr::from(Ipv4Addr::new(10, 0, 0, 1));
+    let remote = SocketAddr::from((Ipv4Addr::new(10, 0, 0, 9), 80));
     let range = PortRange::new(7000, 7009).unwrap();
     let mut snat = SnatAllocator::new(range, lb_packet::HashKey([3; 16]));
     // Three ports restored from before a restart.

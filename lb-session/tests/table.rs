@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -301,7 +301,7 @@ fn bad_inputs_are_refused() {
 /// Gives back the ports of every session the table let go of.
 fn release_departed(table: &mut SessionTable<u32>, snat: &mut SnatAllocator) {
     while let Some(gone) = table.pop_departed() {
-        let remote = SocketAddrV4::new(gone.reverse.src, gone.reverse.src_port);
+        let remote = SocketAddr::new(gone.reverse.src, gone.reverse.src_port);
         let port = u16::try_from(gone.value).unwrap();
         snat.release(gone.reverse.dst, remote, gone.forward.proto, port);
     }
@@ -312,8 +312,8 @@ fn snat_ports_avoid_live_mappings_and_come_back_on_expiry() {
     let start = Instant::now();
     let mut table = table(64);
     table.report_departures();
-    let proxy = Ipv4Addr::new(192, 168, 0, 100);
-    let remote = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 1), 80);
+    let proxy = IpAddr::from(Ipv4Addr::new(192, 168, 0, 100));
+    let remote = SocketAddr::from((Ipv4Addr::new(192, 168, 0, 1), 80));
     let mut snat = SnatAllocator::new(PortRange::new(5000, 5003).unwrap(), HashKey::default());
     let mut ports = Vec::new();
     for client in 0..4 {
@@ -344,7 +344,7 @@ fn snat_ports_avoid_live_mappings_and_come_back_on_expiry() {
             .contains("no free source port on 192.168.0.100 towards 192.168.0.1:80")
     );
     // Another destination has its own ports.
-    let elsewhere = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 2), 80);
+    let elsewhere = SocketAddr::from((Ipv4Addr::new(192, 168, 0, 2), 80));
     let other = snat.allocate(&fifth, proxy, elsewhere).unwrap();
     snat.release(proxy, elsewhere, Protocol::Tcp, other);
     // The half-open sessions expire and free their ports.
@@ -357,8 +357,8 @@ fn snat_ports_avoid_live_mappings_and_come_back_on_expiry() {
 
 #[test]
 fn snat_reuses_given_back_ports_last_and_offers_half_open_ones_for_takeover() {
-    let proxy = Ipv4Addr::new(192, 168, 0, 100);
-    let remote = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 1), 443);
+    let proxy = IpAddr::from(Ipv4Addr::new(192, 168, 0, 100));
+    let remote = SocketAddr::from((Ipv4Addr::new(192, 168, 0, 1), 443));
     let mut snat = SnatAllocator::new(PortRange::new(6000, 6099).unwrap(), HashKey([7; 16]));
     let client = key(0, Protocol::Tcp);
     let ports: Vec<u16> = (0..100)

@@ -1,6 +1,6 @@
 //! `lb-dsr`: the direct-server-return load balancer (Polycube `lbdsr`).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use clap::{Parser, ValueEnum};
 use lb_algos::Policy;
@@ -39,7 +39,7 @@ struct Cli {
     backend: Option<String>,
     /// A virtual IP (repeat for more).
     #[arg(long = "vip", required = true, value_name = "IP")]
-    vips: Vec<Ipv4Addr>,
+    vips: Vec<IpAddr>,
     /// The load balancer's MAC, answered for the VIPs.
     #[arg(long, value_name = "MAC")]
     mac: MacAddr,
@@ -130,7 +130,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         health_check,
     };
     let mut engine = DirectReturn::new(&config)?;
-    let vips: Vec<String> = cli.vips.iter().map(Ipv4Addr::to_string).collect();
+    let vips: Vec<String> = cli.vips.iter().map(IpAddr::to_string).collect();
     log(
         PROGRAM,
         format_args!(

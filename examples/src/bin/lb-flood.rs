@@ -5,12 +5,12 @@
 // It says how many frames it sent on standard output.
 #![allow(clippy::print_stdout)]
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use lb_datapath_pnet::PnetDatapath;
-use lb_engine::{Datapath, Ipv4Cidr, MacAddr, PortId};
+use lb_engine::{Datapath, IpCidr, MacAddr, PortId};
 use lb_examples::cli::{fail, parse_or_exit};
 use lb_packet::{EthernetRepr, FrameRepr, Ipv4Repr, TcpFlags, TcpRepr};
 
@@ -41,7 +41,7 @@ struct Cli {
     target: SocketAddrV4,
     /// Sources are drawn from this network.
     #[arg(long, value_name = "IP/PREFIX", default_value = "10.200.0.0/16")]
-    sources: Ipv4Cidr,
+    sources: IpCidr,
     /// Frames per second.
     #[arg(long, default_value_t = 20_000)]
     rate: u64,
@@ -75,7 +75,10 @@ fn flood(cli: &Cli) -> anyhow::Result<u64> {
     let mask = u32::MAX
         .checked_shl(32 - u32::from(cli.sources.prefix_len))
         .unwrap_or(0);
-    let network = u32::from(cli.sources.ip) & mask;
+    let IpAddr::V4(sources) = cli.sources.ip else {
+        anyhow::bail!("--sources {} is IPv6; lb-flood sends IPv4", cli.sources);
+    };
+    let network = u32::from(sources) & mask;
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut frame = [0u8; 128];
     // Pacing counts every frame tried: one the device refuses (a full

@@ -1,10 +1,10 @@
 //! `lb-proxy`: the one-armed NAT proxy (the MirageOS random proxy).
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use clap::Parser;
 use lb_algos::Policy;
-use lb_engine::{Ipv4Cidr, NatProxy, NatProxyConfig};
+use lb_engine::{IpCidr, NatProxy, NatProxyConfig};
 use lb_examples::cli::{AdminArgs, RunArgs, fail, parse_or_exit};
 use lb_examples::health_args::HealthArgs;
 use lb_examples::serve::{Signals, log, serve, start_admin};
@@ -25,12 +25,12 @@ struct Cli {
     /// The proxy's own address and prefix: clients connect to it, and its
     /// connections to destinations come from it.
     #[arg(long, value_name = "IP/PREFIX")]
-    ip: Ipv4Cidr,
+    ip: IpCidr,
     /// Another address clients connect to, routed to the proxy (not
     /// answered in ARP): behind ECMP, one several instances share (repeat
     /// for more). Its connections go on from --ip, this instance's own.
     #[arg(long = "vip", value_name = "IP")]
-    vips: Vec<Ipv4Addr>,
+    vips: Vec<IpAddr>,
     /// Destinations, comma-separated.
     #[arg(
         long,
@@ -38,10 +38,10 @@ struct Cli {
         value_delimiter = ',',
         required = true
     )]
-    dst_addrs: Vec<Ipv4Addr>,
+    dst_addrs: Vec<IpAddr>,
     /// Router for off-link destinations.
     #[arg(long, value_name = "IP")]
-    gateway: Option<Ipv4Addr>,
+    gateway: Option<IpAddr>,
     /// The proxy's MAC; by default 02:00 followed by its address.
     #[arg(long, value_name = "MAC")]
     mac: Option<MacAddr>,
@@ -70,8 +70,7 @@ fn main() {
 }
 
 fn start(cli: &Cli) -> anyhow::Result<()> {
-    let [a, b, c, d] = cli.ip.ip.octets();
-    let mac = cli.mac.unwrap_or(MacAddr([0x02, 0x00, a, b, c, d]));
+    let mac = cli.mac.unwrap_or(MacAddr::local_for(cli.ip.ip));
     let (health, health_check) = cli.health.settings();
     let config = NatProxyConfig {
         ip: cli.ip.ip,
@@ -90,7 +89,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         health_check,
     };
     let mut engine = NatProxy::new(&config)?;
-    let destinations: Vec<String> = cli.dst_addrs.iter().map(Ipv4Addr::to_string).collect();
+    let destinations: Vec<String> = cli.dst_addrs.iter().map(IpAddr::to_string).collect();
     log(
         PROGRAM,
         format_args!(

@@ -140,7 +140,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
 /// made through the API since the last load it undid.
 fn reload(
     engine: &mut ReverseProxy,
-    frontends: &[Option<std::net::Ipv4Addr>],
+    frontends: &[Option<std::net::IpAddr>],
     instance: &InstanceArgs,
     path: &PathBuf,
     loaded: &mut ReverseProxyConfig,

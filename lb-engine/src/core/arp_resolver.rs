@@ -1,8 +1,9 @@
-//! Next-hop MAC resolution for an engine that owns an address: an ARP
-//! cache, and frames held (bounded, briefly) while a request is out.
+//! Next-hop MAC resolution for an engine that owns an address: a neighbour
+//! cache, filled by ARP for an IPv4 address and by neighbor discovery for
+//! an IPv6 one, and frames held (bounded, briefly) while a request is out.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use lb_packet::MacAddr;
@@ -54,7 +55,7 @@ pub(crate) struct QueueFull;
 /// released by an answer.
 #[derive(Debug)]
 enum Outgoing {
-    Request(Ipv4Addr),
+    Request(IpAddr),
     Released(Vec<u8>),
 }
 
@@ -62,16 +63,16 @@ enum Outgoing {
 #[derive(Debug)]
 pub(crate) struct ArpResolver {
     mac: MacAddr,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     settings: ArpSettings,
-    cache: HashMap<Ipv4Addr, (MacAddr, Instant)>,
-    pending: HashMap<Ipv4Addr, Pending>,
+    cache: HashMap<IpAddr, (MacAddr, Instant)>,
+    pending: HashMap<IpAddr, Pending>,
     queued: usize,
     outbox: VecDeque<Outgoing>,
 }
 
 impl ArpResolver {
-    pub(crate) fn new(mac: MacAddr, ip: Ipv4Addr, settings: ArpSettings) -> Self {
+    pub(crate) fn new(mac: MacAddr, ip: IpAddr, settings: ArpSettings) -> Self {
         ArpResolver {
             mac,
             ip,
@@ -84,7 +85,7 @@ impl ArpResolver {
     }
 
     /// The MAC of `ip`, if known and fresh.
-    pub(crate) fn lookup(&self, now: Instant, ip: Ipv4Addr) -> Option<MacAddr> {
+    pub(crate) fn lookup(&self, now: Instant, ip: IpAddr) -> Option<MacAddr> {
         self.cache
             .get(&ip)
             .filter(|entry| entry.1 > now)
@@ -94,7 +95,7 @@ impl ArpResolver {
     /// Records that `ip` is at `mac`; frames waiting for it are addressed
     /// and released. `solicited`: an answer to our request, or a request
     /// for our address (RFC 826 merges those); others only refresh.
-    pub(crate) fn learn(&mut self, now: Instant, ip: Ipv4Addr, mac: MacAddr, solicited: bool) {
+    pub(crate) fn learn(&mut self, now: Instant, ip: IpAddr, mac: MacAddr, solicited: bool) {
         if mac.is_multicast() || ip.is_unspecified() {
             return;
         }
@@ -123,12 +124,17 @@ impl ArpResolver {
     }
 
     /// Holds `frame` until `next_hop` resolves, asking for it if nobody has.
+    /// A next hop of the other family than the resolver's own address
+    /// cannot be asked for: refused as if the queue were full.
     pub(crate) fn enqueue(
         &mut self,
         now: Instant,
-        next_hop: Ipv4Addr,
+        next_hop: IpAddr,
         frame: &[u8],
     ) -> Result<(), QueueFull> {
+        if next_hop.is_ipv4() != self.ip.is_ipv4() {
+            return Err(QueueFull);
+        }
         let held = self.pending.get(&next_hop).map_or(0, |p| p.frames.len());
         if self.queued >= self.settings.queue_limit || held >= self.settings.queue_per_hop {
             return Err(QueueFull);
@@ -177,18 +183,25 @@ impl ArpResolver {
             .min()
     }
 
-    /// Writes the next frame to send (an ARP request, or a released frame)
-    /// into `buffer`; false when there is none.
+    /// Writes the next frame to send (an ARP request or a neighbor
+    /// solicitation, or a released frame) into `buffer`; false when there
+    /// is none.
     pub(crate) fn pop_into(&mut self, buffer: &mut Vec<u8>) -> bool {
         let Some(outgoing) = self.outbox.pop_front() else {
             return false;
         };
         buffer.clear();
-        match outgoing {
-            Outgoing::Request(next_hop) => {
-                buffer.extend_from_slice(&lb_packet::arp_request(self.mac, self.ip, next_hop));
+        match (outgoing, self.ip) {
+            (Outgoing::Request(IpAddr::V4(next_hop)), IpAddr::V4(ip)) => {
+                buffer.extend_from_slice(&lb_packet::arp_request(self.mac, ip, next_hop));
             }
-            Outgoing::Released(frame) => buffer.extend_from_slice(&frame),
+            (Outgoing::Request(IpAddr::V6(next_hop)), IpAddr::V6(ip)) => {
+                let request = lb_packet::neighbor_solicitation(self.mac, ip, next_hop);
+                buffer.extend_from_slice(&request);
+            }
+            // enqueue() holds no next hop of the other family.
+            (Outgoing::Request(_), _) => return false,
+            (Outgoing::Released(frame), _) => buffer.extend_from_slice(&frame),
         }
         true
     }

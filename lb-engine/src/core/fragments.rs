@@ -1,4 +1,5 @@
-//! Where the later fragments of a datagram go: wherever its first went.
+//! Where the later fragments of an IPv4 datagram go: wherever its first
+//! went. (IPv6 fragments carry no ports at all: see `lb_packet`.)
 
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;

@@ -4,7 +4,7 @@
 use core::fmt::Display;
 use core::hash::Hash;
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use lb_algos::BackendId;
 use lb_packet::WireSize;
@@ -37,7 +37,7 @@ pub(crate) trait Owned {
 
     /// The destination and source port its full NAT took, to give back
     /// when it ends.
-    fn snat(&self) -> Option<(SocketAddrV4, u16)> {
+    fn snat(&self) -> Option<(SocketAddr, u16)> {
         None
     }
 }

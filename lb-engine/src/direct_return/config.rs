@@ -3,7 +3,7 @@
 
 use core::fmt;
 use core::str::FromStr;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use lb_algos::Policy;
 use lb_packet::MacAddr;
@@ -39,7 +39,7 @@ pub struct DsrBackendConfig {
 #[serde(deny_unknown_fields)]
 pub struct DirectReturnConfig {
     /// The virtual IPs answered for (any number).
-    pub vips: Vec<Ipv4Addr>,
+    pub vips: Vec<IpAddr>,
     /// The MAC clients reach the VIPs at: ARP replies carry it, and frames
     /// to it are balanced.
     pub mac: MacAddr,
@@ -89,35 +89,35 @@ pub struct DsrServiceConfig {
 /// The VIPs of a direct-return engine, sorted and without repeats: the
 /// name of its one service, written comma-separated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct VipList(Vec<Ipv4Addr>);
+pub struct VipList(Vec<IpAddr>);
 
 impl VipList {
     /// The list of `vips`, sorted, each once.
-    pub fn new(vips: impl IntoIterator<Item = Ipv4Addr>) -> Self {
-        let mut vips: Vec<Ipv4Addr> = vips.into_iter().collect();
+    pub fn new<A: Into<IpAddr>>(vips: impl IntoIterator<Item = A>) -> Self {
+        let mut vips: Vec<IpAddr> = vips.into_iter().map(Into::into).collect();
         vips.sort_unstable();
         vips.dedup();
         VipList(vips)
     }
 
     /// The VIPs, sorted.
-    pub fn as_slice(&self) -> &[Ipv4Addr] {
+    pub fn as_slice(&self) -> &[IpAddr] {
         &self.0
     }
 
     /// True if `vip` is one of them.
     #[inline]
-    pub fn contains(&self, vip: Ipv4Addr) -> bool {
+    pub fn contains(&self, vip: IpAddr) -> bool {
         self.0.binary_search(&vip).is_ok()
     }
 
     /// The list with `vip` too.
-    pub(crate) fn with(&self, vip: Ipv4Addr) -> Self {
+    pub(crate) fn with(&self, vip: IpAddr) -> Self {
         VipList::new(self.0.iter().copied().chain([vip]))
     }
 
     /// The list without `vip`.
-    pub(crate) fn without(&self, vip: Ipv4Addr) -> Self {
+    pub(crate) fn without(&self, vip: IpAddr) -> Self {
         VipList(self.0.iter().copied().filter(|&v| v != vip).collect())
     }
 }
@@ -143,7 +143,7 @@ impl FromStr for VipList {
             .split(',')
             .filter(|vip| !vip.is_empty())
             .map(|vip| vip.trim().parse())
-            .collect::<Result<Vec<Ipv4Addr>, _>>()
+            .collect::<Result<Vec<IpAddr>, _>>()
             .map_err(|_| KeyParseError {
                 expected: "VIP[,VIP...]",
             })?;
@@ -159,7 +159,7 @@ impl Serialize for VipList {
 
 impl<'de> Deserialize<'de> for VipList {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(VipList::new(Vec::<Ipv4Addr>::deserialize(deserializer)?))
+        Ok(VipList::new(Vec::<IpAddr>::deserialize(deserializer)?))
     }
 }
 
@@ -172,19 +172,20 @@ impl Weighted for DsrBackendConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn vip_lists_are_sorted_sets() {
         let list: VipList = "10.0.0.2,10.0.0.1,10.0.0.2".parse().unwrap();
         assert_eq!(list.to_string(), "10.0.0.1,10.0.0.2");
-        assert!(list.contains(Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(list.contains(Ipv4Addr::new(10, 0, 0, 1).into()));
         assert_eq!(
-            list.without(Ipv4Addr::new(10, 0, 0, 1)).to_string(),
+            list.without(Ipv4Addr::new(10, 0, 0, 1).into()).to_string(),
             "10.0.0.2"
         );
         assert_eq!(
-            list.with(Ipv4Addr::new(10, 0, 0, 0)).as_slice()[0],
-            Ipv4Addr::new(10, 0, 0, 0)
+            list.with(Ipv4Addr::new(10, 0, 0, 0).into()).as_slice()[0],
+            IpAddr::from(Ipv4Addr::new(10, 0, 0, 0))
         );
         assert!("10.0.0.1,nope".parse::<VipList>().is_err());
         assert_eq!("".parse::<VipList>(), Ok(VipList::default()));

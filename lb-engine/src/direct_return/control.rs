@@ -1,6 +1,6 @@
 //! Changing a running direct-return engine: its VIPs and its servers.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use lb_packet::MacAddr;
 
@@ -108,7 +108,7 @@ impl Control for DirectReturn {
     }
 
     /// Answers for another VIP.
-    fn add_vip(&mut self, vip: Ipv4Addr) -> Result<(), ConfigError> {
+    fn add_vip(&mut self, vip: IpAddr) -> Result<(), ConfigError> {
         let vips = self.sole_service().unwrap_or_default();
         if vips.contains(vip) {
             return Err(ConfigError::DuplicateVip(vip));
@@ -118,7 +118,7 @@ impl Control for DirectReturn {
     }
 
     /// Stops answering for a VIP and ends its sessions; returns how many.
-    fn remove_vip(&mut self, vip: Ipv4Addr) -> Result<usize, ConfigError> {
+    fn remove_vip(&mut self, vip: IpAddr) -> Result<usize, ConfigError> {
         let vips = self.sole_service().unwrap_or_default();
         if !vips.contains(vip) {
             return Err(ConfigError::UnknownVip(vip));

@@ -19,8 +19,16 @@ impl DirectReturn {
         frame: &mut Frame<&mut [u8]>,
     ) -> Verdict {
         if let Some(arp) = frame.arp() {
-            let for_us = arp.op() == ArpOp::Request && self.is_vip(arp.target_ip());
+            let for_us = arp.op() == ArpOp::Request && self.is_vip(arp.target_ip().into());
             return if for_us && frame.make_arp_reply(self.mac).is_ok() {
+                Verdict::Reply
+            } else {
+                self.not_for_us(now, frame, DropReason::NotForUs)
+            };
+        }
+        if let Some(solicitation) = frame.neighbor_solicitation() {
+            let for_us = self.is_vip(solicitation.target.into());
+            return if for_us && frame.make_neighbor_advertisement(self.mac).is_ok() {
                 Verdict::Reply
             } else {
                 self.not_for_us(now, frame, DropReason::NotForUs)
@@ -29,14 +37,17 @@ impl DirectReturn {
         if frame.dst_mac() != self.mac {
             return self.not_for_us(now, frame, DropReason::NotForUs);
         }
-        let Some(header) = frame.ipv4() else {
+        let Some(dst) = frame.dst_ip() else {
             return Verdict::Drop(DropReason::NotForUs);
         };
-        if !self.is_vip(header.dst()) {
+        if !self.is_vip(dst) {
             return Verdict::Drop(DropReason::NotForUs);
         }
-        let datagram = DatagramId::of(&header);
-        let (is_fragment, more_fragments) = (header.is_fragment(), header.more_fragments());
+        // IPv4 only: an IPv6 fragment carries no ports, and is dropped.
+        let header = frame.ipv4();
+        let datagram = header.as_ref().map(DatagramId::of);
+        let is_fragment = header.as_ref().is_some_and(|h| h.is_fragment());
+        let more_fragments = header.as_ref().is_some_and(|h| h.more_fragments());
         let session = if let Some(key) = frame.flow_key() {
             let flags = frame.tcp_flags();
             let session = match self.core.sessions.lookup(now, &key, flags) {
@@ -51,11 +62,11 @@ impl DirectReturn {
                     Err(reason) => return Verdict::Drop(reason),
                 },
             };
-            if more_fragments {
+            if let (true, Some(datagram)) = (more_fragments, datagram) {
                 self.fragments.remember(now, datagram, session.0);
             }
             session
-        } else if is_fragment {
+        } else if let (true, Some(datagram)) = (is_fragment, datagram) {
             match self.fragments.lookup(now, &datagram) {
                 Some(backend) => DsrSession(backend),
                 None => return Verdict::Drop(DropReason::Fragment),

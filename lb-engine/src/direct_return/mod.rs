@@ -8,7 +8,7 @@ mod config;
 mod control;
 mod forward;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use lb_packet::{FlowKey, Frame, MacAddr};
@@ -125,7 +125,7 @@ impl DirectReturn {
     }
 
     /// The VIPs answered for, sorted.
-    pub fn vips(&self) -> &[Ipv4Addr] {
+    pub fn vips(&self) -> &[IpAddr] {
         self.core
             .services
             .get(SERVICE)
@@ -133,7 +133,7 @@ impl DirectReturn {
     }
 
     #[inline]
-    fn is_vip(&self, addr: Ipv4Addr) -> bool {
+    fn is_vip(&self, addr: IpAddr) -> bool {
         self.core
             .services
             .get(SERVICE)

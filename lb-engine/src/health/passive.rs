@@ -1,14 +1,10 @@
 //! What the packets of real traffic say about a backend's handshakes,
 //! read from a session's state before the packet and the packet's flags.
 
-use lb_packet::{Icmp, TcpFlags};
+use lb_packet::{IcmpError, TcpFlags};
 use lb_session::SessionState;
 
 use super::backend::PassiveFailure;
-
-/// ICMP destination unreachable, and the code that is about the path MTU.
-const DEST_UNREACHABLE: u8 = 3;
-const FRAGMENTATION_NEEDED: u8 = 4;
 
 /// The first answer of a backend to a new flow: `Ok` when it answered
 /// (SYN-ACK, a datagram or echo back), `Err` when it refused (RST to a
@@ -59,10 +55,13 @@ pub(crate) fn client_acked(previous: SessionState, flags: Option<TcpFlags>) -> b
         && flags.is_some_and(|f| f.contains(TcpFlags::ACK) && !f.contains(TcpFlags::SYN))
 }
 
-/// True for an ICMP error saying a backend cannot be reached (not the
-/// path-MTU kind, which is about the path, not the backend).
-pub(crate) fn is_unreachable(icmp: Option<Icmp>) -> bool {
-    matches!(icmp, Some(Icmp::Error { icmp_type: DEST_UNREACHABLE, code }) if code != FRAGMENTATION_NEEDED)
+/// True for an ICMP (ICMPv6) error saying a backend cannot be reached
+/// (not the path-MTU kind, which is about the path, not the backend).
+pub(crate) fn is_unreachable(error: Option<IcmpError>) -> bool {
+    matches!(
+        error,
+        Some(IcmpError::Unreachable | IcmpError::PortUnreachable)
+    )
 }
 
 #[cfg(test)]
@@ -93,12 +92,11 @@ mod tests {
         assert_eq!(retried_syn(TcpSynSent, Some(syn | ack)), None);
         assert!(client_acked(TcpSynSent, Some(ack)));
         assert!(!client_acked(TcpEstablished, Some(ack)) && !client_acked(TcpSynSent, Some(syn)));
-        let unreachable = |code| Some(Icmp::Error { icmp_type: 3, code });
-        assert!(is_unreachable(unreachable(1)) && is_unreachable(unreachable(3)));
-        assert!(!is_unreachable(unreachable(4)), "path MTU");
-        assert!(!is_unreachable(Some(Icmp::Error {
-            icmp_type: 11,
-            code: 0
-        })));
+        assert!(is_unreachable(Some(IcmpError::Unreachable)));
+        assert!(is_unreachable(Some(IcmpError::PortUnreachable)));
+        let too_big = IcmpError::PacketTooBig { mtu: 1400 };
+        assert!(!is_unreachable(Some(too_big)), "path MTU");
+        assert!(!is_unreachable(Some(IcmpError::TimeExceeded)));
+        assert!(!is_unreachable(None));
     }
 }

@@ -4,12 +4,12 @@
 //! that ends in a [`ProbeResult`].
 
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use lb_packet::{
-    ArpOp, EthernetRepr, Frame, FrameRepr, Icmp, IcmpRepr, Ipv4Repr, MacAddr, Protocol, TcpFlags,
-    TcpRepr, UdpRepr,
+    ArpOp, EthernetRepr, Frame, FrameRepr, Icmp, IcmpError, IcmpRepr, Icmpv6Repr, Ipv4Repr,
+    Ipv6Repr, MacAddr, Protocol, TcpFlags, TcpRepr, UdpRepr,
 };
 
 use super::backend::ProbeResult;
@@ -17,22 +17,18 @@ use super::schedule::Rng;
 use super::settings::{HealthCheck, ProbeKind};
 use crate::core::arp_resolver::ArpResolver;
 use crate::core::services::Owner;
-use crate::{ArpSettings, Ipv4Cidr, PortId, Verdict};
+use crate::{ArpSettings, IpCidr, PortId, Verdict};
 
 /// Probe ports and echo identifiers come from here (the dynamic range).
 const FIRST_PROBE_PORT: u16 = 49152;
 /// What a UDP probe sends.
 const UDP_PAYLOAD: &[u8] = b"lb-health\n";
-/// ICMP destination unreachable, and its port-unreachable code.
-const DEST_UNREACHABLE: u8 = 3;
-const PORT_UNREACHABLE: u8 = 3;
-const FRAGMENTATION_NEEDED: u8 = 4;
 
 /// Where a probe goes: an address and port, and the MAC to send to when
 /// the engine knows it (direct return); otherwise it is resolved with ARP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ProbeTarget {
-    pub(crate) ip: Ipv4Addr,
+    pub(crate) ip: IpAddr,
     pub(crate) port: u16,
     pub(crate) mac: Option<MacAddr>,
 }
@@ -68,9 +64,9 @@ pub(crate) type Concluded = (Owner, ProbeResult);
 /// finds their next hops.
 #[derive(Debug)]
 pub(crate) struct Prober {
-    source: Ipv4Cidr,
+    source: IpCidr,
     mac: MacAddr,
-    gateway: Option<Ipv4Addr>,
+    gateway: Option<IpAddr>,
     port: PortId,
     arp: ArpResolver,
     rng: Rng,
@@ -82,9 +78,9 @@ pub(crate) struct Prober {
 impl Prober {
     /// Probes from `source` (at `mac`) out of `port`.
     pub(crate) fn new(
-        source: Ipv4Cidr,
+        source: IpCidr,
         mac: MacAddr,
-        gateway: Option<Ipv4Addr>,
+        gateway: Option<IpAddr>,
         port: PortId,
         seed: u64,
     ) -> Self {
@@ -101,7 +97,7 @@ impl Prober {
     }
 
     /// The address probes come from.
-    pub(crate) fn source(&self) -> Ipv4Addr {
+    pub(crate) fn source(&self) -> IpAddr {
         self.source.ip
     }
 
@@ -133,10 +129,15 @@ impl Prober {
         else {
             return false;
         };
+        // An IPv6 host goes in brackets (RFC 3986).
+        let host = match target.ip {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
         let request = match check.kind {
             ProbeKind::Http => format!(
-                "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: lb-health\r\nConnection: close\r\n\r\n",
-                check.path, target.ip
+                "GET {} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: lb-health\r\nConnection: close\r\n\r\n",
+                check.path
             )
             .into_bytes(),
             _ => Vec::new(),
@@ -160,15 +161,15 @@ impl Prober {
             ProbeKind::Udp => {
                 self.frame(&probe, UdpRepr::new(local, target.port).into(), UDP_PAYLOAD)
             }
-            ProbeKind::Icmp => self.frame(
-                &probe,
-                IcmpRepr::EchoRequest {
-                    id: local,
-                    seq: probe.isn as u16,
-                }
-                .into(),
-                UDP_PAYLOAD,
-            ),
+            ProbeKind::Icmp => {
+                let (id, seq) = (local, probe.isn as u16);
+                let echo = if target.ip.is_ipv6() {
+                    Icmpv6Repr::EchoRequest { id, seq }.into()
+                } else {
+                    IcmpRepr::EchoRequest { id, seq }.into()
+                };
+                self.frame(&probe, echo, UDP_PAYLOAD)
+            }
         };
         self.in_flight.insert(local, probe);
         self.transmit(now, target, frame);
@@ -206,22 +207,39 @@ impl Prober {
         self.arp.pop_into(buffer).then_some(self.port)
     }
 
-    /// Answers and learns from ARP for the source address; None for ARP
-    /// about anything else.
+    /// Answers and learns from ARP and neighbor discovery for the source
+    /// address; None for frames about anything else.
     pub(crate) fn handle_arp(
         &mut self,
         now: Instant,
         frame: &mut Frame<&mut [u8]>,
     ) -> Option<Verdict> {
-        let arp = frame.arp()?;
-        if arp.target_ip() != self.source.ip {
+        if let Some(arp) = frame.arp() {
+            if IpAddr::from(arp.target_ip()) != self.source.ip {
+                return None;
+            }
+            let (op, sender_ip, sender_mac) = (arp.op(), arp.sender_ip(), arp.sender_mac());
+            self.arp.learn(now, sender_ip.into(), sender_mac, true);
+            return match op {
+                ArpOp::Request if frame.make_arp_reply(self.mac).is_ok() => Some(Verdict::Reply),
+                _ => Some(Verdict::Consumed),
+            };
+        }
+        if let Some(advertisement) = frame.neighbor_advertisement() {
+            let mac = advertisement.target_mac?;
+            self.arp.learn(now, advertisement.target.into(), mac, true);
+            return Some(Verdict::Consumed);
+        }
+        let solicitation = frame.neighbor_solicitation()?;
+        if IpAddr::from(solicitation.target) != self.source.ip {
             return None;
         }
-        let (op, sender_ip, sender_mac) = (arp.op(), arp.sender_ip(), arp.sender_mac());
-        self.arp.learn(now, sender_ip, sender_mac, true);
-        match op {
-            ArpOp::Request if frame.make_arp_reply(self.mac).is_ok() => Some(Verdict::Reply),
-            _ => Some(Verdict::Consumed),
+        if let Some(mac) = solicitation.source_mac {
+            self.arp.learn(now, solicitation.source.into(), mac, true);
+        }
+        match frame.make_neighbor_advertisement(self.mac) {
+            Ok(()) => Some(Verdict::Reply),
+            Err(_) => Some(Verdict::Consumed),
         }
     }
 
@@ -229,8 +247,8 @@ impl Prober {
     /// may conclude it (and send a RST or the HTTP request). None when it
     /// is not about a probe in flight.
     pub(crate) fn handle(&mut self, now: Instant, frame: &Frame<&mut [u8]>) -> Option<Concluded> {
-        if let Some(Icmp::Error { icmp_type, code }) = frame.icmp() {
-            return self.handle_icmp_error(frame, icmp_type, code);
+        if let Some(Icmp::Error { .. }) = frame.icmp() {
+            return self.handle_icmp_error(frame);
         }
         let key = frame.flow_key()?;
         let probe = self.in_flight.get(&key.dst_port)?;
@@ -317,20 +335,15 @@ impl Prober {
         }
     }
 
-    fn handle_icmp_error(
-        &mut self,
-        frame: &Frame<&mut [u8]>,
-        icmp_type: u8,
-        code: u8,
-    ) -> Option<Concluded> {
+    fn handle_icmp_error(&mut self, frame: &Frame<&mut [u8]>) -> Option<Concluded> {
         let quoted = frame.quoted_flow()?;
         let probe = self.in_flight.get(&quoted.src_port)?;
         if quoted.src != self.source.ip || quoted.dst != probe.target.ip {
             return None;
         }
-        let result = match (icmp_type, code) {
-            (DEST_UNREACHABLE, FRAGMENTATION_NEEDED) => return None,
-            (DEST_UNREACHABLE, PORT_UNREACHABLE) => ProbeResult::Refused,
+        let result = match frame.icmp_error()? {
+            IcmpError::PacketTooBig { .. } => return None,
+            IcmpError::PortUnreachable => ProbeResult::Refused,
             _ => ProbeResult::Unreachable,
         };
         self.conclude(quoted.src_port, result)
@@ -385,11 +398,21 @@ impl Prober {
         payload: &[u8],
     ) -> Vec<u8> {
         let ethernet = EthernetRepr::new(self.mac, probe.target.mac.unwrap_or(MacAddr([0; 6])));
-        let header = Ipv4Repr::new(self.source.ip, probe.target.ip);
-        // Every field is in range: a probe frame always builds.
-        FrameRepr::ipv4(ethernet, header, transport, payload)
-            .to_vec()
-            .unwrap_or_default()
+        // Every field is in range: a probe frame builds, unless the target
+        // is of the other family (configuration refuses that); then it is
+        // empty, never sent, and the probe times out.
+        let built = match (self.source.ip, probe.target.ip) {
+            (IpAddr::V4(source), IpAddr::V4(target)) => {
+                FrameRepr::ipv4(ethernet, Ipv4Repr::new(source, target), transport, payload)
+                    .to_vec()
+            }
+            (IpAddr::V6(source), IpAddr::V6(target)) => {
+                FrameRepr::ipv6(ethernet, Ipv6Repr::new(source, target), transport, payload)
+                    .to_vec()
+            }
+            _ => return Vec::new(),
+        };
+        built.unwrap_or_default()
     }
 
     /// Sends `frame` to `target`, through ARP unless its MAC is known.

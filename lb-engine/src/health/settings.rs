@@ -3,13 +3,13 @@
 //! (`[health]`: where probes come from, passive detection, panic).
 
 use core::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use lb_packet::MacAddr;
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, Ipv4Cidr};
+use crate::{ConfigError, IpCidr};
 
 /// What an active probe does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -213,10 +213,10 @@ pub struct HealthSettings {
     /// the backend side, with its prefix length (it answers ARP for it).
     /// Required when a service has `[service.health]`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<Ipv4Cidr>,
+    pub source: Option<IpCidr>,
     /// Next hop towards backends outside the source's network.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<IpAddr>,
     /// The MAC probes come from (default: `02:00` and the source address).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<MacAddr>,
@@ -286,17 +286,15 @@ impl HealthSettings {
     }
 
     /// The MAC probes come from.
-    pub(crate) fn source_mac(&self, source: Ipv4Addr) -> MacAddr {
-        self.mac.unwrap_or_else(|| {
-            let [a, b, c, d] = source.octets();
-            MacAddr([0x02, 0x00, a, b, c, d])
-        })
+    pub(crate) fn source_mac(&self, source: IpAddr) -> MacAddr {
+        self.mac.unwrap_or(MacAddr::local_for(source))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn defaults_and_the_issue_example_read_back() {
@@ -313,7 +311,7 @@ mod tests {
         assert_eq!(settings.panic_threshold, 50);
         assert_eq!(settings.validate(), Ok(()));
         assert_eq!(
-            settings.source_mac(Ipv4Addr::new(10, 0, 0, 253)),
+            settings.source_mac(Ipv4Addr::new(10, 0, 0, 253).into()),
             MacAddr([2, 0, 10, 0, 0, 253])
         );
     }
@@ -350,12 +348,14 @@ mod tests {
         }
         let off_link = HealthSettings {
             source: Some("10.0.0.253/24".parse().unwrap()),
-            gateway: Some(Ipv4Addr::new(10, 0, 1, 1)),
+            gateway: Some(Ipv4Addr::new(10, 0, 1, 1).into()),
             ..HealthSettings::default()
         };
         assert_eq!(
             off_link.validate(),
-            Err(ConfigError::GatewayOffLink(Ipv4Addr::new(10, 0, 1, 1)))
+            Err(ConfigError::GatewayOffLink(
+                Ipv4Addr::new(10, 0, 1, 1).into()
+            ))
         );
         assert!(toml::from_str::<HealthCheck>("kind = \"tcp\"\nwieght = 1\n").is_err());
     }

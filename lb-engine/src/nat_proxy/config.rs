@@ -1,6 +1,6 @@
 //! What a [`NatProxy`](super::NatProxy) is configured with.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use lb_algos::Policy;
 use lb_packet::MacAddr;
@@ -25,22 +25,22 @@ fn default_weight() -> u32 {
 pub struct NatProxyConfig {
     /// The proxy's own address, which clients connect to, and the source
     /// of its connections to destinations.
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// More addresses clients connect to, routed to the proxy rather than
     /// answered for in ARP: behind ECMP, one shared by several instances.
     /// Their connections go on from `ip`, this instance's own, so the
     /// destinations' replies come back to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub vips: Vec<Ipv4Addr>,
+    pub vips: Vec<IpAddr>,
     /// Prefix length of its network: destinations inside are on-link.
     pub prefix_len: u8,
     /// The proxy's MAC.
     pub mac: MacAddr,
     /// Router for destinations off-link.
     #[serde(default)]
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<IpAddr>,
     /// Where connections are sent (the port is kept).
-    pub dst_addrs: Vec<Ipv4Addr>,
+    pub dst_addrs: Vec<IpAddr>,
     /// How a connection picks a destination (default random).
     #[serde(default = "default_policy")]
     pub policy: Policy,
@@ -75,7 +75,7 @@ pub struct NatProxyConfig {
 #[serde(deny_unknown_fields)]
 pub struct DestinationConfig {
     /// Its address.
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// Relative share of new connections (default 1); 0 drains it.
     #[serde(default = "default_weight")]
     pub weight: u32,
@@ -86,7 +86,7 @@ pub struct DestinationConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyServiceConfig {
     /// The proxy's address.
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// How a connection picks a destination.
     pub policy: Policy,
     /// The destinations.

@@ -1,6 +1,6 @@
 //! Changing a running proxy: its destinations.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::{DestinationConfig, NatProxy, ProxyServiceConfig, SERVICE};
 use crate::{ConfigError, Control, HealthOverride};
@@ -9,7 +9,7 @@ const ONE_SERVICE: &str = "the NAT proxy has one service, its own address";
 
 impl NatProxy {
     /// Refuses any service but the proxy's own address.
-    fn check_service(&self, ip: Ipv4Addr) -> Result<(), ConfigError> {
+    fn check_service(&self, ip: IpAddr) -> Result<(), ConfigError> {
         if ip == self.ip {
             Ok(())
         } else {
@@ -19,9 +19,9 @@ impl NatProxy {
 }
 
 impl Control for NatProxy {
-    type ServiceKey = Ipv4Addr;
+    type ServiceKey = IpAddr;
     type ServiceConfig = ProxyServiceConfig;
-    type BackendKey = Ipv4Addr;
+    type BackendKey = IpAddr;
     type BackendConfig = DestinationConfig;
     /// None: it is configured by its flags.
     type Config = ();
@@ -43,19 +43,19 @@ impl Control for NatProxy {
             .collect()
     }
 
-    fn add_service(&mut self, _: &ProxyServiceConfig) -> Result<Vec<Ipv4Addr>, ConfigError> {
+    fn add_service(&mut self, _: &ProxyServiceConfig) -> Result<Vec<IpAddr>, ConfigError> {
         Err(ConfigError::Unsupported(ONE_SERVICE))
     }
 
-    fn remove_service(&mut self, _: Ipv4Addr) -> Result<usize, ConfigError> {
+    fn remove_service(&mut self, _: IpAddr) -> Result<usize, ConfigError> {
         Err(ConfigError::Unsupported(ONE_SERVICE))
     }
 
     fn add_backend(
         &mut self,
-        service: Ipv4Addr,
+        service: IpAddr,
         destination: &DestinationConfig,
-    ) -> Result<Ipv4Addr, ConfigError> {
+    ) -> Result<IpAddr, ConfigError> {
         self.check_service(service)?;
         self.check_destination(destination.ip)?;
         if !self
@@ -69,8 +69,8 @@ impl Control for NatProxy {
 
     fn set_weight(
         &mut self,
-        service: Ipv4Addr,
-        destination: Ipv4Addr,
+        service: IpAddr,
+        destination: IpAddr,
         weight: u32,
     ) -> Result<(), ConfigError> {
         self.check_service(service)?;
@@ -82,8 +82,8 @@ impl Control for NatProxy {
 
     fn force_health(
         &mut self,
-        service: Ipv4Addr,
-        destination: Ipv4Addr,
+        service: IpAddr,
+        destination: IpAddr,
         forced: Option<HealthOverride>,
     ) -> Result<(), ConfigError> {
         self.check_service(service)?;
@@ -96,8 +96,8 @@ impl Control for NatProxy {
     /// Removes a destination and ends its sessions; returns how many.
     fn remove_backend(
         &mut self,
-        service: Ipv4Addr,
-        destination: Ipv4Addr,
+        service: IpAddr,
+        destination: IpAddr,
     ) -> Result<usize, ConfigError> {
         self.check_service(service)?;
         self.core
@@ -105,7 +105,7 @@ impl Control for NatProxy {
             .ok_or_else(|| ConfigError::unknown_backend(self.ip, destination))
     }
 
-    fn sole_service(&self) -> Option<Ipv4Addr> {
+    fn sole_service(&self) -> Option<IpAddr> {
         Some(self.ip)
     }
 }

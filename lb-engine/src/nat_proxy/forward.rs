@@ -2,7 +2,7 @@
 //! translated to its destination (SNAT to the proxy, DNAT to the
 //! destination).
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use lb_packet::{FlowKey, Frame, Icmp, MacAddr, TcpFlags};
@@ -14,18 +14,18 @@ use crate::health::passive::retried_syn;
 use crate::{DropReason, Verdict};
 
 impl NatProxy {
-    /// An IPv4 frame: to the proxy, or not for us.
-    pub(super) fn handle_ipv4(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
-        let Some(header) = frame.ipv4() else {
+    /// An IP frame: to the proxy, or not for us.
+    pub(super) fn handle_ip(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
+        let Some(dst) = frame.dst_ip() else {
             return Verdict::Drop(DropReason::NotForUs);
         };
-        if !self.takes_connections_on(header.dst()) {
+        if !self.takes_connections_on(dst) {
             return self
                 .core
                 .handle_probe_frame(now, frame)
                 .unwrap_or(Verdict::Drop(DropReason::NotForUs));
         }
-        if header.is_fragment() {
+        if frame.ipv4().is_some_and(|header| header.is_fragment()) {
             return Verdict::Drop(DropReason::Fragment);
         }
         match frame.icmp() {
@@ -149,7 +149,7 @@ impl NatProxy {
             .and_then(|service| service.backends.get(dest_slot))
             .ok_or(DropReason::NoBackend)?
             .target;
-        let dest = SocketAddrV4::new(dest_addr, key.dst_port);
+        let dest = SocketAddr::new(dest_addr, key.dst_port);
         let Some(snat_port) = self.source_port(key, dest, segment) else {
             if let Some(syn) = segment {
                 self.reset(key, client_mac, syn);
@@ -183,13 +183,13 @@ impl NatProxy {
         session: &ProxySession,
     ) -> Verdict {
         let translated = frame
-            .set_src(SocketAddrV4::new(self.ip, session.snat_port))
+            .set_src(SocketAddr::new(self.ip, session.snat_port))
             .is_ok()
             && frame.set_dst(session.dest).is_ok();
         if !translated {
             return Verdict::Drop(DropReason::Malformed);
         }
         self.core.count(session.owner(), frame.wire_size());
-        self.route(now, frame, *session.dest.ip())
+        self.route(now, frame, session.dest.ip())
     }
 }

@@ -13,7 +13,7 @@ mod resets;
 mod reverse;
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use lb_packet::{ArpOp, FlowKey, Frame, MacAddr};
@@ -23,9 +23,9 @@ pub use config::{DestinationConfig, NatProxyConfig, ProxyServiceConfig};
 
 use crate::core::arp_resolver::ArpResolver;
 use crate::core::services::{Owned, Owner};
-use crate::core::{Balancer, Core, unicast};
+use crate::core::{Balancer, Core, is_neighbor_discovery, unicast};
 use crate::health::prober::ProbeTarget;
-use crate::{ConfigError, DropReason, EngineKind, PortId, ProbeKind, Verdict};
+use crate::{ConfigError, DropReason, EngineKind, IpCidr, PortId, ProbeKind, Verdict};
 
 /// The proxy's only port.
 pub const PROXY_PORT: PortId = PortId(0);
@@ -36,12 +36,12 @@ const SERVICE: u32 = 0;
 /// Both halves of a translated connection.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ProxySession {
-    client: SocketAddrV4,
+    client: SocketAddr,
     /// Where the client's frames came from: the client, or its router.
     client_mac: MacAddr,
     /// The address and port the client connected to.
-    listen: SocketAddrV4,
-    dest: SocketAddrV4,
+    listen: SocketAddr,
+    dest: SocketAddr,
     snat_port: u16,
     dest_slot: u32,
     /// The sequence number of the client's FIN, once sent: a new
@@ -58,7 +58,7 @@ impl Owned for ProxySession {
         }
     }
 
-    fn snat(&self) -> Option<(SocketAddrV4, u16)> {
+    fn snat(&self) -> Option<(SocketAddr, u16)> {
         Some((self.dest, self.snat_port))
     }
 }
@@ -91,19 +91,20 @@ impl Owned for ProxySession {
 /// there, and end with it (their clients are reset). Clients reach the
 /// instances at a shared address ([`NatProxyConfig::vips`]).
 pub struct NatProxy {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     /// Sorted.
-    vips: Vec<Ipv4Addr>,
+    vips: Vec<IpAddr>,
     mac: MacAddr,
-    netmask: u32,
-    gateway: Option<Ipv4Addr>,
+    /// The proxy's address and its network's prefix: who is on-link.
+    network: IpCidr,
+    gateway: Option<IpAddr>,
     /// Resets owed to clients.
     resets: VecDeque<resets::Reset>,
     /// Sorted.
     denied_ports: Vec<u16>,
     /// One service, [`SERVICE`], keyed by the proxy's address; its
     /// backends are the destinations.
-    core: Core<Ipv4Addr, Ipv4Addr, ProxySession>,
+    core: Core<IpAddr, IpAddr, ProxySession>,
     resolver: ArpResolver,
 }
 
@@ -120,16 +121,17 @@ impl core::fmt::Debug for NatProxy {
 impl NatProxy {
     /// A proxy from its configuration.
     pub fn new(config: &NatProxyConfig) -> Result<Self, ConfigError> {
-        if config.prefix_len > 32 {
-            return Err(ConfigError::PrefixTooLong(config.prefix_len));
+        let max = if config.ip.is_ipv4() { 32 } else { 128 };
+        if config.prefix_len > max {
+            return Err(ConfigError::PrefixTooLong {
+                prefix_len: config.prefix_len,
+                max,
+            });
         }
         let mac = unicast(config.mac)?;
         if config.dst_addrs.is_empty() {
             return Err(ConfigError::NoDestinations);
         }
-        let netmask = u32::MAX
-            .checked_shl(32 - u32::from(config.prefix_len))
-            .unwrap_or(0);
         let mut core = Core::new(
             EngineKind::NatProxy,
             &config.sessions,
@@ -164,7 +166,10 @@ impl NatProxy {
             ip: config.ip,
             vips,
             mac,
-            netmask,
+            network: IpCidr {
+                ip: config.ip,
+                prefix_len: config.prefix_len,
+            },
             gateway: config.gateway,
             resets: VecDeque::new(),
             denied_ports: config.denied_ports.clone(),
@@ -172,6 +177,7 @@ impl NatProxy {
             resolver: ArpResolver::new(mac, config.ip, config.arp),
         };
         if let Some(gateway) = config.gateway {
+            crate::core::same_family("gateway", gateway, config.ip)?;
             if !engine.on_link(gateway) || gateway == config.ip {
                 return Err(ConfigError::GatewayOffLink(gateway));
             }
@@ -179,6 +185,7 @@ impl NatProxy {
         engine.denied_ports.sort_unstable();
         for &vip in &engine.vips {
             crate::core::unicast_address("VIP", vip)?;
+            crate::core::same_family("VIP", vip, config.ip)?;
             if vip == config.ip {
                 return Err(ConfigError::Address {
                     what: "VIP",
@@ -202,7 +209,8 @@ impl NatProxy {
         Ok(engine)
     }
 
-    fn check_destination(&self, addr: Ipv4Addr) -> Result<(), ConfigError> {
+    fn check_destination(&self, addr: IpAddr) -> Result<(), ConfigError> {
+        crate::core::same_family("destination", addr, self.ip)?;
         if self.takes_connections_on(addr) {
             return Err(ConfigError::DestinationIsProxy(addr));
         }
@@ -214,16 +222,16 @@ impl NatProxy {
 
     /// True for the proxy's own address and its VIPs.
     #[inline]
-    fn takes_connections_on(&self, addr: Ipv4Addr) -> bool {
+    fn takes_connections_on(&self, addr: IpAddr) -> bool {
         addr == self.ip || self.vips.binary_search(&addr).is_ok()
     }
 
-    fn on_link(&self, addr: Ipv4Addr) -> bool {
-        (u32::from(addr) ^ u32::from(self.ip)) & self.netmask == 0
+    fn on_link(&self, addr: IpAddr) -> bool {
+        self.network.contains(addr)
     }
 
     /// The address to resolve to reach `addr`.
-    fn next_hop(&self, addr: Ipv4Addr) -> Option<Ipv4Addr> {
+    fn next_hop(&self, addr: IpAddr) -> Option<IpAddr> {
         if self.on_link(addr) {
             Some(addr)
         } else {
@@ -231,24 +239,48 @@ impl NatProxy {
         }
     }
 
+    /// ARP, or neighbor discovery: answered for the proxy's own address
+    /// (a router routes the VIPs to it), learnt from when about it.
     fn handle_arp(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
-        let Some(arp) = frame.arp() else {
+        if let Some(arp) = frame.arp() {
+            let (op, sender, sender_mac, target) =
+                (arp.op(), arp.sender_ip(), arp.sender_mac(), arp.target_ip());
+            let for_us = IpAddr::from(target) == self.ip;
+            self.resolver.learn(now, sender.into(), sender_mac, for_us);
+            return match op {
+                ArpOp::Request if for_us && frame.make_arp_reply(self.mac).is_ok() => {
+                    Verdict::Reply
+                }
+                ArpOp::Reply if for_us => Verdict::Consumed,
+                _ => Verdict::Drop(DropReason::NotForUs),
+            };
+        }
+        if let Some(advertisement) = frame.neighbor_advertisement() {
+            if let Some(mac) = advertisement.target_mac {
+                let target = advertisement.target.into();
+                self.resolver
+                    .learn(now, target, mac, advertisement.solicited);
+            }
+            return Verdict::Consumed;
+        }
+        let Some(solicitation) = frame.neighbor_solicitation() else {
             return Verdict::Drop(DropReason::NotForUs);
         };
-        let (op, sender, sender_mac, target) =
-            (arp.op(), arp.sender_ip(), arp.sender_mac(), arp.target_ip());
-        let for_us = target == self.ip;
-        self.resolver.learn(now, sender, sender_mac, for_us);
-        match op {
-            ArpOp::Request if for_us && frame.make_arp_reply(self.mac).is_ok() => Verdict::Reply,
-            ArpOp::Reply if for_us => Verdict::Consumed,
-            _ => Verdict::Drop(DropReason::NotForUs),
+        let for_us = IpAddr::from(solicitation.target) == self.ip;
+        if let Some(mac) = solicitation.source_mac {
+            self.resolver
+                .learn(now, solicitation.source.into(), mac, for_us);
+        }
+        if for_us && frame.make_neighbor_advertisement(self.mac).is_ok() {
+            Verdict::Reply
+        } else {
+            Verdict::Drop(DropReason::NotForUs)
         }
     }
 
     /// Sends a translated frame to `addr`: now if its next hop is known,
     /// else once ARP answers.
-    fn route(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>, addr: Ipv4Addr) -> Verdict {
+    fn route(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>, addr: IpAddr) -> Verdict {
         if frame.decrement_ttl().is_err() {
             return Verdict::Drop(DropReason::TtlExpired);
         }
@@ -278,17 +310,17 @@ impl NatProxy {
 }
 
 impl Balancer for NatProxy {
-    type Key = Ipv4Addr;
-    type Target = Ipv4Addr;
+    type Key = IpAddr;
+    type Target = IpAddr;
     type Session = ProxySession;
     /// The client's MAC, and the sequence number of its FIN.
     type Extra = ([u8; 6], Option<u32>);
 
-    fn core(&self) -> &Core<Ipv4Addr, Ipv4Addr, ProxySession> {
+    fn core(&self) -> &Core<IpAddr, IpAddr, ProxySession> {
         &self.core
     }
 
-    fn core_mut(&mut self) -> &mut Core<Ipv4Addr, Ipv4Addr, ProxySession> {
+    fn core_mut(&mut self) -> &mut Core<IpAddr, IpAddr, ProxySession> {
         &mut self.core
     }
 
@@ -314,7 +346,7 @@ impl Balancer for NatProxy {
             client: forward.src_endpoint(),
             client_mac: MacAddr(client_mac),
             listen: forward.dst_endpoint(),
-            dest: SocketAddrV4::new(reverse.src, forward.dst_port),
+            dest: SocketAddr::new(reverse.src, forward.dst_port),
             snat_port: reverse.dst_port,
             dest_slot: owner.backend,
             client_fin,
@@ -322,7 +354,7 @@ impl Balancer for NatProxy {
     }
 
     /// The destination itself, on the check's port.
-    fn probe_target(_: &Ipv4Addr, destination: Ipv4Addr, port: u16) -> Option<ProbeTarget> {
+    fn probe_target(_: &IpAddr, destination: IpAddr, port: u16) -> Option<ProbeTarget> {
         Some(ProbeTarget {
             ip: destination,
             port,
@@ -334,13 +366,13 @@ impl Balancer for NatProxy {
     fn dispatch(&mut self, now: Instant, port: PortId, frame: &mut Frame<&mut [u8]>) -> Verdict {
         if port != PROXY_PORT {
             Verdict::Drop(DropReason::WrongPort)
-        } else if frame.arp().is_some() {
+        } else if frame.arp().is_some() || is_neighbor_discovery(frame) {
             match self.core.handle_probe_frame(now, frame) {
                 Some(verdict) => verdict,
                 None => self.handle_arp(now, frame),
             }
         } else {
-            self.handle_ipv4(now, frame)
+            self.handle_ip(now, frame)
         }
     }
 

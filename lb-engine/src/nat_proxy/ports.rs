@@ -1,7 +1,7 @@
 //! Source ports: taken from the allocator, and taken over from half-open
 //! and closed connections when a destination has none left.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use lb_packet::FlowKey;
 use lb_session::{Segment, SessionState, SnatAllocator};
@@ -35,7 +35,7 @@ impl NatProxy {
     pub(super) fn source_port(
         &mut self,
         key: &FlowKey,
-        dest: SocketAddrV4,
+        dest: SocketAddr,
         segment: Option<Segment>,
     ) -> Option<u16> {
         let snat = self.core.snat.as_mut()?;
@@ -89,7 +89,7 @@ impl NatProxy {
     /// may give up its port early.
     pub(super) fn note_state(
         &mut self,
-        dest: SocketAddrV4,
+        dest: SocketAddr,
         key: &FlowKey,
         snat_port: u16,
         previous: SessionState,
@@ -102,7 +102,7 @@ impl NatProxy {
     }
 
     /// Queues `port` of the connection to `dest` for taking over.
-    fn mark_closed(&mut self, dest: SocketAddrV4, key: &FlowKey, port: u16) {
+    fn mark_closed(&mut self, dest: SocketAddr, key: &FlowKey, port: u16) {
         if let Some(snat) = self.core.snat.as_mut() {
             snat.closed(self.ip, dest, key.proto, port);
         }

@@ -3,9 +3,9 @@
 //! a connection the proxy does not have (another instance's behind ECMP,
 //! or one it lost), as a host that does not know a connection answers.
 
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddr};
 
-use lb_packet::{EthernetRepr, FlowKey, FrameRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
+use lb_packet::{EthernetRepr, FlowKey, FrameRepr, Ipv4Repr, Ipv6Repr, MacAddr, TcpFlags, TcpRepr};
 use lb_session::Segment;
 
 use super::{NatProxy, PROXY_PORT};
@@ -17,10 +17,10 @@ const RESET_QUEUE: usize = 256;
 /// A reset owed to a client.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Reset {
-    client: SocketAddrV4,
+    client: SocketAddr,
     client_mac: MacAddr,
     /// What the client connected to.
-    listen: SocketAddrV4,
+    listen: SocketAddr,
     seq: u32,
     /// The acknowledgment number, for a reset that acknowledges (RST|ACK).
     ack: Option<u32>,
@@ -61,12 +61,17 @@ impl NatProxy {
             window: 0,
             ..TcpRepr::new(reset.listen.port(), reset.client.port(), flags)
         };
-        let frame = FrameRepr::ipv4(
-            EthernetRepr::new(self.mac, reset.client_mac),
-            Ipv4Repr::new(*reset.listen.ip(), *reset.client.ip()),
-            tcp,
-            b"",
-        );
+        let ethernet = EthernetRepr::new(self.mac, reset.client_mac);
+        let frame = match (reset.listen.ip(), reset.client.ip()) {
+            (IpAddr::V4(listen), IpAddr::V4(client)) => {
+                FrameRepr::ipv4(ethernet, Ipv4Repr::new(listen, client), tcp, b"")
+            }
+            (IpAddr::V6(listen), IpAddr::V6(client)) => {
+                FrameRepr::ipv6(ethernet, Ipv6Repr::new(listen, client), tcp, b"")
+            }
+            // Both ends of one flow key are of one family.
+            _ => return None,
+        };
         buffer.clear();
         buffer.resize(frame.buffer_len().ok()?, 0);
         let len = frame.emit(buffer).ok()?;

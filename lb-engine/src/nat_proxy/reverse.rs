@@ -1,7 +1,7 @@
 //! Back to clients: replies from destinations, and ICMP errors about a
 //! translated connection from either side.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use lb_packet::Frame;
@@ -49,15 +49,15 @@ impl NatProxy {
         else {
             return Verdict::Drop(DropReason::NoSession);
         };
-        let proxy_snat = SocketAddrV4::new(self.ip, session.snat_port);
+        let proxy_snat = SocketAddr::new(self.ip, session.snat_port);
         match direction {
             // About what we sent the destination: proxy:snat -> dest.
             Direction::Reverse => {
-                if is_unreachable(frame.icmp()) {
+                if is_unreachable(frame.icmp_error()) {
                     self.core
                         .passive_failure(now, session.owner(), PassiveFailure::Unreachable);
                 }
-                let ok = frame.set_dst_addr(*session.client.ip()).is_ok()
+                let ok = frame.set_dst_addr(session.client.ip()).is_ok()
                     && frame.set_quoted_src(session.client).is_ok()
                     && frame.set_quoted_dst(session.listen).is_ok();
                 if !ok || frame.decrement_ttl().is_err() {
@@ -70,13 +70,13 @@ impl NatProxy {
             // About what we sent the client: listen -> client.
             Direction::Forward => {
                 let ok = frame.set_src_addr(self.ip).is_ok()
-                    && frame.set_dst_addr(*session.dest.ip()).is_ok()
+                    && frame.set_dst_addr(session.dest.ip()).is_ok()
                     && frame.set_quoted_src(session.dest).is_ok()
                     && frame.set_quoted_dst(proxy_snat).is_ok();
                 if !ok {
                     return Verdict::Drop(DropReason::Malformed);
                 }
-                self.route(now, frame, *session.dest.ip())
+                self.route(now, frame, session.dest.ip())
             }
         }
     }

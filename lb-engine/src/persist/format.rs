@@ -1,7 +1,7 @@
 //! The state file: a header naming the format and its version, then the
 //! sessions in postcard (compact, varint-encoded serde).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use lb_packet::{FlowKey, Protocol};
 use serde::de::DeserializeOwned;
@@ -12,7 +12,7 @@ use super::StateError;
 /// What every state file starts with: the format's name and its version.
 const MAGIC: &[u8; 7] = b"LBSTATE";
 /// The version this build writes and reads.
-pub(super) const VERSION: u8 = 1;
+pub(super) const VERSION: u8 = 2;
 
 /// The owner index of a session that belongs to no service.
 pub(super) const NO_OWNER: u32 = u32::MAX;
@@ -45,11 +45,13 @@ pub(super) struct SavedSession<X> {
     pub(super) extra: X,
 }
 
-/// A flow key as saved.
+/// A flow key as saved: addresses in 16 bytes, IPv4 ones mapped
+/// (`::ffff:a.b.c.d`, which no IPv6 packet carries on the wire). Version
+/// 1 held IPv4 addresses only.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(super) struct SavedKey {
-    src: [u8; 4],
-    dst: [u8; 4],
+    src: [u8; 16],
+    dst: [u8; 16],
     src_port: u16,
     dst_port: u16,
     proto: u8,
@@ -58,12 +60,27 @@ pub(super) struct SavedKey {
 impl From<FlowKey> for SavedKey {
     fn from(key: FlowKey) -> Self {
         SavedKey {
-            src: key.src.octets(),
-            dst: key.dst.octets(),
+            src: saved_addr(key.src),
+            dst: saved_addr(key.dst),
             src_port: key.src_port,
             dst_port: key.dst_port,
             proto: key.proto.number(),
         }
+    }
+}
+
+fn saved_addr(addr: IpAddr) -> [u8; 16] {
+    match addr {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+fn restored_addr(octets: [u8; 16]) -> IpAddr {
+    let v6 = Ipv6Addr::from(octets);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => v4.into(),
+        None => v6.into(),
     }
 }
 
@@ -72,8 +89,8 @@ impl TryFrom<SavedKey> for FlowKey {
 
     fn try_from(key: SavedKey) -> Result<Self, StateError> {
         Ok(FlowKey {
-            src: Ipv4Addr::from(key.src),
-            dst: Ipv4Addr::from(key.dst),
+            src: restored_addr(key.src),
+            dst: restored_addr(key.dst),
             src_port: key.src_port,
             dst_port: key.dst_port,
             proto: Protocol::from_number(key.proto)

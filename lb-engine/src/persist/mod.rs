@@ -21,7 +21,7 @@ use format::{NO_OWNER, SavedSession, StateFile, VERSION};
 /// # use std::time::{Instant, SystemTime};
 /// # use lb_engine::{Persist, ReverseProxy, ReverseProxyConfig, ServiceConfig};
 /// # let config = ReverseProxyConfig::with_services([
-/// #     ServiceConfig::tcp([10, 0, 0, 1].into(), 80).backend([192, 168, 1, 2].into(), 1),
+/// #     ServiceConfig::tcp(std::net::Ipv4Addr::new(10, 0, 0, 1), 80).backend(std::net::Ipv4Addr::new(192, 168, 1, 2), 1),
 /// # ]);
 /// let old = ReverseProxy::new(vec![None], &config)?;
 /// let saved = old.save_sessions(Instant::now(), SystemTime::now());

@@ -2,7 +2,7 @@
 //! services, their backends, and how both are named.
 
 use core::str::FromStr;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use lb_algos::Policy;
 use lb_packet::Protocol;
@@ -87,7 +87,7 @@ fn default_weight() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     /// Its address.
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// Its port; defaults to the service's. Ignored for ICMP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -98,9 +98,9 @@ pub struct BackendConfig {
 
 impl BackendConfig {
     /// A backend at `ip` with `weight`, on the service's port.
-    pub fn new(ip: Ipv4Addr, weight: u32) -> Self {
+    pub fn new(ip: impl Into<IpAddr>, weight: u32) -> Self {
         BackendConfig {
-            ip,
+            ip: ip.into(),
             port: None,
             weight,
         }
@@ -128,7 +128,7 @@ impl BackendConfig {
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// The virtual IP clients connect to.
-    pub vip: Ipv4Addr,
+    pub vip: IpAddr,
     /// The port clients connect to; ignored for ICMP.
     #[serde(default)]
     pub port: u16,
@@ -154,9 +154,9 @@ pub struct ServiceConfig {
 impl ServiceConfig {
     /// A service on `vip:port` for `proto`, with no backends yet and the
     /// default policy (Maglev).
-    pub fn new(vip: Ipv4Addr, port: u16, proto: ServiceProtocol) -> Self {
+    pub fn new(vip: impl Into<IpAddr>, port: u16, proto: ServiceProtocol) -> Self {
         ServiceConfig {
-            vip,
+            vip: vip.into(),
             port,
             proto,
             policy: Policy::default(),
@@ -167,27 +167,27 @@ impl ServiceConfig {
     }
 
     /// A TCP service on `vip:port`.
-    pub fn tcp(vip: Ipv4Addr, port: u16) -> Self {
+    pub fn tcp(vip: impl Into<IpAddr>, port: u16) -> Self {
         Self::new(vip, port, ServiceProtocol::Tcp)
     }
 
     /// A UDP service on `vip:port`.
-    pub fn udp(vip: Ipv4Addr, port: u16) -> Self {
+    pub fn udp(vip: impl Into<IpAddr>, port: u16) -> Self {
         Self::new(vip, port, ServiceProtocol::Udp)
     }
 
     /// Ping to `vip`, answered through a backend.
-    pub fn icmp(vip: Ipv4Addr) -> Self {
+    pub fn icmp(vip: impl Into<IpAddr>) -> Self {
         Self::new(vip, 0, ServiceProtocol::Icmp)
     }
 
     /// TCP and UDP on `vip:port`, and ping to `vip`.
-    pub fn all(vip: Ipv4Addr, port: u16) -> Self {
+    pub fn all(vip: impl Into<IpAddr>, port: u16) -> Self {
         Self::new(vip, port, ServiceProtocol::All)
     }
 
     /// With another backend at `ip` on the service's port.
-    pub fn backend(self, ip: Ipv4Addr, weight: u32) -> Self {
+    pub fn backend(self, ip: impl Into<IpAddr>, weight: u32) -> Self {
         self.with_backend(BackendConfig::new(ip, weight))
     }
 
@@ -260,6 +260,7 @@ impl Weighted for BackendConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn builders_write_what_files_say() {

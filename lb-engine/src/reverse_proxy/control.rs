@@ -2,7 +2,7 @@
 //! whole new service list (a configuration reload).
 
 use std::collections::{HashMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 use lb_algos::Policy;
 use lb_packet::Protocol;
@@ -50,7 +50,7 @@ impl ReverseProxy {
     /// Checks a whole service list, alone and against itself.
     pub(super) fn check_services(&self, services: &[ServiceConfig]) -> Result<(), ConfigError> {
         let mut seen = HashSet::new();
-        let vips: HashSet<Ipv4Addr> = services.iter().map(|s| s.vip).collect();
+        let vips: HashSet<IpAddr> = services.iter().map(|s| s.vip).collect();
         for service in services {
             unicast_address("VIP", service.vip)?;
             for backend in &service.backends {
@@ -86,7 +86,7 @@ impl ReverseProxy {
         &self,
         key: ServiceKey,
         service: &ServiceConfig,
-    ) -> Result<BackendPool<SocketAddrV4>, ConfigError> {
+    ) -> Result<BackendPool<SocketAddr>, ConfigError> {
         let mut seen = HashSet::new();
         let mut targets = Vec::with_capacity(service.backends.len());
         for backend in &service.backends {
@@ -113,7 +113,7 @@ impl ReverseProxy {
     }
 
     /// Refuses a backend address no host can have, or one of our VIPs.
-    fn check_backend_address(&self, ip: Ipv4Addr) -> Result<(), ConfigError> {
+    fn check_backend_address(&self, ip: IpAddr) -> Result<(), ConfigError> {
         unicast_address("backend", ip)?;
         if self.is_vip(ip) {
             return Err(ConfigError::Address {
@@ -176,7 +176,7 @@ impl ReverseProxy {
                 self.insert_service(&single)?;
                 continue;
             };
-            let keep: Vec<SocketAddrV4> = config
+            let keep: Vec<SocketAddr> = config
                 .backends
                 .iter()
                 .map(|b| key.backend_endpoint(b.addr()))
@@ -233,7 +233,7 @@ impl Control for ReverseProxy {
                     .core
                     .backends(slot)
                     .into_iter()
-                    .map(|(at, weight)| BackendConfig::new(*at.ip(), weight).port(at.port()))
+                    .map(|(at, weight)| BackendConfig::new(at.ip(), weight).port(at.port()))
                     .collect(),
                 health: service.check.clone(),
             })

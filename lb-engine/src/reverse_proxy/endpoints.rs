@@ -4,7 +4,7 @@
 //! backend endpoint alone, where that is unambiguous.
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use lb_packet::Protocol;
 
@@ -19,9 +19,9 @@ pub struct SharedBackend {
     /// Its protocol.
     pub proto: Protocol,
     /// The backend endpoint.
-    pub backend: SocketAddrV4,
+    pub backend: SocketAddr,
     /// The VIP endpoints it serves, sorted.
-    pub vips: Vec<SocketAddrV4>,
+    pub vips: Vec<SocketAddr>,
 }
 
 /// Backend endpoints, each with the one VIP endpoint it serves (`None`
@@ -29,21 +29,21 @@ pub struct SharedBackend {
 /// shared.
 #[derive(Debug, Default)]
 pub(super) struct ReverseEndpoints {
-    map: HashMap<(Protocol, SocketAddrV4), Option<SocketAddrV4>>,
+    map: HashMap<(Protocol, SocketAddr), Option<SocketAddr>>,
     shared: Vec<SharedBackend>,
 }
 
 impl ReverseEndpoints {
     /// The map of `services`, each with its backends' endpoints.
     pub(super) fn build<'a>(
-        services: impl IntoIterator<Item = (ServiceKey, Vec<SocketAddrV4>)> + 'a,
+        services: impl IntoIterator<Item = (ServiceKey, Vec<SocketAddr>)> + 'a,
     ) -> Self {
-        let mut served: HashMap<(Protocol, SocketAddrV4), Vec<SocketAddrV4>> = HashMap::new();
+        let mut served: HashMap<(Protocol, SocketAddr), Vec<SocketAddr>> = HashMap::new();
         for (key, backends) in services {
             if key.proto == Protocol::Icmp {
                 continue;
             }
-            let vip = SocketAddrV4::new(key.vip, key.port);
+            let vip = SocketAddr::new(key.vip, key.port);
             for backend in backends {
                 let vips = served.entry((key.proto, backend)).or_default();
                 if !vips.contains(&vip) {
@@ -78,13 +78,13 @@ impl ReverseEndpoints {
     }
 
     /// True when `backend` is the endpoint of some service's backend.
-    pub(super) fn serves(&self, proto: Protocol, backend: SocketAddrV4) -> bool {
+    pub(super) fn serves(&self, proto: Protocol, backend: SocketAddr) -> bool {
         self.map.contains_key(&(proto, backend))
     }
 
     /// The VIP endpoint replies from `backend` come from, if only one.
     #[inline]
-    pub(super) fn vip_of(&self, proto: Protocol, backend: SocketAddrV4) -> Option<SocketAddrV4> {
+    pub(super) fn vip_of(&self, proto: Protocol, backend: SocketAddr) -> Option<SocketAddr> {
         *self.map.get(&(proto, backend))?
     }
 }
@@ -96,9 +96,9 @@ mod tests {
 
     #[test]
     fn shared_endpoints_are_ambiguous() {
-        let backend = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 8080);
-        let other = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 3), 8080);
-        let vip = Ipv4Addr::new(10, 0, 0, 1);
+        let backend = SocketAddr::new(Ipv4Addr::new(192, 168, 1, 2).into(), 8080);
+        let other = SocketAddr::new(Ipv4Addr::new(192, 168, 1, 3).into(), 8080);
+        let vip = Ipv4Addr::new(10, 0, 0, 1).into();
         let map = ReverseEndpoints::build([
             (
                 ServiceKey::new(vip, Protocol::Tcp, 80),
@@ -109,12 +109,12 @@ mod tests {
         ]);
         assert_eq!(
             map.vip_of(Protocol::Tcp, backend),
-            Some(SocketAddrV4::new(vip, 80))
+            Some(SocketAddr::new(vip, 80))
         );
         assert_eq!(map.vip_of(Protocol::Tcp, other), None, "in two services");
         assert_eq!(
             map.vip_of(Protocol::Udp, backend),
-            Some(SocketAddrV4::new(vip, 80))
+            Some(SocketAddr::new(vip, 80))
         );
         assert_eq!(map.vip_of(Protocol::Udp, other), None);
         assert_eq!(
@@ -122,7 +122,7 @@ mod tests {
             [SharedBackend {
                 proto: Protocol::Tcp,
                 backend: other,
-                vips: vec![SocketAddrV4::new(vip, 80), SocketAddrV4::new(vip, 81)],
+                vips: vec![SocketAddr::new(vip, 80), SocketAddr::new(vip, 81)],
             }]
         );
     }

@@ -1,12 +1,12 @@
 //! From clients to backends: sessions found or made, then DNAT.
 
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use lb_packet::{FlowKey, Frame, Icmp, Protocol, TcpFlags};
 use lb_session::{Direction, Segment};
 
-use super::{FragmentRewrite, ReverseProxy, RpSession, ServiceKey};
+use super::{FragmentRewrite, ReverseProxy, RpSession, ServiceKey, backend_of};
 use crate::core::fragments::DatagramId;
 use crate::core::services::Owner;
 use crate::health::passive::retried_syn;
@@ -21,46 +21,49 @@ impl ReverseProxy {
         frame: &mut Frame<&mut [u8]>,
     ) -> Verdict {
         let to_backends = Verdict::Forward(self.backend_port);
-        let Some(header) = frame.ipv4() else {
+        let Some(dst) = frame.dst_ip() else {
             return to_backends;
         };
-        if !self.is_vip(header.dst()) {
+        if !self.is_vip(dst) {
             self.track_direct(now, port, frame);
             return to_backends;
         }
-        let datagram = DatagramId::of(&header);
-        let more_fragments = header.more_fragments();
-        if let Some(key) = frame.flow_key() {
+        // IPv4 only: an IPv6 fragment carries no ports, and is dropped.
+        let fragment = frame
+            .ipv4()
+            .map(|header| (DatagramId::of(&header), header.more_fragments()));
+        if let Some(key) = &frame.flow_key() {
             let segment = frame.tcp_segment().map(Segment::from);
-            let session = match self.core.sessions.lookup(now, &key, segment) {
+            let (session, backend) = match self.core.sessions.lookup(now, key, segment) {
                 Some(hit) if hit.direction == Direction::Forward => {
+                    let found = (*hit.value, backend_of(&hit.key(Direction::Reverse)));
                     match retried_syn(hit.previous, segment.map(|s| s.flags)) {
-                        None => *hit.value,
+                        None => found,
                         Some(unanswered) => {
-                            let session = *hit.value;
-                            match self.retry(now, &key, segment, session, unanswered) {
-                                Ok(session) => session,
+                            match self.retry(now, key, segment, found.0, unanswered) {
+                                Ok(Some(retried)) => retried,
+                                Ok(None) => found,
                                 Err(reason) => return Verdict::Drop(reason),
                             }
                         }
                     }
                 }
                 Some(_) => return Verdict::Drop(DropReason::NoSession),
-                None => match self.new_session(now, port, &key, segment) {
-                    Ok(session) => session,
+                None => match self.new_session(now, port, key, segment) {
+                    Ok(opened) => opened,
                     Err(reason) => return Verdict::Drop(reason),
                 },
             };
             let rewritten = match key.proto {
-                Protocol::Icmp => frame.set_dst_addr(*session.backend_addr.ip()),
-                _ => frame.set_dst(session.backend_addr),
+                Protocol::Icmp => frame.set_dst_addr(backend.ip()),
+                _ => frame.set_dst(backend),
             };
             if rewritten.is_err() {
                 return Verdict::Drop(DropReason::Malformed);
             }
-            if more_fragments {
+            if let Some((datagram, true)) = fragment {
                 let rewrite = FragmentRewrite {
-                    addr: *session.backend_addr.ip(),
+                    addr: backend.ip(),
                     port: self.backend_port,
                 };
                 self.fragments.remember(now, datagram, rewrite);
@@ -68,7 +71,9 @@ impl ReverseProxy {
             self.core.count(session.owner, frame.wire_size());
             return to_backends;
         }
-        if frame.ipv4().is_some_and(|header| header.is_fragment()) {
+        if let Some((datagram, _)) =
+            fragment.filter(|_| frame.ipv4().is_some_and(|h| h.is_fragment()))
+        {
             return match self.fragments.lookup(now, &datagram) {
                 Some(rewrite) if frame.set_dst_addr(rewrite.addr).is_ok() => to_backends,
                 _ => Verdict::Drop(DropReason::Fragment),
@@ -79,12 +84,12 @@ impl ReverseProxy {
             let Some(quoted) = frame.quoted_flow() else {
                 return Verdict::Drop(DropReason::NoSession);
             };
-            let session = match self.core.sessions.peek(&quoted.reversed()) {
-                Some((Direction::Forward, session)) => *session,
+            let backend = match self.core.sessions.keys(&quoted.reversed()) {
+                Some([forward, reverse]) if forward == quoted.reversed() => backend_of(&reverse),
                 _ => return Verdict::Drop(DropReason::NoSession),
             };
-            let translated = frame.set_dst_addr(*session.backend_addr.ip()).is_ok()
-                && frame.set_quoted_src(session.backend_addr).is_ok();
+            let translated =
+                frame.set_dst_addr(backend.ip()).is_ok() && frame.set_quoted_src(backend).is_ok();
             return if translated {
                 to_backends
             } else {
@@ -108,10 +113,9 @@ impl ReverseProxy {
         }
         let segment = frame.tcp_segment().map(Segment::from);
         if self.core.sessions.lookup(now, &key, segment).is_none() {
+            // Untranslated: its keys name the backend endpoint both ways.
             let session = RpSession {
                 owner: Owner::NONE,
-                vip: to,
-                backend_addr: to,
                 frontend,
             };
             let _ = self
@@ -129,7 +133,7 @@ impl ReverseProxy {
         frontend: PortId,
         key: &FlowKey,
         segment: Option<Segment>,
-    ) -> Result<RpSession, DropReason> {
+    ) -> Result<(RpSession, SocketAddr), DropReason> {
         self.core.count_non_syn_miss(segment.map(|s| s.flags));
         if segment.is_some_and(|s| s.flags.contains(TcpFlags::RST)) {
             return Err(DropReason::NoSession);
@@ -148,7 +152,8 @@ impl ReverseProxy {
 
     /// A client retrying its SYN on a session its backend never answered
     /// (`unanswered`: silence; else it refused): the retry goes to another
-    /// backend when this one is failing.
+    /// backend when this one is failing (the new session, and where it
+    /// goes), else the session stays (None).
     #[cold]
     fn retry(
         &mut self,
@@ -157,9 +162,9 @@ impl ReverseProxy {
         segment: Option<Segment>,
         session: RpSession,
         unanswered: bool,
-    ) -> Result<RpSession, DropReason> {
+    ) -> Result<Option<(RpSession, SocketAddr)>, DropReason> {
         let Some(backend) = self.core.retry_target(now, session.owner, key, unanswered) else {
-            return Ok(session);
+            return Ok(None);
         };
         self.core.remove_session(key);
         let owner = Owner {
@@ -167,9 +172,11 @@ impl ReverseProxy {
             ..session.owner
         };
         self.open(now, session.frontend, key, segment, owner)
+            .map(Some)
     }
 
-    /// Opens the session of a flow to the backend of `owner`.
+    /// Opens the session of a flow to the backend of `owner`; the session,
+    /// and where its flow goes.
     fn open(
         &mut self,
         now: Instant,
@@ -177,7 +184,7 @@ impl ReverseProxy {
         key: &FlowKey,
         segment: Option<Segment>,
         owner: Owner,
-    ) -> Result<RpSession, DropReason> {
+    ) -> Result<(RpSession, SocketAddr), DropReason> {
         let target = self
             .core
             .services
@@ -187,23 +194,18 @@ impl ReverseProxy {
             .target;
         let backend_addr = match key.proto {
             // Echo replies carry the client's identifier back.
-            Protocol::Icmp => SocketAddrV4::new(*target.ip(), key.dst_port),
+            Protocol::Icmp => SocketAddr::new(target.ip(), key.dst_port),
             _ => target,
         };
         let reverse = FlowKey {
-            src: *backend_addr.ip(),
+            src: backend_addr.ip(),
             dst: key.src,
             src_port: backend_addr.port(),
             dst_port: key.src_port,
             proto: key.proto,
         };
-        let session = RpSession {
-            owner,
-            vip: key.dst_endpoint(),
-            backend_addr,
-            frontend,
-        };
+        let session = RpSession { owner, frontend };
         self.core.admit(now, *key, reverse, segment, session)?;
-        Ok(session)
+        Ok((session, backend_addr))
     }
 }

@@ -2,8 +2,9 @@
 //! parsed: `VIP:PORT/PROTO` and `IP[:PORT]`, in one place.
 
 use core::fmt;
+use core::hash::{Hash, Hasher};
 use core::str::FromStr;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use lb_packet::Protocol;
 use serde::{Deserialize, Serialize};
@@ -13,10 +14,10 @@ use crate::{ConfigError, KeyParseError};
 
 /// Names one service: VIP, protocol, and port (0 for ICMP). Written as
 /// `VIP:PORT/tcp`, `VIP:PORT/udp` or `VIP/icmp`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ServiceKey {
     /// Virtual IP.
-    pub vip: Ipv4Addr,
+    pub vip: IpAddr,
     /// Protocol.
     pub proto: Protocol,
     /// Port; always 0 for ICMP.
@@ -25,9 +26,13 @@ pub struct ServiceKey {
 
 impl ServiceKey {
     /// The key, with the port cleared for ICMP.
-    pub fn new(vip: Ipv4Addr, proto: Protocol, port: u16) -> Self {
+    pub fn new(vip: impl Into<IpAddr>, proto: Protocol, port: u16) -> Self {
         let port = if proto == Protocol::Icmp { 0 } else { port };
-        ServiceKey { vip, proto, port }
+        ServiceKey {
+            vip: vip.into(),
+            proto,
+            port,
+        }
     }
 
     /// The key as URL path segments: `VIP/PROTO/PORT`, or `VIP/icmp`.
@@ -40,7 +45,7 @@ impl ServiceKey {
 
     /// Where a backend at `backend` receives this service's flows: its
     /// port, or the service's; port 0 for ICMP.
-    pub fn backend_endpoint(&self, backend: BackendAddr) -> Result<SocketAddrV4, ConfigError> {
+    pub fn backend_endpoint(&self, backend: BackendAddr) -> Result<SocketAddr, ConfigError> {
         let port = match self.proto {
             Protocol::Icmp => 0,
             _ => backend.port.unwrap_or(self.port),
@@ -48,7 +53,23 @@ impl ServiceKey {
         if port == 0 && self.proto != Protocol::Icmp {
             return Err(ConfigError::ZeroPort(*self));
         }
-        Ok(SocketAddrV4::new(backend.ip, port))
+        Ok(SocketAddr::new(backend.ip, port))
+    }
+}
+
+/// In one word for an IPv4 VIP: a new flow looks its service up by key,
+/// and a derived hash would feed the address's variant, length and bytes,
+/// and the protocol's variant, to the hasher one by one.
+impl Hash for ServiceKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let tail = u64::from(self.port) << 8 | u64::from(self.proto.number());
+        match self.vip {
+            IpAddr::V4(vip) => state.write_u64(u64::from(u32::from(vip)) << 24 | tail),
+            IpAddr::V6(vip) => {
+                state.write_u128(u128::from(vip));
+                state.write_u64(tail);
+            }
+        }
     }
 }
 
@@ -80,7 +101,7 @@ const SERVICE_FORMS: KeyParseError = KeyParseError {
 
 /// The one parser of `VIP:PORT/PROTO` (and `VIP/icmp`, and the path form
 /// `VIP/PROTO/PORT`), `all` among the protocols.
-pub(super) fn parse_service(s: &str) -> Option<(Ipv4Addr, u16, ServiceProtocol)> {
+pub(super) fn parse_service(s: &str) -> Option<(IpAddr, u16, ServiceProtocol)> {
     let protocol = |name: &str| match name {
         "tcp" => Some(ServiceProtocol::Tcp),
         "udp" => Some(ServiceProtocol::Udp),
@@ -119,15 +140,27 @@ impl FromStr for ServiceKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BackendAddr {
     /// Its address.
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// Its port, when it is not the service's.
     pub port: Option<u16>,
 }
 
 impl From<SocketAddrV4> for BackendAddr {
     fn from(addr: SocketAddrV4) -> Self {
+        SocketAddr::V4(addr).into()
+    }
+}
+
+impl From<SocketAddrV6> for BackendAddr {
+    fn from(addr: SocketAddrV6) -> Self {
+        SocketAddr::V6(addr).into()
+    }
+}
+
+impl From<SocketAddr> for BackendAddr {
+    fn from(addr: SocketAddr) -> Self {
         BackendAddr {
-            ip: *addr.ip(),
+            ip: addr.ip(),
             port: Some(addr.port()),
         }
     }
@@ -152,7 +185,7 @@ impl FromStr for BackendAddr {
     type Err = KeyParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Ok(addr) = s.parse::<SocketAddrV4>() {
+        if let Ok(addr) = s.parse::<SocketAddr>() {
             return Ok(addr.into());
         }
         let ip = s.parse().map_err(|_| KeyParseError {
@@ -166,6 +199,7 @@ impl FromStr for BackendAddr {
 mod tests {
     use super::*;
     use crate::{BackendConfig, ServiceConfig};
+    use std::net::Ipv4Addr;
 
     #[test]
     fn service_keys_parse_and_print() {

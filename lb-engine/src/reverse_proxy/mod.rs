@@ -12,7 +12,7 @@ mod forward;
 mod keys;
 mod reverse;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use lb_packet::{FlowKey, Frame};
@@ -31,16 +31,26 @@ use endpoints::ReverseEndpoints;
 /// Datagrams whose later fragments the engine remembers how to translate.
 const FRAGMENT_CAPACITY: usize = 4096;
 
-/// What a session remembers: where the flow goes and how to undo the NAT.
+/// What a session remembers besides its keys. The keys say the rest: the
+/// VIP endpoint is the forward key's destination, the backend's (for ICMP,
+/// with the echo identifier for port) the reverse key's source.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RpSession {
     owner: Owner,
-    /// What the client connected to.
-    vip: SocketAddrV4,
-    /// Where the flow goes (for ICMP, the port is the echo identifier).
-    backend_addr: SocketAddrV4,
     /// The frontend the client is behind.
     frontend: PortId,
+}
+
+/// Where a session's flow goes: the source of its replies.
+#[inline]
+fn backend_of(reverse: &FlowKey) -> SocketAddr {
+    reverse.src_endpoint()
+}
+
+/// What a session's client connected to.
+#[inline]
+fn vip_of(forward: &FlowKey) -> SocketAddr {
+    forward.dst_endpoint()
 }
 
 impl Owned for RpSession {
@@ -53,7 +63,7 @@ impl Owned for RpSession {
 /// How later fragments of a translated datagram are rewritten.
 #[derive(Debug, Clone, Copy)]
 struct FragmentRewrite {
-    addr: Ipv4Addr,
+    addr: IpAddr,
     port: PortId,
 }
 
@@ -84,11 +94,11 @@ pub struct ReverseProxy {
     /// What the engine started with, for [`Control::config`](crate::Control::config);
     /// its services are the engine's own.
     settings: ReverseProxyConfig,
-    frontends: Vec<Option<Ipv4Addr>>,
+    frontends: Vec<Option<IpAddr>>,
     backend_port: PortId,
     /// Sorted, deduplicated.
-    vips: Vec<Ipv4Addr>,
-    core: Core<ServiceKey, SocketAddrV4, RpSession>,
+    vips: Vec<IpAddr>,
+    core: Core<ServiceKey, SocketAddr, RpSession>,
     fragments: FragmentTracker<FragmentRewrite>,
     /// The reverse NAT of replies that have no session.
     endpoints: ReverseEndpoints,
@@ -112,7 +122,7 @@ impl ReverseProxy {
     /// An engine with these frontends (an address each in MULTI mode) and
     /// services.
     pub fn new(
-        frontends: Vec<Option<Ipv4Addr>>,
+        frontends: Vec<Option<IpAddr>>,
         config: &ReverseProxyConfig,
     ) -> Result<Self, ConfigError> {
         if frontends.is_empty() || frontends.len() >= usize::from(u16::MAX) {
@@ -167,7 +177,7 @@ impl ReverseProxy {
     }
 
     #[inline]
-    fn is_vip(&self, addr: Ipv4Addr) -> bool {
+    fn is_vip(&self, addr: IpAddr) -> bool {
         self.vips.binary_search(&addr).is_ok()
     }
 
@@ -187,16 +197,16 @@ impl ReverseProxy {
 
 impl Balancer for ReverseProxy {
     type Key = ServiceKey;
-    type Target = SocketAddrV4;
+    type Target = SocketAddr;
     type Session = RpSession;
     /// The frontend the client is behind.
     type Extra = u16;
 
-    fn core(&self) -> &Core<ServiceKey, SocketAddrV4, RpSession> {
+    fn core(&self) -> &Core<ServiceKey, SocketAddr, RpSession> {
         &self.core
     }
 
-    fn core_mut(&mut self) -> &mut Core<ServiceKey, SocketAddrV4, RpSession> {
+    fn core_mut(&mut self) -> &mut Core<ServiceKey, SocketAddr, RpSession> {
         &mut self.core
     }
 
@@ -208,29 +218,18 @@ impl Balancer for ReverseProxy {
         session.frontend.0
     }
 
-    /// The session again: the VIP it was for, and its backend as it was,
-    /// from its keys; the frontend must still be one.
-    fn rebuild(
-        &self,
-        owner: Owner,
-        forward: &FlowKey,
-        reverse: &FlowKey,
-        frontend: u16,
-    ) -> Option<RpSession> {
+    /// The session again (its keys, restored with it, keep its VIP and
+    /// backend); the frontend must still be one.
+    fn rebuild(&self, owner: Owner, _: &FlowKey, _: &FlowKey, frontend: u16) -> Option<RpSession> {
         let frontend = PortId(frontend);
-        (frontend.index() < self.frontends.len()).then(|| RpSession {
-            owner,
-            vip: forward.dst_endpoint(),
-            backend_addr: reverse.src_endpoint(),
-            frontend,
-        })
+        (frontend.index() < self.frontends.len()).then_some(RpSession { owner, frontend })
     }
 
     /// The backend itself, on the check's port or its own.
-    fn probe_target(_: &ServiceKey, target: SocketAddrV4, port: u16) -> Option<ProbeTarget> {
+    fn probe_target(_: &ServiceKey, target: SocketAddr, port: u16) -> Option<ProbeTarget> {
         let port = if port == 0 { target.port() } else { port };
         Some(ProbeTarget {
-            ip: *target.ip(),
+            ip: target.ip(),
             port,
             mac: None,
         })

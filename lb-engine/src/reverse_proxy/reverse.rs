@@ -1,14 +1,15 @@
 //! From backends to clients: reverse NAT for sessions, and where the rest
 //! of the backend side's traffic goes.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use lb_packet::{EtherType, Frame, Icmp, Protocol};
 use lb_session::{Direction, Segment};
 
-use super::{FragmentRewrite, ReverseProxy, port_id};
+use super::{FragmentRewrite, ReverseProxy, port_id, vip_of};
 use crate::core::fragments::DatagramId;
+use crate::core::is_neighbor_discovery;
 use crate::health::passive::is_unreachable;
 use crate::{DropReason, PassiveFailure, PortId, Verdict};
 
@@ -16,41 +17,53 @@ impl ReverseProxy {
     /// A frame from the backend side.
     pub(super) fn handle_backend(&mut self, now: Instant, frame: &mut Frame<&mut [u8]>) -> Verdict {
         match frame.ethertype() {
-            EtherType::Ipv4 => {}
+            EtherType::Ipv4 | EtherType::Ipv6 => {}
             EtherType::Arp => {
                 if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
                     return verdict;
                 }
-                return self.steer(frame.arp().map(|arp| arp.target_ip()));
+                return self.steer(frame.arp().map(|arp| arp.target_ip().into()));
             }
             _ => return self.steer(None),
         }
-        let Some(header) = frame.ipv4() else {
+        let (Some(src), Some(dst)) = (frame.src_ip(), frame.dst_ip()) else {
             return self.steer(None);
         };
-        let (src, dst) = (header.src(), header.dst());
-        let datagram = DatagramId::of(&header);
-        let more_fragments = header.more_fragments();
-        if let Some(key) = frame.flow_key() {
+        if is_neighbor_discovery(frame) {
+            if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
+                return verdict;
+            }
+            // A solicitation goes where its target is, as ARP does.
+            let solicited = frame.neighbor_solicitation().map(|s| s.target.into());
+            return self.steer(solicited.or(Some(dst)));
+        }
+        // IPv4 only: an IPv6 fragment carries no ports, and is steered.
+        let fragment = frame
+            .ipv4()
+            .map(|header| (DatagramId::of(&header), header.more_fragments()));
+        if let Some(key) = &frame.flow_key() {
             let segment = frame.tcp_segment().map(Segment::from);
             let flags = segment.map(|s| s.flags);
-            let (session, previous) = match self.core.sessions.lookup(now, &key, segment) {
-                Some(hit) if hit.direction == Direction::Reverse => (*hit.value, hit.previous),
+            let (session, previous, vip) = match self.core.sessions.lookup(now, key, segment) {
+                Some(hit) if hit.direction == Direction::Reverse => {
+                    let vip = vip_of(&hit.key(Direction::Forward));
+                    (*hit.value, hit.previous, vip)
+                }
                 _ => return self.probe_reply_or_steer(now, frame, dst),
             };
             if let Some(held) = self.core.judge_reply(now, session.owner, previous, flags) {
                 return held;
             }
             let rewritten = match key.proto {
-                Protocol::Icmp => frame.set_src_addr(*session.vip.ip()),
-                _ => frame.set_src(session.vip),
+                Protocol::Icmp => frame.set_src_addr(vip.ip()),
+                _ => frame.set_src(vip),
             };
             if rewritten.is_err() {
                 return Verdict::Drop(DropReason::Malformed);
             }
-            if more_fragments {
+            if let Some((datagram, true)) = fragment {
                 let rewrite = FragmentRewrite {
-                    addr: *session.vip.ip(),
+                    addr: vip.ip(),
                     port: session.frontend,
                 };
                 self.fragments.remember(now, datagram, rewrite);
@@ -58,7 +71,9 @@ impl ReverseProxy {
             self.core.count(session.owner, frame.wire_size());
             return Verdict::Forward(session.frontend);
         }
-        if frame.ipv4().is_some_and(|header| header.is_fragment()) {
+        if let Some((datagram, _)) =
+            fragment.filter(|_| frame.ipv4().is_some_and(|h| h.is_fragment()))
+        {
             return match self.fragments.lookup(now, &datagram) {
                 Some(rewrite) if frame.set_src_addr(rewrite.addr).is_ok() => {
                     Verdict::Forward(rewrite.port)
@@ -68,21 +83,24 @@ impl ReverseProxy {
         }
         if let Some(Icmp::Error { .. }) = frame.icmp() {
             // About a packet we sent the backend: client -> backend:port.
-            let session = match frame
-                .quoted_flow()
-                .and_then(|q| self.core.sessions.peek(&q.reversed()))
-            {
-                Some((Direction::Reverse, session)) => *session,
+            let Some(reply) = frame.quoted_flow().map(|quoted| quoted.reversed()) else {
+                return self.probe_reply_or_steer(now, frame, dst);
+            };
+            let (session, [forward, _]) = match (
+                self.core.sessions.peek(&reply),
+                self.core.sessions.keys(&reply),
+            ) {
+                (Some((Direction::Reverse, session)), Some(keys)) => (*session, keys),
                 _ => return self.probe_reply_or_steer(now, frame, dst),
             };
-            if is_unreachable(frame.icmp()) {
+            let vip = vip_of(&forward);
+            if is_unreachable(frame.icmp_error()) {
                 self.core
                     .passive_failure(now, session.owner, PassiveFailure::Unreachable);
             }
             // Errors from the backend itself must not show its address.
-            let outer_ok =
-                src != *session.backend_addr.ip() || frame.set_src_addr(*session.vip.ip()).is_ok();
-            return if outer_ok && frame.set_quoted_dst(session.vip).is_ok() {
+            let outer_ok = src != reply.src || frame.set_src_addr(vip.ip()).is_ok();
+            return if outer_ok && frame.set_quoted_dst(vip).is_ok() {
                 Verdict::Forward(session.frontend)
             } else {
                 Verdict::Drop(DropReason::Malformed)
@@ -98,7 +116,7 @@ impl ReverseProxy {
         &mut self,
         now: Instant,
         frame: &mut Frame<&mut [u8]>,
-        dst: Ipv4Addr,
+        dst: IpAddr,
     ) -> Verdict {
         if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
             return verdict;
@@ -116,7 +134,7 @@ impl ReverseProxy {
     }
 
     /// Where traffic from the backend side that belongs to no session goes.
-    fn steer(&self, dst: Option<Ipv4Addr>) -> Verdict {
+    fn steer(&self, dst: Option<IpAddr>) -> Verdict {
         if !self.is_multi() {
             return Verdict::Forward(PortId(0));
         }

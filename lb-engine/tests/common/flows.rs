@@ -51,7 +51,7 @@ pub fn from_client(
     let mut frame = segment(IN, c, VIP, flags, seq, ack);
     let verdict = lb.handle_frame(now, FRONTEND, &mut frame);
     let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
-    (verdict == Verdict::Forward(BACKENDS)).then(|| key.dst_endpoint())
+    (verdict == Verdict::Forward(BACKENDS)).then(|| super::v4(key.dst_endpoint()))
 }
 
 /// Sends a backend's segment to a client; the verdict, and the source the
@@ -66,5 +66,5 @@ pub fn from_backend(
     let mut frame = segment(OUT, backend, c, flags, SERVER_ISN, 2);
     let verdict = lb.handle_frame(now, BACKENDS, &mut frame);
     let key = Frame::parse(&frame[..]).unwrap().flow_key().unwrap();
-    (verdict, key.src_endpoint())
+    (verdict, super::v4(key.src_endpoint()))
 }

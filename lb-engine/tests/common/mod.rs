@@ -7,13 +7,21 @@ pub mod flows;
 pub mod health;
 pub mod rp;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use etherparse::{
     ArpHardwareId, ArpOperation, ArpPacket, EtherType, IcmpEchoHeader, Icmpv4Type, IpHeaders,
     IpNumber, Ipv4Extensions, Ipv4Header, PacketBuilder, icmpv4::DestUnreachableHeader,
 };
 use lb_packet::MacAddr;
+
+/// An endpoint of these IPv4 fixtures, as the IPv4 type they compare with.
+pub fn v4(endpoint: SocketAddr) -> SocketAddrV4 {
+    match endpoint {
+        SocketAddr::V4(v4) => v4,
+        SocketAddr::V6(v6) => panic!("an IPv4 fixture met {v6}"),
+    }
+}
 
 pub const CLIENT_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x0c]);
 pub const ROUTER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x0f]);

@@ -3,16 +3,17 @@
 //! [`FrameRepr::emit`] writes the bytes with each length and checksum
 //! filled in. Emitting allocates nothing; [`FrameRepr::to_vec`] does.
 
+mod icmpv6;
+mod network;
 mod transport;
 
-use std::net::Ipv4Addr;
-
-use crate::checksum;
+use crate::MacAddr;
 use crate::error::BuildError;
 use crate::layout::put;
-use crate::wire::{arp, ethernet, ethertype, ipv4, vlan};
-use crate::{ArpOp, MacAddr};
+use crate::wire::{arp, ethernet, ethertype, ipv4, ipv6, vlan};
 
+pub use icmpv6::Icmpv6Repr;
+pub use network::{ArpRepr, Ipv4Repr, Ipv6Repr};
 pub use transport::{IcmpRepr, TcpRepr, TransportRepr, UdpRepr};
 
 /// A whole frame: the Ethernet header and what it carries.
@@ -76,46 +77,16 @@ pub enum PacketRepr<'a> {
         /// What follows the transport header (for an ICMP error, the quote).
         payload: &'a [u8],
     },
-}
-
-/// An ARP packet for IPv4 over Ethernet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArpRepr {
-    /// The operation.
-    pub op: ArpOp,
-    /// Sender hardware address.
-    pub sender_mac: MacAddr,
-    /// Sender protocol address.
-    pub sender_ip: Ipv4Addr,
-    /// Target hardware address (zero in a request).
-    pub target_mac: MacAddr,
-    /// Target protocol address.
-    pub target_ip: Ipv4Addr,
-}
-
-/// An IPv4 header. Version, header length, total length, protocol and
-/// checksum are derived when it is emitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv4Repr<'a> {
-    /// Source address.
-    pub src: Ipv4Addr,
-    /// Destination address.
-    pub dst: Ipv4Addr,
-    /// Time to live.
-    pub ttl: u8,
-    /// Identification.
-    pub ident: u16,
-    /// Type of service: DSCP and ECN.
-    pub tos: u8,
-    /// The DF flag.
-    pub dont_fragment: bool,
-    /// The MF flag.
-    pub more_fragments: bool,
-    /// Fragment offset in bytes: a multiple of 8.
-    pub fragment_offset: u16,
-    /// Options as they go on the wire, padded by the caller: a multiple of
-    /// 4 bytes, at most 40.
-    pub options: &'a [u8],
+    /// An IPv6 packet: header, transport header, then `payload`.
+    Ipv6 {
+        /// The IPv6 header; payload length and next header are derived.
+        header: Ipv6Repr,
+        /// The transport header; lengths and checksum are derived.
+        transport: TransportRepr<'a>,
+        /// What follows the transport header (for an ICMPv6 error, the
+        /// quote).
+        payload: &'a [u8],
+    },
 }
 
 impl EthernetRepr {
@@ -129,110 +100,11 @@ impl EthernetRepr {
     }
 }
 
-impl ArpRepr {
-    /// Who has `target_ip`? Tell `sender_ip` at `sender_mac`.
-    pub const fn request(sender_mac: MacAddr, sender_ip: Ipv4Addr, target_ip: Ipv4Addr) -> Self {
-        ArpRepr {
-            op: ArpOp::Request,
-            sender_mac,
-            sender_ip,
-            target_mac: MacAddr::ZERO,
-            target_ip,
-        }
-    }
-
-    /// `sender_ip` is at `sender_mac`, told to `target_ip` at `target_mac`.
-    pub const fn reply(
-        sender_mac: MacAddr,
-        sender_ip: Ipv4Addr,
-        target_mac: MacAddr,
-        target_ip: Ipv4Addr,
-    ) -> Self {
-        ArpRepr {
-            op: ArpOp::Reply,
-            sender_mac,
-            sender_ip,
-            target_mac,
-            target_ip,
-        }
-    }
-
-    fn emit(&self, packet: &mut [u8]) {
-        put(
-            packet,
-            arp::HARDWARE_TYPE,
-            arp::HARDWARE_ETHERNET.to_be_bytes(),
-        );
-        put(packet, arp::PROTOCOL_TYPE, ethertype::IPV4.to_be_bytes());
-        packet[arp::HARDWARE_LEN] = arp::MAC_LEN;
-        packet[arp::PROTOCOL_LEN] = arp::IP_LEN;
-        put(packet, arp::OPERATION, self.op.code().to_be_bytes());
-        put(packet, arp::SENDER_MAC, self.sender_mac.0);
-        put(packet, arp::SENDER_IP, self.sender_ip.octets());
-        put(packet, arp::TARGET_MAC, self.target_mac.0);
-        put(packet, arp::TARGET_IP, self.target_ip.octets());
-    }
-}
-
-impl<'a> Ipv4Repr<'a> {
-    /// A header as Linux sends a TCP segment: TTL 64, DF set, ident 0,
-    /// TOS 0, not a fragment, no options.
-    pub const fn new(src: Ipv4Addr, dst: Ipv4Addr) -> Self {
-        Ipv4Repr {
-            src,
-            dst,
-            ttl: 64,
-            ident: 0,
-            tos: 0,
-            dont_fragment: true,
-            more_fragments: false,
-            fragment_offset: 0,
-            options: &[],
-        }
-    }
-
-    fn header_len(&self) -> Result<usize, BuildError> {
-        let options = self.options.len();
-        if options % 4 != 0 || options > ipv4::MAX_OPTIONS_LEN {
-            return Err(BuildError::BadIpOptions(options));
-        }
-        if self.fragment_offset % 8 != 0 {
-            return Err(BuildError::BadFragmentOffset(self.fragment_offset));
-        }
-        Ok(ipv4::MIN_HEADER_LEN + options)
-    }
-
-    /// Writes the header, checksum included, into `header` (zeroed, as
-    /// long as [`header_len`](Self::header_len) said).
-    fn emit(&self, header: &mut [u8], total_len: u16, protocol: u8) {
-        // At most 60 bytes: 15 words.
-        header[ipv4::VERSION_IHL] = (ipv4::VERSION << 4) | (header.len() / 4) as u8;
-        header[ipv4::TOS] = self.tos;
-        put(header, ipv4::TOTAL_LEN, total_len.to_be_bytes());
-        put(header, ipv4::IDENT, self.ident.to_be_bytes());
-        let mut flags_fragment = self.fragment_offset / 8;
-        if self.dont_fragment {
-            flags_fragment |= ipv4::DONT_FRAGMENT;
-        }
-        if self.more_fragments {
-            flags_fragment |= ipv4::MORE_FRAGMENTS;
-        }
-        put(header, ipv4::FLAGS_FRAGMENT, flags_fragment.to_be_bytes());
-        header[ipv4::TTL] = self.ttl;
-        header[ipv4::PROTOCOL] = protocol;
-        put(header, ipv4::SRC, self.src.octets());
-        put(header, ipv4::DST, self.dst.octets());
-        header[ipv4::OPTIONS..].copy_from_slice(self.options);
-        let sum = checksum::finish(checksum::sum(header));
-        put(header, ipv4::CHECKSUM, sum.to_be_bytes());
-    }
-}
-
 /// Where each part of a frame goes, every length validated.
 struct Plan {
     /// Start of the network header.
     l3: usize,
-    /// Length of the IPv4 header, options included (0 for ARP).
+    /// Length of the IP header, options included (0 for ARP).
     ip_header_len: usize,
     /// End of the headers, where the payload starts.
     payload_at: usize,
@@ -262,6 +134,24 @@ impl<'a> FrameRepr<'a> {
         FrameRepr {
             ethernet,
             packet: PacketRepr::Ipv4 {
+                header,
+                transport: transport.into(),
+                payload,
+            },
+            pad: false,
+        }
+    }
+
+    /// An unpadded frame carrying IPv6.
+    pub fn ipv6(
+        ethernet: EthernetRepr,
+        header: Ipv6Repr,
+        transport: impl Into<TransportRepr<'a>>,
+        payload: &'a [u8],
+    ) -> Self {
+        FrameRepr {
+            ethernet,
+            packet: PacketRepr::Ipv6 {
                 header,
                 transport: transport.into(),
                 payload,
@@ -312,6 +202,18 @@ impl<'a> FrameRepr<'a> {
                 // Source and destination addresses, adjacent.
                 transport.emit(segment, &ip_header[ipv4::SRC..ipv4::DST + 4]);
             }
+            PacketRepr::Ipv6 {
+                header,
+                transport,
+                payload,
+            } => {
+                let (ip_header, segment) = packet.split_at_mut(ipv6::HEADER_LEN);
+                // plan() checked that the length fits.
+                header.emit(ip_header, segment.len() as u16, transport.protocol());
+                let payload_at = segment.len() - payload.len();
+                segment[payload_at..].copy_from_slice(payload);
+                transport.emit(segment, &ip_header[ipv6::SRC..ipv6::DST + 16]);
+            }
         }
         Ok(plan.len)
     }
@@ -336,6 +238,9 @@ impl<'a> FrameRepr<'a> {
                 transport,
                 payload,
             } => {
+                if matches!(transport, TransportRepr::Icmpv6(_)) {
+                    return Err(BuildError::WrongFamily);
+                }
                 let header_len = header.header_len()?;
                 let headers_len = header_len + transport.header_len()?;
                 let packet_len = headers_len + payload.len();
@@ -343,6 +248,21 @@ impl<'a> FrameRepr<'a> {
                     return Err(BuildError::PacketTooLong(packet_len));
                 }
                 (header_len, l3 + headers_len, l3 + packet_len)
+            }
+            PacketRepr::Ipv6 {
+                transport, payload, ..
+            } => {
+                if matches!(transport, TransportRepr::Icmp(_)) {
+                    return Err(BuildError::WrongFamily);
+                }
+                let transport_len = transport.header_len()?;
+                let payload_len = transport_len + payload.len();
+                if payload_len > usize::from(u16::MAX) {
+                    return Err(BuildError::PacketTooLong(payload_len));
+                }
+                let headers_len = ipv6::HEADER_LEN + transport_len;
+                let packet_len = ipv6::HEADER_LEN + payload_len;
+                (ipv6::HEADER_LEN, l3 + headers_len, l3 + packet_len)
             }
         };
         let len = if self.pad {
@@ -366,6 +286,7 @@ impl<'a> FrameRepr<'a> {
         let carried = match self.packet {
             PacketRepr::Arp(_) => ethertype::ARP,
             PacketRepr::Ipv4 { .. } => ethertype::IPV4,
+            PacketRepr::Ipv6 { .. } => ethertype::IPV6,
         };
         match vlan_id {
             Some(id) => {

@@ -1,12 +1,13 @@
-//! The transport headers an IPv4 [`FrameRepr`](crate::FrameRepr) can carry.
+//! The transport headers a [`FrameRepr`](crate::FrameRepr) can carry.
 
+use super::Icmpv6Repr;
 use crate::TcpFlags;
 use crate::checksum;
 use crate::error::BuildError;
 use crate::layout::put;
 use crate::wire::{icmp, ip_proto, tcp, udp};
 
-/// What follows the IPv4 header, before the payload.
+/// What follows the IP header, before the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportRepr<'a> {
@@ -14,13 +15,16 @@ pub enum TransportRepr<'a> {
     Tcp(TcpRepr<'a>),
     /// A UDP header.
     Udp(UdpRepr),
-    /// An ICMP header.
+    /// An ICMP header (IPv4 only).
     Icmp(IcmpRepr),
-    /// No header: the payload follows the IPv4 header as it is, under
+    /// An ICMPv6 header (IPv6 only).
+    Icmpv6(Icmpv6Repr),
+    /// No header: the payload follows the IP header as it is, under
     /// this protocol number. For non-first fragments, a first fragment
-    /// whose transport header the caller wrote, or other protocols.
+    /// whose transport header the caller wrote, IPv6 extension headers,
+    /// or other protocols.
     Raw {
-        /// The IPv4 protocol number.
+        /// The IPv4 protocol number (IPv6: next header).
         protocol: u8,
     },
 }
@@ -141,6 +145,12 @@ impl From<IcmpRepr> for TransportRepr<'_> {
     }
 }
 
+impl From<Icmpv6Repr> for TransportRepr<'_> {
+    fn from(icmp: Icmpv6Repr) -> Self {
+        TransportRepr::Icmpv6(icmp)
+    }
+}
+
 impl IcmpRepr {
     /// Writes the header but its checksum into `header` (zeroed).
     fn emit(self, header: &mut [u8]) {
@@ -170,12 +180,13 @@ impl IcmpRepr {
 }
 
 impl TransportRepr<'_> {
-    /// The IPv4 protocol number.
+    /// The IPv4 protocol number (IPv6: next header).
     pub(crate) fn protocol(&self) -> u8 {
         match self {
             TransportRepr::Tcp(_) => ip_proto::TCP,
             TransportRepr::Udp(_) => ip_proto::UDP,
             TransportRepr::Icmp(_) => ip_proto::ICMP,
+            TransportRepr::Icmpv6(_) => ip_proto::ICMPV6,
             TransportRepr::Raw { protocol } => *protocol,
         }
     }
@@ -191,15 +202,16 @@ impl TransportRepr<'_> {
             }
             TransportRepr::Udp(_) => udp::HEADER_LEN,
             TransportRepr::Icmp(_) => icmp::HEADER_LEN,
+            TransportRepr::Icmpv6(repr) => repr.header_len(),
             TransportRepr::Raw { .. } => 0,
         })
     }
 
     /// Writes the header and its checksum into `segment`: zeroed up to the
-    /// payload, which is in place. `addrs` are the IPv4 source and
+    /// payload, which is in place. `addrs` are the IP source and
     /// destination, for the pseudo-header.
     pub(crate) fn emit(&self, segment: &mut [u8], addrs: &[u8]) {
-        // At most 65535 - 20: the IPv4 total length was checked.
+        // At most 65535: the IP length was checked.
         let segment_len = segment.len() as u16;
         let pseudo = checksum::pseudo_header(addrs, self.protocol(), u32::from(segment_len));
         match self {
@@ -233,6 +245,11 @@ impl TransportRepr<'_> {
                 repr.emit(segment);
                 // ICMP has no pseudo-header.
                 let sum = checksum::finish(checksum::sum(segment));
+                put(segment, icmp::CHECKSUM, sum.to_be_bytes());
+            }
+            TransportRepr::Icmpv6(repr) => {
+                repr.emit(segment);
+                let sum = checksum::finish(pseudo + checksum::sum(segment));
                 put(segment, icmp::CHECKSUM, sum.to_be_bytes());
             }
             TransportRepr::Raw { .. } => {}

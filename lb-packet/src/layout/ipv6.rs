@@ -210,6 +210,7 @@ mod tests {
             l4: L4,
             end: L4 + 20,
             transport: Transport::Tcp,
+            ipv6: true,
         };
         assert_eq!(layout(&bytes), Ok(expected));
     }

@@ -2,7 +2,7 @@
 //! back in constant time.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 use lb_packet::{FlowHasher, FlowKey, HashKey, Protocol};
 
@@ -15,13 +15,13 @@ const STRIDE_TRIES: u64 = 16;
 /// What a port is unique towards: replies from `remote` to `proxy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Destination {
-    proxy: Ipv4Addr,
-    remote: SocketAddrV4,
+    proxy: IpAddr,
+    remote: SocketAddr,
     proto: Protocol,
 }
 
 impl Destination {
-    fn new(proxy: Ipv4Addr, remote: SocketAddrV4, proto: Protocol) -> Self {
+    fn new(proxy: IpAddr, remote: SocketAddr, proto: Protocol) -> Self {
         Destination {
             proxy,
             remote,
@@ -98,7 +98,7 @@ impl SnatAllocator {
     }
 
     /// The key a reply from `remote` to `proxy:port` carries.
-    pub fn reply_key(proxy: Ipv4Addr, port: u16, remote: SocketAddrV4, proto: Protocol) -> FlowKey {
+    pub fn reply_key(proxy: IpAddr, port: u16, remote: SocketAddr, proto: Protocol) -> FlowKey {
         // ICMP echo carries its identifier in both port slots.
         let src_port = if proto == Protocol::Icmp {
             port
@@ -106,7 +106,7 @@ impl SnatAllocator {
             remote.port()
         };
         FlowKey {
-            src: *remote.ip(),
+            src: remote.ip(),
             dst: proxy,
             src_port,
             dst_port: port,
@@ -119,8 +119,8 @@ impl SnatAllocator {
     pub fn allocate(
         &mut self,
         client: &FlowKey,
-        proxy: Ipv4Addr,
-        remote: SocketAddrV4,
+        proxy: IpAddr,
+        remote: SocketAddr,
     ) -> Result<u16, SnatError> {
         let destination = Destination::new(proxy, remote, client.proto);
         let (range, hasher) = (self.range, &self.hasher);
@@ -146,8 +146,8 @@ impl SnatAllocator {
     /// already (a session table's reply keys see to that).
     pub fn claim(
         &mut self,
-        proxy: Ipv4Addr,
-        remote: SocketAddrV4,
+        proxy: IpAddr,
+        remote: SocketAddr,
         proto: Protocol,
         port: u16,
     ) -> Result<(), SnatError> {
@@ -173,7 +173,7 @@ impl SnatAllocator {
 
     /// Gives `port` back: its connection to `remote` is gone. Call it once
     /// per allocation.
-    pub fn release(&mut self, proxy: Ipv4Addr, remote: SocketAddrV4, proto: Protocol, port: u16) {
+    pub fn release(&mut self, proxy: IpAddr, remote: SocketAddr, proto: Protocol, port: u16) {
         let destination = Destination::new(proxy, remote, proto);
         let Some(pool) = self.pools.get_mut(&destination) else {
             return;
@@ -188,7 +188,7 @@ impl SnatAllocator {
 
     /// Notes that the connection on `port` to `remote` closed, so the port
     /// may be taken over before it is released.
-    pub fn closed(&mut self, proxy: Ipv4Addr, remote: SocketAddrV4, proto: Protocol, port: u16) {
+    pub fn closed(&mut self, proxy: IpAddr, remote: SocketAddr, proto: Protocol, port: u16) {
         let destination = Destination::new(proxy, remote, proto);
         if let Some(pool) = self.pools.get_mut(&destination) {
             pool.mark_reclaimable(port, self.range);
@@ -201,8 +201,8 @@ impl SnatAllocator {
     /// [releases](Self::release) the port) and allocates again.
     pub fn reclaim_candidate(
         &mut self,
-        proxy: Ipv4Addr,
-        remote: SocketAddrV4,
+        proxy: IpAddr,
+        remote: SocketAddr,
         proto: Protocol,
     ) -> Option<u16> {
         let destination = Destination::new(proxy, remote, proto);

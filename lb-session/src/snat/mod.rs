@@ -7,7 +7,7 @@ pub use allocator::SnatAllocator;
 
 use core::fmt;
 use core::str::FromStr;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 use lb_packet::Protocol;
 
@@ -108,9 +108,9 @@ pub enum SnatError {
     #[error("no free source port on {proxy} towards {remote} ({proto})")]
     Exhausted {
         /// The proxy's address.
-        proxy: Ipv4Addr,
+        proxy: IpAddr,
         /// The destination.
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         /// The protocol.
         proto: Protocol,
     },

@@ -3,6 +3,7 @@
 //! This file finds and adds sessions; `removal` evicts, expires and
 //! removes them.
 
+mod keys;
 mod removal;
 mod restore;
 
@@ -21,6 +22,7 @@ use crate::segment::TcpSeen;
 use crate::tracker::Tracker;
 use crate::{Direction, SessionState};
 use crate::{InsertError, SessionStats};
+use keys::StoredKeys;
 
 /// No slot: ends of the unassured list, and the empty free list.
 const NIL: u32 = u32::MAX;
@@ -36,7 +38,7 @@ const VACANT: u64 = u64::MAX;
 /// A session in the table.
 struct Entry<V> {
     /// Forward (client-side) key, then reverse (reply) key.
-    keys: [FlowKey; 2],
+    keys: StoredKeys,
     /// Neighbours in the list of unassured sessions, oldest first (NIL when
     /// assured, or at an end).
     older: u32,
@@ -63,6 +65,16 @@ pub struct Hit<'a, V> {
     pub state: SessionState,
     /// The caller's value (backend, NAT mapping, ...).
     pub value: &'a mut V,
+    keys: &'a StoredKeys,
+}
+
+impl<V> Hit<'_, V> {
+    /// The session's key of `direction`: what a packet the other way
+    /// than this one looks like, say, so that NAT need not store it again.
+    #[inline]
+    pub fn key(&self, direction: Direction) -> FlowKey {
+        self.keys.get(direction)
+    }
 }
 
 /// A live session as [`SessionTable::iter`] shows it.
@@ -147,13 +159,23 @@ fn millis(duration: Duration) -> u64 {
     duration.as_secs().saturating_mul(1000) + u64::from(duration.subsec_millis())
 }
 
-/// The key stored under an index tag. Tags only ever name occupied slots.
-fn key_of<V>(slots: &[Slot<V>], tag: u32) -> Option<&FlowKey> {
+/// The entry and direction of an index tag. Tags only ever name occupied
+/// slots.
+#[inline]
+fn entry_of<V>(slots: &[Slot<V>], tag: u32) -> Option<(&Entry<V>, Direction)> {
     let (slot, direction) = untag(tag);
     match slots.get(slot as usize) {
-        Some(Slot::Occupied(entry)) => Some(&entry.keys[direction as usize]),
+        Some(Slot::Occupied(entry)) => Some((entry, direction)),
         _ => None,
     }
+}
+
+/// The hash of the key under an index tag, for the index to regrow by.
+#[inline]
+fn rehash<V>(slots: &[Slot<V>], hasher: &FlowHasher, tag: u32) -> u64 {
+    entry_of(slots, tag).map_or(0, |(entry, direction)| {
+        hasher.flow(&entry.keys.get(direction))
+    })
 }
 
 impl<V> SessionTable<V> {
@@ -256,7 +278,8 @@ impl<V> SessionTable<V> {
         let slots = &self.slots;
         self.index
             .find(self.hasher.flow(key), |&tag| {
-                key_of(slots, tag) == Some(key)
+                entry_of(slots, tag)
+                    .is_some_and(|(entry, direction)| entry.keys.matches(direction, key))
             })
             .copied()
     }
@@ -314,6 +337,7 @@ impl<V> SessionTable<V> {
             previous,
             state: entry.tracker.state,
             value: &mut entry.value,
+            keys: &entry.keys,
         })
     }
 
@@ -341,6 +365,13 @@ impl<V> SessionTable<V> {
         Some((direction, &self.entry(slot)?.value))
     }
 
+    /// The forward and reverse keys of the session with `key` (either
+    /// direction), without recording a packet.
+    pub fn keys(&self, key: &FlowKey) -> Option<[FlowKey; 2]> {
+        let (slot, _) = untag(self.find(key)?);
+        Some(self.entry(slot)?.keys.pair())
+    }
+
     /// The protocol state of the session with `key` (either direction),
     /// without recording a packet. It may have expired without being
     /// reclaimed yet.
@@ -359,6 +390,7 @@ impl<V> SessionTable<V> {
     /// Creates a session for a packet with key `forward` whose replies will
     /// carry `reverse`. Makes room as the type docs describe; refuses when
     /// a live session already has either key.
+    #[inline]
     pub fn insert(
         &mut self,
         now: Instant,
@@ -372,7 +404,7 @@ impl<V> SessionTable<V> {
         let tracker = Tracker::new(forward.proto, tcp.seen().0);
         self.make_room_for(now, &tracker)?;
         let expires_at = now + millis(tracker.timeout(&self.config.timeouts));
-        self.place([forward, reverse], tracker, expires_at, value)
+        self.place(&forward, &reverse, tracker, expires_at, value)
     }
 
     /// Refuses keys that are one flow, or that a live session has; the
@@ -409,14 +441,15 @@ impl<V> SessionTable<V> {
     /// room, and neither key is in use.
     fn place(
         &mut self,
-        [forward, reverse]: [FlowKey; 2],
+        forward: &FlowKey,
+        reverse: &FlowKey,
         tracker: Tracker,
         expires_at: u64,
         value: V,
     ) -> Result<&mut V, InsertError> {
         let assured = tracker.assured();
         let entry = Entry {
-            keys: [forward, reverse],
+            keys: StoredKeys::new(forward, reverse),
             older: NIL,
             newer: NIL,
             tracker,
@@ -442,11 +475,8 @@ impl<V> SessionTable<V> {
             self.link_unassured(slot);
         }
         let (slots, hasher) = (&self.slots, &self.hasher);
-        let rehash = |&tag: &u32| key_of(slots, tag).map_or(0, |key| hasher.flow(key));
-        for (key, direction) in [
-            (&forward, Direction::Forward),
-            (&reverse, Direction::Reverse),
-        ] {
+        let rehash = |&tag: &u32| rehash(slots, hasher, tag);
+        for (key, direction) in [(forward, Direction::Forward), (reverse, Direction::Reverse)] {
             self.index
                 .insert_unique(self.hasher.flow(key), tag(slot, direction), rehash);
         }
@@ -466,8 +496,8 @@ impl<V> SessionTable<V> {
         let slots = self.slots.iter().zip(&self.expiry);
         slots.filter_map(move |(slot, &expires_at)| match slot {
             Slot::Occupied(entry) if expires_at > now => Some(SessionInfo {
-                forward: entry.keys[0],
-                reverse: entry.keys[1],
+                forward: entry.keys.get(Direction::Forward),
+                reverse: entry.keys.get(Direction::Reverse),
                 state: entry.tracker.state,
                 assured: entry.tracker.assured(),
                 tracker: entry.tracker,

@@ -93,7 +93,7 @@ impl<V> SessionTable<V> {
         let (slot, _) = untag(self.find(key)?);
         let entry = self.remove_slot(slot)?;
         self.stats.removed += 1;
-        let [forward, reverse] = entry.keys;
+        let [forward, reverse] = entry.keys.pair();
         Some(RemovedSession {
             forward,
             reverse,
@@ -110,7 +110,7 @@ impl<V> SessionTable<V> {
         for index in 0..self.slots.len() {
             let slot = u32::try_from(index).unwrap_or(NIL);
             let drop = match self.entry_mut(slot) {
-                Some(entry) => !keep(&entry.keys[0], &mut entry.value),
+                Some(entry) => !keep(&entry.keys.get(Direction::Forward), &mut entry.value),
                 None => false,
             };
             if drop {
@@ -179,7 +179,7 @@ impl<V> SessionTable<V> {
     pub(super) fn depart(&mut self, slot: u32) {
         if let Some(entry) = self.remove_slot(slot) {
             if self.reports_departures {
-                let [forward, reverse] = entry.keys;
+                let [forward, reverse] = entry.keys.pair();
                 self.departed.push(RemovedSession {
                     forward,
                     reverse,
@@ -202,15 +202,10 @@ impl<V> SessionTable<V> {
         };
         self.free_head = slot;
         self.expiry[slot as usize] = VACANT;
-        for (key, direction) in [
-            (&entry.keys[0], Direction::Forward),
-            (&entry.keys[1], Direction::Reverse),
-        ] {
+        for direction in [Direction::Forward, Direction::Reverse] {
             let wanted = tag(slot, direction);
-            if let Ok(found) = self
-                .index
-                .find_entry(self.hasher.flow(key), |&tag| tag == wanted)
-            {
+            let hash = self.hasher.flow(&entry.keys.get(direction));
+            if let Ok(found) = self.index.find_entry(hash, |&tag| tag == wanted) {
                 found.remove();
             }
         }

@@ -29,6 +29,6 @@ impl<V> SessionTable<V> {
         let now = self.check_keys(now, &forward, &reverse)?;
         self.make_room_for(now, &tracker)?;
         let lives = expires_in.min(tracker.timeout(&self.config.timeouts));
-        self.place([forward, reverse], tracker, now + millis(lives), value)
+        self.place(&forward, &reverse, tracker, now + millis(lives), value)
     }
 }

@@ -16,8 +16,8 @@ pub const ACK: Option<TcpFlags> = Some(TcpFlags::ACK);
 
 pub fn key(client: u32, proto: Protocol) -> FlowKey {
     FlowKey {
-        src: Ipv4Addr::from(0x0a00_0000 + client),
-        dst: Ipv4Addr::new(10, 255, 0, 1),
+        src: Ipv4Addr::from(0x0a00_0000 + client).into(),
+        dst: Ipv4Addr::new(10, 255, 0, 1).into(),
         src_port: 40000,
         dst_port: 80,
         proto,
@@ -27,7 +27,7 @@ pub fn key(client: u32, proto: Protocol) -> FlowKey {
 /// The reply key when the flow went to backend 192.168.1.2:8080.
 pub fn reply(forward: FlowKey) -> FlowKey {
     FlowKey {
-        src: Ipv4Addr::new(192, 168, 1, 2),
+        src: Ipv4Addr::new(192, 168, 1, 2).into(),
         src_port: 8080,
         ..forward.reversed()
     }

@@ -7,7 +7,7 @@
 mod client;
 mod tables;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::process::exit;
 
 use clap::{Parser, Subcommand};
@@ -80,7 +80,7 @@ enum Command {
         backend: Option<String>,
         /// Only this client address.
         #[arg(long)]
-        client: Option<Ipv4Addr>,
+        client: Option<IpAddr>,
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -174,12 +174,12 @@ enum VipCommand {
     /// Answer for another VIP.
     Add {
         /// The VIP.
-        vip: Ipv4Addr,
+        vip: IpAddr,
     },
     /// Stop answering for a VIP and end its sessions.
     Del {
         /// The VIP.
-        vip: Ipv4Addr,
+        vip: IpAddr,
     },
 }
 
