@@ -181,13 +181,17 @@ where
     pub(crate) fn check_probe(
         &self,
         check: Option<&crate::HealthCheck>,
+        targets: impl IntoIterator<Item = IpAddr>,
     ) -> Result<(), ConfigError> {
         let Some(check) = check else { return Ok(()) };
         check.validate()?;
-        if self.health.prober.is_none() {
+        let Some(prober) = &self.health.prober else {
             return Err(ConfigError::Health(
                 "active checks need a probe source: set source in [health]",
             ));
+        };
+        for target in targets {
+            same_family("health-checked address", target, prober.source())?;
         }
         Ok(())
     }

@@ -99,7 +99,8 @@ impl DirectReturn {
             probe_port,
         )?;
         let check = config.health_check.as_ref();
-        core.check_probe(check)?;
+        // Probes go to the first VIP, on each server.
+        core.check_probe(check, config.vips.iter().min().copied())?;
         if check.is_some_and(|c| c.kind != ProbeKind::Icmp && c.port.is_none()) {
             return Err(ConfigError::Health(
                 "direct-return probes need a port (tcp:80), except icmp",

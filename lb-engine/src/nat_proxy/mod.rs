@@ -140,7 +140,7 @@ impl NatProxy {
             PROXY_PORT,
         )?;
         let check = config.health_check.as_ref();
-        core.check_probe(check)?;
+        core.check_probe(check, config.dst_addrs.iter().copied())?;
         if check.is_some_and(|c| c.kind != ProbeKind::Icmp && c.port.is_none()) {
             return Err(ConfigError::Health(
                 "proxy probes need a port (tcp:80), except icmp",

@@ -75,7 +75,8 @@ impl ReverseProxy {
                 }
                 self.pool(key, service)?;
             }
-            self.core.check_probe(service.health.as_ref())?;
+            let backends = service.backends.iter().map(|backend| backend.ip);
+            self.core.check_probe(service.health.as_ref(), backends)?;
             check_fits(service)?;
         }
         Ok(())
@@ -143,6 +144,8 @@ impl ReverseProxy {
         self.check_backend_address(backend.ip)?;
         let target = key.backend_endpoint(backend.addr())?;
         let slot = self.service_slot(key)?;
+        let check = self.core.services.get(slot).and_then(|s| s.check.as_ref());
+        self.core.check_probe(check, [backend.ip])?;
         self.core.upsert_backend(slot, target, backend.weight)?;
         self.services_changed();
         Ok(())

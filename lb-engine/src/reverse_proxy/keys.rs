@@ -45,7 +45,10 @@ impl ServiceKey {
 
     /// Where a backend at `backend` receives this service's flows: its
     /// port, or the service's; port 0 for ICMP.
+    /// A backend of the other family than the VIP is refused: the reverse
+    /// proxy translates addresses, not families.
     pub fn backend_endpoint(&self, backend: BackendAddr) -> Result<SocketAddr, ConfigError> {
+        crate::core::same_family("backend", backend.ip, self.vip)?;
         let port = match self.proto {
             Protocol::Icmp => 0,
             _ => backend.port.unwrap_or(self.port),
@@ -74,10 +77,11 @@ impl Hash for ServiceKey {
 }
 
 impl fmt::Display for ServiceKey {
+    /// `10.0.0.1:80/tcp`, `[fd0d::13]:80/tcp`, `fd0d::13/icmp`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.proto {
             Protocol::Icmp => write!(f, "{}/icmp", self.vip),
-            proto => write!(f, "{}:{}/{}", self.vip, self.port, proto),
+            proto => write!(f, "{}/{}", SocketAddr::new(self.vip, self.port), proto),
         }
     }
 }
@@ -96,11 +100,27 @@ impl<'de> Deserialize<'de> for ServiceKey {
 }
 
 const SERVICE_FORMS: KeyParseError = KeyParseError {
-    expected: "VIP:PORT/tcp, VIP:PORT/udp or VIP/icmp",
+    expected: "VIP:PORT/tcp, VIP:PORT/udp or VIP/icmp ([IPv6]:PORT/tcp)",
 };
 
+/// An address as written alone: `10.0.0.1`, `fd0d::13` or `[fd0d::13]`.
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(s);
+    bare.parse().ok()
+}
+
+/// An address and port: `10.0.0.1:80` or `[fd0d::13]:80`.
+fn parse_endpoint(s: &str) -> Option<(IpAddr, u16)> {
+    let endpoint: SocketAddr = s.parse().ok()?;
+    Some((endpoint.ip(), endpoint.port()))
+}
+
 /// The one parser of `VIP:PORT/PROTO` (and `VIP/icmp`, and the path form
-/// `VIP/PROTO/PORT`), `all` among the protocols.
+/// `VIP/PROTO/PORT`), `all` among the protocols. An IPv6 VIP takes
+/// brackets before a port, `[fd0d::13]:80/tcp`, as in a URL.
 pub(super) fn parse_service(s: &str) -> Option<(IpAddr, u16, ServiceProtocol)> {
     let protocol = |name: &str| match name {
         "tcp" => Some(ServiceProtocol::Tcp),
@@ -110,16 +130,20 @@ pub(super) fn parse_service(s: &str) -> Option<(IpAddr, u16, ServiceProtocol)> {
         _ => None,
     };
     let parts: Vec<&str> = s.split('/').collect();
-    let (vip, proto, port) = match parts[..] {
-        [addr, "icmp"] => (addr.split(':').next()?, ServiceProtocol::Icmp, "0"),
-        [vip, proto @ ("tcp" | "udp" | "all"), port] => (vip, protocol(proto)?, port),
-        [addr, proto] => {
-            let (vip, port) = addr.rsplit_once(':')?;
-            (vip, protocol(proto)?, port)
+    match parts[..] {
+        [addr, "icmp"] => {
+            let vip = parse_ip(addr).or_else(|| parse_endpoint(addr).map(|(ip, _)| ip))?;
+            Some((vip, 0, ServiceProtocol::Icmp))
         }
-        _ => return None,
-    };
-    Some((vip.parse().ok()?, port.parse().ok()?, proto))
+        [vip, proto @ ("tcp" | "udp" | "all"), port] => {
+            Some((parse_ip(vip)?, port.parse().ok()?, protocol(proto)?))
+        }
+        [addr, proto] => {
+            let (vip, port) = parse_endpoint(addr)?;
+            Some((vip, port, protocol(proto)?))
+        }
+        _ => None,
+    }
 }
 
 impl FromStr for ServiceKey {
@@ -169,7 +193,7 @@ impl From<SocketAddr> for BackendAddr {
 impl fmt::Display for BackendAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.port {
-            Some(port) => write!(f, "{}:{port}", self.ip),
+            Some(port) => write!(f, "{}", SocketAddr::new(self.ip, port)),
             None => write!(f, "{}", self.ip),
         }
     }
@@ -185,11 +209,14 @@ impl FromStr for BackendAddr {
     type Err = KeyParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Ok(addr) = s.parse::<SocketAddr>() {
-            return Ok(addr.into());
+        if let Some((ip, port)) = parse_endpoint(s) {
+            return Ok(BackendAddr {
+                ip,
+                port: Some(port),
+            });
         }
-        let ip = s.parse().map_err(|_| KeyParseError {
-            expected: "IP or IP:PORT",
+        let ip = parse_ip(s).ok_or(KeyParseError {
+            expected: "IP or IP:PORT ([IPv6]:PORT)",
         })?;
         Ok(BackendAddr { ip, port: None })
     }
@@ -203,7 +230,14 @@ mod tests {
 
     #[test]
     fn service_keys_parse_and_print() {
-        for text in ["10.0.0.1:80/tcp", "10.0.0.1:53/udp", "10.0.0.1/icmp"] {
+        for text in [
+            "10.0.0.1:80/tcp",
+            "10.0.0.1:53/udp",
+            "10.0.0.1/icmp",
+            "[fd0d::13]:80/tcp",
+            "[fd0d::13]:53/udp",
+            "fd0d::13/icmp",
+        ] {
             let key = text.parse::<ServiceKey>().unwrap();
             assert_eq!(key.to_string(), text);
             assert_eq!(key.path().parse::<ServiceKey>(), Ok(key));
@@ -215,7 +249,19 @@ mod tests {
                 .to_string(),
             "10.0.0.1/icmp"
         );
+        assert_eq!(
+            "[fd0d::13]/icmp"
+                .parse::<ServiceKey>()
+                .map(|k| k.to_string()),
+            Ok("fd0d::13/icmp".to_owned())
+        );
+        assert_eq!(
+            "[fd0d::13]:80/icmp".parse::<ServiceKey>().map(|k| k.path()),
+            Ok("fd0d::13/icmp".to_owned())
+        );
         for bad in [
+            "fd0d::13:80/tcp",
+            "[fd0d::13]/tcp",
             "10.0.0.1:80",
             "10.0.0.1/sctp",
             "nope:80/tcp",
@@ -245,6 +291,21 @@ mod tests {
             Err(ConfigError::ZeroPort(zero))
         );
         assert!("bogus".parse::<BackendAddr>().is_err());
+        let v6: ServiceKey = "[fd0d::13]:80/tcp".parse().unwrap();
+        for (text, endpoint) in [
+            ("fd00::2", "[fd00::2]:80"),
+            ("[fd00::2]", "[fd00::2]:80"),
+            ("[fd00::2]:8080", "[fd00::2]:8080"),
+        ] {
+            let addr: BackendAddr = text.parse().unwrap();
+            assert_eq!(v6.backend_endpoint(addr).unwrap().to_string(), endpoint);
+        }
+        assert_eq!(
+            "[fd00::2]:8080".parse::<BackendAddr>().unwrap().to_string(),
+            "[fd00::2]:8080"
+        );
+        let weighted6: BackendConfig = "[fd00::9]:5353@4".parse().unwrap();
+        assert_eq!((weighted6.port, weighted6.weight), (Some(5353), 4));
         let weighted: BackendConfig = "192.168.1.9:5353@4".parse().unwrap();
         assert_eq!(
             weighted,
