@@ -1,7 +1,7 @@
 //! Commands run to completion, background processes, and the real clients
 //! and servers (curl, python's http.server) the tests talk through.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -59,8 +59,8 @@ impl Lab {
     }
 
     /// Waits until something listens on `addr:port` in `ns`.
-    pub fn wait_for_tcp(&self, ns: &str, addr: Ipv4Addr, port: u16) -> anyhow::Result<()> {
-        let (addr, port) = (addr.to_string(), port.to_string());
+    pub fn wait_for_tcp(&self, ns: &str, addr: impl Into<IpAddr>, port: u16) -> anyhow::Result<()> {
+        let (addr, port) = (addr.into().to_string(), port.to_string());
         for _ in 0..200 {
             if self
                 .try_exec(ns, &["nc", "-z", &addr, &port])?
@@ -74,17 +74,36 @@ impl Lab {
         bail!("nothing listens on {addr}:{port} in {ns}")
     }
 
+    /// Waits until no IPv6 address in `ns` is tentative: link-local ones
+    /// go through duplicate address detection (a second or so) before
+    /// neighbor discovery may use them.
+    pub fn wait_for_ipv6(&self, ns: &str) -> anyhow::Result<()> {
+        for _ in 0..100 {
+            if self
+                .exec(ns, &["ip", "-6", "addr", "show", "tentative"])?
+                .trim()
+                .is_empty()
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("IPv6 addresses in {ns} stayed tentative")
+    }
+
     /// Starts an HTTP server (`python3 -m http.server`) in `ns` on
-    /// `addr:port` (`0.0.0.0` for every address), serving `/id` with the
+    /// `addr:port` (`0.0.0.0` for every IPv4 address, `::` for every
+    /// address), serving `/id` with the
     /// text `identity`; returns its pid once it listens. It closes every
     /// connection after one answer.
     pub fn http_server(
         &mut self,
         ns: &str,
-        addr: Ipv4Addr,
+        addr: impl Into<IpAddr>,
         port: u16,
         identity: &str,
     ) -> anyhow::Result<u32> {
+        let addr = addr.into();
         let dir = self.path(&format!("www-{ns}-{port}"));
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("id"), identity)?;
@@ -103,10 +122,10 @@ impl Lab {
                 &dir,
             ],
         )?;
-        let probe = if addr.is_unspecified() {
-            Ipv4Addr::LOCALHOST
-        } else {
-            addr
+        let probe = match addr {
+            IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(v6) if v6.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
+            addr => addr,
         };
         self.wait_for_tcp(ns, probe, port)?;
         Ok(pid)
