@@ -13,7 +13,6 @@ const FRONTEND: PortId = PortId(0);
 const BACKENDS: PortId = PortId(1);
 const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x0c];
 const ROUTER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x0f];
-const BACKEND_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xb1];
 
 const CLIENT: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 const VIP: Ipv6Addr = Ipv6Addr::new(0xfd0d, 0, 0, 0, 0, 0, 0, 0x13);
