@@ -1,10 +1,11 @@
-//! `ReverseProxy::handle_frame` for established flows and for new ones, and
+//! `ReverseProxy::handle_frame` for established flows and for new ones
+//! (IPv4, and established IPv6 flows beside them), and
 //! the stages an established packet goes through, each timed alone so the
 //! report can give each stage's share; and the stats snapshot `/stats`
 //! takes.
 
 use std::hint::black_box;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -12,7 +13,8 @@ use lb_engine::{
     Engine, Observe, PortId, ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict,
 };
 use lb_packet::{
-    EthernetRepr, FlowKey, Frame, FrameRepr, HashKey, Ipv4Repr, MacAddr, TcpFlags, TcpRepr,
+    EthernetRepr, FlowKey, Frame, FrameRepr, HashKey, Ipv4Repr, Ipv6Repr, MacAddr, TcpFlags,
+    TcpRepr,
 };
 use lb_session::{SessionConfig, SessionTable};
 
@@ -28,7 +30,7 @@ fn engine(capacity: usize) -> ReverseProxy {
 }
 
 fn engine_with(sessions: SessionSettings) -> ReverseProxy {
-    let mut config: ReverseProxyConfig = toml::from_str(
+    engine_of(
         r#"
         [[service]]
         vip = "10.0.0.1"
@@ -41,8 +43,34 @@ fn engine_with(sessions: SessionSettings) -> ReverseProxy {
         ip = "192.168.1.3"
         port = 8080
         "#,
+        sessions,
     )
-    .unwrap();
+}
+
+/// The same service on an IPv6 VIP, to IPv6 backends.
+fn engine_v6() -> ReverseProxy {
+    engine_of(
+        r#"
+        [[service]]
+        vip = "fd0d::1"
+        port = 80
+        proto = "tcp"
+        [[service.backend]]
+        ip = "fd01::2"
+        port = 8080
+        [[service.backend]]
+        ip = "fd01::3"
+        port = 8080
+        "#,
+        SessionSettings {
+            capacity: 1 << 16,
+            ..SessionSettings::default()
+        },
+    )
+}
+
+fn engine_of(services: &str, sessions: SessionSettings) -> ReverseProxy {
+    let mut config: ReverseProxyConfig = toml::from_str(services).unwrap();
     config.sessions = sessions;
     ReverseProxy::new(vec![None], &config).unwrap()
 }
@@ -62,30 +90,57 @@ fn client_frame(n: u32, flags: u8) -> Vec<u8> {
     frame
 }
 
-fn handle_frame(c: &mut Criterion) {
+/// Client `n`'s segment to the IPv6 VIP: 74 bytes.
+fn client_frame_v6(n: u32, flags: u8) -> Vec<u8> {
+    let (client, lb) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
+    FrameRepr::ipv6(
+        EthernetRepr::new(client, lb),
+        Ipv6Repr::new(
+            Ipv6Addr::from(0xfd00_u128 << 112 | u128::from(n)),
+            Ipv6Addr::new(0xfd0d, 0, 0, 0, 0, 0, 0, 1),
+        ),
+        TcpRepr::new(1024 + (n % 60000) as u16, 80, TcpFlags::from_bits(flags)),
+        b"",
+    )
+    .to_vec()
+    .unwrap()
+}
+
+/// Established flows cycled through as `established` does, after their
+/// SYNs made sessions: `frame(n, flags)` builds client `n`'s segment.
+fn established(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut lb: ReverseProxy,
+    frame: impl Fn(u32, u8) -> Vec<u8>,
+) {
     let now = Instant::now();
-    let mut lb = engine(1 << 16);
-    let originals: Vec<Vec<u8>> = (0..FLOWS).map(|n| client_frame(n, 0x02)).collect();
-    for original in &originals {
-        let mut frame = original.clone();
+    for n in 0..FLOWS {
+        let mut syn = frame(n, 0x02);
         assert!(matches!(
-            lb.handle_frame(now, FRONTEND, &mut frame),
+            lb.handle_frame(now, FRONTEND, &mut syn),
             Verdict::Forward(_)
         ));
     }
-    let originals: Vec<Vec<u8>> = (0..FLOWS).map(|n| client_frame(n, 0x10)).collect();
+    let originals: Vec<Vec<u8>> = (0..FLOWS).map(|n| frame(n, 0x10)).collect();
     let mut buffers = originals.clone();
-    let mut group = c.benchmark_group("rp_handle_frame");
     // Every iteration starts from a fresh copy, as a datapath hands over
     // fresh frames; the copy alone is the first stage below.
     let mut next = 0;
-    group.bench_function("established", |b| {
+    group.bench_function(name, |b| {
         b.iter(|| {
             next = (next + 1) % originals.len();
             buffers[next].copy_from_slice(&originals[next]);
             lb.handle_frame(now, FRONTEND, black_box(&mut buffers[next]))
         })
     });
+}
+
+fn handle_frame(c: &mut Criterion) {
+    let now = Instant::now();
+    let mut group = c.benchmark_group("rp_handle_frame");
+    established(&mut group, "established", engine(1 << 16), client_frame);
+    established(&mut group, "established_ipv6", engine_v6(), client_frame_v6);
 
     // New flows: a fresh 5-tuple every time, into a table with room that
     // grows from empty (its index rehashes as it goes).

@@ -2,7 +2,7 @@
 //! `testing` feature) so the one-line target in `fuzz/`, the stable corpus
 //! replay and the allocation test share them.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime};
 
 use lb_packet::{Frame, MacAddr};
@@ -16,8 +16,9 @@ use crate::{
 /// Sessions the fuzzed engines hold, small so eviction is exercised.
 const FUZZ_SESSIONS: usize = 64;
 
-/// The reverse proxy the fuzzer drives: VIP 10.0.0.1 with tcp/80, udp/53
-/// and icmp services, two frontends (MULTI mode), backend port 2.
+/// The reverse proxy the fuzzer drives: VIPs 10.0.0.1 and fd0d::1, each
+/// with tcp/80, udp/53 and icmp services (health-checked over IPv4), two
+/// frontends (MULTI mode), backend port 2.
 pub fn fuzz_reverse_proxy() -> ReverseProxy {
     let mut config: ReverseProxyConfig = toml_services();
     config.sessions = SessionSettings {
@@ -35,35 +36,59 @@ pub fn fuzz_reverse_proxy() -> ReverseProxy {
 
 fn toml_services() -> ReverseProxyConfig {
     use crate::{BackendConfig, ServiceConfig, ServiceProtocol};
-    let backend = |last, port| BackendConfig {
-        ip: Ipv4Addr::new(192, 168, 1, last).into(),
+    let backend = |ip: IpAddr, port| BackendConfig {
+        ip,
         port: Some(port),
         weight: 1,
     };
-    let service = |port, proto, backends| ServiceConfig {
-        vip: Ipv4Addr::new(10, 0, 0, 1).into(),
+    let service = |vip: IpAddr, port, proto, backends| ServiceConfig {
+        vip,
         port,
         proto,
         policy: lb_algos::Policy::Maglev,
         maglev_table_size: None,
         backends,
-        health: (proto == ServiceProtocol::Tcp).then(|| HealthCheck {
+        // Probes come from an IPv4 source.
+        health: (proto == ServiceProtocol::Tcp && vip.is_ipv4()).then(|| HealthCheck {
             kind: ProbeKind::Http,
             interval_ms: 100,
             timeout_ms: 50,
             ..HealthCheck::new(ProbeKind::Http)
         }),
     };
+    let families: [(IpAddr, [IpAddr; 2]); 2] = [
+        (
+            Ipv4Addr::new(10, 0, 0, 1).into(),
+            [
+                Ipv4Addr::new(192, 168, 1, 2).into(),
+                Ipv4Addr::new(192, 168, 1, 3).into(),
+            ],
+        ),
+        (
+            Ipv6Addr::new(0xfd0d, 0, 0, 0, 0, 0, 0, 1).into(),
+            [
+                Ipv6Addr::new(0xfd01, 0, 0, 0, 0, 0, 0, 2).into(),
+                Ipv6Addr::new(0xfd01, 0, 0, 0, 0, 0, 0, 3).into(),
+            ],
+        ),
+    ];
+    let services = families
+        .into_iter()
+        .flat_map(|(vip, [b2, b3])| {
+            [
+                service(
+                    vip,
+                    80,
+                    ServiceProtocol::Tcp,
+                    vec![backend(b2, 8080), backend(b3, 8080)],
+                ),
+                service(vip, 53, ServiceProtocol::Udp, vec![backend(b2, 5353)]),
+                service(vip, 0, ServiceProtocol::Icmp, vec![backend(b2, 0)]),
+            ]
+        })
+        .collect();
     ReverseProxyConfig {
-        services: vec![
-            service(
-                80,
-                ServiceProtocol::Tcp,
-                vec![backend(2, 8080), backend(3, 8080)],
-            ),
-            service(53, ServiceProtocol::Udp, vec![backend(2, 5353)]),
-            service(0, ServiceProtocol::Icmp, vec![backend(2, 0)]),
-        ],
+        services,
         health: fuzz_health("192.168.1.253/24"),
         ..ReverseProxyConfig::default()
     }
@@ -78,10 +103,14 @@ fn fuzz_health(source: &str) -> HealthSettings {
     }
 }
 
-/// The DSR engine the fuzzer drives: VIP 10.0.0.1 at 02:00:00:00:00:aa.
+/// The DSR engine the fuzzer drives: VIPs 10.0.0.1 and fd0d::1 at
+/// 02:00:00:00:00:aa.
 pub fn fuzz_direct_return() -> DirectReturn {
     let config = DirectReturnConfig {
-        vips: vec![Ipv4Addr::new(10, 0, 0, 1).into()],
+        vips: vec![
+            Ipv4Addr::new(10, 0, 0, 1).into(),
+            Ipv6Addr::new(0xfd0d, 0, 0, 0, 0, 0, 0, 1).into(),
+        ],
         mac: MacAddr([2, 0, 0, 0, 0, 0xaa]),
         backend_port_mac: Some(MacAddr([2, 0, 0, 0, 0, 0xab])),
         backends: (1..4)

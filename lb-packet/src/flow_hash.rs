@@ -52,7 +52,7 @@ impl FlowHasher {
     /// other keys are hashed from [`FlowKey::canonical_bytes`].
     #[inline(always)]
     pub fn flow(&self, flow: &FlowKey) -> u64 {
-        let (IpAddr::V4(src), IpAddr::V4(dst)) = (flow.src, flow.dst) else {
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (&flow.src, &flow.dst) else {
             return self.flow_v6(flow);
         };
         let src = u32::from_le_bytes(src.octets());

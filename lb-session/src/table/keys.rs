@@ -22,10 +22,10 @@ pub(super) struct PackedV4 {
 impl PackedV4 {
     #[inline]
     fn pack(key: &FlowKey) -> Option<Self> {
-        match (key.src, key.dst) {
+        match (&key.src, &key.dst) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => Some(PackedV4 {
-                src,
-                dst,
+                src: *src,
+                dst: *dst,
                 src_port: key.src_port,
                 dst_port: key.dst_port,
                 proto: key.proto,
@@ -42,6 +42,22 @@ impl PackedV4 {
             src_port: self.src_port,
             dst_port: self.dst_port,
             proto: self.proto,
+        }
+    }
+}
+
+/// A key being looked up, packed once for all the entries it meets.
+pub(super) enum Probe<'a> {
+    V4(PackedV4),
+    Other(&'a FlowKey),
+}
+
+impl<'a> Probe<'a> {
+    #[inline]
+    pub(super) fn of(key: &'a FlowKey) -> Self {
+        match PackedV4::pack(key) {
+            Some(packed) => Probe::V4(packed),
+            None => Probe::Other(key),
         }
     }
 }
@@ -73,11 +89,12 @@ impl StoredKeys {
 
     /// True when the key of `direction` is `key`.
     #[inline]
-    pub(super) fn matches(&self, direction: Direction, key: &FlowKey) -> bool {
+    pub(super) fn matches(&self, direction: Direction, key: &Probe<'_>) -> bool {
         let index = direction as usize;
-        match self {
-            StoredKeys::V4(keys) => PackedV4::pack(key) == Some(keys[index]),
-            StoredKeys::Other(keys) => keys[index] == *key,
+        match (self, key) {
+            (StoredKeys::V4(keys), Probe::V4(key)) => keys[index] == *key,
+            (StoredKeys::Other(keys), Probe::Other(key)) => keys[index] == **key,
+            _ => false,
         }
     }
 

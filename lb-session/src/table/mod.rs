@@ -22,7 +22,7 @@ use crate::segment::TcpSeen;
 use crate::tracker::Tracker;
 use crate::{Direction, SessionState};
 use crate::{InsertError, SessionStats};
-use keys::StoredKeys;
+use keys::{Probe, StoredKeys};
 
 /// No slot: ends of the unassured list, and the empty free list.
 const NIL: u32 = u32::MAX;
@@ -275,11 +275,11 @@ impl<V> SessionTable<V> {
     }
 
     fn find(&self, key: &FlowKey) -> Option<u32> {
-        let slots = &self.slots;
+        let (slots, probe) = (&self.slots, Probe::of(key));
         self.index
             .find(self.hasher.flow(key), |&tag| {
                 entry_of(slots, tag)
-                    .is_some_and(|(entry, direction)| entry.keys.matches(direction, key))
+                    .is_some_and(|(entry, direction)| entry.keys.matches(direction, &probe))
             })
             .copied()
     }
