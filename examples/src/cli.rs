@@ -114,7 +114,7 @@ impl FromStr for InterfaceSpec {
             Some((name, ip)) => {
                 let ip = ip
                     .parse()
-                    .map_err(|_| format!("invalid address {ip:?} in {s:?}; expected IF=IPv4"))?;
+                    .map_err(|_| format!("invalid address {ip:?} in {s:?}; expected IF=IP"))?;
                 (name, Some(ip))
             }
             None => (s, None),

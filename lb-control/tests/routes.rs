@@ -475,3 +475,63 @@ fn the_running_configuration_reads_back() {
     assert_eq!(status, 404);
     assert!(error.contains("configured by its flags"), "{error}");
 }
+
+/// IPv6 services and backends through the API: added, listed in their
+/// usual forms (`[fd0d::13]:80/tcp`), changed by path (`fd0d::13/tcp/80`,
+/// `[fd01::5]:8080`), labelled in Prometheus; one of the other family
+/// refused.
+#[test]
+fn ipv6_services_and_backends() {
+    let lb = Harness::start(reverse_proxy());
+    let (status, added) = lb.json(
+        "POST",
+        "/services",
+        Some(r#"{"vip":"fd0d::13","port":80,"proto":"tcp","backend":[{"ip":"fd01::2","port":8080}]}"#),
+    );
+    assert_eq!(
+        (status, added["added"].clone()),
+        (201, json!(["[fd0d::13]:80/tcp"]))
+    );
+    let (status, added) = lb.json(
+        "POST",
+        "/services/fd0d::13/tcp/80/backends",
+        Some(r#"{"ip":"fd01::5","port":8080,"weight":2}"#),
+    );
+    assert_eq!(
+        (status, added["added"].as_str()),
+        (201, Some("[fd01::5]:8080"))
+    );
+    let (status, said) = lb.json(
+        "POST",
+        "/services/fd0d::13/tcp/80/backends",
+        Some(r#"{"ip":"192.168.1.9"}"#),
+    );
+    assert_eq!(status, 400, "{said}");
+    assert!(
+        said.to_string()
+            .contains("backend 192.168.1.9 is IPv4 where IPv6 is needed"),
+        "{said}"
+    );
+    let (status, _) = lb.json(
+        "PUT",
+        "/services/fd0d::13/tcp/80/backends/[fd01::5]:8080",
+        Some(r#"{"weight":7}"#),
+    );
+    assert_eq!(status, 200);
+    let services = lb.json("GET", "/services", None).1;
+    let listed = services.to_string();
+    assert!(listed.contains("\"[fd0d::13]:80/tcp\""), "{listed}");
+    assert!(listed.contains("\"[fd01::5]:8080\""), "{listed}");
+    let (status, text) = lb.call("GET", "/stats/prometheus", None);
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(r#"service="[fd0d::13]:80/tcp",backend="[fd01::2]:8080""#),
+        "{text}"
+    );
+    let (status, _) = lb.json(
+        "DELETE",
+        "/services/fd0d::13/tcp/80/backends/[fd01::5]:8080",
+        None,
+    );
+    assert_eq!(status, 200);
+}

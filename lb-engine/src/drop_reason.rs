@@ -11,7 +11,8 @@ use lb_packet::ParseError;
 #[non_exhaustive]
 pub enum DropReason {
     /// The frame failed validation (truncated, bad lengths, bad IPv4
-    /// checksum, ...).
+    /// checksum, IPv6 extension headers past their bounds, UDP over IPv6
+    /// without a checksum, ...).
     Malformed,
     /// Addressed to a VIP (or the proxy) but no service matches its
     /// protocol and port.

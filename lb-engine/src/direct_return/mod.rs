@@ -47,7 +47,8 @@ impl Owned for DsrSession {
 
 /// Direct server return at layer 2 (Polycube `lbdsr`, without its limits).
 ///
-/// The engine answers ARP for its VIPs with its own MAC. A frame to that
+/// The engine answers ARP and neighbor solicitations for its VIPs (IPv4
+/// and IPv6) with its own MAC. A frame to that
 /// MAC and a VIP is sent to a server chosen by the policy, with only the
 /// Ethernet header changed: destination the server's MAC, source the
 /// backend port's own MAC. IP and transport headers are untouched, and the

@@ -65,13 +65,14 @@ impl Owned for ProxySession {
 
 /// A one-armed full-NAT proxy (the MirageOS random proxy, without its bugs).
 ///
-/// It owns an address and a MAC on one port: it answers ARP for its
-/// address and every ping to it. Each new TCP or UDP connection to it is
+/// It owns an address (IPv4 or IPv6) and a MAC on one port: it answers
+/// ARP (neighbor solicitations) for its address and every ping to it. Each new TCP or UDP connection to it is
 /// sent to a destination picked from `dst_addrs` (random by default), on
 /// the same port, from the proxy's address and a source port of its SNAT
 /// range; replies are translated back. Sessions follow TCP through
 /// retransmissions, FIN and RST, and time out when idle. Next hops are
-/// resolved with the proxy's own ARP requests; frames wait for an answer
+/// resolved with the proxy's own ARP requests (neighbor solicitations);
+/// frames wait for an answer
 /// in a bounded queue for a bounded time, then are dropped and counted.
 /// ICMP errors about a connection are translated with it. Fragmented
 /// datagrams are dropped ([`DropReason::Fragment`]).

@@ -75,9 +75,10 @@ struct FragmentRewrite {
 /// (DNAT); the backend's replies get the VIP back as source. Sessions keep
 /// each flow on its backend while backends come and go; removing a backend
 /// ends its sessions, weight 0 lets them finish. ICMP errors about a
-/// translated flow are translated with it, quoted header included. ARP,
-/// IPv6 and other ethertypes, and IPv4 to addresses that are not VIPs, pass
-/// through unchanged.
+/// translated flow are translated with it, quoted header included. VIPs
+/// and backends are IPv4 or IPv6 (a service's of one family). ARP,
+/// neighbor discovery, other ethertypes, and IP to addresses that are not
+/// VIPs, pass through unchanged.
 ///
 /// Ports: frontends are ports `0..n` in the order given, the backend port
 /// is `n`. One frontend is SINGLE mode; several, each with an address, is
