@@ -236,3 +236,114 @@ fn a_backend_of_the_other_family_is_a_named_error() {
     );
     assert_eq!(lb.services().len(), 5);
 }
+
+/// MULTI mode over IPv6: each frontend has its client's address; what
+/// comes from the backend side with no session goes to the frontend of its
+/// destination, and a solicitation to the frontend of its target.
+#[test]
+fn multi_mode_steers_by_ipv6_destination_and_solicited_target() {
+    let config: ReverseProxyConfig = toml::from_str(CONFIG).unwrap();
+    let frontends = vec![
+        Some("fd00::11".parse().unwrap()),
+        Some("fd00::12".parse().unwrap()),
+    ];
+    let mut lb = ReverseProxy::new(frontends, &config).unwrap();
+    let now = Instant::now();
+    let backends = PortId(2);
+    let second: Ipv6Addr = "fd00::12".parse().unwrap();
+    let to_second = ip6((ROUTER_MAC, CLIENT_MAC), ROUTER, second).udp((9, 9), b"x");
+    assert_eq!(
+        run(&mut lb, now, backends, &to_second).0,
+        Verdict::Forward(PortId(1))
+    );
+    let asking = lb_packet::neighbor_solicitation(MacAddr(ROUTER_MAC), ROUTER, second);
+    assert_eq!(
+        run(&mut lb, now, backends, &asking).0,
+        Verdict::Forward(PortId(1))
+    );
+    // Nobody's: every frontend.
+    let stranger = ip6((ROUTER_MAC, CLIENT_MAC), ROUTER, CLIENT).udp((9, 9), b"x");
+    assert_eq!(run(&mut lb, now, backends, &stranger).0, Verdict::Flood);
+}
+
+/// Active checks of IPv6 backends from an IPv6 probe source: the prober
+/// finds the backend by neighbor discovery, then sends its SYN over IPv6,
+/// and the backend's SYN-ACK passes the probe. A probe source of the other
+/// family is refused.
+#[test]
+fn ipv6_backends_are_probed_from_an_ipv6_source() {
+    use lb_engine::Health;
+    let text = r#"
+        [health]
+        source = "fd01::fd/64"
+        seed = 7
+        [[service]]
+        vip = "fd0d::13"
+        port = 80
+        proto = "tcp"
+        backend = [{ ip = "fd01::2" }]
+        [service.health]
+        kind = "tcp"
+        interval_ms = 100
+        timeout_ms = 50
+        rise = 1
+        fall = 1
+    "#;
+    let config: ReverseProxyConfig = toml::from_str(text).unwrap();
+    let mut lb = ReverseProxy::new(vec![None], &config).unwrap();
+    let source: Ipv6Addr = "fd01::fd".parse().unwrap();
+    let mut now = Instant::now();
+    let mut out = Vec::new();
+    let mut answered = 0;
+    for _ in 0..40 {
+        now += std::time::Duration::from_millis(10);
+        lb.handle_timeout(now);
+        while lb.poll_transmit(&mut out).is_some() {
+            let frame = Frame::parse(&out[..]).unwrap();
+            if let Some(asked) = frame.neighbor_solicitation() {
+                assert_eq!((asked.source, asked.target), (source, BACKEND));
+                let mut answer = out.clone();
+                let mut frame = Frame::parse(&mut answer[..]).unwrap();
+                frame
+                    .make_neighbor_advertisement(MacAddr(ROUTER_MAC))
+                    .unwrap();
+                assert_eq!(run(&mut lb, now, BACKENDS, &answer).0, Verdict::Consumed);
+                continue;
+            }
+            let key = frame.flow_key().unwrap();
+            assert_eq!(
+                (key.src, key.dst, key.dst_port),
+                (source.into(), BACKEND.into(), 80)
+            );
+            assert_eq!(frame.l4_checksum_valid(), Some(true));
+            let segment = frame.tcp_segment().unwrap();
+            if segment.flags == lb_packet::TcpFlags::SYN {
+                let mut syn_ack = Vec::new();
+                PacketBuilder::ethernet2(ROUTER_MAC, frame.src_mac().0)
+                    .ipv6(BACKEND.octets(), source.octets(), 64)
+                    .tcp(80, key.src_port, 9000, 64_000)
+                    .syn()
+                    .ack(segment.seq.wrapping_add(1))
+                    .write(&mut syn_ack, b"")
+                    .unwrap();
+                let verdict = run(&mut lb, now, BACKENDS, &syn_ack).0;
+                assert!(
+                    matches!(verdict, Verdict::Consumed | Verdict::Reply),
+                    "{verdict:?}"
+                );
+                answered += 1;
+            }
+        }
+    }
+    assert!(answered >= 2, "probes answered: {answered}");
+    let stats = lb.stats(now);
+    assert_eq!(stats.services[0].backends[0].health, Health::Up);
+
+    let mixed = text.replace("fd01::fd/64", "192.168.1.253/24");
+    let config: ReverseProxyConfig = toml::from_str(&mixed).unwrap();
+    let error = ReverseProxy::new(vec![None], &config).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "health-checked address fd01::2 is IPv6 where IPv4 is needed"
+    );
+}

@@ -160,10 +160,10 @@ where
         frame: &mut Frame<&mut [u8]>,
     ) -> Option<Verdict> {
         let prober = self.health.prober.as_mut()?;
-        if frame.arp().is_some() {
+        if frame.arp().is_some() || super::is_neighbor_discovery(frame) {
             return prober.handle_arp(now, frame);
         }
-        if frame.ipv4()?.dst() != prober.source() {
+        if frame.dst_ip()? != prober.source() {
             return None;
         }
         if let Some((owner, result)) = prober.handle(now, frame) {

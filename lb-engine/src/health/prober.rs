@@ -226,6 +226,10 @@ impl Prober {
             };
         }
         if let Some(advertisement) = frame.neighbor_advertisement() {
+            // Another host's answer to another's question passes by.
+            if frame.dst_ip() != Some(self.source.ip) {
+                return None;
+            }
             let mac = advertisement.target_mac?;
             self.arp.learn(now, advertisement.target.into(), mac, true);
             return Some(Verdict::Consumed);
