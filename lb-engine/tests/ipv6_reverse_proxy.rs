@@ -213,6 +213,29 @@ fn non_vip_ipv6_and_neighbor_discovery_pass_unchanged() {
     );
 }
 
+/// An IPv6 fragment to a VIP carries no ports (lb does not reassemble):
+/// dropped, counted as a fragment.
+#[test]
+fn ipv6_fragments_to_a_vip_are_counted_as_fragments() {
+    let (mut lb, now) = (engine(), Instant::now());
+    let mut bytes = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, ROUTER_MAC)
+        .ipv6(CLIENT.octets(), VIP.octets(), 64)
+        .udp(5000, 53)
+        .write(&mut bytes, &[7; 32])
+        .unwrap();
+    // Next header 44, then a fragment header (offset 0, more to come).
+    let mut fragment = bytes[..54].to_vec();
+    fragment[20] = 44;
+    fragment.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 9]);
+    fragment.extend_from_slice(&bytes[54..]);
+    fragment[18..20].copy_from_slice(&(40u16 + 8).to_be_bytes());
+    assert_eq!(
+        run(&mut lb, now, FRONTEND, &fragment).0,
+        Verdict::Drop(lb_engine::DropReason::Fragment)
+    );
+}
+
 #[test]
 fn a_backend_of_the_other_family_is_a_named_error() {
     let mixed = CONFIG.replace(

@@ -215,6 +215,13 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Some(Ipv4View::new(&self.as_bytes()[self.layout.l3()..ip.l4]))
     }
 
+    /// True for a fragment of an IP packet: an IPv4 one (first or not; a
+    /// first one still has its ports), or an IPv6 one that is not atomic
+    /// (no ports to read, first or not).
+    pub fn is_fragment(&self) -> bool {
+        self.layout.is_ipv6_fragment() || self.ipv4().is_some_and(|header| header.is_fragment())
+    }
+
     /// The fixed IPv6 header, if this is IPv6.
     pub fn ipv6(&self) -> Option<Ipv6View<'_>> {
         self.layout.ipv6_layout()?;

@@ -52,6 +52,9 @@ mod transport_code {
     pub(super) const ICMP_OTHER: u8 = 4;
     pub(super) const ICMP_ERROR_UNQUOTED: u8 = 5;
     pub(super) const ICMP_ERROR_QUOTED: u8 = 6;
+    /// Past the quoted codes (6 to 9): an IPv6 fragment (not atomic),
+    /// opaque like [`OPAQUE`] but known to be a fragment.
+    pub(super) const FRAGMENT: u8 = 10;
 }
 
 /// An IP packet's offsets, decoded from a [`Layout`].
@@ -187,6 +190,12 @@ impl Layout {
             self.l3() + crate::wire::ipv6::HEADER_LEN + payload_len,
             true,
         ))
+    }
+
+    /// True for an IPv6 packet that is a fragment (not an atomic one).
+    #[inline]
+    pub(crate) fn is_ipv6_fragment(&self) -> bool {
+        self.network() == Network::Ipv6 && self.byte(TRANSPORT_SHIFT) == transport_code::FRAGMENT
     }
 
     /// The offsets of an IP packet of either family.

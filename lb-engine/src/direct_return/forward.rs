@@ -80,6 +80,9 @@ impl DirectReturn {
                 Some((Direction::Forward, session)) => *session,
                 _ => return Verdict::Drop(DropReason::NoSession),
             }
+        } else if frame.is_fragment() {
+            // IPv6: no ports in any fragment, and lb does not reassemble.
+            return Verdict::Drop(DropReason::Fragment);
         } else {
             return Verdict::Drop(DropReason::UnsupportedProtocol);
         };

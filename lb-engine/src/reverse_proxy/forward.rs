@@ -96,6 +96,10 @@ impl ReverseProxy {
                 Verdict::Drop(DropReason::Malformed)
             };
         }
+        if frame.is_fragment() {
+            // IPv6: no ports in any fragment, and lb does not reassemble.
+            return Verdict::Drop(DropReason::Fragment);
+        }
         Verdict::Drop(DropReason::UnsupportedProtocol)
     }
 

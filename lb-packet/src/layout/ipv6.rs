@@ -54,6 +54,7 @@ pub(super) fn parse_ipv6(frame: &[u8], l3: usize) -> Result<Layout, ParseError> 
             parts
         }
         Some(ip_proto::ICMPV6) => parse_icmpv6(segment)?,
+        Some(ipv6_ext::FRAGMENT) => (transport_code::FRAGMENT, 0),
         _ => (transport_code::OPAQUE, 0),
     };
     // The walk is bounded (see the module): l3 + l4 fits in 16 bits.
@@ -62,8 +63,10 @@ pub(super) fn parse_ipv6(frame: &[u8], l3: usize) -> Result<Layout, ParseError> 
 }
 
 /// Walks the extension headers of `packet` (cut to its payload length):
-/// the next header after the last one and where it starts, or `None` for
-/// a payload not to be read (a fragment, ESP, no next header).
+/// the next header after the last one and where it starts (the fragment
+/// header's own value for a fragment that is not atomic: no transport
+/// header to read), or `None` for a payload not to be read (ESP, no next
+/// header).
 #[inline]
 fn walk_extension_headers(packet: &[u8]) -> Result<(Option<u8>, usize), ParseError> {
     let mut next_header = packet[ipv6::NEXT_HEADER];
@@ -93,7 +96,7 @@ fn walk_extension_headers(packet: &[u8]) -> Result<(Option<u8>, usize), ParseErr
                 let atomic =
                     offset_flags & (ipv6_ext::FRAGMENT_OFFSET | ipv6_ext::MORE_FRAGMENTS) == 0;
                 if !atomic {
-                    return Ok((None, at + ipv6_ext::FRAGMENT_HEADER_LEN));
+                    return Ok((Some(ipv6_ext::FRAGMENT), at + ipv6_ext::FRAGMENT_HEADER_LEN));
                 }
                 ipv6_ext::FRAGMENT_HEADER_LEN
             }
@@ -270,16 +273,22 @@ mod tests {
             let rest = concat(&[&fragment(offset_flags), &tcp()]);
             let walked = layout(&frame(44, &rest)).map(|ip| (ip.l4, ip.transport));
             assert_eq!(walked, Ok((L4 + 8, Transport::Opaque)), "{offset_flags:#x}");
+            let known = Layout::parse(&frame(44, &rest)).map(|l| l.is_ipv6_fragment());
+            assert_eq!(known, Ok(true), "{offset_flags:#x}: known for a fragment");
         }
         // An atomic fragment is a whole packet.
         let rest = concat(&[&fragment(0), &tcp()]);
         let walked = layout(&frame(44, &rest)).map(|ip| ip.transport);
         assert_eq!(walked, Ok(Transport::Tcp));
+        let known = Layout::parse(&frame(44, &rest)).map(|l| l.is_ipv6_fragment());
+        assert_eq!(known, Ok(false));
         // ESP, no next header, an unknown protocol: opaque, even if the
         // bytes that follow look like TCP.
         for next in [50, 59, 132] {
             let walked = layout(&frame(next, &tcp())).map(|ip| (ip.l4, ip.transport));
             assert_eq!(walked, Ok((L4, Transport::Opaque)), "next header {next}");
+            let known = Layout::parse(&frame(next, &tcp())).map(|l| l.is_ipv6_fragment());
+            assert_eq!(known, Ok(false), "next header {next}");
         }
     }
 
