@@ -129,15 +129,13 @@ mod tests {
         for (forward, reverse) in [(v4, v4.reversed()), (v6, v6.reversed()), (mixed, v4)] {
             let stored = StoredKeys::new(&forward, &reverse);
             assert_eq!(stored.pair(), [forward, reverse]);
-            assert!(stored.matches(Direction::Forward, &forward));
-            assert!(stored.matches(Direction::Reverse, &reverse));
-            assert!(!stored.matches(
-                Direction::Forward,
-                &FlowKey {
-                    src_port: 9,
-                    ..forward
-                }
-            ));
+            assert!(stored.matches(Direction::Forward, &Probe::of(&forward)));
+            assert!(stored.matches(Direction::Reverse, &Probe::of(&reverse)));
+            let other = FlowKey {
+                src_port: 9,
+                ..forward
+            };
+            assert!(!stored.matches(Direction::Forward, &Probe::of(&other)));
         }
         assert!(matches!(
             StoredKeys::new(&v4, &v4.reversed()),
