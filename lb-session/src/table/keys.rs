@@ -94,7 +94,9 @@ impl StoredKeys {
         match (self, key) {
             (StoredKeys::V4(keys), Probe::V4(key)) => keys[index] == *key,
             (StoredKeys::Other(keys), Probe::Other(key)) => keys[index] == **key,
-            _ => false,
+            // An IPv4 key boxed beside a key of another family.
+            (StoredKeys::Other(keys), Probe::V4(key)) => keys[index] == key.unpack(),
+            (StoredKeys::V4(_), Probe::Other(_)) => false,
         }
     }
 
