@@ -24,16 +24,30 @@ fn timeouts() -> Timeouts {
     }
 }
 
-/// Twelve keys: six TCP, six UDP, so inserts collide often.
+/// Twelve keys: six TCP, six UDP, so inserts collide often; a third of
+/// them IPv6, so sessions pair keys of either family (stored packed, or
+/// boxed).
 fn pool(index: usize) -> FlowKey {
     let proto = if index < 6 {
         Protocol::Tcp
     } else {
         Protocol::Udp
     };
+    let host = (index % 6) as u8;
+    let (src, dst): (std::net::IpAddr, std::net::IpAddr) = if host % 3 == 0 {
+        (
+            std::net::Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, u16::from(host)).into(),
+            std::net::Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 1, 1).into(),
+        )
+    } else {
+        (
+            Ipv4Addr::new(10, 0, 0, host).into(),
+            Ipv4Addr::new(10, 0, 1, 1).into(),
+        )
+    };
     FlowKey {
-        src: Ipv4Addr::new(10, 0, 0, (index % 6) as u8).into(),
-        dst: Ipv4Addr::new(10, 0, 1, 1).into(),
+        src,
+        dst,
         src_port: 1000 + index as u16,
         dst_port: 80,
         proto,
