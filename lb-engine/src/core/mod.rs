@@ -9,6 +9,7 @@
 //! stats, session listings), mapping a full table to a drop reason, and
 //! ending the sessions of a removed backend.
 
+mod addresses;
 pub(crate) mod arp_resolver;
 pub(crate) mod backend_pool;
 mod fingerprint;
@@ -25,7 +26,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
-use lb_packet::{FlowKey, MacAddr, TcpFlags, WireSize};
+use lb_packet::{FlowKey, TcpFlags, WireSize};
 use lb_session::{InsertError, RemovedSession, SessionTable, SnatAllocator, TcpSeen, Tracker};
 
 use crate::stats::TrafficCounters;
@@ -33,60 +34,13 @@ use crate::{
     ConfigError, DropReason, EngineKind, HealthSettings, PortId, SelectionSettings, SessionFilter,
     SessionSettings, SessionView, Stats,
 };
+pub(crate) use addresses::{is_neighbor_discovery, same_family, unicast, unicast_address};
 use backend_pool::BackendPool;
 use flood_guard::FloodGuard;
 pub(crate) use health::HealthState;
 use services::{Owned, Owner, ServiceSlots};
 pub(crate) use skeleton::Balancer;
 use sweep::SweepSchedule;
-
-/// Refuses an address no host can have: unspecified, broadcast, multicast.
-pub(crate) fn unicast_address(what: &'static str, addr: IpAddr) -> Result<(), ConfigError> {
-    let why = if addr.is_unspecified() && addr.is_ipv4() {
-        "is unspecified (0.0.0.0)"
-    } else if addr.is_unspecified() {
-        "is unspecified (::)"
-    } else if matches!(addr, IpAddr::V4(v4) if v4.is_broadcast()) {
-        "is the broadcast address"
-    } else if addr.is_multicast() {
-        "is a multicast address"
-    } else {
-        return Ok(());
-    };
-    Err(ConfigError::Address { what, addr, why })
-}
-
-/// Refuses an address of the other family than `reference`: a service's
-/// backends, a proxy's destinations and gateway are of its address's family.
-pub(crate) fn same_family(
-    what: &'static str,
-    addr: IpAddr,
-    reference: IpAddr,
-) -> Result<(), ConfigError> {
-    if addr.is_ipv4() == reference.is_ipv4() {
-        return Ok(());
-    }
-    let why = if addr.is_ipv6() {
-        "is IPv6 where IPv4 is needed"
-    } else {
-        "is IPv4 where IPv6 is needed"
-    };
-    Err(ConfigError::Address { what, addr, why })
-}
-
-/// True for a neighbor solicitation or advertisement: IPv6's ARP.
-pub(crate) fn is_neighbor_discovery<T: AsRef<[u8]>>(frame: &lb_packet::Frame<T>) -> bool {
-    frame.neighbor_solicitation().is_some() || frame.neighbor_advertisement().is_some()
-}
-
-/// Refuses a MAC an engine would answer with or send to that is not unicast.
-pub(crate) fn unicast(mac: MacAddr) -> Result<MacAddr, ConfigError> {
-    if mac.is_multicast() {
-        Err(ConfigError::NotUnicast(mac))
-    } else {
-        Ok(mac)
-    }
-}
 
 /// Services keyed by `K` with backends at `T`, sessions holding `V`.
 pub(crate) struct Core<K, T, V> {
