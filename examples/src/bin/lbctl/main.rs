@@ -27,9 +27,10 @@ const PROGRAM: &str = "lbctl";
 
 /// Reads and changes a running load balancer through its admin endpoint.
 ///
-/// Services are written `VIP:PORT/PROTO` (`VIP/icmp`); backends `IP[:PORT]` for
-/// lb-rp, a MAC for lb-dsr, an IP for lb-proxy (which have no services, so
-/// the service is left out).
+/// Services are written `VIP:PORT/PROTO` (`VIP/icmp`; an IPv6 VIP in
+/// brackets before a port, `[fd0d::13]:80/tcp`); backends `IP[:PORT]`
+/// (`[fd01::2]:8080`) for lb-rp, a MAC for lb-dsr, an IP for lb-proxy
+/// (which have no services, so the service is left out).
 #[derive(Debug, Parser)]
 #[command(name = PROGRAM, version)]
 struct Cli {
