@@ -28,9 +28,10 @@ impl ReverseProxy {
             self.track_direct(now, port, frame);
             return to_backends;
         }
-        // IPv4 only: an IPv6 fragment carries no ports, and is dropped.
+        // IPv4 fragments only: an IPv6 one carries no ports, and is dropped.
         let fragment = frame
             .ipv4()
+            .filter(|header| header.is_fragment())
             .map(|header| (DatagramId::of(&header), header.more_fragments()));
         if let Some(key) = &frame.flow_key() {
             let segment = frame.tcp_segment().map(Segment::from);
@@ -71,9 +72,7 @@ impl ReverseProxy {
             self.core.count(session.owner, frame.wire_size());
             return to_backends;
         }
-        if let Some((datagram, _)) =
-            fragment.filter(|_| frame.ipv4().is_some_and(|h| h.is_fragment()))
-        {
+        if let Some((datagram, _)) = fragment {
             return match self.fragments.lookup(now, &datagram) {
                 Some(rewrite) if frame.set_dst_addr(rewrite.addr).is_ok() => to_backends,
                 _ => Verdict::Drop(DropReason::Fragment),
@@ -84,8 +83,8 @@ impl ReverseProxy {
             let Some(quoted) = frame.quoted_flow() else {
                 return Verdict::Drop(DropReason::NoSession);
             };
-            let backend = match self.core.sessions.keys(&quoted.reversed()) {
-                Some([forward, reverse]) if forward == quoted.reversed() => backend_of(&reverse),
+            let backend = match self.core.sessions.peek_with_keys(&quoted.reversed()) {
+                Some((Direction::Forward, _, [_, reverse])) => backend_of(&reverse),
                 _ => return Verdict::Drop(DropReason::NoSession),
             };
             let translated =

@@ -37,9 +37,10 @@ impl ReverseProxy {
             let solicited = frame.neighbor_solicitation().map(|s| s.target.into());
             return self.steer(solicited.or(Some(dst)));
         }
-        // IPv4 only: an IPv6 fragment carries no ports, and is steered.
+        // IPv4 fragments only: an IPv6 one carries no ports, and is steered.
         let fragment = frame
             .ipv4()
+            .filter(|header| header.is_fragment())
             .map(|header| (DatagramId::of(&header), header.more_fragments()));
         if let Some(key) = &frame.flow_key() {
             let segment = frame.tcp_segment().map(Segment::from);
@@ -71,9 +72,7 @@ impl ReverseProxy {
             self.core.count(session.owner, frame.wire_size());
             return Verdict::Forward(session.frontend);
         }
-        if let Some((datagram, _)) =
-            fragment.filter(|_| frame.ipv4().is_some_and(|h| h.is_fragment()))
-        {
+        if let Some((datagram, _)) = fragment {
             return match self.fragments.lookup(now, &datagram) {
                 Some(rewrite) if frame.set_src_addr(rewrite.addr).is_ok() => {
                     Verdict::Forward(rewrite.port)
@@ -86,11 +85,8 @@ impl ReverseProxy {
             let Some(reply) = frame.quoted_flow().map(|quoted| quoted.reversed()) else {
                 return self.probe_reply_or_steer(now, frame, dst);
             };
-            let (session, [forward, _]) = match (
-                self.core.sessions.peek(&reply),
-                self.core.sessions.keys(&reply),
-            ) {
-                (Some((Direction::Reverse, session)), Some(keys)) => (*session, keys),
+            let (session, forward) = match self.core.sessions.peek_with_keys(&reply) {
+                Some((Direction::Reverse, session, [forward, _])) => (*session, forward),
                 _ => return self.probe_reply_or_steer(now, frame, dst),
             };
             let vip = vip_of(&forward);

@@ -322,11 +322,12 @@ impl<V> SessionTable<V> {
         Some((direction, &self.entry(slot)?.value))
     }
 
-    /// The forward and reverse keys of the session with `key` (either
-    /// direction), without recording a packet.
-    pub fn keys(&self, key: &FlowKey) -> Option<[FlowKey; 2]> {
-        let (slot, _) = untag(self.find(key)?);
-        Some(self.entry(slot)?.keys.pair())
+    /// As [`peek`](Self::peek), with the session's forward and reverse
+    /// keys: for NAT that reads its endpoints from them.
+    pub fn peek_with_keys(&self, key: &FlowKey) -> Option<(Direction, &V, [FlowKey; 2])> {
+        let (slot, direction) = untag(self.find(key)?);
+        let entry = self.entry(slot)?;
+        Some((direction, &entry.value, entry.keys.pair()))
     }
 
     /// The protocol state of the session with `key` (either direction),

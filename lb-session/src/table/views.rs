@@ -9,7 +9,7 @@ use super::keys::StoredKeys;
 use crate::tracker::Tracker;
 use crate::{Direction, SessionState};
 
-/// A session found by [`SessionTable::lookup`].
+/// A session found by [`SessionTable::lookup`](crate::SessionTable::lookup).
 #[derive(Debug)]
 pub struct Hit<'a, V> {
     /// Which way the packet travels: [`Direction::Forward`] when it matched
@@ -34,7 +34,7 @@ impl<V> Hit<'_, V> {
     }
 }
 
-/// A live session as [`SessionTable::iter`] shows it.
+/// A live session as [`SessionTable::iter`](crate::SessionTable::iter) shows it.
 #[derive(Debug)]
 pub struct SessionInfo<'a, V> {
     /// The key of the packet that created it.
@@ -45,7 +45,7 @@ pub struct SessionInfo<'a, V> {
     pub state: SessionState,
     /// Seen as a real two-way exchange (never evicted for room).
     pub assured: bool,
-    /// All the table follows of it, to [restore](SessionTable::restore)
+    /// All the table follows of it, to [restore](crate::SessionTable::restore)
     /// it in another table.
     pub tracker: Tracker,
     /// Time left before it expires unless a packet refreshes it.
