@@ -46,6 +46,7 @@
 
 mod config;
 mod error;
+mod prefetch;
 mod segment;
 mod snat;
 mod state;
@@ -60,6 +61,6 @@ pub use segment::{SeenRepr, Segment, TcpSeen};
 pub use snat::{PortRange, SnatAllocator, SnatError};
 pub use state::{Direction, SessionState};
 pub use stats::SessionStats;
-pub use table::{Hit, RemovedSession, SessionInfo, SessionTable};
+pub use table::{Hit, KeyHash, RemovedSession, SessionInfo, SessionTable};
 pub use timeouts::Timeouts;
 pub use tracker::Tracker;

@@ -3,11 +3,14 @@
 //! This file finds and adds sessions; `removal` evicts, expires and
 //! removes them.
 
+mod batch;
+mod index;
 mod keys;
 mod removal;
 mod restore;
 mod views;
 
+pub use batch::KeyHash;
 pub use removal::RemovedSession;
 pub use views::{Hit, SessionInfo};
 
@@ -16,7 +19,6 @@ use core::time::Duration;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Instant;
 
-use hashbrown::HashTable;
 use lb_packet::{FlowHasher, FlowKey, HashKey};
 
 use crate::config::{ConfigError, MAX_CAPACITY, MAX_TIMEOUT, SessionConfig};
@@ -24,6 +26,7 @@ use crate::segment::TcpSeen;
 use crate::tracker::Tracker;
 use crate::{Direction, SessionState};
 use crate::{InsertError, SessionStats};
+use index::Index;
 use keys::{Probe, StoredKeys};
 
 /// No slot: ends of the unassured list, and the empty free list.
@@ -83,7 +86,7 @@ pub struct SessionTable<V> {
     expiry: Vec<u64>,
     free_head: u32,
     /// `slot << 1 | direction` for each of a session's two keys.
-    index: HashTable<u32>,
+    index: Index,
     hasher: FlowHasher,
     config: SessionConfig,
     epoch: Option<Instant>,
@@ -127,14 +130,6 @@ fn entry_of<V>(slots: &[Slot<V>], tag: u32) -> Option<(&Entry<V>, Direction)> {
     }
 }
 
-/// The hash of the key under an index tag, for the index to regrow by.
-#[inline]
-fn rehash<V>(slots: &[Slot<V>], hasher: &FlowHasher, tag: u32) -> u64 {
-    entry_of(slots, tag).map_or(0, |(entry, direction)| {
-        hasher.flow(&entry.keys.get(direction))
-    })
-}
-
 impl<V> SessionTable<V> {
     /// An empty table.
     pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
@@ -171,9 +166,11 @@ impl<V> SessionTable<V> {
             free_head: NIL,
             // Grown with the sessions, not sized for the capacity: a sparse
             // index spreads a few live keys over many cache lines. Two keys
-            // per session; under churn at capacity hashbrown settles at
-            // twice that (it clears tombstones in place at most half full).
-            index: HashTable::with_capacity(2 * config.capacity.min(INITIAL_SESSIONS)),
+            // per session.
+            index: Index::new(
+                2 * config.capacity.min(INITIAL_SESSIONS),
+                2 * config.capacity,
+            ),
             hasher: FlowHasher::new(key),
             config,
             epoch: None,
@@ -231,14 +228,18 @@ impl<V> SessionTable<V> {
         millis(now.saturating_duration_since(epoch))
     }
 
+    #[inline]
     fn find(&self, key: &FlowKey) -> Option<u32> {
+        self.find_hashed(key, self.hash(key))
+    }
+
+    #[inline]
+    fn find_hashed(&self, key: &FlowKey, hash: KeyHash) -> Option<u32> {
         let (slots, probe) = (&self.slots, Probe::of(key));
-        self.index
-            .find(self.hasher.flow(key), |&tag| {
-                entry_of(slots, tag)
-                    .is_some_and(|(entry, direction)| entry.keys.matches(direction, &probe))
-            })
-            .copied()
+        self.index.find(hash.0, |tag| {
+            entry_of(slots, tag)
+                .is_some_and(|(entry, direction)| entry.keys.matches(direction, &probe))
+        })
     }
 
     fn entry_mut(&mut self, slot: u32) -> Option<&mut Entry<V>> {
@@ -266,8 +267,21 @@ impl<V> SessionTable<V> {
     /// removed and not found.
     #[inline]
     pub fn lookup(&mut self, now: Instant, key: &FlowKey, tcp: impl TcpSeen) -> Option<Hit<'_, V>> {
+        self.lookup_hashed(now, key, self.hash(key), tcp)
+    }
+
+    /// As [`lookup`](Self::lookup), with the key's [`hash`](Self::hash)
+    /// computed before (by a batch that [prefetched](Self::prefetch) it).
+    #[inline]
+    pub fn lookup_hashed(
+        &mut self,
+        now: Instant,
+        key: &FlowKey,
+        hash: KeyHash,
+        tcp: impl TcpSeen,
+    ) -> Option<Hit<'_, V>> {
         let now = self.ticks(now);
-        let (slot, direction) = untag(self.find(key)?);
+        let (slot, direction) = untag(self.find_hashed(key, hash)?);
         if self.is_expired(slot, now) {
             self.depart(slot);
             self.stats.expired += 1;
@@ -301,8 +315,12 @@ impl<V> SessionTable<V> {
     /// True when a live session has `key` (either direction); an expired
     /// one is removed. Does not refresh the session.
     pub fn contains(&mut self, now: Instant, key: &FlowKey) -> bool {
+        self.contains_hashed(now, key, self.hash(key))
+    }
+
+    fn contains_hashed(&mut self, now: Instant, key: &FlowKey, hash: KeyHash) -> bool {
         let now = self.ticks(now);
-        let Some((slot, _)) = self.find(key).map(untag) else {
+        let Some((slot, _)) = self.find_hashed(key, hash).map(untag) else {
             return false;
         };
         match self.entry(slot) {
@@ -357,12 +375,13 @@ impl<V> SessionTable<V> {
         tcp: impl TcpSeen,
         value: V,
     ) -> Result<&mut V, InsertError> {
-        let now = self.check_keys(now, &forward, &reverse)?;
+        let hashes = [self.hash(&forward), self.hash(&reverse)];
+        let now = self.check_keys(now, [&forward, &reverse], hashes)?;
         self.sweep(now, SWEEP_PER_INSERT);
         let tracker = Tracker::new(forward.proto, tcp.seen().0);
         self.make_room_for(now, &tracker)?;
         let expires_at = now + millis(tracker.timeout(&self.config.timeouts));
-        self.place(&forward, &reverse, tracker, expires_at, value)
+        self.place(hashes, &forward, &reverse, tracker, expires_at, value)
     }
 
     /// Refuses keys that are one flow, or that a live session has; the
@@ -370,13 +389,15 @@ impl<V> SessionTable<V> {
     fn check_keys(
         &mut self,
         now: Instant,
-        forward: &FlowKey,
-        reverse: &FlowKey,
+        [forward, reverse]: [&FlowKey; 2],
+        [forward_hash, reverse_hash]: [KeyHash; 2],
     ) -> Result<u64, InsertError> {
         if forward == reverse {
             return Err(InsertError::SameKeys);
         }
-        if self.contains(now, forward) || self.contains(now, reverse) {
+        if self.contains_hashed(now, forward, forward_hash)
+            || self.contains_hashed(now, reverse, reverse_hash)
+        {
             return Err(InsertError::KeyInUse);
         }
         Ok(self.ticks(now))
@@ -395,10 +416,11 @@ impl<V> SessionTable<V> {
         Ok(())
     }
 
-    /// Puts a session in a free slot and indexes both its keys; there is
-    /// room, and neither key is in use.
+    /// Puts a session in a free slot and indexes both its keys (their
+    /// hashes given); there is room, and neither key is in use.
     fn place(
         &mut self,
+        [forward_hash, reverse_hash]: [KeyHash; 2],
         forward: &FlowKey,
         reverse: &FlowKey,
         tracker: Tracker,
@@ -432,12 +454,10 @@ impl<V> SessionTable<V> {
         if !assured {
             self.link_unassured(slot);
         }
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        let rehash = |&tag: &u32| rehash(slots, hasher, tag);
-        for (key, direction) in [(forward, Direction::Forward), (reverse, Direction::Reverse)] {
-            self.index
-                .insert_unique(self.hasher.flow(key), tag(slot, direction), rehash);
-        }
+        self.index
+            .insert(forward_hash.0, tag(slot, Direction::Forward));
+        self.index
+            .insert(reverse_hash.0, tag(slot, Direction::Reverse));
         self.len += 1;
         self.stats.inserted += 1;
         match self.entry_mut(slot) {

@@ -204,10 +204,8 @@ impl<V> SessionTable<V> {
         self.expiry[slot as usize] = VACANT;
         for direction in [Direction::Forward, Direction::Reverse] {
             let wanted = tag(slot, direction);
-            let hash = self.hasher.flow(&entry.keys.get(direction));
-            if let Ok(found) = self.index.find_entry(hash, |&tag| tag == wanted) {
-                found.remove();
-            }
+            let hash = self.hash(&entry.keys.get(direction));
+            self.index.remove(hash.0, wanted);
         }
         self.len -= 1;
         Some(entry)

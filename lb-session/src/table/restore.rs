@@ -26,9 +26,11 @@ impl<V> SessionTable<V> {
         expires_in: Duration,
         value: V,
     ) -> Result<&mut V, InsertError> {
-        let now = self.check_keys(now, &forward, &reverse)?;
+        let hashes = [self.hash(&forward), self.hash(&reverse)];
+        let now = self.check_keys(now, [&forward, &reverse], hashes)?;
         self.make_room_for(now, &tracker)?;
         let lives = expires_in.min(tracker.timeout(&self.config.timeouts));
-        self.place(&forward, &reverse, tracker, now + millis(lives), value)
+        let expires_at = now + millis(lives);
+        self.place(hashes, &forward, &reverse, tracker, expires_at, value)
     }
 }
