@@ -37,7 +37,12 @@ impl<V> SessionTable<V> {
         let Some(tag) = self.index.find(hash.0, |_| true) else {
             return;
         };
-        let (slot, _) = untag(tag);
+        self.prefetch_slot(untag(tag).0);
+    }
+
+    /// Starts loading the session in `slot` and its expiry time.
+    #[inline]
+    pub(super) fn prefetch_slot(&self, slot: u32) {
         if let Some(slot @ Slot::Occupied(_)) = self.slots.get(slot as usize) {
             prefetch(slot);
         }

@@ -1,12 +1,14 @@
 //! The table's index: each key's hash to its tag (`slot << 1 | direction`).
 //!
 //! Open addressing over cache-line buckets of eight entries, each entry
-//! 32 bits of the key's hash and its tag. A lookup reads the key's home
-//! bucket and, only while that bucket's overflow count says some key
-//! homed there or earlier was pushed past it, the next ones (F14's
-//! scheme: no tombstones, so churn never forces a rebuild). The counts
-//! live apart, a byte a bucket, read only when the home bucket has no
-//! match.
+//! 32 bits of the key's hash and its tag. Beside each bucket, apart, a
+//! word of eight one-byte fingerprints (hashbrown's control bytes) and an
+//! overflow count: a lookup reads the fingerprints of the key's home
+//! bucket, the bucket itself only where one matches, and the next buckets
+//! only while the overflow count says some key homed there or earlier was
+//! pushed past it (F14's scheme: no tombstones, so churn never forces a
+//! rebuild). The fingerprints are an eighth of the buckets' size, so a
+//! miss (every new flow has one) reads memory that stays in cache.
 //!
 //! It grows without stopping the packet path: a bigger index is
 //! allocated zeroed (the kernel hands out its pages as they are first
@@ -21,8 +23,7 @@ use crate::prefetch::prefetch;
 
 /// Entries in a bucket.
 const WAYS: usize = 8;
-/// Words of a bucket: `WAYS` hashes, then `WAYS` tags (plus one, zero
-/// when free): 64 bytes.
+/// Words of a bucket: `WAYS` hashes, then `WAYS` tags: 64 bytes.
 const WORDS: usize = 2 * WAYS;
 const TAGS: usize = WAYS;
 /// Keys a bucket holds on average before the index grows: seven eighths
@@ -40,12 +41,37 @@ const RELEASED_AT_ONCE: usize = 1024;
 /// A saturated overflow count is never decremented: it only costs probes.
 const SATURATED: u8 = u8::MAX;
 const LINE: usize = 64;
+const LOW_SEVEN_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const EVERY_BYTE: u64 = 0x0101_0101_0101_0101;
+
+/// The byte of a hash that stands for it among its bucket's
+/// fingerprints; never zero, which marks a free entry.
+#[inline]
+fn fingerprint(hash: u32) -> u8 {
+    (hash as u8).max(1)
+}
+
+/// Which of the fingerprints in `word` are `fingerprint`: the high bit of
+/// each such byte (exactly those, no false positive).
+#[inline]
+fn ways_with(word: u64, fingerprint: u8) -> u64 {
+    let zero_where_equal = word ^ (u64::from(fingerprint) * EVERY_BYTE);
+    !(((zero_where_equal & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | zero_where_equal | LOW_SEVEN_BITS)
+}
+
+/// The way of the lowest byte flagged by [`ways_with`].
+#[inline]
+fn first_way(ways: u64) -> usize {
+    ways.trailing_zeros() as usize / 8
+}
 
 /// One array of buckets, each on its own cache line.
 struct Buckets {
     /// Zero-initialised words; `words[first..]` starts on a cache line.
     words: Vec<u32>,
     first: usize,
+    /// Each bucket's fingerprints, a byte for each way.
+    fingerprints: Vec<u64>,
     /// How many keys homed in each bucket or before it were pushed past it.
     overflow: Vec<u8>,
     count: usize,
@@ -63,6 +89,7 @@ impl Buckets {
         Buckets {
             words,
             first,
+            fingerprints: vec![0; count],
             overflow: vec![0; count],
             count,
         }
@@ -81,6 +108,21 @@ impl Buckets {
     fn bucket_mut(&mut self, index: usize) -> Option<&mut [u32; WORDS]> {
         let start = self.first + index * WORDS;
         self.words.get_mut(start..start + WORDS)?.try_into().ok()
+    }
+
+    #[inline]
+    fn fingerprints(&self, index: usize) -> u64 {
+        self.fingerprints.get(index).copied().unwrap_or(0)
+    }
+
+    /// Sets the fingerprint of entry `way` of bucket `index` (0: free).
+    #[inline]
+    fn set_fingerprint(&mut self, index: usize, way: usize, fingerprint: u8) {
+        if let Some(word) = self.fingerprints.get_mut(index) {
+            let mut bytes = word.to_le_bytes();
+            bytes[way] = fingerprint;
+            *word = u64::from_le_bytes(bytes);
+        }
     }
 
     #[inline]
@@ -106,7 +148,11 @@ impl Buckets {
 
     #[inline]
     fn prefetch(&self, hash: u32) {
-        prefetch(self.bucket(self.home(hash)));
+        let home = self.home(hash);
+        prefetch(self.bucket(home));
+        if let Some(fingerprints) = self.fingerprints.get(home) {
+            prefetch(fingerprints);
+        }
     }
 
     /// The first tag under `hash` that `is_match` accepts.
@@ -114,14 +160,13 @@ impl Buckets {
     fn find(&self, hash: u32, is_match: &mut impl FnMut(u32) -> bool) -> Option<u32> {
         let mut index = self.home(hash);
         for _ in 0..self.count {
-            let bucket = self.bucket(index);
-            let mut matches = ways_matching(bucket, hash);
-            while matches != 0 {
-                let way = matches.trailing_zeros() as usize;
-                matches &= matches - 1;
-                let tag = bucket[TAGS + way];
-                if tag != 0 && is_match(tag - 1) {
-                    return Some(tag - 1);
+            let mut ways = ways_with(self.fingerprints(index), fingerprint(hash));
+            while ways != 0 {
+                let way = first_way(ways);
+                ways &= ways - 1;
+                let bucket = self.bucket(index);
+                if bucket[way] == hash && is_match(bucket[TAGS + way]) {
+                    return Some(bucket[TAGS + way]);
                 }
             }
             if !self.overflows(index) {
@@ -137,19 +182,19 @@ impl Buckets {
     fn insert(&mut self, hash: u32, tag: u32) {
         let mut index = self.home(hash);
         for _ in 0..self.count {
-            let next = self.next(index);
-            let Some(bucket) = self.bucket_mut(index) else {
-                return;
-            };
-            if let Some(way) = (0..WAYS).find(|&way| bucket[TAGS + way] == 0) {
-                bucket[way] = hash;
-                bucket[TAGS + way] = tag + 1;
+            let free = ways_with(self.fingerprints(index), 0);
+            if free != 0 {
+                let way = first_way(free);
+                self.set_fingerprint(index, way, fingerprint(hash));
+                if let Some(bucket) = self.bucket_mut(index) {
+                    (bucket[way], bucket[TAGS + way]) = (hash, tag);
+                }
                 return;
             }
             if let Some(count) = self.overflow.get_mut(index) {
                 *count = count.saturating_add(1);
             }
-            index = next;
+            index = self.next(index);
         }
     }
 
@@ -158,14 +203,16 @@ impl Buckets {
         let home = self.home(hash);
         let mut index = home;
         for passed in 0..self.count {
-            let bucket = self.bucket(index);
-            let way = (0..WAYS).find(|&way| bucket[way] == hash && bucket[TAGS + way] == tag + 1);
-            if let Some(way) = way {
-                if let Some(bucket) = self.bucket_mut(index) {
-                    (bucket[way], bucket[TAGS + way]) = (0, 0);
+            let mut ways = ways_with(self.fingerprints(index), fingerprint(hash));
+            while ways != 0 {
+                let way = first_way(ways);
+                ways &= ways - 1;
+                let bucket = self.bucket(index);
+                if bucket[way] == hash && bucket[TAGS + way] == tag {
+                    self.set_fingerprint(index, way, 0);
+                    self.uncount_overflow(home, passed);
+                    return true;
                 }
-                self.uncount_overflow(home, passed);
-                return true;
             }
             if !self.overflows(index) {
                 return false;
@@ -188,40 +235,28 @@ impl Buckets {
     }
 
     /// Takes every entry out of bucket `index`, as `(hash, tag)`.
-    fn empty_bucket(&mut self, index: usize) -> [(u32, u32); WAYS] {
-        let bucket = *self.bucket(index);
-        let mut taken = [(0, 0); WAYS];
-        for (way, taken) in taken.iter_mut().enumerate() {
-            let tag = bucket[TAGS + way];
-            if tag != 0 {
-                *taken = (bucket[way], tag);
-                self.remove(bucket[way], tag - 1);
-            }
+    fn empty_bucket(&mut self, index: usize) -> impl Iterator<Item = (u32, u32)> + use<> {
+        let (bucket, used) = (*self.bucket(index), self.fingerprints(index).to_le_bytes());
+        let taken = (0..WAYS)
+            .filter(move |&way| used[way] != 0)
+            .map(move |way| (bucket[way], bucket[TAGS + way]));
+        for (hash, tag) in taken.clone() {
+            self.remove(hash, tag);
         }
         taken
     }
 
-    /// Gives back the memory of the buckets from `index` on, all empty;
-    /// they read as empty from then on.
+    /// Gives back the memory of the buckets from `index` on, all empty.
     fn release_from(&mut self, index: usize) {
         self.words.truncate(self.first + index * WORDS);
         self.words.shrink_to_fit();
     }
 
     fn allocation_size(&self) -> usize {
-        self.words.capacity() * size_of::<u32>() + self.overflow.capacity()
+        self.words.capacity() * size_of::<u32>()
+            + self.fingerprints.capacity() * size_of::<u64>()
+            + self.overflow.capacity()
     }
-}
-
-/// Which of a bucket's entries hold `hash`, a bit each: compares the
-/// compiler does side by side.
-#[inline]
-fn ways_matching(bucket: &[u32; WORDS], hash: u32) -> u32 {
-    let mut matches = 0;
-    for (way, &held) in bucket[..WAYS].iter().enumerate() {
-        matches |= u32::from(held == hash) << way;
-    }
-    matches
 }
 
 /// The index: the current buckets, and the old ones while they drain.
@@ -305,9 +340,7 @@ impl Index {
                 return;
             };
             for (hash, tag) in old.empty_bucket(index) {
-                if tag != 0 {
-                    self.current.insert(hash, tag - 1);
-                }
+                self.current.insert(hash, tag);
             }
             self.undrained = index;
             if index % RELEASED_AT_ONCE == 0 {

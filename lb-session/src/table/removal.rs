@@ -203,9 +203,8 @@ impl<V> SessionTable<V> {
         self.free_head = slot;
         self.expiry[slot as usize] = VACANT;
         for direction in [Direction::Forward, Direction::Reverse] {
-            let wanted = tag(slot, direction);
             let hash = self.hash(&entry.keys.get(direction));
-            self.index.remove(hash.0, wanted);
+            self.index.remove(hash.0, tag(slot, direction));
         }
         self.len -= 1;
         Some(entry)
