@@ -86,10 +86,23 @@ impl<T: AsRef<[u8]>> Frame<T> {
             }
             _ => return None,
         };
-        let (src, dst) = self.addrs_at(self.layout.l3(), ip.ipv6);
+        let l3 = self.layout.l3();
+        if ip.ipv6 {
+            let (src, dst) = self.ipv6_addrs_at(l3);
+            return Some(FlowKey {
+                src,
+                dst,
+                src_port,
+                dst_port,
+                proto,
+            });
+        }
+        // Written in place, not moved from a pair: a move copies the
+        // addresses wider than they were written, a stall again.
+        let [s0, s1, s2, s3, d0, d1, d2, d3] = array_at(bytes, l3 + ipv4::SRC);
         Some(FlowKey {
-            src,
-            dst,
+            src: IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)),
+            dst: IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)),
             src_port,
             dst_port,
             proto,
