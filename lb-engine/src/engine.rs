@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use lb_packet::Offload;
 
-use crate::{PortId, Verdict};
+use crate::{PortId, RxBatch, Verdict};
 
 /// A sans-IO load balancer's data plane: it is handed frames and the time,
 /// and says what to do; it never touches a device or a clock.
@@ -38,6 +38,22 @@ pub trait Engine {
         frame: &mut [u8],
         offload: &mut Offload,
     ) -> Verdict;
+
+    /// Decides about every frame of `batch`, received at `now`, exactly as
+    /// [`handle_offloaded`](Self::handle_offloaded) would one by one in
+    /// order, and puts their verdicts in `verdicts` (emptied first), one
+    /// per frame. The engines of this crate first read every frame's flow
+    /// and start loading the sessions they need, so that the cache misses
+    /// of a large table overlap; [`run`](crate::run) calls this.
+    fn handle_batch(&mut self, now: Instant, batch: &mut RxBatch, verdicts: &mut Vec<Verdict>) {
+        verdicts.clear();
+        for index in 0..batch.len() {
+            let Some((port, frame, offload)) = batch.frame_offloaded_mut(index) else {
+                break;
+            };
+            verdicts.push(self.handle_offloaded(now, port, frame, offload));
+        }
+    }
 
     /// Does timed work (expiring sessions, retrying ARP) due at `now`.
     fn handle_timeout(&mut self, now: Instant);

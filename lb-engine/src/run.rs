@@ -95,6 +95,7 @@ where
     let ports = datapath.port_count();
     let mut batch = RxBatch::new(options.batch_size, options.frame_size);
     let mut sends: Vec<(PortId, usize)> = Vec::with_capacity(options.batch_size * ports.max(1));
+    let mut verdicts = Vec::with_capacity(options.batch_size);
     // Frames the engine originates are written here, one at a time.
     let mut originated = Vec::with_capacity(options.frame_size);
     let mut summary = RunSummary::default();
@@ -131,11 +132,12 @@ where
         }
         let now = datapath.now();
         sends.clear();
-        for index in 0..batch.len() {
-            let Some((port, frame, offload)) = batch.frame_offloaded_mut(index) else {
+        engine.handle_batch(now, &mut batch, &mut verdicts);
+        for (index, &verdict) in verdicts.iter().enumerate() {
+            let Some((port, _)) = batch.frame(index) else {
                 break;
             };
-            match engine.handle_offloaded(now, port, frame, offload) {
+            match verdict {
                 Verdict::Forward(out) => sends.push((out, index)),
                 Verdict::Reply => sends.push((port, index)),
                 Verdict::Flood => sends.extend(

@@ -12,6 +12,7 @@
 mod addresses;
 pub(crate) mod arp_resolver;
 pub(crate) mod backend_pool;
+pub(crate) mod batch;
 mod fingerprint;
 mod flood_guard;
 pub(crate) mod fragments;
@@ -27,7 +28,9 @@ use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
 use lb_packet::{FlowKey, TcpFlags, WireSize};
-use lb_session::{InsertError, RemovedSession, SessionTable, SnatAllocator, TcpSeen, Tracker};
+use lb_session::{
+    InsertError, KeyHash, RemovedSession, SessionTable, SnatAllocator, TcpSeen, Tracker,
+};
 
 use crate::stats::TrafficCounters;
 use crate::{
@@ -36,6 +39,7 @@ use crate::{
 };
 pub(crate) use addresses::{is_neighbor_discovery, same_family, unicast, unicast_address};
 use backend_pool::BackendPool;
+use batch::BatchScratch;
 use flood_guard::FloodGuard;
 pub(crate) use health::HealthState;
 use services::{Owned, Owner, ServiceSlots};
@@ -60,6 +64,8 @@ pub(crate) struct Core<K, T, V> {
     kind: EngineKind,
     sweep: SweepSchedule,
     flood_guard: FloodGuard,
+    /// What a batch's first pass found.
+    pub(crate) batch: BatchScratch,
 }
 
 impl<K, T, V> core::fmt::Debug for Core<K, T, V> {
@@ -101,7 +107,15 @@ where
             kind,
             sweep: SweepSchedule::default(),
             flood_guard: FloodGuard::new(sessions.flood_guard),
+            batch: BatchScratch::default(),
         })
+    }
+
+    /// The session table's hash of `key`, the flow key of the frame being
+    /// handled: found by the batch's first pass, or computed now.
+    #[inline]
+    pub(crate) fn hash_of(&mut self, key: &FlowKey) -> KeyHash {
+        batch::hash_of(&mut self.batch, &self.sessions, key)
     }
 
     /// A backend pool of `targets` with `policy`, built with this engine's

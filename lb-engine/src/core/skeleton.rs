@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use super::Core;
 use super::services::{Owned, Owner};
 use crate::health::prober::ProbeTarget;
-use crate::{Engine, HealthEvent, Observe, PortId, SessionFilter, SessionView, Stats, Verdict};
+use crate::{
+    Engine, HealthEvent, Observe, PortId, RxBatch, SessionFilter, SessionView, Stats, Verdict,
+};
 
 /// A load balancer built on the shared [`Core`]: what it does with a parsed
 /// frame, and timed work or frames of its own if it has any.
@@ -114,6 +116,24 @@ impl<B: Balancer> Engine for B {
         core.settle();
         core.traffic.record(size, verdict);
         verdict
+    }
+
+    /// Reads and hashes every frame's flow and prefetches its session
+    /// first (see the `batch` module), then handles each frame.
+    fn handle_batch(&mut self, now: Instant, batch: &mut RxBatch, verdicts: &mut Vec<Verdict>) {
+        verdicts.clear();
+        let core = self.core_mut();
+        let frames =
+            (0..batch.len()).filter_map(|index| batch.frame(index).map(|(_, bytes)| bytes));
+        core.batch.prepare(&core.sessions, frames);
+        for index in 0..batch.len() {
+            let Some((port, frame, offload)) = batch.frame_offloaded_mut(index) else {
+                break;
+            };
+            self.core_mut().batch.start(index);
+            verdicts.push(self.handle_offloaded(now, port, frame, offload));
+            self.core_mut().batch.finish();
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {

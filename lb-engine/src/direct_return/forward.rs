@@ -49,8 +49,9 @@ impl DirectReturn {
         let is_fragment = header.as_ref().is_some_and(|h| h.is_fragment());
         let more_fragments = header.as_ref().is_some_and(|h| h.more_fragments());
         let session = if let Some(key) = frame.flow_key() {
+            let hash = self.core.hash_of(&key);
             let flags = frame.tcp_flags();
-            let session = match self.core.sessions.lookup(now, &key, flags) {
+            let session = match self.core.sessions.lookup_hashed(now, &key, hash, flags) {
                 Some(hit) if hit.direction == Direction::Forward => {
                     let previous = hit.previous;
                     let session = *hit.value;

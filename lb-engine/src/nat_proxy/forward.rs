@@ -43,9 +43,10 @@ impl NatProxy {
         let Some(key) = frame.flow_key() else {
             return Verdict::Drop(DropReason::UnsupportedProtocol);
         };
+        let hash = self.core.hash_of(&key);
         let segment = frame.tcp_segment().map(Segment::from);
         let flags = segment.map(|s| s.flags);
-        match self.core.sessions.lookup(now, &key, segment) {
+        match self.core.sessions.lookup_hashed(now, &key, hash, segment) {
             Some(hit) if hit.direction == Direction::Forward => {
                 if let Some(fin) = segment.filter(|s| s.flags.contains(TcpFlags::FIN)) {
                     hit.value.client_fin = Some(fin.seq);

@@ -34,8 +34,10 @@ impl ReverseProxy {
             .filter(|header| header.is_fragment())
             .map(|header| (DatagramId::of(&header), header.more_fragments()));
         if let Some(key) = &frame.flow_key() {
+            let hash = self.core.hash_of(key);
             let segment = frame.tcp_segment().map(Segment::from);
-            let (session, backend) = match self.core.sessions.lookup(now, key, segment) {
+            let lookup = self.core.sessions.lookup_hashed(now, key, hash, segment);
+            let (session, backend) = match lookup {
                 Some(hit) if hit.direction == Direction::Forward => {
                     let found = (*hit.value, backend_of(&hit.key(Direction::Reverse)));
                     match retried_syn(hit.previous, segment.map(|s| s.flags)) {

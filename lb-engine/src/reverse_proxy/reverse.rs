@@ -43,9 +43,11 @@ impl ReverseProxy {
             .filter(|header| header.is_fragment())
             .map(|header| (DatagramId::of(&header), header.more_fragments()));
         if let Some(key) = &frame.flow_key() {
+            let hash = self.core.hash_of(key);
             let segment = frame.tcp_segment().map(Segment::from);
             let flags = segment.map(|s| s.flags);
-            let (session, previous, vip) = match self.core.sessions.lookup(now, key, segment) {
+            let lookup = self.core.sessions.lookup_hashed(now, key, hash, segment);
+            let (session, previous, vip) = match lookup {
                 Some(hit) if hit.direction == Direction::Reverse => {
                     let vip = vip_of(&hit.key(Direction::Forward));
                     (*hit.value, hit.previous, vip)

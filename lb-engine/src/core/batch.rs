@@ -1,0 +1,97 @@
+//! Frames in batches, in three passes (VPP's vectors, DPDK's bulk lookup):
+//! first every frame's flow key is read and hashed and the index bucket
+//! it lives in starts loading; then, the buckets arrived, the session each
+//! points at starts loading; only then is each frame handled, as on its
+//! own, its key's hash handed over. At a million sessions every bucket and
+//! session is a cache miss: this way a batch's misses overlap instead of
+//! coming one after the other.
+
+use lb_packet::{FlowKey, Frame};
+use lb_session::{KeyHash, SessionTable};
+
+/// What a batch's first pass found, kept from batch to batch so that no
+/// batch allocates.
+#[derive(Debug, Default)]
+pub(crate) struct BatchScratch {
+    /// The hash of each frame's flow key, in batch order (none: no flow
+    /// key, or a frame that does not parse on its own, as a super-frame).
+    hashes: Vec<Option<KeyHash>>,
+    /// The hash of the flow key of the frame being handled, until its
+    /// engine takes it.
+    current: Option<KeyHash>,
+    /// The key it is the hash of, to check the engine asks for that key.
+    #[cfg(debug_assertions)]
+    keys: Vec<Option<FlowKey>>,
+    #[cfg(debug_assertions)]
+    current_key: Option<FlowKey>,
+}
+
+impl BatchScratch {
+    /// First and second passes over `frames`: hashes each frame's flow
+    /// key and prefetches its index bucket, then its session.
+    pub(crate) fn prepare<'a, V>(
+        &mut self,
+        sessions: &SessionTable<V>,
+        frames: impl Iterator<Item = &'a [u8]>,
+    ) {
+        self.hashes.clear();
+        #[cfg(debug_assertions)]
+        self.keys.clear();
+        for bytes in frames {
+            // No combinators: a key moved as a whole after being written
+            // field by field is read back through a store-forwarding stall.
+            let mut hash = None;
+            let key = match Frame::parse(bytes) {
+                Ok(frame) => frame.flow_key(),
+                Err(_) => None,
+            };
+            if let Some(key) = &key {
+                let found = sessions.hash(key);
+                sessions.prefetch(found);
+                hash = Some(found);
+            }
+            self.hashes.push(hash);
+            #[cfg(debug_assertions)]
+            self.keys.push(key);
+        }
+        for &hash in self.hashes.iter().flatten() {
+            sessions.prefetch_session(hash);
+        }
+    }
+
+    /// Makes frame `index`'s hash the one [`hash_of`] gives first.
+    #[inline]
+    pub(crate) fn start(&mut self, index: usize) {
+        self.current = self.hashes.get(index).copied().flatten();
+        #[cfg(debug_assertions)]
+        {
+            self.current_key = self.keys.get(index).copied().flatten();
+        }
+    }
+
+    /// Forgets the current frame's hash, so that no other frame takes it.
+    #[inline]
+    pub(crate) fn finish(&mut self) {
+        self.current = None;
+    }
+}
+
+/// The hash of `key`, the flow key of the frame being handled (its engine
+/// asks for it before anything else, and before rewriting the frame):
+/// the batch's first pass's, else computed now. Once only: later calls
+/// compute it.
+#[inline]
+pub(crate) fn hash_of<V>(
+    scratch: &mut BatchScratch,
+    sessions: &SessionTable<V>,
+    key: &FlowKey,
+) -> KeyHash {
+    match scratch.current.take() {
+        Some(hash) => {
+            #[cfg(debug_assertions)]
+            assert_eq!(scratch.current_key.take().as_ref(), Some(key));
+            hash
+        }
+        None => sessions.hash(key),
+    }
+}
