@@ -344,7 +344,10 @@ fn fill(size: u64, permutations: &[(Ranked, Permutation)]) -> Vec<u32> {
             if filled == len {
                 return table;
             }
-            if endgame.is_none() && len - filled <= ENDGAME_FREE_SLOTS {
+            // With F free slots left a walk takes size / F probes and the
+            // endgame F multiplications: small tables walk longer.
+            let free = len - filled;
+            if endgame.is_none() && free <= ENDGAME_FREE_SLOTS && free * free < len {
                 endgame = Some(free_slots(&taken, size));
             }
         }
