@@ -46,9 +46,10 @@ pub(crate) struct FragmentTracker<V> {
 
 impl<V: Copy> FragmentTracker<V> {
     pub(crate) fn new(capacity: usize) -> Self {
+        // Grown as fragments come, not reserved: most engines never see one.
         FragmentTracker {
-            entries: HashMap::with_capacity(capacity),
-            order: VecDeque::with_capacity(capacity),
+            entries: HashMap::new(),
+            order: VecDeque::new(),
             capacity: capacity.max(1),
             next_stamp: 0,
         }

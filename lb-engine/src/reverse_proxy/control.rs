@@ -47,8 +47,25 @@ fn check_fits(config: &ServiceConfig) -> Result<(), ConfigError> {
 }
 
 impl ReverseProxy {
-    /// Checks a whole service list, alone and against itself.
-    pub(super) fn check_services(&self, services: &[ServiceConfig]) -> Result<(), ConfigError> {
+    /// Checks a whole service list, alone and against itself, backend
+    /// pools included: what a change must pass before it touches anything.
+    fn check_services(&self, services: &[ServiceConfig]) -> Result<(), ConfigError> {
+        self.check_services_but_pools(services)?;
+        for service in services {
+            for key in service.keys() {
+                self.pool(key, service)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`check_services`](Self::check_services) but for building each pool,
+    /// for a new engine, which builds them next (and is dropped if one
+    /// fails).
+    pub(super) fn check_services_but_pools(
+        &self,
+        services: &[ServiceConfig],
+    ) -> Result<(), ConfigError> {
         let mut seen = HashSet::new();
         let vips: HashSet<IpAddr> = services.iter().map(|s| s.vip).collect();
         for service in services {
@@ -73,7 +90,6 @@ impl ReverseProxy {
                 if key.port == 0 && key.proto != Protocol::Icmp {
                     return Err(ConfigError::ZeroPort(key));
                 }
-                self.pool(key, service)?;
             }
             let backends = service.backends.iter().map(|backend| backend.ip);
             self.core.check_probe(service.health.as_ref(), backends)?;
@@ -103,13 +119,20 @@ impl ReverseProxy {
 
     /// Adds an already checked service (all three for `proto = "all"`).
     pub(super) fn insert_service(&mut self, config: &ServiceConfig) -> Result<(), ConfigError> {
+        self.insert_pools(config)?;
+        self.services_changed();
+        Ok(())
+    }
+
+    /// [`insert_service`](Self::insert_service) but for refreshing what
+    /// follows from the services, for a caller adding many.
+    pub(super) fn insert_pools(&mut self, config: &ServiceConfig) -> Result<(), ConfigError> {
         for key in config.keys() {
             let backends = self.pool(key, config)?;
             self.core
                 .services
                 .insert(key, backends, check_for(key, config));
         }
-        self.services_changed();
         Ok(())
     }
 

@@ -153,10 +153,11 @@ impl ReverseProxy {
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
             endpoints: ReverseEndpoints::default(),
         };
-        engine.check_services(&config.services)?;
+        engine.check_services_but_pools(&config.services)?;
         for service in &config.services {
-            engine.insert_service(service)?;
+            engine.insert_pools(service)?;
         }
+        engine.services_changed();
         Ok(engine)
     }
 
