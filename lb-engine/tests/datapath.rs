@@ -236,7 +236,7 @@ fn engine_fuzz_corpus() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/engines");
     let mut inputs = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
-        lb_engine::fuzzing::engines(&std::fs::read(entry.unwrap().path()).unwrap());
+        lb_engine::fuzzing::each_engine(&std::fs::read(entry.unwrap().path()).unwrap());
         inputs += 1;
     }
     assert!(inputs > 0, "no corpus in {}", dir.display());
