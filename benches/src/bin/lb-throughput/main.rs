@@ -8,7 +8,9 @@
 //! - (d) the Linux kernel doing the load balancing with nftables DNAT.
 //!
 //! Each way gets 64-byte UDP from a generator in its own process (raw
-//! frames over 1024 flows, as fast as it can), TCP bulk transfer (iperf3),
+//! frames over 1024 flows, as fast as it can; one way of lb-rp over a
+//! million flows, each sent once before measuring so that all are live
+//! sessions), TCP bulk transfer (iperf3),
 //! and ping round trips through the VIP; the table gives delivered packets
 //! per second at the sink, offered load, CPU, TCP throughput and latency
 //! percentiles, with ratios to (a) and (d). Needs root.
@@ -38,48 +40,78 @@ use crate::ways::{kernel, userspace};
 
 const VIP: &str = "172.16.0.100";
 const UDP_PORT: u16 = 9;
-const FLOWS: u16 = 1024;
+/// Flows of the UDP load, unless a way says otherwise.
+const FLOWS: u32 = 1024;
+/// Flows of the way that measures lb-rp with a large session table.
+const MANY_FLOWS: u32 = 1 << 20;
 const GEN_MAC: &str = "02:00:00:00:0a:02";
 const SINK_MAC: &str = "02:00:00:00:0a:03";
 
 /// The kernel's way, measured last.
 const KERNEL_WAY: &str = "(d) kernel nftables DNAT";
 
-/// The userspace ways: name, datapath, whether lb-rp (else the bridge)
-/// does the work, and its extra flags. The kernel's way comes last.
-const USERSPACE_WAYS: [(&str, DatapathKind, bool, &[&str]); 8] = [
-    ("(a) userspace tap bridge", DatapathKind::Tap, false, &[]),
-    ("(b) lb-rp on tap", DatapathKind::Tap, true, &[]),
+/// A userspace way: its name, datapath, whether lb-rp (else the bridge)
+/// does the work, lb-rp's extra flags, and the UDP load's flows.
+type UserspaceWay = (
+    &'static str,
+    DatapathKind,
+    bool,
+    &'static [&'static str],
+    u32,
+);
+
+/// The userspace ways. The kernel's way comes last.
+const USERSPACE_WAYS: [UserspaceWay; 9] = [
+    (
+        "(a) userspace tap bridge",
+        DatapathKind::Tap,
+        false,
+        &[],
+        FLOWS,
+    ),
+    ("(b) lb-rp on tap", DatapathKind::Tap, true, &[], FLOWS),
+    (
+        "(b) lb-rp on tap, 1M flows",
+        DatapathKind::Tap,
+        true,
+        &[],
+        MANY_FLOWS,
+    ),
     (
         "(b) lb-rp on tap, --no-offload",
         DatapathKind::Tap,
         true,
         &["--no-offload"],
+        FLOWS,
     ),
     (
         "(b) lb-rp on tap, --busy-poll-us 50",
         DatapathKind::Tap,
         true,
         &["--busy-poll-us", "50"],
+        FLOWS,
     ),
     (
         "(b) lb-rp on tap, --busy-poll-us 5000",
         DatapathKind::Tap,
         true,
         &["--busy-poll-us", "5000"],
+        FLOWS,
     ),
-    ("(c) lb-rp on pnet", DatapathKind::Pnet, true, &[]),
+    ("(c) lb-rp on pnet", DatapathKind::Pnet, true, &[], FLOWS),
     (
         "(c) lb-rp on pnet, --no-offload",
         DatapathKind::Pnet,
         true,
         &["--no-offload"],
+        FLOWS,
     ),
     (
         "(c) lb-rp on pnet, --busy-poll-us 5000",
         DatapathKind::Pnet,
         true,
         &["--busy-poll-us", "5000"],
+        FLOWS,
     ),
 ];
 
@@ -114,12 +146,19 @@ enum Command {
         /// Destination MAC of the frames.
         #[arg(long)]
         dst_mac: MacAddr,
-        /// Source address.
+        /// Source address (of the first 60,000 flows; the rest come from
+        /// 10.0.0.101 and on).
         #[arg(long)]
         src: Ipv4Addr,
+        /// Flows to take turns over.
+        #[arg(long, default_value_t = FLOWS)]
+        flows: u32,
         /// Seconds to send for.
         #[arg(long)]
         seconds: u64,
+        /// Send each flow's frame once and stop.
+        #[arg(long)]
+        once: bool,
     },
     /// Copy frames between two taps, unchanged (the datapath's ceiling).
     Bridge {
@@ -145,8 +184,10 @@ fn main() -> anyhow::Result<()> {
             iface,
             dst_mac,
             src,
+            flows,
             seconds,
-        } => generate(&iface, dst_mac, src, seconds),
+            once,
+        } => generate(&iface, dst_mac, src, flows, seconds, once),
         Command::Bridge { taps } => bridge(&taps),
     }
 }
@@ -188,8 +229,9 @@ fn measure_all(seconds: u64, rounds: usize, only: &[String]) -> anyhow::Result<(
         for (slot, way) in ways.iter().enumerate() {
             let mut lab = Lab::new()?;
             let setup = match way.map(|way| USERSPACE_WAYS[way]) {
-                Some((name, datapath, with_rp, flags)) => {
-                    userspace(&mut lab, name, datapath, rp.filter(|_| with_rp), flags)?
+                Some((name, datapath, with_rp, flags, flows)) => {
+                    let rp = rp.filter(|_| with_rp);
+                    userspace(&mut lab, name, datapath, rp, flags, flows)?
                 }
                 None => kernel(&mut lab)?,
             };

@@ -7,7 +7,7 @@ use anyhow::{Context, ensure};
 use lb_lab::Lab;
 
 use crate::ways::Setup;
-use crate::{UDP_PORT, VIP};
+use crate::{FLOWS, UDP_PORT, VIP};
 
 /// What one measurement of one way found.
 #[derive(Debug, Default, Clone)]
@@ -89,16 +89,12 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
     figures.p50_ms = rtts[rtts.len() / 2];
     figures.p99_ms = rtts[(rtts.len() * 99 / 100).min(rtts.len() - 1)];
 
-    // UDP flood.
+    // UDP flood, every flow sent first so that each has a session (twice
+    // for many: a middle box making sessions drops some of the first turn).
     let self_exe = std::env::current_exe()?.to_string_lossy().into_owned();
-    let before = sink_counter(lab, setup)?;
-    let (busy0, total0) = cpu_jiffies();
-    let worker0 = setup.worker.as_ref().and_then(|w| w.cpu_time().ok());
-    let started = Instant::now();
-    let secs = seconds.to_string();
-    let sent = lab.exec(
-        &setup.gen_ns,
-        &[
+    let flows = setup.flows.to_string();
+    let generate = |seconds: &str, once: bool| {
+        let mut args = vec![
             "nice",
             "-n",
             "0",
@@ -110,10 +106,25 @@ pub(crate) fn measure(lab: &mut Lab, setup: &Setup, seconds: u64) -> anyhow::Res
             &setup.next_hop,
             "--src",
             "10.0.0.2",
+            "--flows",
+            &flows,
             "--seconds",
-            &secs,
-        ],
-    )?;
+            seconds,
+        ];
+        if once {
+            args.push("--once");
+        }
+        lab.exec(&setup.gen_ns, &args)
+    };
+    for _ in 0..if setup.flows > FLOWS { 2 } else { 1 } {
+        generate("60", true)?;
+    }
+    let before = sink_counter(lab, setup)?;
+    let (busy0, total0) = cpu_jiffies();
+    let worker0 = setup.worker.as_ref().and_then(|w| w.cpu_time().ok());
+    let started = Instant::now();
+    let secs = seconds.to_string();
+    let sent = generate(&secs, false)?;
     let elapsed = started.elapsed().as_secs_f64();
     // Frames still in flight land in a moment.
     std::thread::sleep(Duration::from_millis(300));

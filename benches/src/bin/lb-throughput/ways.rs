@@ -4,10 +4,10 @@
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use lb_engine::{ReverseProxyConfig, ServiceConfig};
+use lb_engine::{ReverseProxyConfig, ServiceConfig, SessionSettings};
 use lb_lab::{DatapathKind, Lab, LoadBalancer, ReverseProxyFlags, Wire};
 
-use crate::{GEN_MAC, SINK_MAC, UDP_PORT, VIP};
+use crate::{FLOWS, GEN_MAC, SINK_MAC, UDP_PORT, VIP};
 
 /// One way through, set up and ready to measure.
 pub(crate) struct Setup {
@@ -18,21 +18,29 @@ pub(crate) struct Setup {
     pub(crate) next_hop: String,
     pub(crate) sink_ns: String,
     pub(crate) sink_if: String,
+    /// Flows of the UDP load.
+    pub(crate) flows: u32,
     /// The process doing the work, if userspace.
     pub(crate) worker: Option<LoadBalancer>,
 }
 
-/// lb-rp's services: the UDP load, iperf3 and ping, all to `backend`.
-fn rp_config(lab: &Lab, backend: Ipv4Addr) -> anyhow::Result<PathBuf> {
+/// lb-rp's services: the UDP load, iperf3 and ping, all to `backend`;
+/// room for `flows` sessions that never see a reply, beyond the default.
+fn rp_config(lab: &Lab, backend: Ipv4Addr, flows: u32) -> anyhow::Result<PathBuf> {
     let vip: Ipv4Addr = VIP.parse()?;
-    lab.write_config(
-        "rp.toml",
-        &ReverseProxyConfig::with_services([
-            ServiceConfig::udp(vip, UDP_PORT).backend(backend, 1),
-            ServiceConfig::tcp(vip, 5201).backend(backend, 1),
-            ServiceConfig::icmp(vip).backend(backend, 1),
-        ]),
-    )
+    let mut config = ReverseProxyConfig::with_services([
+        ServiceConfig::udp(vip, UDP_PORT).backend(backend, 1),
+        ServiceConfig::tcp(vip, 5201).backend(backend, 1),
+        ServiceConfig::icmp(vip).backend(backend, 1),
+    ]);
+    if flows > FLOWS {
+        config.sessions = SessionSettings {
+            capacity: 2 * flows as usize,
+            unassured_percent: 100,
+            ..SessionSettings::default()
+        };
+    }
+    lab.write_config("rp.toml", &config)
 }
 
 /// Generator and sink on one subnet with the middle box between them (a,
@@ -44,6 +52,7 @@ pub(crate) fn userspace(
     datapath: DatapathKind,
     rp: Option<&str>,
     extra: &[&str],
+    flows: u32,
 ) -> anyhow::Result<Setup> {
     let offloads = !extra.contains(&"--no-offload");
     let (mid, gen_ns, sink_ns) = (lab.netns("mid")?, lab.netns("gen")?, lab.netns("sink")?);
@@ -59,7 +68,7 @@ pub(crate) fn userspace(
     let self_exe = std::env::current_exe()?.to_string_lossy().into_owned();
     let worker = match rp {
         Some(rp) => {
-            let config = rp_config(lab, Ipv4Addr::new(10, 0, 0, 3))?;
+            let config = rp_config(lab, Ipv4Addr::new(10, 0, 0, 3), flows)?;
             let mut args = ReverseProxyFlags::new(datapath, &front, &back, &config).args();
             args.extend(extra.iter().map(|flag| (*flag).to_owned()));
             lab.start_lb(&mid, rp, args)?
@@ -75,6 +84,7 @@ pub(crate) fn userspace(
         next_hop: SINK_MAC.into(),
         sink_ns,
         sink_if: back.peer_if.clone(),
+        flows,
         worker: Some(worker),
     })
 }
@@ -184,6 +194,7 @@ pub(crate) fn kernel(lab: &mut Lab) -> anyhow::Result<Setup> {
         next_hop: SINK_MAC.into(),
         sink_ns,
         sink_if,
+        flows: FLOWS,
         worker: None,
     })
 }
