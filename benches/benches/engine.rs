@@ -9,43 +9,17 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lb_engine::{
-    Engine, Observe, PortId, ReverseProxy, ReverseProxyConfig, SessionSettings, Verdict,
-};
+use lb_engine::{Engine, Observe, ReverseProxy, SessionSettings, Verdict};
 use lb_packet::{
-    EthernetRepr, FlowKey, Frame, FrameRepr, HashKey, Ipv4Repr, Ipv6Repr, MacAddr, TcpFlags,
-    TcpRepr,
+    EthernetRepr, FlowKey, Frame, FrameRepr, HashKey, Ipv6Repr, MacAddr, TcpFlags, TcpRepr,
 };
 use lb_session::{SessionConfig, SessionTable};
 
+mod common;
+use common::{FRONTEND, client_frame, engine, engine_of, engine_with};
+
 /// Established flows the benchmark cycles through.
 const FLOWS: u32 = 1024;
-const FRONTEND: PortId = PortId(0);
-
-fn engine(capacity: usize) -> ReverseProxy {
-    engine_with(SessionSettings {
-        capacity,
-        ..SessionSettings::default()
-    })
-}
-
-fn engine_with(sessions: SessionSettings) -> ReverseProxy {
-    engine_of(
-        r#"
-        [[service]]
-        vip = "10.0.0.1"
-        port = 80
-        proto = "tcp"
-        [[service.backend]]
-        ip = "192.168.1.2"
-        port = 8080
-        [[service.backend]]
-        ip = "192.168.1.3"
-        port = 8080
-        "#,
-        sessions,
-    )
-}
 
 /// The same service on an IPv6 VIP, to IPv6 backends.
 fn engine_v6() -> ReverseProxy {
@@ -67,27 +41,6 @@ fn engine_v6() -> ReverseProxy {
             ..SessionSettings::default()
         },
     )
-}
-
-fn engine_of(services: &str, sessions: SessionSettings) -> ReverseProxy {
-    let mut config: ReverseProxyConfig = toml::from_str(services).unwrap();
-    config.sessions = sessions;
-    ReverseProxy::new(vec![None], &config).unwrap()
-}
-
-/// A 64-byte TCP ACK from client `n` to the VIP.
-fn client_frame(n: u32, flags: u8) -> Vec<u8> {
-    let (client, lb) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
-    let mut frame = FrameRepr::ipv4(
-        EthernetRepr::new(client, lb),
-        Ipv4Repr::new(Ipv4Addr::from(0x0a01_0000 + n), Ipv4Addr::new(10, 0, 0, 1)),
-        TcpRepr::new(1024 + (n % 60000) as u16, 80, TcpFlags::from_bits(flags)),
-        b"",
-    )
-    .to_vec()
-    .unwrap();
-    frame.resize(64, 0);
-    frame
 }
 
 /// Client `n`'s segment to the IPv6 VIP: 74 bytes.
