@@ -42,7 +42,7 @@ impl<V> SessionTable<V> {
 
     /// Starts loading the session in `slot` and its expiry time.
     #[inline]
-    pub(super) fn prefetch_slot(&self, slot: u32) {
+    fn prefetch_slot(&self, slot: u32) {
         if let Some(slot @ Slot::Occupied(_)) = self.slots.get(slot as usize) {
             prefetch(slot);
         }
