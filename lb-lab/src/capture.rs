@@ -63,6 +63,27 @@ impl Capture {
     }
 }
 
+impl Drop for Capture {
+    /// When a test is failing, prints the end of the capture beside it.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let _ = run("kill", &["-INT", &self.pid.to_string()]);
+        let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(TAIL_ON_FAILURE)..];
+        eprintln!(
+            "the last frames of {}, the test failing:\n{}",
+            self.file.display(),
+            tail.join("\n")
+        );
+    }
+}
+
+/// Lines of a capture printed when a test fails.
+const TAIL_ON_FAILURE: usize = 80;
+
 /// Checks a verbose capture judged at least `expected` checksums, and none
 /// wrong.
 pub fn check_checksums(capture: &str, expected: usize) -> anyhow::Result<()> {

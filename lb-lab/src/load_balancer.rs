@@ -111,11 +111,20 @@ impl LoadBalancer {
 }
 
 impl Drop for LoadBalancer {
+    /// Kills it; when a test is failing, with SIGTERM first, so that its
+    /// exit summary (drops by reason, sessions) lands beside the failure.
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            let _ = run("kill", &["-TERM", &child.id().to_string()]);
+            if let Ok(log) = self.log.recv_timeout(Duration::from_secs(5)) {
+                eprintln!("the load balancer's log, the test failing:\n{log}");
+            }
         }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 

@@ -134,7 +134,8 @@ impl Lab {
     /// GETs `url` from `ns` `count` times in one curl run; the bodies, one
     /// after another. Each GET is a new connection where the server closes
     /// them, as [`http_server`](Self::http_server)'s does. Fails if any
-    /// fails, or the whole run takes longer than `timeout`.
+    /// fails (with curl's word on it), or any GET takes longer than
+    /// `timeout`.
     pub fn curl(
         &self,
         ns: &str,
@@ -143,7 +144,8 @@ impl Lab {
         timeout: Duration,
     ) -> anyhow::Result<String> {
         let timeout = timeout.as_secs_f64().to_string();
-        let mut args = vec!["curl", "-sf", "-m", &timeout];
+        // Without --fail-early curl's status is its last transfer's.
+        let mut args = vec!["curl", "-sSf", "--fail-early", "-m", &timeout];
         args.extend(std::iter::repeat_n(url, count));
         self.exec(ns, &args)
     }
