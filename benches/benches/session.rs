@@ -1,14 +1,16 @@
 //! The session table at one million sessions: filling it, lookup hits,
 //! inserts into a full table, and the expiry sweep (worst and usual case),
-//! each beside `std::collections::HashMap` doing the same work in the same
-//! run; bytes per session and the longest single insert.
+//! each beside `std::collections::HashMap` and hashbrown's map doing the
+//! same work in the same run; bytes per session and the longest single
+//! insert.
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use lb_packet::{FlowKey, Protocol};
 use lb_session::{SessionConfig, SessionTable};
 
@@ -62,12 +64,52 @@ fn full_table(now: Instant) -> SessionTable<[u64; 2]> {
     table
 }
 
+/// A map as a reference: it holds both keys of each session, as the
+/// table indexes both.
+trait Reference: Sized {
+    const NAME: &str;
+    /// Room for `sessions` sessions (twice as many keys).
+    fn for_sessions(sessions: usize) -> Self;
+    fn put(&mut self, key: FlowKey, value: [u64; 2]);
+    fn find(&self, key: &FlowKey) -> Option<&[u64; 2]>;
+    fn take(&mut self, key: &FlowKey);
+    fn bytes(&self) -> usize;
+}
+
+macro_rules! reference {
+    ($map:ty, $name:literal) => {
+        impl Reference for $map {
+            const NAME: &str = $name;
+            fn for_sessions(sessions: usize) -> Self {
+                <$map>::with_capacity(2 * sessions)
+            }
+            fn put(&mut self, key: FlowKey, value: [u64; 2]) {
+                self.insert(key, value);
+            }
+            fn find(&self, key: &FlowKey) -> Option<&[u64; 2]> {
+                self.get(key)
+            }
+            fn take(&mut self, key: &FlowKey) {
+                self.remove(key);
+            }
+            /// Both are SwissTables: a control byte per bucket.
+            fn bytes(&self) -> usize {
+                self.capacity() * (size_of::<(FlowKey, [u64; 2])>() + 1)
+            }
+        }
+    };
+}
+
+type StdMap = HashMap<FlowKey, [u64; 2]>;
+type Hashbrown = hashbrown::HashMap<FlowKey, [u64; 2]>;
+reference!(StdMap, "std_hashmap");
+reference!(Hashbrown, "hashbrown");
+
 /// The longest single insert while filling a table from empty (its index
-/// grows on the way), and the same for a std map given both keys.
-fn worst_inserts(now: Instant) -> (Duration, Duration) {
+/// grows on the way).
+fn worst_insert(now: Instant) -> Duration {
     let mut table = empty_table();
-    let mut map = HashMap::new();
-    let (mut worst_table, mut worst_map) = (Duration::ZERO, Duration::ZERO);
+    let mut worst = Duration::ZERO;
     for n in 0..SESSIONS {
         let forward = flow(n);
         let start = Instant::now();
@@ -80,50 +122,92 @@ fn worst_inserts(now: Instant) -> (Duration, Duration) {
                 [0; 2],
             )
             .unwrap();
-        worst_table = worst_table.max(start.elapsed());
-        let start = Instant::now();
-        map.insert(forward, [0; 2]);
-        map.insert(reply(forward), [0; 2]);
-        worst_map = worst_map.max(start.elapsed());
+        worst = worst.max(start.elapsed());
     }
-    (worst_table, worst_map)
+    worst
 }
 
-/// The same sessions in a std map: both keys, as the table indexes both.
-fn full_map() -> HashMap<FlowKey, [u64; 2]> {
-    filled_map(HashMap::with_capacity(2 * SESSIONS as usize))
-}
-
-fn filled_map(mut map: HashMap<FlowKey, [u64; 2]>) -> HashMap<FlowKey, [u64; 2]> {
+/// The same for a map, both keys of a session inserted at once.
+fn worst_insert_of<M: Reference>() -> Duration {
+    let mut map = M::for_sessions(0);
+    let mut worst = Duration::ZERO;
     for n in 0..SESSIONS {
-        map.insert(flow(n), [u64::from(n); 2]);
-        map.insert(reply(flow(n)), [u64::from(n); 2]);
+        let start = Instant::now();
+        map.put(flow(n), [0; 2]);
+        map.put(reply(flow(n)), [0; 2]);
+        worst = worst.max(start.elapsed());
+    }
+    worst
+}
+
+/// The same sessions in a map, from `map` on.
+fn filled<M: Reference>(mut map: M) -> M {
+    for n in 0..SESSIONS {
+        map.put(flow(n), [u64::from(n); 2]);
+        map.put(reply(flow(n)), [u64::from(n); 2]);
     }
     map
 }
 
+fn fill<M: Reference>(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.bench_function(format!("{}_from_empty", M::NAME), |b| {
+        b.iter(|| filled(M::for_sessions(0)))
+    });
+}
+
+fn lookups<M: Reference>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    map: &M,
+    keys: &[FlowKey],
+    name: &str,
+) {
+    let mut next = 0;
+    group.bench_function(format!("{}_{name}", M::NAME), |b| {
+        b.iter(|| {
+            next = (next + 1) % keys.len();
+            map.find(black_box(&keys[next])).map(|value| value[0])
+        })
+    });
+}
+
+/// A full map stays full: each insert removes the oldest.
+fn insert_and_remove<M: Reference>(group: &mut BenchmarkGroup<'_, WallTime>, map: &mut M) {
+    let (mut oldest, mut fresh) = (0, SESSIONS);
+    group.bench_function(format!("{}_insert_and_remove", M::NAME), |b| {
+        b.iter(|| {
+            fresh += 1;
+            map.put(black_box(flow(fresh)), [0; 2]);
+            map.take(&flow(oldest));
+            oldest += 1;
+        })
+    });
+}
+
 fn sessions(c: &mut Criterion) {
     let now = Instant::now();
-    // Filling from empty: the index grows as it goes (the std map too).
-    let (table, map) = worst_inserts(now);
+    // Filling from empty: the index grows as it goes (the maps too).
     eprintln!(
-        "longest single insert filling 1M sessions: SessionTable {table:?}, std HashMap with both keys {map:?}"
+        "longest single insert filling 1M sessions: SessionTable {:?}, std HashMap {:?}, hashbrown {:?} (the maps given both keys)",
+        worst_insert(now),
+        worst_insert_of::<StdMap>(),
+        worst_insert_of::<Hashbrown>()
     );
     let mut group = c.benchmark_group("session_fill_1M");
     group.sample_size(10);
     group.bench_function("lb_session_from_empty", |b| b.iter(|| full_table(now)));
-    group.bench_function("std_hashmap_from_empty", |b| {
-        b.iter(|| filled_map(HashMap::new()))
-    });
+    fill::<StdMap>(&mut group);
+    fill::<Hashbrown>(&mut group);
     group.finish();
 
     let mut table = full_table(now);
-    let mut map = full_map();
-    let table_bytes = table.allocated_bytes() as f64 / f64::from(SESSIONS);
-    let map_bytes = map.capacity() as f64 * (size_of::<(FlowKey, [u64; 2])>() as f64 + 1.0)
-        / f64::from(SESSIONS);
+    let mut std_map = filled(StdMap::for_sessions(SESSIONS as usize));
+    let mut hashbrown = filled(Hashbrown::for_sessions(SESSIONS as usize));
+    let per_session = |bytes: usize| bytes as f64 / f64::from(SESSIONS);
     eprintln!(
-        "bytes per session (16-byte value): SessionTable {table_bytes:.1}, std HashMap with both keys {map_bytes:.1}"
+        "bytes per session (16-byte value): SessionTable {:.1}, std HashMap {:.1}, hashbrown {:.1} (the maps holding both keys)",
+        per_session(table.allocated_bytes()),
+        per_session(std_map.bytes()),
+        per_session(hashbrown.bytes())
     );
 
     // Spread the hot set over the whole table.
@@ -142,18 +226,13 @@ fn sessions(c: &mut Criterion) {
                     .map(|hit| hit.value[0])
             })
         });
-        let mut next = 0;
-        group.bench_function(format!("std_hashmap_{name}"), |b| {
-            b.iter(|| {
-                next = (next + 1) % keys.len();
-                map.get(black_box(&keys[next])).map(|value| value[0])
-            })
-        });
+        lookups(&mut group, &std_map, keys, name);
+        lookups(&mut group, &hashbrown, keys, name);
     }
     group.finish();
 
     // Inserting into a full table evicts the oldest unassured session each
-    // time; the std map inserts and removes one to stay the same size.
+    // time; the maps insert and remove one to stay the same size.
     let mut group = c.benchmark_group("session_insert_full_1M");
     let mut fresh = SESSIONS;
     group.bench_function("lb_session_insert_evicting", |b| {
@@ -171,18 +250,10 @@ fn sessions(c: &mut Criterion) {
                 .is_ok()
         })
     });
-    let mut oldest = 0;
-    let mut fresh = SESSIONS;
-    group.bench_function("std_hashmap_insert_and_remove", |b| {
-        b.iter(|| {
-            fresh += 1;
-            map.insert(black_box(flow(fresh)), [0; 2]);
-            map.remove(&flow(oldest));
-            oldest += 1;
-        })
-    });
+    insert_and_remove(&mut group, &mut std_map);
+    insert_and_remove(&mut group, &mut hashbrown);
     group.finish();
-    drop(map);
+    drop((std_map, hashbrown));
 
     // The sweep an insert pays: visiting four slots, each holding an expired
     // session that it removes (the worst case).
