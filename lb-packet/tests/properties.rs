@@ -12,7 +12,7 @@ use etherparse::{Icmpv4Type, icmpv4::DestUnreachableHeader};
 mod common;
 
 use common::{apply, assert_checksums_recomputed, endpoint, op};
-use lb_packet::{Frame, MacAddr};
+use lb_packet::{FlowKey, Frame, MacAddr};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -252,5 +252,53 @@ proptest! {
         let half_checksum = matches!(spec.transport, Transport::Tcp { .. }) && quote.len() == header_len + 17;
         let compared = quote.len() - usize::from(half_checksum);
         prop_assert_eq!(&bytes[quote_start..quote_start + compared], &expected[14..14 + compared]);
+    }
+}
+
+/// Sets the IPv4 header checksum of an untagged frame, after a test
+/// changed its header.
+fn fix_ipv4_checksum(bytes: &mut [u8]) {
+    let Some(&version_ihl) = bytes.get(14) else {
+        return;
+    };
+    let end = 14 + usize::from(version_ihl & 0x0f) * 4;
+    if bytes.len() < end.max(34) {
+        return;
+    }
+    bytes[24..26].fill(0);
+    let sum: u32 = bytes[14..end]
+        .chunks(2)
+        .map(|pair| {
+            u32::from(u16::from_be_bytes([
+                pair[0],
+                pair.get(1).copied().unwrap_or(0),
+            ]))
+        })
+        .sum();
+    let folded = (sum & 0xffff) + (sum >> 16);
+    let folded = (folded & 0xffff) + (folded >> 16);
+    bytes[24..26].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// A peeked flow key is the parsed frame's, whatever one header byte
+    /// says (the IPv4 checksum made right again, so that the parse gets
+    /// to judge the rest); and plain IPv4 TCP and UDP frames have one.
+    #[test]
+    fn a_peeked_flow_key_is_the_parsed_one(spec in spec(), at in 0usize..40, value in any::<u8>()) {
+        let mut bytes = build(&spec);
+        let plain = spec.vlan.is_none()
+            && spec.options.is_empty()
+            && !matches!(spec.transport, Transport::Echo { .. });
+        prop_assert_eq!(FlowKey::peek(&bytes).is_some(), plain);
+        if let Some(byte) = bytes.get_mut(at) {
+            *byte = value;
+        }
+        fix_ipv4_checksum(&mut bytes);
+        if let (Some(peeked), Ok(frame)) = (FlowKey::peek(&bytes), Frame::parse(&bytes[..])) {
+            prop_assert_eq!(frame.flow_key(), Some(peeked));
+        }
     }
 }

@@ -30,9 +30,11 @@ fn hashed_lookups_answer_as_plain_ones_while_the_index_grows() {
             .map(|&seen| (key(seen, Protocol::Udp), Some((Direction::Forward, seen))))
             .chain([(key(client + 1, Protocol::Udp), None)])
             .collect();
-        let hashes: Vec<_> = batch.iter().map(|(key, _)| table.hash(key)).collect();
+        let mut hashes: Vec<_> = batch.iter().map(|(key, _)| table.hash(key)).collect();
         hashes.iter().for_each(|&hash| table.prefetch(hash));
-        hashes.iter().for_each(|&hash| table.prefetch_session(hash));
+        hashes
+            .iter_mut()
+            .for_each(|hash| table.prefetch_session(hash));
         for ((key, expected), hash) in batch.iter().zip(hashes) {
             let hashed = table
                 .lookup_hashed(now, key, hash, NOT_TCP)
@@ -51,4 +53,38 @@ fn hashed_lookups_answer_as_plain_ones_while_the_index_grows() {
             Some((Direction::Reverse, client))
         );
     }
+}
+
+/// A hint names the slot a key's session had when it was prefetched; the
+/// session gone and its slot reused by another flow, the lookup does not
+/// take that flow for the key's.
+#[test]
+fn a_stale_hint_is_no_answer() {
+    let mut table = table(16);
+    let now = Instant::now();
+    let (gone, next) = (key(1, Protocol::Udp), key(2, Protocol::Udp));
+    table.insert(now, gone, reply(gone), NOT_TCP, 1).unwrap();
+    let mut hash = table.hash(&gone);
+    table.prefetch_session(&mut hash);
+    assert_eq!(
+        table
+            .lookup_hashed(now, &gone, hash, NOT_TCP)
+            .map(|hit| *hit.value),
+        Some(1)
+    );
+    assert!(table.remove(&gone).is_some());
+    table.insert(now, next, reply(next), NOT_TCP, 2).unwrap();
+    assert!(table.lookup_hashed(now, &gone, hash, NOT_TCP).is_none());
+    assert_eq!(
+        table.lookup(now, &next, NOT_TCP).map(|hit| *hit.value),
+        Some(2)
+    );
+    // Put back, the key is found again whatever its old hint said.
+    table.insert(now, gone, reply(gone), NOT_TCP, 3).unwrap();
+    assert_eq!(
+        table
+            .lookup_hashed(now, &gone, hash, NOT_TCP)
+            .map(|hit| *hit.value),
+        Some(3)
+    );
 }

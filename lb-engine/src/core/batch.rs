@@ -2,9 +2,9 @@
 //! first every frame's flow key is read and hashed and the index bucket
 //! it lives in starts loading; then, the buckets arrived, the session each
 //! points at starts loading; only then is each frame handled, as on its
-//! own, its key's hash handed over. At a million sessions every bucket and
-//! session is a cache miss: this way a batch's misses overlap instead of
-//! coming one after the other.
+//! own, its key's hash and where its session was handed over. At a
+//! million sessions every bucket and session is a cache miss: this way a
+//! batch's misses overlap instead of coming one after the other.
 
 use lb_packet::{FlowKey, Frame};
 use lb_session::{KeyHash, SessionTable};
@@ -41,10 +41,13 @@ impl BatchScratch {
             // No combinators: a key moved as a whole after being written
             // field by field is read back through a store-forwarding stall.
             let mut hash = None;
-            let key = match Frame::parse(bytes) {
-                Ok(frame) => frame.flow_key(),
-                Err(_) => None,
-            };
+            // Most frames' keys sit at fixed offsets: read without parsing.
+            let mut key = FlowKey::peek(bytes);
+            if key.is_none() {
+                if let Ok(frame) = Frame::parse(bytes) {
+                    key = frame.flow_key();
+                }
+            }
             if let Some(key) = &key {
                 let found = sessions.hash(key);
                 sessions.prefetch(found);
@@ -54,7 +57,7 @@ impl BatchScratch {
             #[cfg(debug_assertions)]
             self.keys.push(key);
         }
-        for &hash in self.hashes.iter().flatten() {
+        for hash in self.hashes.iter_mut().flatten() {
             sessions.prefetch_session(hash);
         }
     }

@@ -9,7 +9,7 @@ use crate::flow::{FlowKey, Protocol};
 use crate::icmp::Icmp;
 use crate::layout::{IpLayout, QuotedPorts, Transport, array_at, be16};
 use crate::tcp_flags::TcpFlags;
-use crate::wire::{icmp, icmpv6, ipv4, ipv6, tcp, udp};
+use crate::wire::{ethernet, ethertype, icmp, icmpv6, ip_proto, ipv4, ipv6, tcp, udp};
 
 impl<T: AsRef<[u8]>> Frame<T> {
     /// The offsets of the IP packet, of either family.
@@ -206,3 +206,48 @@ impl<T: AsRef<[u8]>> Frame<T> {
         })
     }
 }
+
+/// Where the common frame keeps its flow: untagged IPv4 without options.
+const PEEK_L3: usize = ethernet::HEADER_LEN;
+const PEEK_L4: usize = PEEK_L3 + ipv4::MIN_HEADER_LEN;
+
+impl FlowKey {
+    /// The flow key of `frame` read from fixed offsets, without validating
+    /// anything: for an untagged IPv4 TCP or UDP frame without options that
+    /// is not a later fragment, the key [`Frame::flow_key`] gives once
+    /// [`Frame::parse`] accepts the frame; None for any other frame. A
+    /// guess that costs a few loads, for work ahead of parsing (hashing
+    /// and prefetching a batch's sessions); a frame the parse refuses may
+    /// still have one.
+    #[inline]
+    pub fn peek(frame: &[u8]) -> Option<FlowKey> {
+        let header: &[u8; PEEK_L4 + 4] = frame.get(..PEEK_L4 + 4)?.try_into().ok()?;
+        let ethertype =
+            u16::from_be_bytes([header[ethernet::ETHERTYPE], header[ethernet::ETHERTYPE + 1]]);
+        let ip = &header[PEEK_L3..];
+        let fragment = u16::from_be_bytes([ip[ipv4::FLAGS_FRAGMENT], ip[ipv4::FLAGS_FRAGMENT + 1]]);
+        let proto = match ip[ipv4::PROTOCOL] {
+            ip_proto::TCP => Protocol::Tcp,
+            ip_proto::UDP => Protocol::Udp,
+            _ => return None,
+        };
+        let plain = ethertype == ethertype::IPV4
+            && ip[ipv4::VERSION_IHL] == IPV4_WITHOUT_OPTIONS
+            && fragment & ipv4::FRAGMENT_OFFSET == 0;
+        if !plain {
+            return None;
+        }
+        let [s0, s1, s2, s3, d0, d1, d2, d3] = array_at(ip, ipv4::SRC);
+        let [p0, p1, p2, p3] = array_at(header, PEEK_L4 + tcp::SRC_PORT);
+        Some(FlowKey {
+            src: IpAddr::V4(Ipv4Addr::new(s0, s1, s2, s3)),
+            dst: IpAddr::V4(Ipv4Addr::new(d0, d1, d2, d3)),
+            src_port: u16::from_be_bytes([p0, p1]),
+            dst_port: u16::from_be_bytes([p2, p3]),
+            proto,
+        })
+    }
+}
+
+/// Version 4, a header of five words.
+const IPV4_WITHOUT_OPTIONS: u8 = ipv4::VERSION << 4 | 5;

@@ -26,6 +26,7 @@ use crate::segment::TcpSeen;
 use crate::tracker::Tracker;
 use crate::{Direction, SessionState};
 use crate::{InsertError, SessionStats};
+use batch::NO_HINT;
 use index::Index;
 use keys::{Probe, StoredKeys};
 
@@ -234,12 +235,19 @@ impl<V> SessionTable<V> {
     }
 
     #[inline]
+    /// The tag of `key`: its hash's hint when that holds the key (a key
+    /// is in one live session at most, so that is the one the index has),
+    /// else what the index has.
     fn find_hashed(&self, key: &FlowKey, hash: KeyHash) -> Option<u32> {
         let (slots, probe) = (&self.slots, Probe::of(key));
-        self.index.find(hash.0, |tag| {
+        let is_match = |tag| {
             entry_of(slots, tag)
                 .is_some_and(|(entry, direction)| entry.keys.matches(direction, &probe))
-        })
+        };
+        if hash.hint != NO_HINT && is_match(hash.hint) {
+            return Some(hash.hint);
+        }
+        self.index.find(hash.hash, is_match)
     }
 
     fn entry_mut(&mut self, slot: u32) -> Option<&mut Entry<V>> {
@@ -455,9 +463,9 @@ impl<V> SessionTable<V> {
             self.link_unassured(slot);
         }
         self.index
-            .insert(forward_hash.0, tag(slot, Direction::Forward));
+            .insert(forward_hash.hash, tag(slot, Direction::Forward));
         self.index
-            .insert(reverse_hash.0, tag(slot, Direction::Reverse));
+            .insert(reverse_hash.hash, tag(slot, Direction::Reverse));
         self.len += 1;
         self.stats.inserted += 1;
         match self.entry_mut(slot) {

@@ -204,7 +204,7 @@ impl<V> SessionTable<V> {
         self.expiry[slot as usize] = VACANT;
         for direction in [Direction::Forward, Direction::Reverse] {
             let hash = self.hash(&entry.keys.get(direction));
-            self.index.remove(hash.0, tag(slot, direction));
+            self.index.remove(hash.hash, tag(slot, direction));
         }
         self.len -= 1;
         Some(entry)
