@@ -17,15 +17,22 @@ use crate::{
 /// Sessions the fuzzed engines hold, small so eviction is exercised.
 const FUZZ_SESSIONS: usize = 16;
 
+/// A small table whose batches are always prefetched, so that the batch
+/// path is fuzzed whole.
+fn fuzz_sessions() -> SessionSettings {
+    SessionSettings {
+        capacity: FUZZ_SESSIONS,
+        prefetch_from: 0,
+        ..SessionSettings::default()
+    }
+}
+
 /// The reverse proxy the fuzzer drives: VIPs 10.0.0.1 and fd0d::1, each
 /// with tcp/80, udp/53 and icmp services (health-checked over IPv4), two
 /// frontends (MULTI mode), backend port 2.
 pub fn fuzz_reverse_proxy() -> ReverseProxy {
     let mut config: ReverseProxyConfig = toml_services();
-    config.sessions = SessionSettings {
-        capacity: FUZZ_SESSIONS,
-        ..SessionSettings::default()
-    };
+    config.sessions = fuzz_sessions();
     // A small prime table builds in microseconds, not milliseconds.
     config.selection.maglev_table_size = Some(31);
     let frontends = vec![
@@ -127,10 +134,7 @@ pub fn fuzz_direct_return() -> DirectReturn {
             .collect(),
         policy: lb_algos::Policy::FlowHash,
         one_armed: false,
-        sessions: SessionSettings {
-            capacity: FUZZ_SESSIONS,
-            ..SessionSettings::default()
-        },
+        sessions: fuzz_sessions(),
         selection: Default::default(),
         health: fuzz_health("10.0.0.253/24"),
         health_check: Some(HealthCheck {
@@ -159,10 +163,7 @@ pub fn fuzz_nat_proxy() -> NatProxy {
         policy: lb_algos::Policy::Random,
         snat_ports: "40000-40063".parse().unwrap_or_default(),
         denied_ports: vec![22],
-        sessions: SessionSettings {
-            capacity: FUZZ_SESSIONS,
-            ..SessionSettings::default()
-        },
+        sessions: fuzz_sessions(),
         selection: Default::default(),
         arp: Default::default(),
         health: fuzz_health("10.0.0.253/24"),

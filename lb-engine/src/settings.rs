@@ -75,6 +75,10 @@ pub struct SessionSettings {
     /// one, where the engine can (the reverse proxy, direct return).
     /// 0, the default, turns it off.
     pub flood_guard: u32,
+    /// Live sessions from which a batch's sessions are prefetched before
+    /// its frames are handled (default 4096): a smaller table stays in
+    /// the caches, where prefetching costs more than it saves. 0: always.
+    pub prefetch_from: usize,
 }
 
 impl Default for SessionSettings {
@@ -84,6 +88,7 @@ impl Default for SessionSettings {
             timeouts: TimeoutSettings::default(),
             unassured_percent: 50,
             flood_guard: 0,
+            prefetch_from: 4096,
         }
     }
 }

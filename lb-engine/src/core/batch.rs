@@ -4,15 +4,22 @@
 //! points at starts loading; only then is each frame handled, as on its
 //! own, its key's hash and where its session was handed over. At a
 //! million sessions every bucket and session is a cache miss: this way a
-//! batch's misses overlap instead of coming one after the other.
+//! batch's misses overlap instead of coming one after the other. A table
+//! of fewer sessions than [`SessionSettings::prefetch_from`] stays in the
+//! caches, and its batches skip the first two passes, which would cost
+//! more than they save.
+//!
+//! [`SessionSettings::prefetch_from`]: crate::SessionSettings::prefetch_from
 
 use lb_packet::{FlowKey, Frame};
 use lb_session::{KeyHash, SessionTable};
 
 /// What a batch's first pass found, kept from batch to batch so that no
 /// batch allocates.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct BatchScratch {
+    /// Live sessions from which batches are prefetched.
+    prefetch_from: usize,
     /// The hash of each frame's flow key, in batch order (none: no flow
     /// key, or a frame that does not parse on its own, as a super-frame).
     hashes: Vec<Option<KeyHash>>,
@@ -27,6 +34,20 @@ pub(crate) struct BatchScratch {
 }
 
 impl BatchScratch {
+    /// Scratch that prefetches once the table holds `prefetch_from`
+    /// sessions.
+    pub(crate) fn new(prefetch_from: usize) -> Self {
+        BatchScratch {
+            prefetch_from,
+            hashes: Vec::new(),
+            current: None,
+            #[cfg(debug_assertions)]
+            keys: Vec::new(),
+            #[cfg(debug_assertions)]
+            current_key: None,
+        }
+    }
+
     /// First and second passes over `frames`: hashes each frame's flow
     /// key and prefetches its index bucket, then its session.
     pub(crate) fn prepare<'a, V>(
@@ -37,6 +58,11 @@ impl BatchScratch {
         self.hashes.clear();
         #[cfg(debug_assertions)]
         self.keys.clear();
+        if sessions.len() < self.prefetch_from {
+            // In the caches already: the frames take their keys' hashes
+            // one by one.
+            return;
+        }
         for bytes in frames {
             // No combinators: a key moved as a whole after being written
             // field by field is read back through a store-forwarding stall.

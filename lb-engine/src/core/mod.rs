@@ -107,7 +107,7 @@ where
             kind,
             sweep: SweepSchedule::default(),
             flood_guard: FloodGuard::new(sessions.flood_guard),
-            batch: BatchScratch::default(),
+            batch: BatchScratch::new(sessions.prefetch_from),
         })
     }
 
