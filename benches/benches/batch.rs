@@ -2,8 +2,8 @@
 //! thousand to a million, frames drawn uniformly from all of them: frame by
 //! frame (`handle_frame`) beside batches (`handle_batch`, which hashes and
 //! prefetches every frame's session first) of several sizes. Each figure is
-//! per frame, the copy of the frame into its buffer included, as a datapath
-//! hands over fresh frames.
+//! per frame, the writing of the frame into its buffer included, as a
+//! datapath hands over fresh frames.
 
 use std::hint::black_box;
 use std::time::Instant;
