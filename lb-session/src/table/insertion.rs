@@ -1,0 +1,117 @@
+//! Making sessions: their keys checked, room made, and a slot and both
+//! index entries filled.
+
+use std::time::Instant;
+
+use lb_packet::FlowKey;
+
+use super::keys::StoredKeys;
+use super::{Entry, KeyHash, NIL, SWEEP_PER_INSERT, SessionTable, Slot, millis, tag};
+use crate::segment::TcpSeen;
+use crate::tracker::Tracker;
+use crate::{Direction, InsertError};
+
+impl<V> SessionTable<V> {
+    /// Creates a session for a packet with key `forward` whose replies will
+    /// carry `reverse`. Makes room as the type docs describe; refuses when
+    /// a live session already has either key.
+    #[inline]
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        forward: FlowKey,
+        reverse: FlowKey,
+        tcp: impl TcpSeen,
+        value: V,
+    ) -> Result<&mut V, InsertError> {
+        let hashes = [self.hash(&forward), self.hash(&reverse)];
+        let now = self.check_keys(now, [&forward, &reverse], hashes)?;
+        self.sweep(now, SWEEP_PER_INSERT);
+        let tracker = Tracker::new(forward.proto, tcp.seen().0);
+        self.make_room_for(now, &tracker)?;
+        let expires_at = now + millis(tracker.timeout(&self.config.timeouts));
+        self.place(hashes, &forward, &reverse, tracker, expires_at, value)
+    }
+
+    /// Refuses keys that are one flow, or that a live session has; the
+    /// time in ticks.
+    pub(super) fn check_keys(
+        &mut self,
+        now: Instant,
+        [forward, reverse]: [&FlowKey; 2],
+        [forward_hash, reverse_hash]: [KeyHash; 2],
+    ) -> Result<u64, InsertError> {
+        if forward == reverse {
+            return Err(InsertError::SameKeys);
+        }
+        if self.contains_hashed(now, forward, forward_hash)
+            || self.contains_hashed(now, reverse, reverse_hash)
+        {
+            return Err(InsertError::KeyInUse);
+        }
+        Ok(self.ticks(now))
+    }
+
+    /// Makes room for a session with `tracker`: unassured sessions keep
+    /// to their share (the oldest goes), and a full table reclaims or
+    /// evicts one.
+    pub(super) fn make_room_for(&mut self, now: u64, tracker: &Tracker) -> Result<(), InsertError> {
+        if !tracker.assured() && self.unassured >= self.unassured_limit() {
+            self.evict_oldest_unassured(now);
+        }
+        if self.len >= self.config.capacity {
+            self.make_room(now)?;
+        }
+        Ok(())
+    }
+
+    /// Puts a session in a free slot and indexes both its keys (their
+    /// hashes given); there is room, and neither key is in use.
+    pub(super) fn place(
+        &mut self,
+        [forward_hash, reverse_hash]: [KeyHash; 2],
+        forward: &FlowKey,
+        reverse: &FlowKey,
+        tracker: Tracker,
+        expires_at: u64,
+        value: V,
+    ) -> Result<&mut V, InsertError> {
+        let assured = tracker.assured();
+        let entry = Entry {
+            keys: StoredKeys::new(forward, reverse),
+            older: NIL,
+            newer: NIL,
+            tracker,
+            value,
+        };
+        let slot = match self.free_head {
+            NIL => {
+                self.slots.push(Slot::Occupied(entry));
+                self.expiry.push(expires_at);
+                // len < capacity <= MAX_CAPACITY: the index fits in 31 bits.
+                u32::try_from(self.slots.len() - 1).unwrap_or(NIL)
+            }
+            free => {
+                if let Some(Slot::Vacant { next_free }) = self.slots.get(free as usize) {
+                    self.free_head = *next_free;
+                }
+                self.slots[free as usize] = Slot::Occupied(entry);
+                self.expiry[free as usize] = expires_at;
+                free
+            }
+        };
+        if !assured {
+            self.link_unassured(slot);
+        }
+        self.index
+            .insert(forward_hash.hash, tag(slot, Direction::Forward));
+        self.index
+            .insert(reverse_hash.hash, tag(slot, Direction::Reverse));
+        self.len += 1;
+        self.stats.inserted += 1;
+        match self.entry_mut(slot) {
+            Some(entry) => Ok(&mut entry.value),
+            None => Err(InsertError::Full),
+        }
+    }
+}
