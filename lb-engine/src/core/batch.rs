@@ -20,8 +20,8 @@ use lb_session::{KeyHash, SessionTable};
 pub(crate) struct BatchScratch {
     /// Live sessions from which batches are prefetched.
     prefetch_from: usize,
-    /// The hash of each frame's flow key, in batch order (none: no flow
-    /// key, or a frame that does not parse on its own, as a super-frame).
+    /// The hash of each frame's flow key, in batch order (none: no key
+    /// read, the frame being neither peeked nor parsed into one).
     hashes: Vec<Option<KeyHash>>,
     /// The hash of the flow key of the frame being handled, until its
     /// engine takes it.
