@@ -3,7 +3,7 @@
 
 use core::fmt;
 use core::str::FromStr;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,17 +22,52 @@ impl IpCidr {
     /// True when `other` is in this address's network (never for an
     /// address of the other family).
     pub fn contains(&self, other: IpAddr) -> bool {
-        let (bits, mine, theirs) = match (self.ip, other) {
-            (IpAddr::V4(mine), IpAddr::V4(theirs)) => (
-                32,
-                u128::from(u32::from(mine)),
-                u128::from(u32::from(theirs)),
-            ),
-            (IpAddr::V6(mine), IpAddr::V6(theirs)) => (128, u128::from(mine), u128::from(theirs)),
-            _ => return false,
-        };
-        let host_bits = bits - u32::from(self.prefix_len);
-        mine.checked_shr(host_bits).unwrap_or(0) == theirs.checked_shr(host_bits).unwrap_or(0)
+        if self.ip.is_ipv4() != other.is_ipv4() {
+            return false;
+        }
+        let host = self.host_mask();
+        bits_of(self.ip) & !host == bits_of(other) & !host
+    }
+
+    /// True when the two networks share an address (never across
+    /// families).
+    pub fn overlaps(&self, other: &IpCidr) -> bool {
+        self.contains(other.ip) || other.contains(self.ip)
+    }
+
+    /// The address at `addr`'s place in this network moved to the same
+    /// place in `into` (its host bits kept, its network bits replaced):
+    /// None when `addr` is not in this network, or `into` is of the other
+    /// family. With a longer prefix in `into`, host bits it does not have
+    /// are lost.
+    pub fn translate(&self, addr: IpAddr, into: &IpCidr) -> Option<IpAddr> {
+        if !self.contains(addr) || into.ip.is_ipv4() != addr.is_ipv4() {
+            return None;
+        }
+        let host = into.host_mask();
+        let moved = (bits_of(into.ip) & !host) | (bits_of(addr) & host);
+        Some(match addr {
+            // The IPv4 bits are the low 32 of `moved`.
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(moved as u32)),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(moved)),
+        })
+    }
+
+    /// The host part's bits, as [`bits_of`] places them.
+    fn host_mask(&self) -> u128 {
+        let bits = if self.ip.is_ipv4() { 32 } else { 128 };
+        let host_bits = bits - u32::from(self.prefix_len.min(bits as u8));
+        1u128
+            .checked_shl(host_bits)
+            .map_or(u128::MAX, |one| one - 1)
+    }
+}
+
+/// An address as a number (an IPv4 one in the low 32 bits).
+fn bits_of(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
     }
 }
 
@@ -79,7 +114,6 @@ impl fmt::Display for IpCidr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
 
     #[test]
     fn parses_prints_and_contains() {

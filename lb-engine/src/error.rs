@@ -91,6 +91,10 @@ pub enum ConfigError {
     /// Health-check settings that cannot work.
     #[error("health checks: {0}")]
     Health(&'static str),
+    /// A source-IP rewrite whose ranges cannot work, or an address in
+    /// them that cannot be there.
+    #[error("src_ip_rewrite: {0}")]
+    SrcIpRewrite(String),
     /// The ports do not fit the engine's mode.
     #[error("ports: {0}")]
     Ports(PortsError),

@@ -318,47 +318,6 @@ fn fragments_follow_their_first() {
     );
 }
 
-fn ip_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .enumerate()
-        .filter(|(i, _)| *i != 5)
-        .map(|(_, w)| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// An IPv4 frame with a raw payload (for non-first fragments).
-fn raw_ipv4(
-    macs: (lb_packet::MacAddr, lb_packet::MacAddr),
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    proto: u8,
-    ipp: &Ip,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut header = etherparse::Ipv4Header::new(
-        payload.len() as u16,
-        ipp.ttl,
-        etherparse::IpNumber(proto),
-        src.octets(),
-        dst.octets(),
-    )
-    .unwrap();
-    header.identification = ipp.ident;
-    header.more_fragments = ipp.more_fragments;
-    header.fragment_offset = ipp.fragment_offset.try_into().unwrap();
-    let mut bytes = Vec::new();
-    PacketBuilder::ethernet2(macs.0.0, macs.1.0)
-        .ip(etherparse::IpHeaders::Ipv4(header, Default::default()))
-        .write(&mut bytes, etherparse::IpNumber(proto), payload)
-        .unwrap();
-    bytes
-}
-
 #[test]
 fn icmp_errors_are_translated_with_their_flow() {
     let mut lb = engine();

@@ -73,6 +73,9 @@ pub enum RewriteError {
     /// The packet is not an ICMP error quoting an IP header with ports.
     #[error("packet is not an ICMP error with a quoted flow")]
     NoQuotedFlow,
+    /// The frame is not ARP.
+    #[error("frame is not ARP")]
+    NotArp,
     /// The frame is not an ARP request.
     #[error("frame is not an ARP request")]
     NotArpRequest,

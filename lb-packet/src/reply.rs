@@ -63,6 +63,27 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
         Ok(())
     }
 
+    /// Sets the sender IP of an ARP packet (ARP has no checksum).
+    pub fn set_arp_sender_ip(&mut self, ip: Ipv4Addr) -> Result<(), RewriteError> {
+        self.put_arp_field(arp::SENDER_IP, ip)
+    }
+
+    /// Sets the target IP of an ARP packet.
+    pub fn set_arp_target_ip(&mut self, ip: Ipv4Addr) -> Result<(), RewriteError> {
+        self.put_arp_field(arp::TARGET_IP, ip)
+    }
+
+    fn put_arp_field(&mut self, field: usize, ip: Ipv4Addr) -> Result<(), RewriteError> {
+        self.arp().ok_or(RewriteError::NotArp)?;
+        let l3 = self.layout.l3();
+        put(
+            &mut self.as_bytes_mut()[l3..l3 + arp::LEN],
+            field,
+            ip.octets(),
+        );
+        Ok(())
+    }
+
     /// Turns an ICMP (ICMPv6) echo request into its reply: addresses and
     /// MACs swapped, type echo reply, TTL (hop limit) reset to
     /// [`REPLY_TTL`], checksums adjusted.

@@ -131,6 +131,26 @@ fn arp_request_answered_in_place() {
 }
 
 #[test]
+fn arp_addresses_rewritten_in_place() {
+    let out = rewritten(ARP_REQUEST, |f| {
+        f.set_arp_sender_ip(ip(20, 0, 0, 2)).unwrap();
+        f.set_arp_target_ip(ip(10, 0, 0, 7)).unwrap();
+    });
+    let mut expected = ARP_REQUEST.to_vec();
+    // Sender IP at 28..32, target IP at 38..42: nothing else moves.
+    expected[28] = 20;
+    expected[41] = 7;
+    assert_eq!(out, expected);
+    let mut echo = ECHO_REQUEST.to_vec();
+    let mut frame = Frame::parse(&mut echo[..]).unwrap();
+    assert_eq!(
+        frame.set_arp_target_ip(ip(10, 0, 0, 7)),
+        Err(RewriteError::NotArp)
+    );
+    assert_eq!(echo, ECHO_REQUEST, "refused, unchanged");
+}
+
+#[test]
 fn arp_request_builder_matches_vector() {
     let asker: MacAddr = "02:00:00:00:00:02".parse().unwrap();
     let built = lb_packet::arp_request(asker, ip(10, 0, 0, 2), ip(10, 0, 0, 1));

@@ -9,6 +9,7 @@ use lb_packet::Protocol;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{BackendAddr, ServiceKey, parse_service};
+use super::src_rewrite::SrcIpRewrite;
 use crate::{
     HealthCheck, HealthSettings, KeyParseError, SelectionSettings, SessionSettings, Weighted,
 };
@@ -30,6 +31,10 @@ pub struct ReverseProxyConfig {
     /// Health checks: the probe source, passive detection, panic mode.
     #[serde(default)]
     pub health: HealthSettings,
+    /// Clients' source addresses rewritten on their way to the backends
+    /// (`[src_ip_rewrite]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_ip_rewrite: Option<SrcIpRewrite>,
 }
 
 impl ReverseProxyConfig {

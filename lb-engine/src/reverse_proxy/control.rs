@@ -70,8 +70,10 @@ impl ReverseProxy {
         let vips: HashSet<IpAddr> = services.iter().map(|s| s.vip).collect();
         for service in services {
             unicast_address("VIP", service.vip)?;
+            self.check_rewritten("VIP", service.vip)?;
             for backend in &service.backends {
                 unicast_address("backend", backend.ip)?;
+                self.check_rewritten("backend", backend.ip)?;
                 if vips.contains(&backend.ip) {
                     return Err(ConfigError::Address {
                         what: "backend",
@@ -139,6 +141,7 @@ impl ReverseProxy {
     /// Refuses a backend address no host can have, or one of our VIPs.
     fn check_backend_address(&self, ip: IpAddr) -> Result<(), ConfigError> {
         unicast_address("backend", ip)?;
+        self.check_rewritten("backend", ip)?;
         if self.is_vip(ip) {
             return Err(ConfigError::Address {
                 what: "backend",
@@ -239,6 +242,7 @@ impl Control for ReverseProxy {
     fn config(&self) -> Option<ReverseProxyConfig> {
         Some(ReverseProxyConfig {
             services: self.services(),
+            src_ip_rewrite: self.rewrite,
             ..self.settings.clone()
         })
     }

@@ -22,6 +22,7 @@ impl ReverseProxy {
     ) -> Verdict {
         let to_backends = Verdict::Forward(self.backend_port);
         let Some(dst) = frame.dst_ip() else {
+            self.copy_moved_arp_reply(frame);
             return to_backends;
         };
         if !self.is_vip(dst) {
@@ -37,9 +38,9 @@ impl ReverseProxy {
             let hash = self.core.hash_of(key);
             let segment = frame.tcp_segment().map(Segment::from);
             let lookup = self.core.sessions.lookup_hashed(now, key, hash, segment);
-            let (session, backend) = match lookup {
+            let (session, reverse) = match lookup {
                 Some(hit) if hit.direction == Direction::Forward => {
-                    let found = (*hit.value, backend_of(&hit.key(Direction::Reverse)));
+                    let found = (*hit.value, hit.key(Direction::Reverse));
                     match retried_syn(hit.previous, segment.map(|s| s.flags)) {
                         None => found,
                         Some(unanswered) => {
@@ -57,16 +58,22 @@ impl ReverseProxy {
                     Err(reason) => return Verdict::Drop(reason),
                 },
             };
+            let backend = backend_of(&reverse);
+            // What the backend sees as the client: the client itself, or
+            // its address moved by the source rewrite.
+            let client = reverse.dst;
             let rewritten = match key.proto {
                 Protocol::Icmp => frame.set_dst_addr(backend.ip()),
                 _ => frame.set_dst(backend),
             };
-            if rewritten.is_err() {
+            let moved = client == key.src || frame.set_src_addr(client).is_ok();
+            if rewritten.is_err() || !moved {
                 return Verdict::Drop(DropReason::Malformed);
             }
             if let Some((datagram, true)) = fragment {
                 let rewrite = FragmentRewrite {
-                    addr: backend.ip(),
+                    src: (client != key.src).then_some(client),
+                    dst: Some(backend.ip()),
                     port: self.backend_port,
                 };
                 self.fragments.remember(now, datagram, rewrite);
@@ -76,7 +83,7 @@ impl ReverseProxy {
         }
         if let Some((datagram, _)) = fragment {
             return match self.fragments.lookup(now, &datagram) {
-                Some(rewrite) if frame.set_dst_addr(rewrite.addr).is_ok() => to_backends,
+                Some(rewrite) if rewrite.apply(frame) => to_backends,
                 _ => Verdict::Drop(DropReason::Fragment),
             };
         }
@@ -85,12 +92,20 @@ impl ReverseProxy {
             let Some(quoted) = frame.quoted_flow() else {
                 return Verdict::Drop(DropReason::NoSession);
             };
-            let backend = match self.core.sessions.peek_with_keys(&quoted.reversed()) {
-                Some((Direction::Forward, _, [_, reverse])) => backend_of(&reverse),
+            let reverse = match self.core.sessions.peek_with_keys(&quoted.reversed()) {
+                Some((Direction::Forward, _, [_, reverse])) => reverse,
                 _ => return Verdict::Drop(DropReason::NoSession),
             };
-            let translated =
-                frame.set_dst_addr(backend.ip()).is_ok() && frame.set_quoted_src(backend).is_ok();
+            let backend = backend_of(&reverse);
+            // The backend sent its packet to the client as it sees it.
+            let client = reverse.dst_endpoint();
+            let moved = client == quoted.dst_endpoint()
+                || (frame.set_quoted_dst(client).is_ok()
+                    && (frame.src_ip() != Some(quoted.dst)
+                        || frame.set_src_addr(client.ip()).is_ok()));
+            let translated = moved
+                && frame.set_dst_addr(backend.ip()).is_ok()
+                && frame.set_quoted_src(backend).is_ok();
             return if translated {
                 to_backends
             } else {
@@ -138,7 +153,7 @@ impl ReverseProxy {
         frontend: PortId,
         key: &FlowKey,
         segment: Option<Segment>,
-    ) -> Result<(RpSession, SocketAddr), DropReason> {
+    ) -> Result<(RpSession, FlowKey), DropReason> {
         self.core.count_non_syn_miss(segment.map(|s| s.flags));
         if segment.is_some_and(|s| s.flags.contains(TcpFlags::RST)) {
             return Err(DropReason::NoSession);
@@ -167,7 +182,7 @@ impl ReverseProxy {
         segment: Option<Segment>,
         session: RpSession,
         unanswered: bool,
-    ) -> Result<Option<(RpSession, SocketAddr)>, DropReason> {
+    ) -> Result<Option<(RpSession, FlowKey)>, DropReason> {
         let Some(backend) = self.core.retry_target(now, session.owner, key, unanswered) else {
             return Ok(None);
         };
@@ -189,7 +204,7 @@ impl ReverseProxy {
         key: &FlowKey,
         segment: Option<Segment>,
         owner: Owner,
-    ) -> Result<(RpSession, SocketAddr), DropReason> {
+    ) -> Result<(RpSession, FlowKey), DropReason> {
         let target = self
             .core
             .services
@@ -202,15 +217,19 @@ impl ReverseProxy {
             Protocol::Icmp => SocketAddr::new(target.ip(), key.dst_port),
             _ => target,
         };
+        let client = match &self.rewrite {
+            Some(rewrite) => rewrite.map(key.src).unwrap_or(key.src),
+            None => key.src,
+        };
         let reverse = FlowKey {
             src: backend_addr.ip(),
-            dst: key.src,
+            dst: client,
             src_port: backend_addr.port(),
             dst_port: key.src_port,
             proto: key.proto,
         };
         let session = RpSession { owner, frontend };
         self.core.admit(now, *key, reverse, segment, session)?;
-        Ok((session, backend_addr))
+        Ok((session, reverse))
     }
 }

@@ -3,7 +3,7 @@
 //! `config` holds services and backends, `keys` names them, `control`
 //! changes them while the engine runs, `forward` is the path from clients
 //! to backends (DNAT), `reverse` the way back (reverse NAT, steering in
-//! MULTI mode).
+//! MULTI mode), `src_rewrite` moves clients' addresses for the backends.
 
 mod config;
 mod control;
@@ -11,7 +11,9 @@ mod endpoints;
 mod forward;
 mod keys;
 mod reverse;
+mod src_rewrite;
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -20,6 +22,7 @@ use lb_packet::{FlowKey, Frame};
 pub use config::{BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceProtocol};
 pub use endpoints::SharedBackend;
 pub use keys::{BackendAddr, ServiceKey};
+pub use src_rewrite::SrcIpRewrite;
 
 use crate::core::fragments::FragmentTracker;
 use crate::core::services::{Owned, Owner};
@@ -60,12 +63,25 @@ impl Owned for RpSession {
     }
 }
 
-/// How later fragments of a translated datagram are rewritten.
+/// How later fragments of a translated datagram are rewritten: the
+/// addresses its first fragment got, and where it went.
 #[derive(Debug, Clone, Copy)]
 struct FragmentRewrite {
-    addr: IpAddr,
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
     port: PortId,
 }
+
+impl FragmentRewrite {
+    /// Rewrites a later fragment as its first was; false if it cannot be.
+    fn apply(&self, frame: &mut Frame<&mut [u8]>) -> bool {
+        let src_ok = self.src.is_none_or(|src| frame.set_src_addr(src).is_ok());
+        src_ok && self.dst.is_none_or(|dst| frame.set_dst_addr(dst).is_ok())
+    }
+}
+
+/// ARP replies copied for the backend side, waiting to be sent.
+const ARP_COPY_CAPACITY: usize = 64;
 
 /// The reverse-proxy load balancer (Polycube `lbrp`), with frontend ports
 /// towards clients and one backend port towards the servers.
@@ -103,6 +119,11 @@ pub struct ReverseProxy {
     fragments: FragmentTracker<FragmentRewrite>,
     /// The reverse NAT of replies that have no session.
     endpoints: ReverseEndpoints,
+    /// Clients' addresses moved for the backends.
+    rewrite: Option<SrcIpRewrite>,
+    /// Frames of its own for the backend side: clients' ARP replies with
+    /// their addresses moved.
+    arp_copies: VecDeque<Vec<u8>>,
 }
 
 impl core::fmt::Debug for ReverseProxy {
@@ -138,6 +159,7 @@ impl ReverseProxy {
         let mut engine = ReverseProxy {
             settings: ReverseProxyConfig {
                 services: Vec::new(),
+                src_ip_rewrite: None,
                 ..config.clone()
             },
             backend_port,
@@ -152,7 +174,10 @@ impl ReverseProxy {
             )?,
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
             endpoints: ReverseEndpoints::default(),
+            rewrite: None,
+            arp_copies: VecDeque::new(),
         };
+        engine.install_rewrite(config.src_ip_rewrite)?;
         engine.check_services_but_pools(&config.services)?;
         for service in &config.services {
             engine.insert_pools(service)?;
@@ -235,6 +260,14 @@ impl Balancer for ReverseProxy {
             port,
             mac: None,
         })
+    }
+
+    /// Clients' ARP replies with their addresses moved.
+    fn originate(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
+        let copy = self.arp_copies.pop_front()?;
+        buffer.clear();
+        buffer.extend_from_slice(&copy);
+        Some(self.backend_port)
     }
 
     #[inline]

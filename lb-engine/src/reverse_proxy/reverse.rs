@@ -22,7 +22,8 @@ impl ReverseProxy {
                 if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
                     return verdict;
                 }
-                return self.steer(frame.arp().map(|arp| arp.target_ip().into()));
+                let target = self.arp_target(frame);
+                return self.steer(target);
             }
             _ => return self.steer(None),
         }
@@ -47,26 +48,30 @@ impl ReverseProxy {
             let segment = frame.tcp_segment().map(Segment::from);
             let flags = segment.map(|s| s.flags);
             let lookup = self.core.sessions.lookup_hashed(now, key, hash, segment);
-            let (session, previous, vip) = match lookup {
+            let (session, previous, forward) = match lookup {
                 Some(hit) if hit.direction == Direction::Reverse => {
-                    let vip = vip_of(&hit.key(Direction::Forward));
-                    (*hit.value, hit.previous, vip)
+                    (*hit.value, hit.previous, hit.key(Direction::Forward))
                 }
                 _ => return self.probe_reply_or_steer(now, frame, dst),
             };
             if let Some(held) = self.core.judge_reply(now, session.owner, previous, flags) {
                 return held;
             }
+            let vip = vip_of(&forward);
+            let client = forward.src;
             let rewritten = match key.proto {
                 Protocol::Icmp => frame.set_src_addr(vip.ip()),
                 _ => frame.set_src(vip),
             };
-            if rewritten.is_err() {
+            // Back to the client's own address if the source rewrite moved it.
+            let moved = client == dst || frame.set_dst_addr(client).is_ok();
+            if rewritten.is_err() || !moved {
                 return Verdict::Drop(DropReason::Malformed);
             }
             if let Some((datagram, true)) = fragment {
                 let rewrite = FragmentRewrite {
-                    addr: vip.ip(),
+                    src: Some(vip.ip()),
+                    dst: (client != dst).then_some(client),
                     port: session.frontend,
                 };
                 self.fragments.remember(now, datagram, rewrite);
@@ -76,9 +81,7 @@ impl ReverseProxy {
         }
         if let Some((datagram, _)) = fragment {
             return match self.fragments.lookup(now, &datagram) {
-                Some(rewrite) if frame.set_src_addr(rewrite.addr).is_ok() => {
-                    Verdict::Forward(rewrite.port)
-                }
+                Some(rewrite) if rewrite.apply(frame) => Verdict::Forward(rewrite.port),
                 _ => self.steer(Some(dst)),
             };
         }
@@ -98,7 +101,12 @@ impl ReverseProxy {
             }
             // Errors from the backend itself must not show its address.
             let outer_ok = src != reply.src || frame.set_src_addr(vip.ip()).is_ok();
-            return if outer_ok && frame.set_quoted_dst(vip).is_ok() {
+            // The client's own address back, if the source rewrite moved it.
+            let client = forward.src_endpoint();
+            let moved = client == reply.dst_endpoint()
+                || (frame.set_dst_addr(client.ip()).is_ok()
+                    && frame.set_quoted_src(client).is_ok());
+            return if outer_ok && moved && frame.set_quoted_dst(vip).is_ok() {
                 Verdict::Forward(session.frontend)
             } else {
                 Verdict::Drop(DropReason::Malformed)
@@ -122,6 +130,9 @@ impl ReverseProxy {
         let stateless = frame
             .flow_key()
             .and_then(|key| self.endpoints.vip_of(key.proto, key.src_endpoint()));
+        if let Some(client) = self.rewrite.and_then(|rewrite| rewrite.unmap(dst)) {
+            return self.stateless_to_moved(frame, stateless, client);
+        }
         if let Some(vip) = stateless {
             if frame.set_src(vip).is_err() {
                 return Verdict::Drop(DropReason::Malformed);
@@ -132,7 +143,7 @@ impl ReverseProxy {
     }
 
     /// Where traffic from the backend side that belongs to no session goes.
-    fn steer(&self, dst: Option<IpAddr>) -> Verdict {
+    pub(super) fn steer(&self, dst: Option<IpAddr>) -> Verdict {
         if !self.is_multi() {
             return Verdict::Forward(PortId(0));
         }

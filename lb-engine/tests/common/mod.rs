@@ -260,3 +260,45 @@ pub fn gre((src_mac, dst_mac): (MacAddr, MacAddr), src: Ipv4Addr, dst: Ipv4Addr)
         .unwrap();
     bytes
 }
+
+/// The IPv4 header checksum of `header` (its checksum field skipped).
+pub fn ip_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .enumerate()
+        .filter(|(i, _)| *i != 5)
+        .map(|(_, w)| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An IPv4 frame with a raw payload (for non-first fragments).
+pub fn raw_ipv4(
+    macs: (MacAddr, MacAddr),
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    ipp: &Ip,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut header = etherparse::Ipv4Header::new(
+        payload.len() as u16,
+        ipp.ttl,
+        etherparse::IpNumber(proto),
+        src.octets(),
+        dst.octets(),
+    )
+    .unwrap();
+    header.identification = ipp.ident;
+    header.more_fragments = ipp.more_fragments;
+    header.fragment_offset = ipp.fragment_offset.try_into().unwrap();
+    let mut bytes = Vec::new();
+    PacketBuilder::ethernet2(macs.0.0, macs.1.0)
+        .ip(etherparse::IpHeaders::Ipv4(header, Default::default()))
+        .write(&mut bytes, etherparse::IpNumber(proto), payload)
+        .unwrap();
+    bytes
+}
