@@ -89,6 +89,34 @@ fn values_that_cannot_work_are_refused_with_their_cause() {
             ),
             "maglev_table_size applies to the maglev policy only",
         ),
+        (
+            "rewrite_prefixes_differ",
+            format!(
+                "{SERVICE}[src_ip_rewrite]\nip_range = \"10.1.0.0/24\"\nnew_ip_range = \"20.0.0.0/16\"\n"
+            ),
+            "src_ip_rewrite: ip_range 10.1.0.0/24 and new_ip_range 20.0.0.0/16 need the same prefix length (/24 and /16)",
+        ),
+        (
+            "rewrite_over_vip",
+            format!(
+                "{SERVICE}[src_ip_rewrite]\nip_range = \"10.0.0.0/24\"\nnew_ip_range = \"20.0.0.0/24\"\n"
+            ),
+            "src_ip_rewrite: VIP 10.0.0.1 is in 10.0.0.0/24, a range of rewritten client addresses",
+        ),
+        (
+            "rewrite_over_backend",
+            format!(
+                "{SERVICE}[src_ip_rewrite]\nip_range = \"10.1.0.0/24\"\nnew_ip_range = \"192.168.1.0/24\"\n"
+            ),
+            "src_ip_rewrite: backend 192.168.1.2 is in 192.168.1.0/24, a range of rewritten client addresses",
+        ),
+        (
+            "rewrite_ranges_overlap",
+            format!(
+                "{SERVICE}[src_ip_rewrite]\nip_range = \"10.1.0.0/16\"\nnew_ip_range = \"10.1.128.0/16\"\n"
+            ),
+            "src_ip_rewrite: ip_range 10.1.0.0/16 and new_ip_range 10.1.128.0/16 overlap",
+        ),
     ];
     for (name, config, cause) in cases {
         let (status, stderr) = start(name, &config, &[]);

@@ -166,3 +166,52 @@ fn lbctl_reads_like_polycubectl() {
         String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach the admin endpoint")
     );
 }
+
+#[test]
+fn lbctl_sets_shows_and_removes_the_source_ip_rewrite() {
+    let lb = Harness::start(reverse_proxy());
+    let (ok, out, err) = lbctl(&lb, &["src-ip-rewrite", "show"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "no source-IP rewrite\n");
+    let set = [
+        "src-ip-rewrite",
+        "set",
+        "--ip-range",
+        "10.1.0.0/24",
+        "--new-ip-range",
+        "20.0.0.0/24",
+    ];
+    let (ok, out, err) = lbctl(&lb, &set);
+    assert!(ok, "{err}");
+    assert_eq!(out, "10.1.0.0/24 -> 20.0.0.0/24\n");
+    let (ok, out, _) = lbctl(&lb, &["--json", "src-ip-rewrite", "show"]);
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert!(ok);
+    assert_eq!(shown["src_ip_rewrite"]["ip_range"], "10.1.0.0/24");
+    let (ok, out, _) = lbctl(&lb, &["config", "show"]);
+    assert!(ok && out.contains("[src_ip_rewrite]"), "{out}");
+    // In a VIP's way: refused with the engine's reason, nothing changed.
+    let (ok, _, err) = lbctl(
+        &lb,
+        &[
+            "src-ip-rewrite",
+            "set",
+            "--ip-range",
+            "10.0.0.0/24",
+            "--new-ip-range",
+            "20.0.0.0/24",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("VIP 10.0.0.1 is in 10.0.0.0/24, a range of rewritten client addresses"),
+        "{err}"
+    );
+    let (_, out, _) = lbctl(&lb, &["src-ip-rewrite", "show"]);
+    assert_eq!(out, "10.1.0.0/24 -> 20.0.0.0/24\n");
+    let (ok, _, err) = lbctl(&lb, &["src-ip-rewrite", "set", "--ip-range", "10.1.0.0"]);
+    assert!(!ok && err.contains("IP/PREFIX"), "{err}");
+    let (ok, out, _) = lbctl(&lb, &["src-ip-rewrite", "del"]);
+    assert!(ok);
+    assert_eq!(out, "no source-IP rewrite\n");
+}

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use lb_engine::HealthOverride;
-pub use lb_engine::{BackendStats, ServiceStats, SessionView, Stats};
+pub use lb_engine::{BackendStats, ServiceStats, SessionView, SrcIpRewrite, Stats};
 
 /// The body of every refusal: `{"error": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,4 +132,12 @@ pub struct VipAdded {
 pub struct Reset {
     /// Always true: the counters are zero.
     pub reset: bool,
+}
+
+/// `/src-ip-rewrite` answered: the rewrite of clients' source addresses
+/// now (null when none is set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SrcIpRewriteState {
+    /// The ranges, if set.
+    pub src_ip_rewrite: Option<SrcIpRewrite>,
 }

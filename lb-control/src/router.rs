@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    BackendAdded, HealthBody, HealthForced, Removed, Reset, ServicesAdded, VipAdded, VipBody,
-    WeightBody, WeightSet,
+    BackendAdded, HealthBody, HealthForced, Removed, Reset, ServicesAdded, SrcIpRewrite,
+    SrcIpRewriteState, VipAdded, VipBody, WeightBody, WeightSet,
 };
 use crate::prometheus;
 use crate::query::{percent_decode, session_query};
@@ -190,6 +190,25 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
                 },
             )
         }
+        ("GET", ["src-ip-rewrite"]) => change(
+            200,
+            |engine: &mut E| engine.src_ip_rewrite(),
+            |src_ip_rewrite| SrcIpRewriteState { src_ip_rewrite },
+        ),
+        ("PUT" | "DELETE", ["src-ip-rewrite"]) => {
+            let rewrite = match method {
+                "PUT" => Some(parse_body::<SrcIpRewrite>(body)?),
+                _ => None,
+            };
+            change(
+                200,
+                move |engine: &mut E| engine.set_src_ip_rewrite(rewrite),
+                move |()| SrcIpRewriteState {
+                    src_ip_rewrite: rewrite,
+                },
+            )
+        }
+        (_, ["src-ip-rewrite"]) => return Err(not_allowed()),
         (_, ["services", rest @ ..]) => {
             let end = rest
                 .iter()

@@ -535,3 +535,72 @@ fn ipv6_services_and_backends() {
     );
     assert_eq!(status, 200);
 }
+
+/// `/src-ip-rewrite`: read, set, refused when in a VIP's way, shown in the
+/// running configuration, removed; other engines have none.
+#[test]
+fn source_ip_rewrite_routes() {
+    let lb = Harness::start(reverse_proxy());
+    let route = "/src-ip-rewrite";
+    assert_eq!(
+        lb.json("GET", route, None),
+        (200, serde_json::json!({ "src_ip_rewrite": null }))
+    );
+    let ranges = r#"{"ip_range":"10.1.0.0/24","new_ip_range":"20.0.0.0/24"}"#;
+    let (status, set) = lb.json("PUT", route, Some(ranges));
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["src_ip_rewrite"]["new_ip_range"], "20.0.0.0/24");
+    assert_eq!(lb.json("GET", route, None).1, set);
+    let (status, config) = lb.json("GET", "/config", None);
+    assert_eq!(status, 200);
+    assert_eq!(config["src_ip_rewrite"]["ip_range"], "10.1.0.0/24");
+    let (status, error) = lb.error(
+        "PUT",
+        route,
+        Some(r#"{"ip_range":"10.0.0.0/24","new_ip_range":"20.0.0.0/24"}"#),
+    );
+    assert_eq!(
+        (status, error.as_str()),
+        (
+            400,
+            "src_ip_rewrite: VIP 10.0.0.1 is in 10.0.0.0/24, a range of rewritten client addresses"
+        )
+    );
+    let (status, error) = lb.error(
+        "PUT",
+        route,
+        Some(r#"{"ip_range":"10.1.0.0/24","new_ip_range":"20.0.0.0/16"}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(error.contains("need the same prefix length"), "{error}");
+    let (status, error) = lb.error("PUT", route, Some(r#"{"ip_range":"10.1.0.0/24"}"#));
+    assert_eq!(status, 400);
+    assert!(error.contains("missing field `new_ip_range`"), "{error}");
+    assert_eq!(
+        lb.json("GET", route, None).1,
+        set,
+        "refusals changed nothing"
+    );
+    assert_eq!(
+        lb.json("DELETE", route, None),
+        (200, serde_json::json!({ "src_ip_rewrite": null }))
+    );
+    assert_eq!(
+        lb.json("GET", "/config", None).1.get("src_ip_rewrite"),
+        None
+    );
+    assert_eq!(lb.error("POST", route, Some(ranges)).0, 405);
+
+    let dsr = Harness::start(
+        lb_engine::DirectReturn::new(
+            &toml::from_str(
+                "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n",
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    );
+    let (status, error) = dsr.error("GET", route, None);
+    assert_eq!(status, 404);
+    assert!(error.contains("only the reverse proxy"), "{error}");
+}

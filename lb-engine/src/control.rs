@@ -4,9 +4,10 @@ use core::fmt::Display;
 use core::str::FromStr;
 use std::net::IpAddr;
 
-use crate::{ConfigError, HealthOverride};
+use crate::{ConfigError, HealthOverride, SrcIpRewrite};
 
 const NO_VIPS: &str = "only the direct-return load balancer has VIPs apart from its services";
+const NO_SRC_IP_REWRITE: &str = "only the reverse proxy rewrites clients' source addresses";
 
 /// A backend's configuration, which always carries a weight.
 pub trait Weighted {
@@ -111,5 +112,18 @@ pub trait Control {
     fn remove_vip(&mut self, vip: IpAddr) -> Result<usize, ConfigError> {
         let _ = vip;
         Err(ConfigError::Unsupported(NO_VIPS))
+    }
+
+    /// The rewrite of clients' source addresses, if one is set, on engines
+    /// that have one.
+    fn src_ip_rewrite(&self) -> Result<Option<SrcIpRewrite>, ConfigError> {
+        Err(ConfigError::Unsupported(NO_SRC_IP_REWRITE))
+    }
+
+    /// Sets or removes the rewrite of clients' source addresses. Sessions
+    /// keep the addresses they were made with.
+    fn set_src_ip_rewrite(&mut self, rewrite: Option<SrcIpRewrite>) -> Result<(), ConfigError> {
+        let _ = rewrite;
+        Err(ConfigError::Unsupported(NO_SRC_IP_REWRITE))
     }
 }

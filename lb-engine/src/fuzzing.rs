@@ -203,8 +203,8 @@ pub fn encode_records(frames: &[(u8, u8, Vec<u8>)]) -> Vec<u8> {
 /// that fills its session table, then restarts it: its sessions saved and
 /// put back into a new one. The input's first byte chooses: bit 0 floods,
 /// bits 1 and 2 pick the engine (the reverse proxy, DSR, the NAT proxy,
-/// the reverse proxy again), bit 3 skips the restart. One engine an input,
-/// not all three, and a restart for half of them, so that the fuzzer runs
+/// the reverse proxy moving clients' sources), bit 3 skips the restart. One engine an input,
+/// not all four, and a restart for half of them, so that the fuzzer runs
 /// ten thousand inputs a second.
 /// Properties: nothing panics; every frame sent re-parses (so its IPv4
 /// checksum is right) and keeps a valid transport checksum if it came in
@@ -218,7 +218,7 @@ pub fn engines(data: &[u8]) {
 /// [`engines`] on every engine in turn, each restarted, whatever the
 /// first byte says: what the stable replay of the corpus runs.
 pub fn each_engine(data: &[u8]) {
-    for engine in 0..3 {
+    for engine in 0..4 {
         run_engine(engine, data, true);
     }
 }
@@ -238,13 +238,33 @@ fn run_engine(engine: usize, data: &[u8], restarts: bool) {
     }
 }
 
-/// Engine 0 (the reverse proxy), 1 (DSR) or 2 (the NAT proxy).
+/// Engine 0 (the reverse proxy), 1 (DSR), 2 (the NAT proxy) or 3 (the
+/// reverse proxy moving clients' sources).
 fn build(engine: usize) -> Box<dyn Fuzzed> {
     match engine {
         1 => Box::new(fuzz_direct_return()),
         2 => Box::new(fuzz_nat_proxy()),
+        3 => Box::new(fuzz_rewriting_proxy()),
         _ => Box::new(fuzz_reverse_proxy()),
     }
+}
+
+/// [`fuzz_reverse_proxy`] with clients 10.0.0.64 to 10.0.0.127 moved to
+/// 20.0.0.64 to 20.0.0.127 for the backends.
+pub fn fuzz_rewriting_proxy() -> ReverseProxy {
+    let mut engine = fuzz_reverse_proxy();
+    let rewrite = crate::SrcIpRewrite {
+        ip_range: range("10.0.0.64/26"),
+        new_ip_range: range("20.0.0.64/26"),
+    };
+    crate::Control::set_src_ip_rewrite(&mut engine, Some(rewrite))
+        .unwrap_or_else(|e| panic!("fuzz rewrite: {e}"));
+    engine
+}
+
+fn range(text: &str) -> crate::IpCidr {
+    text.parse()
+        .unwrap_or_else(|e| panic!("fuzz range {text}: {e}"))
 }
 
 /// Saves `old`'s sessions at `now` and puts them back into `new`, built

@@ -10,7 +10,9 @@ use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lb_engine::fuzzing::{fuzz_direct_return, fuzz_nat_proxy, fuzz_reverse_proxy, records};
+use lb_engine::fuzzing::{
+    fuzz_direct_return, fuzz_nat_proxy, fuzz_reverse_proxy, fuzz_rewriting_proxy, records,
+};
 use lb_engine::{Engine, Observe, PortId, RxBatch, SessionFilter};
 use lb_packet::MacAddr;
 use proptest::prelude::*;
@@ -84,6 +86,7 @@ fn agree_everywhere(frames: &[(u8, u8, &[u8])], sizes: &[usize]) {
     agree(fuzz_reverse_proxy, frames, sizes);
     agree(fuzz_direct_return, frames, sizes);
     agree(fuzz_nat_proxy, frames, sizes);
+    agree(fuzz_rewriting_proxy, frames, sizes);
 }
 
 #[test]

@@ -140,6 +140,26 @@ fn established_flows_do_not_allocate() {
         "reverse proxy"
     );
 
+    // Clients moved by the source rewrite: both ways rewrite one more address.
+    let mut rewriting = lb_engine::fuzzing::fuzz_rewriting_proxy();
+    let moved = ep(ip(20, 0, 0, 100), 40000);
+    let near_client = ep(ip(10, 0, 0, 100), 40000);
+    let rewrite_frames = [
+        (
+            PortId(0),
+            udp((CLIENT_MAC, lb_mac), near_client, ep(vip, 53), b"query"),
+        ),
+        (
+            PortId(2),
+            udp((BACKEND_MAC, CLIENT_MAC), backend, moved, b"answer"),
+        ),
+    ];
+    assert_eq!(
+        steady_state_allocations(&mut rewriting, &rewrite_frames, 1000),
+        0,
+        "reverse proxy, sources rewritten"
+    );
+
     let mut direct_return = lb_engine::fuzzing::fuzz_direct_return();
     let dsr_frames = [(
         PortId(0),

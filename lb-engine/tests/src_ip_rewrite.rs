@@ -154,7 +154,7 @@ fn ranges_that_cannot_work_are_refused() {
     assert!(matches!(refused, Err(ConfigError::SrcIpRewrite(_))));
     assert_eq!(
         lb.src_ip_rewrite(),
-        Some(ranges("10.0.0.2/31", "20.0.0.6/31"))
+        Ok(Some(ranges("10.0.0.2/31", "20.0.0.6/31")))
     );
 }
 

@@ -163,7 +163,22 @@ fn reload(
     }
     let before = engine.services();
     let through_api = changes(as_loaded, &before);
-    engine.replace_services(&config.services)?;
+    // The new file was checked whole above: out of the way while the
+    // services change, the new rewrite then fits them.
+    let rewrite = engine.src_ip_rewrite()?;
+    let rewrite_change = (config.src_ip_rewrite != rewrite).then(|| match config.src_ip_rewrite {
+        Some(new) => format!(
+            "src_ip_rewrite now {} -> {}",
+            new.ip_range, new.new_ip_range
+        ),
+        None => "src_ip_rewrite removed".to_owned(),
+    });
+    engine.set_src_ip_rewrite(None)?;
+    if let Err(error) = engine.replace_services(&config.services) {
+        engine.set_src_ip_rewrite(rewrite)?;
+        return Err(error.into());
+    }
+    engine.set_src_ip_rewrite(config.src_ip_rewrite)?;
     instance.warn_policies(PROGRAM, policies(&config.services));
     warn_shared(PROGRAM, engine.shared_backends());
     *loaded = config;
@@ -180,14 +195,20 @@ fn reload(
         said.join("; ")
     };
     let changed: Vec<&Change> = changed.iter().collect();
-    Ok(match (changed.is_empty(), replaced.is_empty()) {
-        (true, _) => "no change".to_owned(),
-        (false, true) => said(&changed),
-        (false, false) => format!(
+    let services = match (changed.is_empty(), replaced.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(said(&changed)),
+        (false, false) => Some(format!(
             "{}; the API's changes since the last load are replaced: {}",
             said(&changed),
             said(&replaced)
-        ),
+        )),
+    };
+    let said: Vec<String> = rewrite_change.into_iter().chain(services).collect();
+    Ok(if said.is_empty() {
+        "no change".to_owned()
+    } else {
+        said.join("; ")
     })
 }
 

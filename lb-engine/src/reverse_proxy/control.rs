@@ -9,7 +9,7 @@ use lb_packet::Protocol;
 
 use super::{
     BackendAddr, BackendConfig, ReverseProxy, ReverseProxyConfig, ServiceConfig, ServiceKey,
-    ServiceProtocol,
+    ServiceProtocol, SrcIpRewrite,
 };
 use crate::core::backend_pool::BackendPool;
 use crate::core::unicast_address;
@@ -334,6 +334,15 @@ impl Control for ReverseProxy {
             return Err(ConfigError::unknown_backend(key, target));
         }
         Ok(())
+    }
+
+    fn src_ip_rewrite(&self) -> Result<Option<SrcIpRewrite>, ConfigError> {
+        Ok(self.rewrite)
+    }
+
+    /// Refused when a VIP, backend or the probe source is in its way.
+    fn set_src_ip_rewrite(&mut self, rewrite: Option<SrcIpRewrite>) -> Result<(), ConfigError> {
+        self.change_rewrite(rewrite)
     }
 
     /// Removes a backend from a service and ends its sessions; returns how

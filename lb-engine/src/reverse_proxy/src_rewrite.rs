@@ -91,15 +91,13 @@ impl SrcIpRewrite {
 }
 
 impl ReverseProxy {
-    /// The rewrite of clients' addresses, if any.
-    pub fn src_ip_rewrite(&self) -> Option<SrcIpRewrite> {
-        self.rewrite
-    }
-
     /// Sets or removes the rewrite of clients' addresses, refused when a
     /// VIP, backend or the probe source is in its way. Sessions keep the
     /// addresses they were made with; new flows take the new ranges.
-    pub fn set_src_ip_rewrite(&mut self, rewrite: Option<SrcIpRewrite>) -> Result<(), ConfigError> {
+    pub(super) fn change_rewrite(
+        &mut self,
+        rewrite: Option<SrcIpRewrite>,
+    ) -> Result<(), ConfigError> {
         if let Some(rewrite) = &rewrite {
             for (_, service) in self.core.services.iter() {
                 rewrite.check_address("VIP", service.key.vip)?;

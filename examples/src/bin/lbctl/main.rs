@@ -13,10 +13,11 @@ use std::process::exit;
 use clap::{Parser, Subcommand};
 use lb_control::api::{
     BackendAdded, HealthBody, HealthForce, HealthForced, Removed, Reset, ServiceStats,
-    ServicesAdded, SessionView, Stats, VipAdded, VipBody, WeightBody, WeightSet,
+    ServicesAdded, SessionView, SrcIpRewrite, SrcIpRewriteState, Stats, VipAdded, VipBody,
+    WeightBody, WeightSet,
 };
 use lb_engine::{
-    BackendConfig, DestinationConfig, DsrBackendConfig, MacAddr, ServiceConfig, ServiceKey,
+    BackendConfig, DestinationConfig, DsrBackendConfig, IpCidr, MacAddr, ServiceConfig, ServiceKey,
 };
 use lb_examples::cli::{admin_addr, parse_or_exit};
 use serde::Serialize;
@@ -68,6 +69,10 @@ enum Command {
     /// Virtual IPs (lb-dsr).
     #[command(subcommand)]
     Vip(VipCommand),
+    /// The rewrite of clients' source addresses (lb-rp; Polycube lbrp's
+    /// src-ip-rewrite).
+    #[command(subcommand)]
+    SrcIpRewrite(SrcIpRewriteCommand),
     /// The running configuration (lb-rp), API changes included.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -168,6 +173,24 @@ enum ConfigCommand {
         /// Where to write it.
         file: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SrcIpRewriteCommand {
+    /// Print the ranges.
+    Show,
+    /// Clients in --ip-range reach the backends from the same host offset
+    /// in --new-ip-range (same prefix length); new flows only.
+    Set {
+        /// The clients' range, `IP/PREFIX`.
+        #[arg(long, value_parser = parsed::<IpCidr>)]
+        ip_range: IpCidr,
+        /// The range they are moved to.
+        #[arg(long, value_parser = parsed::<IpCidr>)]
+        new_ip_range: IpCidr,
+    },
+    /// Stop rewriting (live sessions keep their addresses).
+    Del,
 }
 
 #[derive(Debug, Subcommand)]
@@ -393,6 +416,28 @@ fn main() {
                 )
             },
         ),
+        Command::SrcIpRewrite(command) => {
+            let route = "src-ip-rewrite";
+            let reply = match command {
+                SrcIpRewriteCommand::Show => client.get::<SrcIpRewriteState>("GET", route),
+                SrcIpRewriteCommand::Set {
+                    ip_range,
+                    new_ip_range,
+                } => client.typed::<SrcIpRewriteState>(
+                    "PUT",
+                    route,
+                    Some(&SrcIpRewrite {
+                        ip_range,
+                        new_ip_range,
+                    }),
+                ),
+                SrcIpRewriteCommand::Del => client.get::<SrcIpRewriteState>("DELETE", route),
+            };
+            show(json, reply, |state| match state.src_ip_rewrite {
+                Some(r) => println!("{} -> {}", r.ip_range, r.new_ip_range),
+                None => println!("no source-IP rewrite"),
+            });
+        }
         Command::Config(ConfigCommand::Show) => {
             let path = if json { "config" } else { "config/toml" };
             print!("{}", client.text("GET", path));
