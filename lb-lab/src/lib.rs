@@ -9,7 +9,9 @@
 //! - [`Lab::exec`], [`Lab::spawn`], [`Lab::http_server`], [`Lab::curl`]:
 //!   commands, background processes, and real servers and clients.
 //! - [`Wire`], [`SingleSubnet`], [`RoutedNetwork`]: a load balancer's
-//!   ports wired for a [`DatapathKind`], and the two common topologies.
+//!   ports wired for a [`DatapathKind`], and the two common topologies;
+//!   [`SharedBridge`], load balancers side by side on one bridge with a
+//!   router (Polycube's source-IP rewrite test).
 //! - [`Lab::paced_server`], [`Lab::stream`], [`Stream::longest_stall`]: a
 //!   steady stream whose gaps are the network's.
 //! - [`Lab::echo_server`], [`Lab::echoes`], [`Echoes::watch`]: streams
@@ -52,6 +54,7 @@ mod ecmp_proxy;
 mod lab;
 mod load_balancer;
 mod process;
+mod shared_bridge;
 mod stream;
 mod topology;
 
@@ -64,5 +67,6 @@ pub use lab::{Lab, is_root};
 pub use lb_datapath::DatapathKind;
 pub use load_balancer::{LoadBalancer, ReverseProxyFlags, counter};
 pub use process::run;
+pub use shared_bridge::SharedBridge;
 pub use stream::Stream;
 pub use topology::{Host, RoutedNetwork, SingleSubnet, Wire};
