@@ -1,6 +1,6 @@
 //! From clients to backends: sessions found or made, then DNAT.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use lb_packet::{FlowKey, Frame, Icmp, Protocol, TcpFlags};
@@ -11,6 +11,25 @@ use crate::core::fragments::DatagramId;
 use crate::core::services::Owner;
 use crate::health::passive::retried_syn;
 use crate::{DropReason, PortId, Verdict};
+
+/// Where a session's flow goes: the backend, and the client as the
+/// backend sees it (the client itself, or its address moved by the source
+/// rewrite).
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    backend: SocketAddr,
+    client: IpAddr,
+}
+
+impl Route {
+    #[inline]
+    fn of(reverse: &FlowKey) -> Self {
+        Route {
+            backend: backend_of(reverse),
+            client: reverse.dst,
+        }
+    }
+}
 
 impl ReverseProxy {
     /// A frame from a client, on frontend `port`.
@@ -38,9 +57,9 @@ impl ReverseProxy {
             let hash = self.core.hash_of(key);
             let segment = frame.tcp_segment().map(Segment::from);
             let lookup = self.core.sessions.lookup_hashed(now, key, hash, segment);
-            let (session, reverse) = match lookup {
+            let (session, route) = match lookup {
                 Some(hit) if hit.direction == Direction::Forward => {
-                    let found = (*hit.value, hit.key(Direction::Reverse));
+                    let found = (*hit.value, Route::of(&hit.key(Direction::Reverse)));
                     match retried_syn(hit.previous, segment.map(|s| s.flags)) {
                         None => found,
                         Some(unanswered) => {
@@ -58,10 +77,7 @@ impl ReverseProxy {
                     Err(reason) => return Verdict::Drop(reason),
                 },
             };
-            let backend = backend_of(&reverse);
-            // What the backend sees as the client: the client itself, or
-            // its address moved by the source rewrite.
-            let client = reverse.dst;
+            let Route { backend, client } = route;
             let rewritten = match key.proto {
                 Protocol::Icmp => frame.set_dst_addr(backend.ip()),
                 _ => frame.set_dst(backend),
@@ -153,7 +169,7 @@ impl ReverseProxy {
         frontend: PortId,
         key: &FlowKey,
         segment: Option<Segment>,
-    ) -> Result<(RpSession, FlowKey), DropReason> {
+    ) -> Result<(RpSession, Route), DropReason> {
         self.core.count_non_syn_miss(segment.map(|s| s.flags));
         if segment.is_some_and(|s| s.flags.contains(TcpFlags::RST)) {
             return Err(DropReason::NoSession);
@@ -182,7 +198,7 @@ impl ReverseProxy {
         segment: Option<Segment>,
         session: RpSession,
         unanswered: bool,
-    ) -> Result<Option<(RpSession, FlowKey)>, DropReason> {
+    ) -> Result<Option<(RpSession, Route)>, DropReason> {
         let Some(backend) = self.core.retry_target(now, session.owner, key, unanswered) else {
             return Ok(None);
         };
@@ -204,7 +220,7 @@ impl ReverseProxy {
         key: &FlowKey,
         segment: Option<Segment>,
         owner: Owner,
-    ) -> Result<(RpSession, FlowKey), DropReason> {
+    ) -> Result<(RpSession, Route), DropReason> {
         let target = self
             .core
             .services
@@ -230,6 +246,6 @@ impl ReverseProxy {
         };
         let session = RpSession { owner, frontend };
         self.core.admit(now, *key, reverse, segment, session)?;
-        Ok((session, reverse))
+        Ok((session, Route::of(&reverse)))
     }
 }
