@@ -16,8 +16,8 @@ const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
 const VIP: &str = "192.168.0.1";
 
 /// Polycube's services on every load balancer: `service add 192.168.0.1
-/// 180 ALL`, backends 10.0.0.1 weight 50, 10.0.0.2, 10.0.0.3 weight 0, on
-/// port 80; `src-ip-rewrite set ip-range=10.0.0.1/24
+/// 180 ALL name=service1`, backends 10.0.0.1 `name=B1 weight=50`, 10.0.0.2
+/// `name=B2`, 10.0.0.3 `name=B3 weight=0`, on port 80; `src-ip-rewrite set ip-range=10.0.0.1/24
 /// new_ip_range=20.0.0.1/24`.
 const CONFIG: &str = r#"
 [src_ip_rewrite]
@@ -28,10 +28,11 @@ new_ip_range = "20.0.0.1/24"
 vip = "192.168.0.1"
 port = 180
 proto = "all"
+name = "service1"
 backend = [
-    { ip = "10.0.0.1", port = 80, weight = 50 },
-    { ip = "10.0.0.2", port = 80 },
-    { ip = "10.0.0.3", port = 80, weight = 0 },
+    { ip = "10.0.0.1", port = 80, weight = 50, name = "B1" },
+    { ip = "10.0.0.2", port = 80, name = "B2" },
+    { ip = "10.0.0.3", port = 80, weight = 0, name = "B3" },
 ]
 "#;
 
@@ -110,6 +111,18 @@ fn rewrite(datapath: DatapathKind) -> anyhow::Result<()> {
     assert_eq!(udp.trim(), "hello-udp");
     let ping = lab.exec(&h3.ns, &["ping", "-c", "3", "-i", "0.2", "-W", "2", VIP])?;
     assert_eq!(ping.matches(&format!("from {VIP}")).count(), 3, "{ping}");
+    // lb3's table, names and all: B1 took flows, B3 none.
+    let table = lbctl(&lab, admin(2), &net, &["service", "list"])?;
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(&format!("10.0.0.{}:80 ({name})", &name[1..])))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    assert!(table.contains("192.168.0.1:180/tcp (service1)"), "{table}");
+    assert!(!row("B1").contains("new flows         0"), "{table}");
+    assert!(row("B3").contains("new flows         0"), "{table}");
     // The router learned the rewritten address at h3's MAC: the copy of
     // h3's ARP answer lb3 sent.
     let h3_mac = lab.exec(

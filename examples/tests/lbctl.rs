@@ -215,3 +215,44 @@ fn lbctl_sets_shows_and_removes_the_source_ip_rewrite() {
     assert!(ok);
     assert_eq!(out, "no source-IP rewrite\n");
 }
+
+#[test]
+fn lbctl_names_services_and_backends() {
+    let lb = Harness::start(reverse_proxy());
+    let (ok, _, err) = lbctl(
+        &lb,
+        &[
+            "service",
+            "add",
+            "10.0.0.7:80/tcp",
+            "--name",
+            "web",
+            "--backend",
+            "192.168.1.4:8080",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = lbctl(
+        &lb,
+        &[
+            "backend",
+            "add",
+            "10.0.0.7:80/tcp",
+            "192.168.1.5:8080",
+            "--name",
+            "B2",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = lbctl(&lb, &["service", "list"]);
+    assert!(ok);
+    assert!(out.contains("10.0.0.7:80/tcp (web)"), "{out}");
+    assert!(out.contains("192.168.1.5:8080 (B2)"), "{out}");
+    let (ok, out, _) = lbctl(&lb, &["stats", "--prometheus"]);
+    assert!(ok && out.contains("service_name=\"web\""), "{out}");
+    let (ok, _, err) = lbctl(&lb, &["backend", "add", "02:00:00:00:00:01", "--name", "x"]);
+    assert!(
+        !ok && err.contains("--name is for backends of lb-rp's services"),
+        "{err}"
+    );
+}

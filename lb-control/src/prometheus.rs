@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use lb_engine::{DropReason, Health, Stats};
+use lb_engine::{BackendStats, DropReason, Health, ServiceStats, Stats};
 
 /// A label value, escaped as the format requires.
 fn escape(value: &str) -> String {
@@ -10,6 +10,29 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// A service's labels: its key, and its name if it has one.
+fn service_labels(service: &ServiceStats) -> Vec<(&'static str, &str)> {
+    let mut labels = vec![("service", service.name.as_str())];
+    if let Some(name) = &service.label {
+        labels.push(("service_name", name));
+    }
+    labels
+}
+
+/// A backend's labels: its service's, its address, and its name if it has
+/// one.
+fn backend_labels<'a>(
+    service: &'a ServiceStats,
+    backend: &'a BackendStats,
+) -> Vec<(&'static str, &'a str)> {
+    let mut labels = service_labels(service);
+    labels.push(("backend", &backend.name));
+    if let Some(name) = &backend.label {
+        labels.push(("backend_name", name));
+    }
+    labels
 }
 
 struct Exposition {
@@ -152,11 +175,7 @@ pub fn render(stats: &Stats) -> String {
         let name = format!("lb_service_{field}_total");
         out.metric(&name, "counter", &format!("{help}, per service."));
         for service in &stats.services {
-            out.sample(
-                &name,
-                &[("service", &service.name)],
-                value(&service.counters),
-            );
+            out.sample(&name, &service_labels(service), value(&service.counters));
         }
         let name = format!("lb_backend_{field}_total");
         out.metric(&name, "counter", &format!("{help}, per backend."));
@@ -164,7 +183,7 @@ pub fn render(stats: &Stats) -> String {
             for backend in &service.backends {
                 out.sample(
                     &name,
-                    &[("service", &service.name), ("backend", &backend.name)],
+                    &backend_labels(service, backend),
                     value(&backend.counters),
                 );
             }
@@ -178,7 +197,7 @@ pub fn render(stats: &Stats) -> String {
     for service in &stats.services {
         out.sample(
             "lb_service_sessions",
-            &[("service", &service.name)],
+            &service_labels(service),
             service.sessions as u64,
         );
     }
@@ -190,7 +209,7 @@ pub fn render(stats: &Stats) -> String {
     for service in &stats.services {
         out.sample(
             "lb_service_panic",
-            &[("service", &service.name)],
+            &service_labels(service),
             u64::from(service.panic),
         );
     }
@@ -231,11 +250,7 @@ pub fn render(stats: &Stats) -> String {
         out.metric(name, kind, help);
         for service in &stats.services {
             for backend in &service.backends {
-                let labels = [
-                    ("service", service.name.as_str()),
-                    ("backend", &backend.name),
-                ];
-                out.sample(name, &labels, value(backend));
+                out.sample(name, &backend_labels(service, backend), value(backend));
             }
         }
     }
@@ -252,11 +267,8 @@ pub fn render(stats: &Stats) -> String {
                 ("passed", probes.probes_passed),
                 ("failed", probes.probes_failed),
             ] {
-                let labels = [
-                    ("service", service.name.as_str()),
-                    ("backend", &backend.name),
-                    ("result", result),
-                ];
+                let mut labels = backend_labels(service, backend);
+                labels.push(("result", result));
                 out.sample(name, &labels, count);
             }
         }

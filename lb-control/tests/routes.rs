@@ -604,3 +604,46 @@ fn source_ip_rewrite_routes() {
     assert_eq!(status, 404);
     assert!(error.contains("only the reverse proxy"), "{error}");
 }
+
+/// Names through the API: given when a service or backend is added,
+/// shown beside the keys in `/services` and as Prometheus labels.
+#[test]
+fn names_in_the_api_and_prometheus() {
+    let lb = Harness::start(reverse_proxy());
+    let added = r#"{"vip":"10.0.0.5","port":53,"proto":"udp","name":"dns","backend":[{"ip":"192.168.1.7","name":"resolver \"a\""}]}"#;
+    assert_eq!(lb.json("POST", "/services", Some(added)).0, 201);
+    let backend = r#"{"ip":"192.168.1.8","port":8080,"name":"B2"}"#;
+    let backends = "/services/10.0.0.1/tcp/80/backends";
+    assert_eq!(lb.json("POST", backends, Some(backend)).0, 201);
+    let (_, services) = lb.json("GET", "/services", None);
+    let dns = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "10.0.0.5:53/udp")
+        .unwrap();
+    assert_eq!(dns["label"], "dns");
+    assert_eq!(dns["backends"][0]["label"], "resolver \"a\"");
+    let (status, text) = lb.call("GET", "/stats/prometheus", None);
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(
+            "lb_backend_packets_total{engine=\"reverse_proxy\",service=\"10.0.0.5:53/udp\",service_name=\"dns\",backend=\"192.168.1.7:53\",backend_name=\"resolver \\\"a\\\"\"} 0"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("lb_backend_weight{engine=\"reverse_proxy\",service=\"10.0.0.1:80/tcp\",backend=\"192.168.1.8:8080\",backend_name=\"B2\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "lb_service_sessions{engine=\"reverse_proxy\",service=\"10.0.0.1:80/tcp\"} 0"
+        ),
+        "an unnamed service has no name label: {text}"
+    );
+    let bad = r#"{"ip":"192.168.1.9","name":""}"#;
+    let (status, error) = lb.error("POST", backends, Some(bad));
+    assert_eq!(status, 400);
+    assert!(error.contains("give 1 to 64 characters"), "{error}");
+}

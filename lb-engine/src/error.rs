@@ -91,6 +91,9 @@ pub enum ConfigError {
     /// Health-check settings that cannot work.
     #[error("health checks: {0}")]
     Health(&'static str),
+    /// A service's or backend's name that cannot be one.
+    #[error("name {0:?}: give 1 to 64 characters, none of them control characters")]
+    Name(String),
     /// A source-IP rewrite whose ranges cannot work, or an address in
     /// them that cannot be there.
     #[error("src_ip_rewrite: {0}")]

@@ -44,10 +44,12 @@ pub fn fuzz_reverse_proxy() -> ReverseProxy {
 
 fn toml_services() -> ReverseProxyConfig {
     use crate::{BackendConfig, ServiceConfig, ServiceProtocol};
+    // Named, so that stats write names in.
     let backend = |ip: IpAddr, port| BackendConfig {
         ip,
         port: Some(port),
         weight: 1,
+        name: Some(format!("server {ip}")),
     };
     // Maglev for TCP, cheaper policies (each built per input) elsewhere.
     let service = |vip: IpAddr, port, proto, backends| ServiceConfig {
@@ -68,6 +70,7 @@ fn toml_services() -> ReverseProxyConfig {
             timeout_ms: 50,
             ..HealthCheck::new(ProbeKind::Http)
         }),
+        name: Some(format!("{proto:?} on {vip}")),
     };
     let families: [(IpAddr, [IpAddr; 2]); 2] = [
         (

@@ -208,6 +208,9 @@ impl BackendState {
 pub struct BackendStats {
     /// How the configuration names it (`ip:port`, a MAC, an IP).
     pub name: String,
+    /// The name it was given (`name = "..."`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Its weight; 0 means draining.
     pub weight: u32,
     /// Whether it takes new flows by its weight.
@@ -228,6 +231,9 @@ pub struct BackendStats {
 pub struct ServiceStats {
     /// How the configuration names it (`vip:port/proto`, ...).
     pub name: String,
+    /// The name it was given (`name = "..."`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// Selection policy.
     pub policy: Policy,
     /// The size of its Maglev table, with that policy.
@@ -302,6 +308,7 @@ mod tests {
         health.record_probe(crate::ProbeResult::BadStatus(503), &check);
         let backend = BackendStats {
             name: "192.168.1.2:80".into(),
+            label: Some("web 1".into()),
             weight: 1,
             state: BackendState::Active,
             health: health.health(),
@@ -312,6 +319,7 @@ mod tests {
         let json = serde_json::to_value(&backend).unwrap();
         assert_eq!(json["health"], "unknown");
         assert_eq!(json["health_detail"]["last_probe"]["bad_status"], 503);
+        assert_eq!(json["label"], "web 1");
         let read: BackendStats = serde_json::from_value(json).unwrap();
         assert_eq!(read, backend);
     }

@@ -251,8 +251,8 @@ fn a_backend_of_the_other_family_is_a_named_error() {
     // At runtime too, and nothing changes.
     let mut lb = engine();
     let key = "[fd0d::13]:80/tcp".parse().unwrap();
-    let backend = "10.9.9.9:80".parse().unwrap();
-    let error = lb.set_backend(key, backend).unwrap_err();
+    let backend: lb_engine::BackendConfig = "10.9.9.9:80".parse().unwrap();
+    let error = lb.set_backend(key, &backend).unwrap_err();
     assert_eq!(
         error.to_string(),
         "backend 10.9.9.9 is IPv4 where IPv6 is needed"

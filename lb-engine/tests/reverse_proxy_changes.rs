@@ -58,15 +58,8 @@ fn sessions_keep_their_backend_while_backends_change() {
         .map(|port| (port, send(&mut lb, now, port, "S").unwrap()))
         .collect();
     for extra in 4..20 {
-        lb.set_backend(
-            key,
-            BackendConfig {
-                ip: ip(192, 168, 1, extra).into(),
-                port: None,
-                weight: 1,
-            },
-        )
-        .unwrap();
+        lb.set_backend(key, &BackendConfig::new(ip(192, 168, 1, extra), 1))
+            .unwrap();
     }
     for &(port, backend) in &flows {
         assert_eq!(
@@ -114,15 +107,8 @@ fn drained_backend_keeps_its_flows_and_takes_no_new_ones() {
     let flows: Vec<(u16, Ipv4Addr)> = (1000..1100)
         .map(|port| (port, send(&mut lb, now, port, "S").unwrap()))
         .collect();
-    lb.set_backend(
-        key,
-        BackendConfig {
-            ip: ip(192, 168, 1, 2).into(),
-            port: None,
-            weight: 0,
-        },
-    )
-    .unwrap();
+    lb.set_backend(key, &BackendConfig::new(ip(192, 168, 1, 2), 0))
+        .unwrap();
     for &(port, backend) in &flows {
         assert_eq!(send(&mut lb, now, port, "A"), Ok(backend));
     }
@@ -138,15 +124,8 @@ fn drained_backend_keeps_its_flows_and_takes_no_new_ones() {
     assert_eq!(drained.weight, 0);
     assert!(drained.sessions > 0);
     // Everything drained: no backend for new flows.
-    lb.set_backend(
-        key,
-        BackendConfig {
-            ip: ip(192, 168, 1, 3).into(),
-            port: None,
-            weight: 0,
-        },
-    )
-    .unwrap();
+    lb.set_backend(key, &BackendConfig::new(ip(192, 168, 1, 3), 0))
+        .unwrap();
     assert_eq!(
         send(&mut lb, now, 4000, "S"),
         Err(Verdict::Drop(DropReason::NoBackend))

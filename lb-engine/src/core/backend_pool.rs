@@ -288,6 +288,7 @@ impl<T: Copy + PartialEq + Display + Into<BackendId>> BackendPool<T> {
         self.members()
             .map(|(_, member)| BackendStats {
                 name: member.target.to_string(),
+                label: None,
                 weight: member.weight,
                 state: BackendState::of_weight(member.weight),
                 health: member.health.health(),

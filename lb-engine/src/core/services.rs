@@ -209,6 +209,7 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
                 let backends: Vec<BackendStats> = service.backends.stats(now);
                 ServiceStats {
                     name: service.key.to_string(),
+                    label: None,
                     policy: service.backends.policy(),
                     maglev_table_size: service.backends.table_size(),
                     health_check: service.check.as_ref().map(|check| check.kind),

@@ -56,6 +56,12 @@ pub(crate) trait Balancer {
         None
     }
 
+    /// Writes what the core does not know into a snapshot of its stats
+    /// (names given to services and backends).
+    fn label(&self, stats: &mut Stats) {
+        let _ = stats;
+    }
+
     /// What a saved session keeps beside its keys and owner.
     fn saved_extra(session: &Self::Session) -> Self::Extra;
 
@@ -165,7 +171,9 @@ impl<B: Balancer> Engine for B {
 
 impl<B: Balancer> Observe for B {
     fn stats(&self, now: Instant) -> Stats {
-        self.core().stats(now)
+        let mut stats = self.core().stats(now);
+        self.label(&mut stats);
+        stats
     }
 
     fn reset_counters(&mut self) {

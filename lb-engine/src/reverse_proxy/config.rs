@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::keys::{BackendAddr, ServiceKey, parse_service};
 use super::src_rewrite::SrcIpRewrite;
 use crate::{
-    HealthCheck, HealthSettings, KeyParseError, SelectionSettings, SessionSettings, Weighted,
+    ConfigError, HealthCheck, HealthSettings, KeyParseError, SelectionSettings, SessionSettings,
+    Weighted,
 };
 
 /// What a [`ReverseProxy`](super::ReverseProxy) reads from its
@@ -88,7 +89,7 @@ fn default_weight() -> u32 {
 }
 
 /// A backend of a reverse-proxy service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     /// Its address.
@@ -99,6 +100,10 @@ pub struct BackendConfig {
     /// Relative share of new flows (default 1); 0 drains it.
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// What operators call it (polycubectl's `name=`), shown in stats and
+    /// Prometheus labels beside its address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl BackendConfig {
@@ -108,6 +113,15 @@ impl BackendConfig {
             ip: ip.into(),
             port: None,
             weight,
+            name: None,
+        }
+    }
+
+    /// The same backend, called `name`.
+    pub fn named(self, name: impl Into<String>) -> Self {
+        BackendConfig {
+            name: Some(name.into()),
+            ..self
         }
     }
 
@@ -154,6 +168,22 @@ pub struct ServiceConfig {
     /// passive detection alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthCheck>,
+    /// What operators call it (polycubectl's `name=`), shown in stats and
+    /// Prometheus labels beside its key; an `all` service's three halves
+    /// share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Refuses a name that would not print on one line: 1 to 64 characters,
+/// none of them control characters.
+pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
+    let length = name.chars().count();
+    if (1..=64).contains(&length) && !name.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(ConfigError::Name(name.to_owned()))
+    }
 }
 
 impl ServiceConfig {
@@ -168,6 +198,15 @@ impl ServiceConfig {
             maglev_table_size: None,
             backends: Vec::new(),
             health: None,
+            name: None,
+        }
+    }
+
+    /// The same service, called `name`.
+    pub fn named(self, name: impl Into<String>) -> Self {
+        ServiceConfig {
+            name: Some(name.into()),
+            ..self
         }
     }
 
@@ -252,7 +291,12 @@ impl FromStr for BackendConfig {
             None => (s, 1),
         };
         let BackendAddr { ip, port } = addr.parse()?;
-        Ok(BackendConfig { ip, port, weight })
+        Ok(BackendConfig {
+            ip,
+            port,
+            weight,
+            name: None,
+        })
     }
 }
 

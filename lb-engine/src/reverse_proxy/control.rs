@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use lb_algos::Policy;
 use lb_packet::Protocol;
 
+use super::config::check_name;
 use super::{
     BackendAddr, BackendConfig, ReverseProxy, ReverseProxyConfig, ServiceConfig, ServiceKey,
     ServiceProtocol, SrcIpRewrite,
@@ -71,8 +72,10 @@ impl ReverseProxy {
         for service in services {
             unicast_address("VIP", service.vip)?;
             self.check_rewritten("VIP", service.vip)?;
+            service.name.as_deref().map_or(Ok(()), check_name)?;
             for backend in &service.backends {
                 unicast_address("backend", backend.ip)?;
+                backend.name.as_deref().map_or(Ok(()), check_name)?;
                 self.check_rewritten("backend", backend.ip)?;
                 if vips.contains(&backend.ip) {
                     return Err(ConfigError::Address {
@@ -134,12 +137,20 @@ impl ReverseProxy {
             self.core
                 .services
                 .insert(key, backends, check_for(key, config));
+            self.names.set_service(key, config.name.as_deref());
+            for backend in &config.backends {
+                let target = key.backend_endpoint(backend.addr())?;
+                self.names.set_backend(key, target, backend.name.as_deref());
+            }
         }
         Ok(())
     }
 
-    /// Refuses a backend address no host can have, or one of our VIPs.
-    fn check_backend_address(&self, ip: IpAddr) -> Result<(), ConfigError> {
+    /// Refuses a backend address no host can have, or one of our VIPs,
+    /// and a name that cannot be one.
+    fn check_backend_address(&self, backend: &BackendConfig) -> Result<(), ConfigError> {
+        backend.name.as_deref().map_or(Ok(()), check_name)?;
+        let ip = backend.ip;
         unicast_address("backend", ip)?;
         self.check_rewritten("backend", ip)?;
         if self.is_vip(ip) {
@@ -165,14 +176,15 @@ impl ReverseProxy {
     pub fn set_backend(
         &mut self,
         key: ServiceKey,
-        backend: BackendConfig,
+        backend: &BackendConfig,
     ) -> Result<(), ConfigError> {
-        self.check_backend_address(backend.ip)?;
+        self.check_backend_address(backend)?;
         let target = key.backend_endpoint(backend.addr())?;
         let slot = self.service_slot(key)?;
         let check = self.core.services.get(slot).and_then(|s| s.check.as_ref());
         self.core.check_probe(check, [backend.ip])?;
         self.core.upsert_backend(slot, target, backend.weight)?;
+        self.names.set_backend(key, target, backend.name.as_deref());
         self.services_changed();
         Ok(())
     }
@@ -213,10 +225,12 @@ impl ReverseProxy {
             let current = self.core.backends(slot);
             for (target, _) in current.into_iter().filter(|(t, _)| !keep.contains(t)) {
                 self.core.remove_backend(slot, target)?;
+                self.names.set_backend(key, target, None);
             }
             for backend in &config.backends {
-                self.set_backend(key, *backend)?;
+                self.set_backend(key, backend)?;
             }
+            self.names.set_service(key, config.name.as_deref());
             let selector = self.core.selector;
             let table_size = self.core.table_size(config.maglev_table_size);
             if let Some(service) = self.core.services.get_mut(slot) {
@@ -263,9 +277,13 @@ impl Control for ReverseProxy {
                     .core
                     .backends(slot)
                     .into_iter()
-                    .map(|(at, weight)| BackendConfig::new(at.ip(), weight).port(at.port()))
+                    .map(|(at, weight)| BackendConfig {
+                        name: self.names.backend(service.key, at).map(str::to_owned),
+                        ..BackendConfig::new(at.ip(), weight).port(at.port())
+                    })
                     .collect(),
                 health: service.check.clone(),
+                name: self.names.service(service.key).map(str::to_owned),
             })
             .collect();
         services.sort_by_key(|s| (s.vip, s.port, s.proto as u8));
@@ -289,6 +307,7 @@ impl Control for ReverseProxy {
             .core
             .remove_service(&key)
             .ok_or_else(|| ConfigError::UnknownService(key.to_string()))?;
+        self.names.forget_service(key);
         self.services_changed();
         Ok(ended)
     }
@@ -298,12 +317,13 @@ impl Control for ReverseProxy {
         key: ServiceKey,
         backend: &BackendConfig,
     ) -> Result<BackendAddr, ConfigError> {
-        self.check_backend_address(backend.ip)?;
+        self.check_backend_address(backend)?;
         let target = key.backend_endpoint(backend.addr())?;
         let slot = self.service_slot(key)?;
         if !self.core.add_backend(slot, target, backend.weight)? {
             return Err(ConfigError::duplicate_backend(key, target));
         }
+        self.names.set_backend(key, target, backend.name.as_deref());
         self.services_changed();
         Ok(target.into())
     }
@@ -358,6 +378,7 @@ impl Control for ReverseProxy {
             .core
             .remove_backend(slot, target)?
             .ok_or_else(|| ConfigError::unknown_backend(key, target))?;
+        self.names.set_backend(key, target, None);
         self.services_changed();
         Ok(ended)
     }

@@ -3,13 +3,15 @@
 //! `config` holds services and backends, `keys` names them, `control`
 //! changes them while the engine runs, `forward` is the path from clients
 //! to backends (DNAT), `reverse` the way back (reverse NAT, steering in
-//! MULTI mode), `src_rewrite` moves clients' addresses for the backends.
+//! MULTI mode), `src_rewrite` moves clients' addresses for the backends,
+//! `names` keeps what operators call services and backends.
 
 mod config;
 mod control;
 mod endpoints;
 mod forward;
 mod keys;
+mod names;
 mod reverse;
 mod src_rewrite;
 
@@ -30,6 +32,7 @@ use crate::core::{Balancer, Core};
 use crate::health::prober::ProbeTarget;
 use crate::{ConfigError, DropReason, EngineKind, PortId, PortsError, Verdict};
 use endpoints::ReverseEndpoints;
+use names::Names;
 
 /// Datagrams whose later fragments the engine remembers how to translate.
 const FRAGMENT_CAPACITY: usize = 4096;
@@ -121,6 +124,8 @@ pub struct ReverseProxy {
     endpoints: ReverseEndpoints,
     /// Clients' addresses moved for the backends.
     rewrite: Option<SrcIpRewrite>,
+    /// Names given to services and backends.
+    names: Names,
     /// Frames of its own for the backend side: clients' ARP replies with
     /// their addresses moved.
     arp_copies: VecDeque<Vec<u8>>,
@@ -175,6 +180,7 @@ impl ReverseProxy {
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
             endpoints: ReverseEndpoints::default(),
             rewrite: None,
+            names: Names::default(),
             arp_copies: VecDeque::new(),
         };
         engine.install_rewrite(config.src_ip_rewrite)?;
@@ -239,6 +245,10 @@ impl Balancer for ReverseProxy {
 
     fn ports(&self) -> usize {
         self.frontends.len() + 1
+    }
+
+    fn label(&self, stats: &mut crate::Stats) {
+        self.names.label(stats);
     }
 
     fn saved_extra(session: &RpSession) -> u16 {

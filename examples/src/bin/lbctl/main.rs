@@ -108,6 +108,9 @@ enum ServiceCommand {
         /// A backend, `IP[:PORT][@WEIGHT]` (repeat for more).
         #[arg(long = "backend", value_parser = parsed::<BackendConfig>)]
         backends: Vec<BackendConfig>,
+        /// What to call it (shown beside its key in stats and Prometheus).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Remove a service and end its sessions.
     Del {
@@ -132,6 +135,9 @@ enum BackendCommand {
         /// Its weight.
         #[arg(long, default_value_t = 1)]
         weight: u32,
+        /// What to call it (lb-rp).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Change a backend's weight: `[SERVICE] BACKEND` --weight W.
     Set {
@@ -239,7 +245,7 @@ enum NewBackend {
     Destination(DestinationConfig),
 }
 
-fn new_backend(for_service: bool, backend: &str, weight: u32) -> NewBackend {
+fn new_backend(for_service: bool, backend: &str, weight: u32, name: Option<String>) -> NewBackend {
     let invalid = |expected: &str| -> ! {
         fail(format_args!(
             "invalid backend {backend:?}: expected {expected}"
@@ -251,7 +257,11 @@ fn new_backend(for_service: bool, backend: &str, weight: u32) -> NewBackend {
             ip: addr.ip,
             port: addr.port,
             weight,
+            name,
         });
+    }
+    if name.is_some() {
+        fail("--name is for backends of lb-rp's services");
     }
     if let Ok(mac) = backend.parse::<MacAddr>() {
         return NewBackend::Server(DsrBackendConfig { mac, weight });
@@ -304,9 +314,11 @@ fn main() {
             mut service,
             policy,
             backends,
+            name,
         }) => {
             service.policy = policy.unwrap_or(service.policy);
             service.backends = backends;
+            service.name = name;
             show(
                 json,
                 client.typed::<ServicesAdded>("POST", "services", Some(&service)),
@@ -334,9 +346,13 @@ fn main() {
                 tables::services(s)
             });
         }
-        Command::Backend(BackendCommand::Add { target, weight }) => {
+        Command::Backend(BackendCommand::Add {
+            target,
+            weight,
+            name,
+        }) => {
             let (path, backend) = backend_target(&target);
-            let body = new_backend(target.len() == 2, backend, weight);
+            let body = new_backend(target.len() == 2, backend, weight, name);
             show(
                 json,
                 client.typed::<BackendAdded>("POST", &path, Some(&body)),

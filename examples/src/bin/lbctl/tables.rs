@@ -13,7 +13,7 @@ pub(crate) fn services(services: &[ServiceStats]) {
         };
         println!(
             "{:<24} {:<12} sessions {:>7}  new flows {:>9}  packets {:>11}  checks {checks}{panic}",
-            service.name,
+            shown(&service.name, service.label.as_deref()),
             policy,
             service.sessions,
             service.counters.new_flows,
@@ -22,7 +22,7 @@ pub(crate) fn services(services: &[ServiceStats]) {
         for backend in &service.backends {
             println!(
                 "  {:<22} weight {:>5}  {:<8} health {:<7} sessions {:>7}  new flows {:>9}  packets {:>11}  {}",
-                backend.name,
+                shown(&backend.name, backend.label.as_deref()),
                 backend.weight,
                 backend.state.name(),
                 backend.health.name(),
@@ -32,6 +32,14 @@ pub(crate) fn services(services: &[ServiceStats]) {
                 why(backend)
             );
         }
+    }
+}
+
+/// A key, with the name it was given after it.
+fn shown(key: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{key} ({name})"),
+        None => key.to_owned(),
     }
 }
 
