@@ -256,3 +256,40 @@ fn lbctl_names_services_and_backends() {
         "{err}"
     );
 }
+
+#[test]
+fn lbctl_changes_an_all_service_as_one() {
+    let lb = Harness::start(reverse_proxy());
+    let (ok, out, err) = lbctl(
+        &lb,
+        &[
+            "service",
+            "add",
+            "10.0.0.9:180/all",
+            "--backend",
+            "192.168.1.5:80",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("10.0.0.9:180/tcp, 10.0.0.9:180/udp, 10.0.0.9/icmp"),
+        "{out}"
+    );
+    let (ok, _, err) = lbctl(
+        &lb,
+        &["backend", "add", "10.0.0.9:180/all", "192.168.1.6:80"],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = lbctl(
+        &lb,
+        &["backend", "del", "10.0.0.9:180/all", "192.168.1.5:80"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("removed 192.168.1.5:80"), "{out}");
+    let (_, out, _) = lbctl(&lb, &["service", "list"]);
+    assert_eq!(out.matches("192.168.1.6").count(), 3, "{out}");
+    assert!(!out.contains("192.168.1.5"), "{out}");
+    let (ok, out, err) = lbctl(&lb, &["service", "del", "10.0.0.9:180/all"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("removed 10.0.0.9:180/all"), "{out}");
+}

@@ -647,3 +647,47 @@ fn names_in_the_api_and_prometheus() {
     assert_eq!(status, 400);
     assert!(error.contains("give 1 to 64 characters"), "{error}");
 }
+
+/// `VIP/all/PORT` in paths: the three halves of an `all` service change
+/// together.
+#[test]
+fn all_services_change_as_one() {
+    let lb = Harness::start(reverse_proxy());
+    let service =
+        r#"{"vip":"10.0.0.9","port":180,"proto":"all","backend":[{"ip":"192.168.1.5","port":80}]}"#;
+    let (status, added) = lb.json("POST", "/services", Some(service));
+    assert_eq!(status, 201);
+    assert_eq!(
+        added["added"],
+        serde_json::json!(["10.0.0.9:180/tcp", "10.0.0.9:180/udp", "10.0.0.9/icmp"])
+    );
+    let backends = "/services/10.0.0.9/all/180/backends";
+    let (status, added) = lb.json("POST", backends, Some(r#"{"ip":"192.168.1.6","port":80}"#));
+    assert_eq!(
+        (status, &added["service"]),
+        (201, &serde_json::json!("10.0.0.9:180/all"))
+    );
+    let (status, _) = lb.json(
+        "PUT",
+        &format!("{backends}/192.168.1.6:80"),
+        Some(r#"{"weight":4}"#),
+    );
+    assert_eq!(status, 200);
+    let (_, services) = lb.json("GET", "/services", None);
+    let weights: Vec<u64> = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"].as_str().unwrap().starts_with("10.0.0.9"))
+        .map(|s| s["backends"][1]["weight"].as_u64().unwrap())
+        .collect();
+    assert_eq!(weights, [4, 4, 4]);
+    let (status, removed) = lb.json("DELETE", "/services/10.0.0.9/all/180", None);
+    assert_eq!(
+        (status, &removed["removed"]),
+        (200, &serde_json::json!("10.0.0.9:180/all"))
+    );
+    let (status, error) = lb.error("DELETE", "/services/10.0.0.9/all/180", None);
+    assert_eq!(status, 404);
+    assert_eq!(error, "no service 10.0.0.9:180/tcp");
+}

@@ -12,8 +12,8 @@ use common::rp::{BACKENDS, FRONTEND};
 use common::{tcp, udp};
 use lb_engine::{
     Control, DirectReturn, DirectReturnConfig, DropReason, Engine, Health, HealthOverride,
-    HealthReason, MacAddr, Observe, PassiveFailure, ReverseProxy, ReverseProxyConfig, ServiceKey,
-    Verdict,
+    HealthReason, MacAddr, Observe, PassiveFailure, ReverseProxy, ReverseProxyConfig,
+    ServiceSelector, Verdict,
 };
 use lb_packet::{EthernetRepr, Frame, FrameRepr, IcmpRepr, Ipv4Repr};
 
@@ -228,7 +228,7 @@ fn icmp_unreachable_from_the_backend_side_counts() {
 fn overrides_outrank_health_and_sessions_stay() {
     let mut engine = proxy(2, "");
     let now = Instant::now();
-    let service: ServiceKey = "10.0.0.1:80/tcp".parse().unwrap();
+    let service: ServiceSelector = "10.0.0.1:80/tcp".parse().unwrap();
     let to = send_syn(&mut engine, now, client(1));
     answer(&mut engine, now, to, client(1), "SA");
     engine
@@ -268,7 +268,7 @@ fn overrides_outrank_health_and_sessions_stay() {
 #[test]
 fn below_the_panic_threshold_every_backend_takes_flows() {
     let now = Instant::now();
-    let service: ServiceKey = "10.0.0.1:80/tcp".parse().unwrap();
+    let service: ServiceSelector = "10.0.0.1:80/tcp".parse().unwrap();
     // Two of three ejected by an operator would leave one; forced backends
     // stay out even in panic, so eject by passive failures instead.
     let mut engine = proxy(
@@ -311,7 +311,7 @@ fn below_the_panic_threshold_every_backend_takes_flows() {
 #[test]
 fn a_down_backend_leaves_the_others_their_flows() {
     let now = Instant::now();
-    let service: ServiceKey = "10.0.0.1:80/tcp".parse().unwrap();
+    let service: ServiceSelector = "10.0.0.1:80/tcp".parse().unwrap();
     let mut before = proxy(5, "");
     let mut after = proxy(5, "");
     let down = backend(4);
@@ -461,7 +461,7 @@ fn the_proxy_retries_refused_connections_elsewhere() {
 fn a_down_backend_can_end_its_sessions() {
     let mut engine = proxy(2, "end_sessions_on_down = true");
     let now = Instant::now();
-    let service: ServiceKey = "10.0.0.1:80/tcp".parse().unwrap();
+    let service: ServiceSelector = "10.0.0.1:80/tcp".parse().unwrap();
     let to = send_syn(&mut engine, now, client(1));
     answer(&mut engine, now, to, client(1), "SA");
     assert_eq!(engine.stats(now).sessions, 1);

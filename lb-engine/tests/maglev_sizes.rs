@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use lb_engine::{
     BackendConfig, ConfigError, Control, Observe, ReverseProxy, ReverseProxyConfig, ServiceConfig,
-    ServiceKey,
+    ServiceSelector,
 };
 
 fn engine(text: &str) -> Result<ReverseProxy, ConfigError> {
@@ -45,7 +45,7 @@ fn sizes_follow_the_backend_count_unless_set() {
             ("10.0.0.1:80/tcp".to_owned(), Some(1021)),
         ]
     );
-    let web: ServiceKey = "10.0.0.1:80/tcp".parse().unwrap();
+    let web: ServiceSelector = "10.0.0.1:80/tcp".parse().unwrap();
     for n in 3..6 {
         let backend: BackendConfig = format!("192.168.1.{n}").parse().unwrap();
         lb.add_backend(web, &backend).unwrap();
@@ -90,7 +90,7 @@ fn sizes_that_cannot_work_are_refused() {
     );
     // A running service refuses a backend its table has no room for.
     let mut lb = engine(&TWO_SERVICES.replace("251", "3")).unwrap();
-    let tls: ServiceKey = "10.0.0.1:443/tcp".parse().unwrap();
+    let tls: ServiceSelector = "10.0.0.1:443/tcp".parse().unwrap();
     let third: BackendConfig = "192.168.1.4".parse().unwrap();
     lb.add_backend(tls, &third).unwrap();
     let fourth: BackendConfig = "192.168.1.9".parse().unwrap();

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use lb_engine::{
     BackendConfig, ConfigError, Control, Observe, ReverseProxy, ReverseProxyConfig, ServiceKey,
-    ServiceStats,
+    ServiceSelector, ServiceStats,
 };
 
 const CONFIG: &str = r#"
@@ -89,7 +89,7 @@ fn names_show_beside_keys_and_follow_changes() {
     assert_eq!(tcp.backends[1].name, None);
 
     // A backend added with a name; a removed one forgets its own.
-    let key: ServiceKey = "192.168.0.1:180/tcp".parse().unwrap();
+    let key: ServiceSelector = "192.168.0.1:180/tcp".parse().unwrap();
     lb.add_backend(
         key,
         &BackendConfig::new([10, 0, 0, 3], 1).port(80).named("B3"),
@@ -162,13 +162,14 @@ fn names_that_would_not_print_on_a_line_are_refused() {
         );
     }
     let mut lb = engine();
-    let key: ServiceKey = "192.168.0.1:180/tcp".parse().unwrap();
+    let key: ServiceSelector = "192.168.0.1:180/tcp".parse().unwrap();
     let tab = BackendConfig::new([10, 0, 0, 9], 1).named("a\tb");
     assert!(matches!(
         lb.add_backend(key, &tab),
         Err(ConfigError::Name(_))
     ));
-    assert!(lb.set_backend(key, &tab).is_err());
+    let tcp: ServiceKey = "192.168.0.1:180/tcp".parse().unwrap();
+    assert!(lb.set_backend(tcp, &tab).is_err());
     assert_eq!(
         lb.stats(Instant::now()).services[0].backends.len(),
         2,

@@ -77,7 +77,7 @@ fn sessions_keep_their_backend_while_backends_change() {
     // Removing 192.168.1.3 ends only its sessions.
     let ended = lb
         .remove_backend(
-            key,
+            key.into(),
             BackendAddr {
                 ip: ip(192, 168, 1, 3).into(),
                 port: None,
@@ -254,7 +254,7 @@ fn configuration_errors_are_named_and_change_nothing() {
     assert!(lb.add_service(&config.services[0]).is_err());
     assert!(matches!(
         lb.remove_backend(
-            key,
+            key.into(),
             BackendAddr {
                 ip: ip(1, 2, 3, 4).into(),
                 port: None
@@ -264,7 +264,7 @@ fn configuration_errors_are_named_and_change_nothing() {
     ));
     let unknown = ServiceKey::new(vip(), lb_packet::Protocol::Tcp, 81);
     assert_eq!(
-        lb.remove_service(unknown),
+        lb.remove_service(unknown.into()),
         Err(ConfigError::UnknownService(unknown.to_string()))
     );
     assert_eq!(lb.services(), before);

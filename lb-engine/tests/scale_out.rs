@@ -12,7 +12,7 @@ use common::flows::*;
 use common::rp::FRONTEND;
 use lb_engine::{
     BackendConfig, Control, DirectReturn, DirectReturnConfig, Engine, HealthOverride, Observe,
-    ReverseProxy, ServiceKey, Verdict,
+    ReverseProxy, ServiceSelector, Verdict,
 };
 use lb_packet::{Frame, TcpFlags};
 
@@ -100,7 +100,7 @@ fn instances_configured_alike_in_any_order_show_one_fingerprint() {
     assert_eq!(fingerprint(&a), fingerprint(&b));
 
     // Health is left out: instances disagree on it only for a moment.
-    let web: ServiceKey = "10.0.0.1:80/tcp".parse().unwrap();
+    let web: ServiceSelector = "10.0.0.1:80/tcp".parse().unwrap();
     let b2 = "192.168.1.2:8080".parse().unwrap();
     a.force_health(web, b2, Some(HealthOverride::Down)).unwrap();
     assert_eq!(fingerprint(&a), fingerprint(&b));

@@ -140,7 +140,7 @@ fn ranges_that_cannot_work_are_refused() {
     );
     // Backends inside ip_range are fine: Polycube's own test has them.
     let mut lb = rewriting();
-    let tcp80 = ServiceKey::new(IpAddr::V4(vip()), Protocol::Tcp, 80);
+    let tcp80 = ServiceKey::new(IpAddr::V4(vip()), Protocol::Tcp, 80).into();
     lb.add_backend(tcp80, &BackendConfig::new(ip(10, 0, 0, 3), 1))
         .unwrap();
     assert_eq!(

@@ -8,13 +8,10 @@ use lb_algos::Policy;
 use lb_packet::Protocol;
 
 use super::config::check_name;
-use super::{
-    BackendAddr, BackendConfig, ReverseProxy, ReverseProxyConfig, ServiceConfig, ServiceKey,
-    ServiceProtocol, SrcIpRewrite,
-};
+use super::{BackendConfig, ReverseProxy, ServiceConfig, ServiceKey, ServiceProtocol};
 use crate::core::backend_pool::BackendPool;
 use crate::core::unicast_address;
-use crate::{ConfigError, Control, HealthCheck, HealthOverride, ProbeKind};
+use crate::{ConfigError, Control, HealthCheck, ProbeKind};
 
 /// The check a service's half on `key` runs: the service's, with the
 /// service's port for the ICMP half of an `all` service.
@@ -50,7 +47,7 @@ fn check_fits(config: &ServiceConfig) -> Result<(), ConfigError> {
 impl ReverseProxy {
     /// Checks a whole service list, alone and against itself, backend
     /// pools included: what a change must pass before it touches anything.
-    fn check_services(&self, services: &[ServiceConfig]) -> Result<(), ConfigError> {
+    pub(super) fn check_services(&self, services: &[ServiceConfig]) -> Result<(), ConfigError> {
         self.check_services_but_pools(services)?;
         for service in services {
             for key in service.keys() {
@@ -148,7 +145,7 @@ impl ReverseProxy {
 
     /// Refuses a backend address no host can have, or one of our VIPs,
     /// and a name that cannot be one.
-    fn check_backend_address(&self, backend: &BackendConfig) -> Result<(), ConfigError> {
+    pub(super) fn check_backend_address(&self, backend: &BackendConfig) -> Result<(), ConfigError> {
         backend.name.as_deref().map_or(Ok(()), check_name)?;
         let ip = backend.ip;
         unicast_address("backend", ip)?;
@@ -164,7 +161,7 @@ impl ReverseProxy {
     }
 
     /// The slot of the service under `key`.
-    fn service_slot(&self, key: ServiceKey) -> Result<u32, ConfigError> {
+    pub(super) fn service_slot(&self, key: ServiceKey) -> Result<u32, ConfigError> {
         self.core
             .services
             .slot(&key)
@@ -206,7 +203,7 @@ impl ReverseProxy {
             .copied()
             .collect();
         for key in gone {
-            self.remove_service(key)?;
+            self.remove_service(key.into())?;
         }
         for (&key, config) in &wanted {
             let Some(slot) = self.core.services.slot(&key) else {
@@ -243,143 +240,5 @@ impl ReverseProxy {
         }
         self.services_changed();
         Ok(())
-    }
-}
-
-impl Control for ReverseProxy {
-    type ServiceKey = ServiceKey;
-    type ServiceConfig = ServiceConfig;
-    type BackendKey = BackendAddr;
-    type BackendConfig = BackendConfig;
-    type Config = ReverseProxyConfig;
-
-    fn config(&self) -> Option<ReverseProxyConfig> {
-        Some(ReverseProxyConfig {
-            services: self.services(),
-            src_ip_rewrite: self.rewrite,
-            ..self.settings.clone()
-        })
-    }
-
-    /// The services, as configuration (one per protocol), sorted.
-    fn services(&self) -> Vec<ServiceConfig> {
-        let mut services: Vec<ServiceConfig> = self
-            .core
-            .services
-            .iter()
-            .map(|(slot, service)| ServiceConfig {
-                vip: service.key.vip,
-                port: service.key.port,
-                proto: service.key.proto.into(),
-                policy: service.backends.policy(),
-                maglev_table_size: service.backends.configured_table_size(),
-                backends: self
-                    .core
-                    .backends(slot)
-                    .into_iter()
-                    .map(|(at, weight)| BackendConfig {
-                        name: self.names.backend(service.key, at).map(str::to_owned),
-                        ..BackendConfig::new(at.ip(), weight).port(at.port())
-                    })
-                    .collect(),
-                health: service.check.clone(),
-                name: self.names.service(service.key).map(str::to_owned),
-            })
-            .collect();
-        services.sort_by_key(|s| (s.vip, s.port, s.proto as u8));
-        services
-    }
-
-    /// Adds a service (all three for `proto = "all"`). Refused, with nothing
-    /// changed, if one of its keys exists or its backends are invalid.
-    fn add_service(&mut self, config: &ServiceConfig) -> Result<Vec<ServiceKey>, ConfigError> {
-        if let Some(key) = config.keys().find(|key| self.core.services.contains(key)) {
-            return Err(ConfigError::DuplicateService(key.to_string()));
-        }
-        self.check_services(core::slice::from_ref(config))?;
-        self.insert_service(config)?;
-        Ok(config.keys().collect())
-    }
-
-    /// Removes a service and ends its sessions; returns how many.
-    fn remove_service(&mut self, key: ServiceKey) -> Result<usize, ConfigError> {
-        let ended = self
-            .core
-            .remove_service(&key)
-            .ok_or_else(|| ConfigError::UnknownService(key.to_string()))?;
-        self.names.forget_service(key);
-        self.services_changed();
-        Ok(ended)
-    }
-
-    fn add_backend(
-        &mut self,
-        key: ServiceKey,
-        backend: &BackendConfig,
-    ) -> Result<BackendAddr, ConfigError> {
-        self.check_backend_address(backend)?;
-        let target = key.backend_endpoint(backend.addr())?;
-        let slot = self.service_slot(key)?;
-        if !self.core.add_backend(slot, target, backend.weight)? {
-            return Err(ConfigError::duplicate_backend(key, target));
-        }
-        self.names.set_backend(key, target, backend.name.as_deref());
-        self.services_changed();
-        Ok(target.into())
-    }
-
-    fn set_weight(
-        &mut self,
-        key: ServiceKey,
-        backend: BackendAddr,
-        weight: u32,
-    ) -> Result<(), ConfigError> {
-        let target = key.backend_endpoint(backend)?;
-        let slot = self.service_slot(key)?;
-        if !self.core.set_weight(slot, target, weight)? {
-            return Err(ConfigError::unknown_backend(key, target));
-        }
-        Ok(())
-    }
-
-    fn force_health(
-        &mut self,
-        key: ServiceKey,
-        backend: BackendAddr,
-        forced: Option<HealthOverride>,
-    ) -> Result<(), ConfigError> {
-        let target = key.backend_endpoint(backend)?;
-        let slot = self.service_slot(key)?;
-        if !self.core.force_health(slot, target, forced)? {
-            return Err(ConfigError::unknown_backend(key, target));
-        }
-        Ok(())
-    }
-
-    fn src_ip_rewrite(&self) -> Result<Option<SrcIpRewrite>, ConfigError> {
-        Ok(self.rewrite)
-    }
-
-    /// Refused when a VIP, backend or the probe source is in its way.
-    fn set_src_ip_rewrite(&mut self, rewrite: Option<SrcIpRewrite>) -> Result<(), ConfigError> {
-        self.change_rewrite(rewrite)
-    }
-
-    /// Removes a backend from a service and ends its sessions; returns how
-    /// many. Its port defaults to the service's.
-    fn remove_backend(
-        &mut self,
-        key: ServiceKey,
-        backend: BackendAddr,
-    ) -> Result<usize, ConfigError> {
-        let target = key.backend_endpoint(backend)?;
-        let slot = self.service_slot(key)?;
-        let ended = self
-            .core
-            .remove_backend(slot, target)?
-            .ok_or_else(|| ConfigError::unknown_backend(key, target))?;
-        self.names.set_backend(key, target, None);
-        self.services_changed();
-        Ok(ended)
     }
 }

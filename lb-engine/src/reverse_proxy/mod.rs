@@ -13,6 +13,8 @@ mod forward;
 mod keys;
 mod names;
 mod reverse;
+mod runtime;
+mod selector;
 mod src_rewrite;
 
 use std::collections::VecDeque;
@@ -24,6 +26,7 @@ use lb_packet::{FlowKey, Frame};
 pub use config::{BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceProtocol};
 pub use endpoints::SharedBackend;
 pub use keys::{BackendAddr, ServiceKey};
+pub use selector::ServiceSelector;
 pub use src_rewrite::SrcIpRewrite;
 
 use crate::core::fragments::FragmentTracker;

@@ -17,7 +17,8 @@ use lb_control::api::{
     WeightBody, WeightSet,
 };
 use lb_engine::{
-    BackendConfig, DestinationConfig, DsrBackendConfig, IpCidr, MacAddr, ServiceConfig, ServiceKey,
+    BackendConfig, DestinationConfig, DsrBackendConfig, IpCidr, MacAddr, ServiceConfig,
+    ServiceSelector,
 };
 use lb_examples::cli::{admin_addr, parse_or_exit};
 use serde::Serialize;
@@ -29,7 +30,8 @@ const PROGRAM: &str = "lbctl";
 /// Reads and changes a running load balancer through its admin endpoint.
 ///
 /// Services are written `VIP:PORT/PROTO` (`VIP/icmp`; an IPv6 VIP in
-/// brackets before a port, `[fd0d::13]:80/tcp`); backends `IP[:PORT]`
+/// brackets before a port, `[fd0d::13]:80/tcp`; `VIP:PORT/all` changes an
+/// all service's three halves together); backends `IP[:PORT]`
 /// (`[fd01::2]:8080`) for lb-rp, a MAC for lb-dsr, an IP for lb-proxy
 /// (which have no services, so the service is left out).
 #[derive(Debug, Parser)]
@@ -115,8 +117,8 @@ enum ServiceCommand {
     /// Remove a service and end its sessions.
     Del {
         /// The service.
-        #[arg(value_parser = parsed::<ServiceKey>)]
-        service: ServiceKey,
+        #[arg(value_parser = parsed::<ServiceSelector>)]
+        service: ServiceSelector,
     },
 }
 
@@ -226,7 +228,7 @@ pub(crate) fn fail(message: impl std::fmt::Display) -> ! {
 /// The backends path for `[SERVICE] BACKEND`, and the backend.
 fn backend_target(target: &[String]) -> (String, &str) {
     match target {
-        [service, backend] => match service.parse::<ServiceKey>() {
+        [service, backend] => match service.parse::<ServiceSelector>() {
             Ok(key) => (format!("services/{}/backends", key.path()), backend),
             Err(error) => fail(format_args!("invalid service {service:?}: {error}")),
         },
