@@ -17,8 +17,10 @@ mod fingerprint;
 mod flood_guard;
 pub(crate) mod fragments;
 mod health;
+mod resets;
 pub(crate) mod services;
 mod skeleton;
+mod snat_pools;
 mod sweep;
 
 use core::fmt::Display;
@@ -28,9 +30,7 @@ use std::time::Instant;
 
 use lb_algos::{BackendId, Policy, SelectorConfig};
 use lb_packet::{FlowKey, TcpFlags, WireSize};
-use lb_session::{
-    InsertError, KeyHash, RemovedSession, SessionTable, SnatAllocator, TcpSeen, Tracker,
-};
+use lb_session::{InsertError, KeyHash, RemovedSession, SessionTable, TcpSeen, Tracker};
 
 use crate::stats::TrafficCounters;
 use crate::{
@@ -42,8 +42,10 @@ use backend_pool::BackendPool;
 use batch::BatchScratch;
 use flood_guard::FloodGuard;
 pub(crate) use health::HealthState;
+use resets::Resets;
 use services::{Owned, Owner, ServiceSlots};
 pub(crate) use skeleton::Balancer;
+use snat_pools::SnatPools;
 use sweep::SweepSchedule;
 
 /// Services keyed by `K` with backends at `T`, sessions holding `V`.
@@ -58,7 +60,9 @@ pub(crate) struct Core<K, T, V> {
     pub(crate) health: HealthState,
     /// Source ports, for an engine that translates sources (full NAT):
     /// each session's port is given back as it ends.
-    pub(crate) snat: Option<SnatAllocator>,
+    pub(crate) snat: SnatPools,
+    /// Resets owed to clients.
+    pub(crate) resets: Resets,
     /// What the datapath last said its kernel side dropped.
     pub(crate) kernel_drops: u64,
     kind: EngineKind,
@@ -102,7 +106,8 @@ where
             selector: selection.selector_config()?,
             table_size: selection.maglev_table_size,
             health: HealthState::new(*health, probe_port, health.seed()),
-            snat: None,
+            snat: SnatPools::default(),
+            resets: Resets::default(),
             kernel_drops: 0,
             kind,
             sweep: SweepSchedule::default(),
@@ -196,8 +201,8 @@ where
         expires_in: core::time::Duration,
         value: V,
     ) -> Result<(), InsertError> {
-        let (owner, port) = (value.owner(), value.snat());
-        if let Some((snat, (remote, port))) = self.snat.as_mut().zip(port) {
+        let (owner, port) = (value.owner(), value.snat(&reverse));
+        if let Some((snat, (remote, port))) = self.snat.get_mut(reverse.dst).zip(port) {
             snat.claim(reverse.dst, remote, forward.proto, port)
                 .map_err(|_| InsertError::KeyInUse)?;
         }
@@ -207,7 +212,7 @@ where
         match restored {
             Ok(_) => self.services.session_opened(owner),
             Err(_) => {
-                if let Some((snat, (remote, port))) = self.snat.as_mut().zip(port) {
+                if let Some((snat, (remote, port))) = self.snat.get_mut(reverse.dst).zip(port) {
                     snat.release(reverse.dst, remote, forward.proto, port);
                 }
             }
@@ -246,9 +251,11 @@ where
 
     fn forget(&mut self, removed: &RemovedSession<V>) {
         self.services.session_closed(removed.value.owner());
-        if let (Some(snat), Some((remote, port))) = (&mut self.snat, removed.value.snat()) {
+        if let Some((remote, port)) = removed.value.snat(&removed.reverse) {
             let (proxy, proto) = (removed.reverse.dst, removed.forward.proto);
-            snat.release(proxy, remote, proto, port);
+            if let Some(snat) = self.snat.get_mut(proxy) {
+                snat.release(proxy, remote, proto, port);
+            }
         }
     }
 

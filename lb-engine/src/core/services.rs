@@ -6,10 +6,10 @@ use core::hash::Hash;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use lb_algos::BackendId;
-use lb_packet::WireSize;
-
 use std::time::Instant;
+
+use lb_algos::BackendId;
+use lb_packet::{FlowKey, WireSize};
 
 use super::backend_pool::{BackendPool, Member};
 use crate::HealthCheck;
@@ -36,8 +36,9 @@ pub(crate) trait Owned {
     fn owner(&self) -> Owner;
 
     /// The destination and source port its full NAT took, to give back
-    /// when it ends.
-    fn snat(&self) -> Option<(SocketAddr, u16)> {
+    /// when it ends; `reverse` is its reply key.
+    fn snat(&self, reverse: &FlowKey) -> Option<(SocketAddr, u16)> {
+        let _ = reverse;
         None
     }
 }

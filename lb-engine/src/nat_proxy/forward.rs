@@ -8,7 +8,7 @@ use std::time::Instant;
 use lb_packet::{FlowKey, Frame, Icmp, MacAddr, TcpFlags};
 use lb_session::{Direction, Segment, SnatAllocator};
 
-use super::{NatProxy, ProxySession, SERVICE};
+use super::{NatProxy, PROXY_PORT, ProxySession, SERVICE};
 use crate::core::services::Owned;
 use crate::health::passive::retried_syn;
 use crate::{DropReason, Verdict};
@@ -96,7 +96,8 @@ impl NatProxy {
                 return Err(DropReason::NoSession);
             }
             if !flags.contains(TcpFlags::SYN) || flags.contains(TcpFlags::ACK) {
-                self.reset(key, client_mac, segment);
+                let macs = (self.mac, client_mac);
+                self.core.resets.owe(key, segment, macs, PROXY_PORT);
                 return Err(DropReason::NoSession);
             }
         }
@@ -153,7 +154,8 @@ impl NatProxy {
         let dest = SocketAddr::new(dest_addr, key.dst_port);
         let Some(snat_port) = self.source_port(key, dest, segment) else {
             if let Some(syn) = segment {
-                self.reset(key, client_mac, syn);
+                let macs = (self.mac, client_mac);
+                self.core.resets.owe(key, syn, macs, PROXY_PORT);
                 self.core.traffic.refused += 1;
             }
             return Err(DropReason::PortsExhausted);
@@ -169,7 +171,7 @@ impl NatProxy {
         };
         let reverse = SnatAllocator::reply_key(self.ip, snat_port, dest, key.proto);
         if let Err(reason) = self.core.open_session(now, *key, reverse, segment, session) {
-            if let Some(snat) = self.core.snat.as_mut() {
+            if let Some(snat) = self.core.snat.get_mut(self.ip) {
                 snat.release(self.ip, dest, key.proto, snat_port);
             }
             return Err(reason);

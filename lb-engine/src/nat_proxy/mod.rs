@@ -9,15 +9,12 @@ mod config;
 mod control;
 mod forward;
 mod ports;
-mod resets;
 mod reverse;
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use lb_packet::{ArpOp, FlowKey, Frame, MacAddr};
-use lb_session::SnatAllocator;
 
 pub use config::{DestinationConfig, NatProxyConfig, ProxyServiceConfig};
 
@@ -58,7 +55,7 @@ impl Owned for ProxySession {
         }
     }
 
-    fn snat(&self) -> Option<(SocketAddr, u16)> {
+    fn snat(&self, _: &FlowKey) -> Option<(SocketAddr, u16)> {
         Some((self.dest, self.snat_port))
     }
 }
@@ -100,7 +97,6 @@ pub struct NatProxy {
     network: IpCidr,
     gateway: Option<IpAddr>,
     /// Resets owed to clients.
-    resets: VecDeque<resets::Reset>,
     /// Sorted.
     denied_ports: Vec<u16>,
     /// One service, [`SERVICE`], keyed by the proxy's address; its
@@ -156,10 +152,8 @@ impl NatProxy {
                 "the probe source must be another address than the proxy's own",
             ));
         }
-        core.snat = Some(SnatAllocator::new(
-            config.snat_ports,
-            core.selector.hash_key,
-        ));
+        let hash_key = core.selector.hash_key;
+        core.snat.set(&[(config.ip, config.snat_ports)], hash_key);
         let mut vips = config.vips.clone();
         vips.sort_unstable();
         vips.dedup();
@@ -172,7 +166,6 @@ impl NatProxy {
                 prefix_len: config.prefix_len,
             },
             gateway: config.gateway,
-            resets: VecDeque::new(),
             denied_ports: config.denied_ports.clone(),
             core,
             resolver: ArpResolver::new(mac, config.ip, config.arp),
@@ -395,6 +388,6 @@ impl Balancer for NatProxy {
         if self.resolver.pop_into(buffer) {
             return Some(PROXY_PORT);
         }
-        self.pop_reset(buffer)
+        self.core.resets.pop_into(buffer)
     }
 }

@@ -38,12 +38,12 @@ impl NatProxy {
         dest: SocketAddr,
         segment: Option<Segment>,
     ) -> Option<u16> {
-        let snat = self.core.snat.as_mut()?;
+        let snat = self.core.snat.get_mut(self.ip)?;
         if let Ok(port) = snat.allocate(key, self.ip, dest) {
             return Some(port);
         }
         for _ in 0..TAKEOVER_TRIES {
-            let snat = self.core.snat.as_mut()?;
+            let snat = self.core.snat.get_mut(self.ip)?;
             let port = snat.reclaim_candidate(self.ip, dest, key.proto)?;
             let reply = SnatAllocator::reply_key(self.ip, port, dest, key.proto);
             match self.takeover(&reply, segment) {
@@ -51,7 +51,8 @@ impl NatProxy {
                     // Gives the port back, to be allocated again at once.
                     self.core.remove_session(&reply);
                     self.core.traffic.ports_taken_over += 1;
-                    return self.core.snat.as_mut()?.allocate(key, self.ip, dest).ok();
+                    let snat = self.core.snat.get_mut(self.ip)?;
+                    return snat.allocate(key, self.ip, dest).ok();
                 }
                 Takeover::NotYet => self.mark_closed(dest, key, port),
                 Takeover::Never => {}
@@ -103,7 +104,7 @@ impl NatProxy {
 
     /// Queues `port` of the connection to `dest` for taking over.
     fn mark_closed(&mut self, dest: SocketAddr, key: &FlowKey, port: u16) {
-        if let Some(snat) = self.core.snat.as_mut() {
+        if let Some(snat) = self.core.snat.get_mut(self.ip) {
             snat.closed(self.ip, dest, key.proto, port);
         }
     }
