@@ -71,6 +71,7 @@ fn toml_services() -> ReverseProxyConfig {
             ..HealthCheck::new(ProbeKind::Http)
         }),
         name: Some(format!("{proto:?} on {vip}")),
+        source_nat: None,
     };
     let families: [(IpAddr, [IpAddr; 2]); 2] = [
         (
@@ -253,15 +254,33 @@ fn build(engine: usize) -> Box<dyn Fuzzed> {
 }
 
 /// [`fuzz_reverse_proxy`] with clients 10.0.0.64 to 10.0.0.127 moved to
-/// 20.0.0.64 to 20.0.0.127 for the backends.
+/// 20.0.0.64 to 20.0.0.127 for the backends, and a full-NAT service on
+/// 10.0.0.2 (tcp/80 and udp/80, eight source ports on 192.168.1.250, so
+/// that they run out).
 pub fn fuzz_rewriting_proxy() -> ReverseProxy {
+    use crate::{Control, ServiceConfig, SourceNat};
     let mut engine = fuzz_reverse_proxy();
     let rewrite = crate::SrcIpRewrite {
         ip_range: range("10.0.0.64/26"),
         new_ip_range: range("20.0.0.64/26"),
     };
-    crate::Control::set_src_ip_rewrite(&mut engine, Some(rewrite))
+    engine
+        .set_src_ip_rewrite(Some(rewrite))
         .unwrap_or_else(|e| panic!("fuzz rewrite: {e}"));
+    let ports =
+        lb_session::PortRange::new(40000, 40007).unwrap_or_else(|e| panic!("fuzz ports: {e}"));
+    let full_nat = ServiceConfig {
+        source_nat: Some(SourceNat {
+            ip: Ipv4Addr::new(192, 168, 1, 250).into(),
+            ports,
+            mac: None,
+        }),
+        ..ServiceConfig::all(Ipv4Addr::new(10, 0, 0, 2), 80)
+            .backend(Ipv4Addr::new(192, 168, 1, 2), 1)
+    };
+    engine
+        .add_service(&full_nat)
+        .unwrap_or_else(|e| panic!("fuzz full NAT: {e}"));
     engine
 }
 

@@ -113,7 +113,7 @@ pub use observe::Observe;
 pub use persist::{Persist, Restored, StateError};
 pub use reverse_proxy::{
     BackendAddr, BackendConfig, ReverseProxy, ReverseProxyConfig, ServiceConfig, ServiceKey,
-    ServiceProtocol, ServiceSelector, SharedBackend, SrcIpRewrite,
+    ServiceProtocol, ServiceSelector, SharedBackend, SourceNat, SrcIpRewrite,
 };
 pub use run::{RunOptions, RunSummary, run, run_with};
 pub use session_view::{SessionFilter, SessionView};

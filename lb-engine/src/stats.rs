@@ -249,6 +249,9 @@ pub struct ServiceStats {
     /// Its counters.
     #[serde(flatten)]
     pub counters: FlowCounters,
+    /// New flows refused for want of a source port (full NAT).
+    #[serde(default)]
+    pub refused: u64,
     /// Its backends.
     pub backends: Vec<BackendStats>,
 }

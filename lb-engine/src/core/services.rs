@@ -51,6 +51,8 @@ pub(crate) struct Service<K, T> {
     pub(crate) backends: BackendPool<T>,
     pub(crate) counters: FlowCounters,
     pub(crate) check: Option<HealthCheck>,
+    /// New flows refused for want of a source port (full NAT).
+    pub(crate) refused: u64,
 }
 
 /// Services in slots that stay put: a removed service leaves a hole, so a
@@ -88,6 +90,7 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
             backends,
             counters: FlowCounters::default(),
             check,
+            refused: 0,
         };
         let slot = match self.slots.iter().position(Option::is_none) {
             Some(free) => {
@@ -164,6 +167,14 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
         }
     }
 
+    /// Counts a new flow of the service in `slot` refused for want of a
+    /// source port.
+    pub(crate) fn refused(&mut self, slot: u32) {
+        if let Some(service) = self.get_mut(slot) {
+            service.refused += 1;
+        }
+    }
+
     /// Counts a new flow on its service and backend.
     pub(crate) fn new_flow(&mut self, owner: Owner) {
         if let Some(service) = self.get_mut(owner.service) {
@@ -198,6 +209,7 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
     pub(crate) fn reset_counters(&mut self) {
         for service in self.slots.iter_mut().flatten() {
             service.counters = FlowCounters::default();
+            service.refused = 0;
             service.backends.reset_counters();
         }
     }
@@ -217,6 +229,7 @@ impl<K: Clone + Eq + Hash + Display, T: Copy + PartialEq + Display + Into<Backen
                     panic: service.backends.is_panicking(),
                     sessions: backends.iter().map(|b| b.sessions).sum(),
                     counters: service.counters,
+                    refused: service.refused,
                     backends,
                 }
             })

@@ -63,12 +63,12 @@ pub(crate) trait Balancer {
     }
 
     /// What a saved session keeps beside its keys and owner.
-    fn saved_extra(session: &Self::Session) -> Self::Extra;
+    fn saved_extra(&self, session: &Self::Session) -> Self::Extra;
 
     /// A saved session put back: from its keys, its owner (found again by
     /// name) and what it kept. None when it does not fit this engine.
     fn rebuild(
-        &self,
+        &mut self,
         owner: Owner,
         forward: &FlowKey,
         reverse: &FlowKey,

@@ -183,9 +183,9 @@ impl Balancer for DirectReturn {
         if self.one_armed { 1 } else { 2 }
     }
 
-    fn saved_extra(_: &DsrSession) {}
+    fn saved_extra(&self, _: &DsrSession) {}
 
-    fn rebuild(&self, owner: Owner, _: &FlowKey, _: &FlowKey, (): ()) -> Option<DsrSession> {
+    fn rebuild(&mut self, owner: Owner, _: &FlowKey, _: &FlowKey, (): ()) -> Option<DsrSession> {
         (owner.service == SERVICE).then_some(DsrSession(owner.backend))
     }
 

@@ -322,7 +322,7 @@ impl Balancer for NatProxy {
         1
     }
 
-    fn saved_extra(session: &ProxySession) -> Self::Extra {
+    fn saved_extra(&self, session: &ProxySession) -> Self::Extra {
         (session.client_mac.octets(), session.client_fin)
     }
 
@@ -330,7 +330,7 @@ impl Balancer for NatProxy {
     /// destination's to the proxy's source port, which must be this
     /// proxy's address.
     fn rebuild(
-        &self,
+        &mut self,
         owner: Owner,
         forward: &FlowKey,
         reverse: &FlowKey,

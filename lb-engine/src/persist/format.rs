@@ -11,8 +11,9 @@ use super::StateError;
 
 /// What every state file starts with: the format's name and its version.
 const MAGIC: &[u8; 7] = b"LBSTATE";
-/// The version this build writes and reads.
-pub(super) const VERSION: u8 = 2;
+/// The version this build writes and reads: 2 took addresses of either
+/// family, 3 a reverse-proxy session's full-NAT MACs.
+pub(super) const VERSION: u8 = 3;
 
 /// The owner index of a session that belongs to no service.
 pub(super) const NO_OWNER: u32 = u32::MAX;

@@ -131,7 +131,7 @@ impl<B: Balancer> Persist for B {
                 tracker: session.tracker.to_bytes(),
                 expires_in_ms: millis(session.expires_in),
                 owner: index,
-                extra: B::saved_extra(session.value),
+                extra: self.saved_extra(session.value),
             };
             sessions.push((session.assured, saved));
         }

@@ -5,7 +5,8 @@ use core::str::FromStr;
 use std::net::IpAddr;
 
 use lb_algos::Policy;
-use lb_packet::Protocol;
+use lb_packet::{MacAddr, Protocol};
+use lb_session::PortRange;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{BackendAddr, ServiceKey, parse_service};
@@ -173,6 +174,62 @@ pub struct ServiceConfig {
     /// share it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Full NAT: the backends see connections from this address the load
+    /// balancer owns, not from the clients, and reply to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_nat: Option<SourceNat>,
+}
+
+/// A full-NAT service's source: each new flow reaches the backends from
+/// `ip` and a port of `ports` (ICMP echo: an identifier of them), and the
+/// load balancer answers ARP (neighbor discovery) for `ip` on the backend
+/// side with `mac`. Services may share an address, with one range and MAC.
+///
+/// ```toml
+/// source_nat = { ip = "192.168.1.250", ports = "40000-40099" }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceNat {
+    /// The address backends see.
+    pub ip: IpAddr,
+    /// Its source ports (default 32768-60999).
+    #[serde(default)]
+    pub ports: PortRange,
+    /// The MAC it answers ARP with (default `02:00` and the address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<MacAddr>,
+}
+
+impl SourceNat {
+    /// The MAC it answers with.
+    pub fn mac(&self) -> MacAddr {
+        self.mac.unwrap_or_else(|| MacAddr::local_for(self.ip))
+    }
+}
+
+impl FromStr for SourceNat {
+    type Err = KeyParseError;
+
+    /// `IP` (ports 32768-60999) or `IP:FIRST-LAST` (`[IPv6]:FIRST-LAST`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        const FORMS: KeyParseError = KeyParseError {
+            expected: "IP or IP:FIRST-LAST ([IPv6]:FIRST-LAST), like 192.168.1.250:40000-40999",
+        };
+        let (ip, ports) = match s.rsplit_once(':') {
+            Some((ip, ports)) if ports.contains('-') => (ip, ports.parse().map_err(|_| FORMS)?),
+            _ => (s, PortRange::default()),
+        };
+        let bare = ip
+            .strip_prefix('[')
+            .and_then(|ip| ip.strip_suffix(']'))
+            .unwrap_or(ip);
+        Ok(SourceNat {
+            ip: bare.parse().map_err(|_| FORMS)?,
+            ports,
+            mac: None,
+        })
+    }
 }
 
 /// Refuses a name that would not print on one line: 1 to 64 characters,
@@ -199,6 +256,7 @@ impl ServiceConfig {
             backends: Vec::new(),
             health: None,
             name: None,
+            source_nat: None,
         }
     }
 

@@ -66,6 +66,7 @@ impl ReverseProxy {
     ) -> Result<(), ConfigError> {
         let mut seen = HashSet::new();
         let vips: HashSet<IpAddr> = services.iter().map(|s| s.vip).collect();
+        self.check_source_nats(services)?;
         for service in services {
             unicast_address("VIP", service.vip)?;
             self.check_rewritten("VIP", service.vip)?;
@@ -135,6 +136,10 @@ impl ReverseProxy {
                 .services
                 .insert(key, backends, check_for(key, config));
             self.names.set_service(key, config.name.as_deref());
+            match config.source_nat {
+                Some(nat) => self.source_nat.insert(key, nat),
+                None => self.source_nat.remove(&key),
+            };
             for backend in &config.backends {
                 let target = key.backend_endpoint(backend.addr())?;
                 self.names.set_backend(key, target, backend.name.as_deref());
@@ -150,6 +155,13 @@ impl ReverseProxy {
         let ip = backend.ip;
         unicast_address("backend", ip)?;
         self.check_rewritten("backend", ip)?;
+        if self.is_source_nat(ip) {
+            return Err(ConfigError::Address {
+                what: "backend",
+                addr: ip,
+                why: "is a source_nat address",
+            });
+        }
         if self.is_vip(ip) {
             return Err(ConfigError::Address {
                 what: "backend",
@@ -206,6 +218,12 @@ impl ReverseProxy {
             self.remove_service(key.into())?;
         }
         for (&key, config) in &wanted {
+            if self.core.services.contains(&key)
+                && self.source_nat.get(&key) != config.source_nat.as_ref()
+            {
+                // Its sessions hold ports of the old source: it starts anew.
+                self.remove_service(key.into())?;
+            }
             let Some(slot) = self.core.services.slot(&key) else {
                 let single = ServiceConfig {
                     proto: key.proto.into(),

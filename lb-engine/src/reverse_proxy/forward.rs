@@ -1,9 +1,9 @@
 //! From clients to backends: sessions found or made, then DNAT.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use lb_packet::{FlowKey, Frame, Icmp, Protocol, TcpFlags};
+use lb_packet::{FlowKey, Frame, Icmp, MacAddr, Protocol, TcpFlags};
 use lb_session::{Direction, Segment};
 
 use super::{FragmentRewrite, ReverseProxy, RpSession, ServiceKey, backend_of};
@@ -13,20 +13,20 @@ use crate::health::passive::retried_syn;
 use crate::{DropReason, PortId, Verdict};
 
 /// Where a session's flow goes: the backend, and the client as the
-/// backend sees it (the client itself, or its address moved by the source
-/// rewrite).
+/// backend sees it (the client itself, its address moved by the source
+/// rewrite, or a full-NAT service's address and port).
 #[derive(Debug, Clone, Copy)]
-struct Route {
+pub(super) struct Route {
     backend: SocketAddr,
-    client: IpAddr,
+    client: SocketAddr,
 }
 
 impl Route {
     #[inline]
-    fn of(reverse: &FlowKey) -> Self {
+    pub(super) fn of(reverse: &FlowKey) -> Self {
         Route {
             backend: backend_of(reverse),
-            client: reverse.dst,
+            client: reverse.dst_endpoint(),
         }
     }
 }
@@ -72,7 +72,13 @@ impl ReverseProxy {
                     }
                 }
                 Some(_) => return Verdict::Drop(DropReason::NoSession),
-                None => match self.new_session(now, port, key, segment) {
+                None => match self.new_session(
+                    now,
+                    port,
+                    key,
+                    segment,
+                    (frame.src_mac(), frame.dst_mac()),
+                ) {
                     Ok(opened) => opened,
                     Err(reason) => return Verdict::Drop(reason),
                 },
@@ -82,15 +88,16 @@ impl ReverseProxy {
                 Protocol::Icmp => frame.set_dst_addr(backend.ip()),
                 _ => frame.set_dst(backend),
             };
-            let moved = client == key.src || frame.set_src_addr(client).is_ok();
+            let moved = client == key.src_endpoint() || frame.set_src(client).is_ok();
             if rewritten.is_err() || !moved {
                 return Verdict::Drop(DropReason::Malformed);
             }
             if let Some((datagram, true)) = fragment {
                 let rewrite = FragmentRewrite {
-                    src: (client != key.src).then_some(client),
+                    src: (client.ip() != key.src).then_some(client.ip()),
                     dst: Some(backend.ip()),
                     port: self.backend_port,
+                    nat: 0,
                 };
                 self.fragments.remember(now, datagram, rewrite);
             }
@@ -153,6 +160,7 @@ impl ReverseProxy {
             let session = RpSession {
                 owner: Owner::NONE,
                 frontend,
+                nat: 0,
             };
             let _ = self
                 .core
@@ -169,6 +177,7 @@ impl ReverseProxy {
         frontend: PortId,
         key: &FlowKey,
         segment: Option<Segment>,
+        macs: (MacAddr, MacAddr),
     ) -> Result<(RpSession, Route), DropReason> {
         self.core.count_non_syn_miss(segment.map(|s| s.flags));
         if segment.is_some_and(|s| s.flags.contains(TcpFlags::RST)) {
@@ -183,7 +192,8 @@ impl ReverseProxy {
             .backends
             .pick(key)
             .ok_or(DropReason::NoBackend)?;
-        self.open(now, frontend, key, segment, Owner { service, backend })
+        let owner = Owner { service, backend };
+        self.open(now, frontend, key, segment, owner, macs)
     }
 
     /// A client retrying its SYN on a session its backend never answered
@@ -207,12 +217,14 @@ impl ReverseProxy {
             backend,
             ..session.owner
         };
-        self.open(now, session.frontend, key, segment, owner)
+        let macs = self.macs.get(session.nat).unwrap_or_default();
+        self.open(now, session.frontend, key, segment, owner, macs)
             .map(Some)
     }
 
     /// Opens the session of a flow to the backend of `owner`; the session,
-    /// and where its flow goes.
+    /// and where its flow goes. `macs` are the client's frame's (source,
+    /// destination): a full-NAT session's replies go back with them.
     fn open(
         &mut self,
         now: Instant,
@@ -220,6 +232,7 @@ impl ReverseProxy {
         key: &FlowKey,
         segment: Option<Segment>,
         owner: Owner,
+        macs: (MacAddr, MacAddr),
     ) -> Result<(RpSession, Route), DropReason> {
         let target = self
             .core
@@ -233,6 +246,14 @@ impl ReverseProxy {
             Protocol::Icmp => SocketAddr::new(target.ip(), key.dst_port),
             _ => target,
         };
+        if let Some(nat) = self
+            .nat_by_slot
+            .get(owner.service as usize)
+            .copied()
+            .flatten()
+        {
+            return self.open_full_nat(now, frontend, key, segment, owner, backend_addr, nat, macs);
+        }
         let client = match &self.rewrite {
             Some(rewrite) => rewrite.map(key.src).unwrap_or(key.src),
             None => key.src,
@@ -244,7 +265,11 @@ impl ReverseProxy {
             dst_port: key.src_port,
             proto: key.proto,
         };
-        let session = RpSession { owner, frontend };
+        let session = RpSession {
+            owner,
+            frontend,
+            nat: 0,
+        };
         self.core.admit(now, *key, reverse, segment, session)?;
         Ok((session, Route::of(&reverse)))
     }

@@ -10,20 +10,23 @@ mod config;
 mod control;
 mod endpoints;
 mod forward;
+mod full_nat;
 mod keys;
+mod macs;
 mod names;
 mod reverse;
 mod runtime;
 mod selector;
 mod src_rewrite;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use lb_packet::{FlowKey, Frame};
+use lb_packet::{FlowKey, Frame, MacAddr};
+use serde::{Deserialize, Serialize};
 
-pub use config::{BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceProtocol};
+pub use config::{BackendConfig, ReverseProxyConfig, ServiceConfig, ServiceProtocol, SourceNat};
 pub use endpoints::SharedBackend;
 pub use keys::{BackendAddr, ServiceKey};
 pub use selector::ServiceSelector;
@@ -35,6 +38,7 @@ use crate::core::{Balancer, Core};
 use crate::health::prober::ProbeTarget;
 use crate::{ConfigError, DropReason, EngineKind, PortId, PortsError, Verdict};
 use endpoints::ReverseEndpoints;
+use macs::MacPairs;
 use names::Names;
 
 /// Datagrams whose later fragments the engine remembers how to translate.
@@ -48,7 +52,13 @@ pub(crate) struct RpSession {
     owner: Owner,
     /// The frontend the client is behind.
     frontend: PortId,
+    /// Full NAT: the Ethernet addresses its replies go back with, in
+    /// [`MacPairs`]; 0 for a session that holds no source port.
+    nat: u16,
 }
+
+// One cache line per session entry, with both IPv4 keys.
+const _: () = assert!(core::mem::size_of::<RpSession>() == 12);
 
 /// Where a session's flow goes: the source of its replies.
 #[inline]
@@ -67,6 +77,20 @@ impl Owned for RpSession {
     fn owner(&self) -> Owner {
         self.owner
     }
+
+    /// A full-NAT session's port, read from its reply key.
+    fn snat(&self, reverse: &FlowKey) -> Option<(SocketAddr, u16)> {
+        (self.nat != 0).then(|| full_nat::held_port(reverse))
+    }
+}
+
+/// What a saved session keeps beside its keys and owner.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct SavedRpSession {
+    /// The frontend the client is behind.
+    frontend: u16,
+    /// Full NAT: the client's MAC and the one it addressed.
+    macs: Option<([u8; 6], [u8; 6])>,
 }
 
 /// How later fragments of a translated datagram are rewritten: the
@@ -76,6 +100,8 @@ struct FragmentRewrite {
     src: Option<IpAddr>,
     dst: Option<IpAddr>,
     port: PortId,
+    /// A full-NAT session's MAC pair, for fragments going to its client.
+    nat: u16,
 }
 
 impl FragmentRewrite {
@@ -127,6 +153,13 @@ pub struct ReverseProxy {
     endpoints: ReverseEndpoints,
     /// Clients' addresses moved for the backends.
     rewrite: Option<SrcIpRewrite>,
+    /// Full-NAT services' sources, by key and by slot.
+    source_nat: HashMap<ServiceKey, SourceNat>,
+    nat_by_slot: Vec<Option<SourceNat>>,
+    /// The `source_nat` addresses, each with the MAC it answers with.
+    nat_addrs: Vec<(IpAddr, MacAddr)>,
+    /// Where full-NAT sessions' replies go at L2.
+    macs: MacPairs,
     /// Names given to services and backends.
     names: Names,
     /// Frames of its own for the backend side: clients' ARP replies with
@@ -183,6 +216,10 @@ impl ReverseProxy {
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
             endpoints: ReverseEndpoints::default(),
             rewrite: None,
+            source_nat: HashMap::new(),
+            nat_by_slot: Vec::new(),
+            nat_addrs: Vec::new(),
+            macs: MacPairs::default(),
             names: Names::default(),
             arp_copies: VecDeque::new(),
         };
@@ -228,6 +265,7 @@ impl ReverseProxy {
             (service.key, backends)
         });
         self.endpoints = ReverseEndpoints::build(services);
+        self.source_nats_changed();
     }
 }
 
@@ -235,8 +273,7 @@ impl Balancer for ReverseProxy {
     type Key = ServiceKey;
     type Target = SocketAddr;
     type Session = RpSession;
-    /// The frontend the client is behind.
-    type Extra = u16;
+    type Extra = SavedRpSession;
 
     fn core(&self) -> &Core<ServiceKey, SocketAddr, RpSession> {
         &self.core
@@ -254,15 +291,39 @@ impl Balancer for ReverseProxy {
         self.names.label(stats);
     }
 
-    fn saved_extra(session: &RpSession) -> u16 {
-        session.frontend.0
+    fn saved_extra(&self, session: &RpSession) -> SavedRpSession {
+        SavedRpSession {
+            frontend: session.frontend.0,
+            macs: self.macs.get(session.nat).map(|(a, b)| (a.0, b.0)),
+        }
     }
 
     /// The session again (its keys, restored with it, keep its VIP and
-    /// backend); the frontend must still be one.
-    fn rebuild(&self, owner: Owner, _: &FlowKey, _: &FlowKey, frontend: u16) -> Option<RpSession> {
-        let frontend = PortId(frontend);
-        (frontend.index() < self.frontends.len()).then_some(RpSession { owner, frontend })
+    /// backend, and a full-NAT one's port); the frontend must still be
+    /// one, and a full-NAT session's address still a `source_nat`.
+    fn rebuild(
+        &mut self,
+        owner: Owner,
+        _: &FlowKey,
+        reverse: &FlowKey,
+        saved: SavedRpSession,
+    ) -> Option<RpSession> {
+        let frontend = PortId(saved.frontend);
+        if frontend.index() >= self.frontends.len() {
+            return None;
+        }
+        let nat = match saved.macs {
+            Some((client, addressed)) if self.is_source_nat(reverse.dst) => {
+                self.macs.intern((MacAddr(client), MacAddr(addressed)))?
+            }
+            Some(_) => return None,
+            None => 0,
+        };
+        Some(RpSession {
+            owner,
+            frontend,
+            nat,
+        })
     }
 
     /// The backend itself, on the check's port or its own.
@@ -275,9 +336,12 @@ impl Balancer for ReverseProxy {
         })
     }
 
-    /// Clients' ARP replies with their addresses moved.
+    /// Clients' ARP replies with their addresses moved, and resets owed
+    /// to clients a full-NAT service had no port for.
     fn originate(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
-        let copy = self.arp_copies.pop_front()?;
+        let Some(copy) = self.arp_copies.pop_front() else {
+            return self.core.resets.pop_into(buffer);
+        };
         buffer.clear();
         buffer.extend_from_slice(&copy);
         Some(self.backend_port)

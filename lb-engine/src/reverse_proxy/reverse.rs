@@ -22,6 +22,9 @@ impl ReverseProxy {
                 if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
                     return verdict;
                 }
+                if let Some(verdict) = self.answer_for_source_nat(frame) {
+                    return verdict;
+                }
                 let target = self.arp_target(frame);
                 return self.steer(target);
             }
@@ -32,6 +35,9 @@ impl ReverseProxy {
         };
         if is_neighbor_discovery(frame) {
             if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
+                return verdict;
+            }
+            if let Some(verdict) = self.answer_for_source_nat(frame) {
                 return verdict;
             }
             // A solicitation goes where its target is, as ARP does.
@@ -58,21 +64,26 @@ impl ReverseProxy {
                 return held;
             }
             let vip = vip_of(&forward);
-            let client = forward.src;
+            let client = forward.src_endpoint();
             let rewritten = match key.proto {
                 Protocol::Icmp => frame.set_src_addr(vip.ip()),
                 _ => frame.set_src(vip),
             };
-            // Back to the client's own address if the source rewrite moved it.
-            let moved = client == dst || frame.set_dst_addr(client).is_ok();
+            // Back to the client's own address if the source rewrite or
+            // full NAT moved it.
+            let moved = client == key.dst_endpoint() || frame.set_dst(client).is_ok();
             if rewritten.is_err() || !moved {
                 return Verdict::Drop(DropReason::Malformed);
+            }
+            if session.nat != 0 {
+                self.restore_macs(frame, session.nat);
             }
             if let Some((datagram, true)) = fragment {
                 let rewrite = FragmentRewrite {
                     src: Some(vip.ip()),
-                    dst: (client != dst).then_some(client),
+                    dst: (client.ip() != dst).then_some(client.ip()),
                     port: session.frontend,
+                    nat: session.nat,
                 };
                 self.fragments.remember(now, datagram, rewrite);
             }
@@ -81,7 +92,10 @@ impl ReverseProxy {
         }
         if let Some((datagram, _)) = fragment {
             return match self.fragments.lookup(now, &datagram) {
-                Some(rewrite) if rewrite.apply(frame) => Verdict::Forward(rewrite.port),
+                Some(rewrite) if rewrite.apply(frame) => {
+                    self.restore_macs(frame, rewrite.nat);
+                    Verdict::Forward(rewrite.port)
+                }
                 _ => self.steer(Some(dst)),
             };
         }
@@ -107,6 +121,7 @@ impl ReverseProxy {
                 || (frame.set_dst_addr(client.ip()).is_ok()
                     && frame.set_quoted_src(client).is_ok());
             return if outer_ok && moved && frame.set_quoted_dst(vip).is_ok() {
+                self.restore_macs(frame, session.nat);
                 Verdict::Forward(session.frontend)
             } else {
                 Verdict::Drop(DropReason::Malformed)
@@ -126,6 +141,10 @@ impl ReverseProxy {
     ) -> Verdict {
         if let Some(verdict) = self.core.handle_probe_frame(now, frame) {
             return verdict;
+        }
+        if self.is_source_nat(dst) {
+            // Its sessions are gone: no client has that address.
+            return Verdict::Drop(DropReason::NoSession);
         }
         let stateless = frame
             .flow_key()

@@ -82,6 +82,7 @@ impl Control for ReverseProxy {
                     .collect(),
                 health: service.check.clone(),
                 name: self.names.service(service.key).map(str::to_owned),
+                source_nat: self.source_nat.get(&service.key).copied(),
             })
             .collect();
         services.sort_by_key(|s| (s.vip, s.port, s.proto as u8));
@@ -95,6 +96,10 @@ impl Control for ReverseProxy {
             return Err(ConfigError::DuplicateService(key.to_string()));
         }
         self.check_services(core::slice::from_ref(config))?;
+        // Its source against the running services' addresses and sources.
+        let mut all = self.services();
+        all.push(config.clone());
+        self.check_source_nats(&all)?;
         self.insert_service(config)?;
         Ok(config.keys().map(ServiceSelector::from).collect())
     }
@@ -109,6 +114,7 @@ impl Control for ReverseProxy {
         for key in selected.keys() {
             ended += self.core.remove_service(&key).unwrap_or(0);
             self.names.forget_service(key);
+            self.source_nat.remove(&key);
         }
         self.services_changed();
         Ok(ended)

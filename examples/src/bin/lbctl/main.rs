@@ -18,7 +18,7 @@ use lb_control::api::{
 };
 use lb_engine::{
     BackendConfig, DestinationConfig, DsrBackendConfig, IpCidr, MacAddr, ServiceConfig,
-    ServiceSelector,
+    ServiceSelector, SourceNat,
 };
 use lb_examples::cli::{admin_addr, parse_or_exit};
 use serde::Serialize;
@@ -95,6 +95,8 @@ enum Command {
     },
 }
 
+// Parsed once a run: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum ServiceCommand {
     /// List services with their backends.
@@ -113,6 +115,11 @@ enum ServiceCommand {
         /// What to call it (shown beside its key in stats and Prometheus).
         #[arg(long)]
         name: Option<String>,
+        /// Full NAT: backends see connections from `IP` (a port of
+        /// `FIRST-LAST`, default 32768-60999), an address lb-rp answers
+        /// ARP for on the backend side.
+        #[arg(long, value_name = "IP[:FIRST-LAST]", value_parser = parsed::<SourceNat>)]
+        source_nat: Option<SourceNat>,
     },
     /// Remove a service and end its sessions.
     Del {
@@ -317,10 +324,12 @@ fn main() {
             policy,
             backends,
             name,
+            source_nat,
         }) => {
             service.policy = policy.unwrap_or(service.policy);
             service.backends = backends;
             service.name = name;
+            service.source_nat = source_nat;
             show(
                 json,
                 client.typed::<ServicesAdded>("POST", "services", Some(&service)),
