@@ -243,6 +243,8 @@ pub fn serve<E: Engine + Observe + Persist>(
 struct Alarms {
     kernel_drops: u64,
     flood_guarded: u64,
+    /// New flows refused for want of a source port, by service.
+    refused: std::collections::HashMap<String, u64>,
     checked: Option<Instant>,
 }
 
@@ -280,6 +282,24 @@ impl Alarms {
             );
         }
         (self.kernel_drops, self.flood_guarded) = (total, guarded);
+        for service in stats.services.iter().filter(|s| s.refused > 0) {
+            let before = self.refused.insert(service.name.clone(), service.refused);
+            let new = service.refused - before.unwrap_or(0).min(service.refused);
+            if new > 0 {
+                let named = service
+                    .label
+                    .as_ref()
+                    .map_or(String::new(), |name| format!(" ({name})"));
+                log(
+                    program,
+                    format_args!(
+                        "service {}{named}: {new} new flows refused: no free source port on its \
+                         source_nat address ({} in all)",
+                        service.name, service.refused
+                    ),
+                );
+            }
+        }
     }
 }
 

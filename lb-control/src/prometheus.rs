@@ -202,6 +202,18 @@ pub fn render(stats: &Stats) -> String {
         );
     }
     out.metric(
+        "lb_service_refused_total",
+        "counter",
+        "New flows refused for want of a source port (full NAT), per service.",
+    );
+    for service in &stats.services {
+        out.sample(
+            "lb_service_refused_total",
+            &service_labels(service),
+            service.refused,
+        );
+    }
+    out.metric(
         "lb_service_panic",
         "gauge",
         "1 while too few backends are healthy and health is ignored (panic mode).",

@@ -11,7 +11,8 @@
 //! - [`Wire`], [`SingleSubnet`], [`RoutedNetwork`]: a load balancer's
 //!   ports wired for a [`DatapathKind`], and the two common topologies;
 //!   [`SharedBridge`], load balancers side by side on one bridge with a
-//!   router (Polycube's source-IP rewrite test).
+//!   router (Polycube's source-IP rewrite test); [`BridgedNetwork`],
+//!   backends on a bridge with their gateway, where only full NAT works.
 //! - [`Lab::paced_server`], [`Lab::stream`], [`Stream::longest_stall`]: a
 //!   steady stream whose gaps are the network's.
 //! - [`Lab::echo_server`], [`Lab::echoes`], [`Echoes::watch`]: streams
@@ -46,6 +47,7 @@
 //! # }
 //! ```
 
+mod bridged;
 mod capture;
 mod echo;
 mod ecmp;
@@ -58,6 +60,7 @@ mod shared_bridge;
 mod stream;
 mod topology;
 
+pub use bridged::BridgedNetwork;
 pub use capture::{Capture, check_checksums};
 pub use echo::{Echoes, Watched};
 pub use ecmp::{EcmpNetwork, Path};
