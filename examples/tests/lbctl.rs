@@ -293,3 +293,36 @@ fn lbctl_changes_an_all_service_as_one() {
     assert!(ok, "{err}");
     assert!(out.contains("removed 10.0.0.9:180/all"), "{out}");
 }
+
+#[test]
+fn lbctl_sets_the_direct_return_frontend() {
+    let lb = Harness::start(
+        lb_engine::DirectReturn::new(
+            &toml::from_str(
+                "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n",
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    );
+    let (ok, out, err) = lbctl(
+        &lb,
+        &[
+            "frontend",
+            "set",
+            "--mac",
+            "02:00:00:00:01:07",
+            "--algorithm",
+            "5-tuple",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "mac 02:00:00:00:01:07  backend port mac 02:00:00:00:01:07  algorithm flow-hash\n"
+    );
+    let (ok, out, _) = lbctl(&lb, &["frontend", "show"]);
+    assert!(ok && out.contains("mac 02:00:00:00:01:07"), "{out}");
+    let (ok, _, err) = lbctl(&lb, &["frontend", "set", "--algorithm", "fastest"]);
+    assert!(!ok && err.contains("unknown policy"), "{err}");
+}

@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use lb_engine::{ConfigError, Control, Observe, Weighted};
+use lb_engine::{ConfigError, Control, FrontendChange, Observe, Weighted};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -209,6 +209,16 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
             )
         }
         (_, ["src-ip-rewrite"]) => return Err(not_allowed()),
+        ("GET", ["frontend"]) => change(200, |engine: &mut E| engine.frontend(), |view| view),
+        ("PUT", ["frontend"]) => {
+            let wanted: FrontendChange = parse_body(body)?;
+            change(
+                200,
+                move |engine: &mut E| engine.set_frontend(&wanted),
+                |view| view,
+            )
+        }
+        (_, ["frontend"]) => return Err(not_allowed()),
         (_, ["services", rest @ ..]) => {
             let end = rest
                 .iter()

@@ -691,3 +691,45 @@ fn all_services_change_as_one() {
     assert_eq!(status, 404);
     assert_eq!(error, "no service 10.0.0.9:180/tcp");
 }
+
+/// `/frontend`: lb-dsr's MAC and algorithm, read and changed; refused
+/// where there is none.
+#[test]
+fn frontend_routes() {
+    let dsr = Harness::start(
+        lb_engine::DirectReturn::new(
+            &toml::from_str(
+                "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n",
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    );
+    let (status, view) = dsr.json("GET", "/frontend", None);
+    assert_eq!(status, 200);
+    assert_eq!(view["mac"], "02:00:00:00:01:00");
+    assert_eq!(view["algorithm"], "src-ip-hash");
+    let change = r#"{"mac":"02:00:00:00:01:01","algorithm":"maglev"}"#;
+    let (status, view) = dsr.json("PUT", "/frontend", Some(change));
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(
+        (&view["mac"], &view["backend_port_mac"], &view["algorithm"]),
+        (
+            &serde_json::json!("02:00:00:00:01:01"),
+            &serde_json::json!("02:00:00:00:01:01"),
+            &serde_json::json!("maglev")
+        ),
+        "the backend port's MAC followed"
+    );
+    let (status, error) = dsr.error("PUT", "/frontend", Some(r#"{"mac":"ff:ff:ff:ff:ff:ff"}"#));
+    assert_eq!(status, 400);
+    assert!(error.contains("not unicast"), "{error}");
+    assert_eq!(
+        dsr.error("PUT", "/frontend", Some(r#"{"colour":"red"}"#)).0,
+        400
+    );
+    let rp = Harness::start(reverse_proxy());
+    let (status, error) = rp.error("GET", "/frontend", None);
+    assert_eq!(status, 404);
+    assert!(error.contains("only the direct-return"), "{error}");
+}

@@ -4,10 +4,12 @@ use core::fmt::Display;
 use core::str::FromStr;
 use std::net::IpAddr;
 
-use crate::{ConfigError, HealthOverride, SrcIpRewrite};
+use crate::{ConfigError, FrontendChange, FrontendView, HealthOverride, SrcIpRewrite};
 
 const NO_VIPS: &str = "only the direct-return load balancer has VIPs apart from its services";
 const NO_SRC_IP_REWRITE: &str = "only the reverse proxy rewrites clients' source addresses";
+const NO_FRONTEND: &str =
+    "only the direct-return load balancer has a frontend MAC and algorithm to set";
 
 /// A backend's configuration, which always carries a weight.
 pub trait Weighted {
@@ -112,6 +114,18 @@ pub trait Control {
     fn remove_vip(&mut self, vip: IpAddr) -> Result<usize, ConfigError> {
         let _ = vip;
         Err(ConfigError::Unsupported(NO_VIPS))
+    }
+
+    /// The frontend's MAC and algorithm, on the direct-return engine.
+    fn frontend(&self) -> Result<FrontendView, ConfigError> {
+        Err(ConfigError::Unsupported(NO_FRONTEND))
+    }
+
+    /// Changes the frontend's MAC (announced to the VIPs' neighbors) or
+    /// algorithm (live sessions keep their servers); what it is now.
+    fn set_frontend(&mut self, change: &FrontendChange) -> Result<FrontendView, ConfigError> {
+        let _ = change;
+        Err(ConfigError::Unsupported(NO_FRONTEND))
     }
 
     /// The rewrite of clients' source addresses, if one is set, on engines

@@ -96,7 +96,7 @@ pub use control::{Control, Weighted};
 pub use core::arp_resolver::ArpSettings;
 pub use direct_return::{
     BACKEND_PORT, DirectReturn, DirectReturnConfig, DsrBackendConfig, DsrServiceConfig,
-    FRONTEND_PORT, VipList,
+    FRONTEND_PORT, FrontendChange, FrontendView, VipList,
 };
 pub use drop_reason::DropReason;
 pub use engine::Engine;

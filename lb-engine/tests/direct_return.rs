@@ -284,3 +284,85 @@ fn multicast_macs_are_refused() {
             .contains("unicast")
     );
 }
+
+/// Polycube's `frontend set mac=`: the VIPs answered with the new MAC at
+/// once (a gratuitous ARP each), frames to the old one not taken; and
+/// `algorithm`: live sessions keep their servers, new flows follow it.
+#[test]
+fn the_frontend_mac_and_algorithm_change_at_run_time() {
+    let mut lb = DirectReturn::new(&config(4)).unwrap();
+    let now = Instant::now();
+    let new_mac = MacAddr([0x02, 0, 0, 0, 0, 0xcc]);
+    // The backend port's MAC was set apart: it stays.
+    let view = lb
+        .set_frontend(&lb_engine::FrontendChange {
+            mac: Some(new_mac),
+            algorithm: None,
+        })
+        .unwrap();
+    assert_eq!(
+        (view.mac, view.backend_port_mac),
+        (new_mac, LB_BACKEND_PORT_MAC)
+    );
+    let mut buffer = Vec::new();
+    for announced in [vip(), ip(10, 0, 0, 101)] {
+        assert_eq!(lb.poll_transmit(&mut buffer), Some(FRONTEND_PORT));
+        assert_eq!(
+            buffer,
+            lb_packet::arp_request(new_mac, announced, announced)
+        );
+    }
+    assert_eq!(lb.poll_transmit(&mut buffer), None);
+    let client = ep(ip(10, 0, 0, 2), 40000);
+    let syn = |dst_mac| tcp((CLIENT_MAC, dst_mac), client, ep(vip(), 80), "S", b"");
+    let (verdict, _) = run(&mut lb, now, FRONTEND_PORT, &syn(LB_MAC));
+    assert_eq!(verdict, Verdict::Drop(DropReason::NotForUs));
+    let (verdict, out) = run(&mut lb, now, FRONTEND_PORT, &syn(new_mac));
+    assert_eq!(verdict, Verdict::Forward(BACKEND_PORT));
+    let to_server = |frame: &[u8]| lb_packet::Frame::parse(frame).unwrap().dst_mac();
+    let first = to_server(&out);
+
+    // A thousand sessions, then the algorithm changes under them.
+    let flows: Vec<_> = (0..1000u16)
+        .map(|n| {
+            let from = ep(ip(10, 1, (n >> 8) as u8, n as u8), 1000 + n);
+            let frame = tcp((CLIENT_MAC, new_mac), from, ep(vip(), 80), "S", b"");
+            let (_, out) = run(&mut lb, now, FRONTEND_PORT, &frame);
+            (from, to_server(&out))
+        })
+        .collect();
+    let view = lb
+        .set_frontend(&lb_engine::FrontendChange {
+            mac: None,
+            algorithm: Some(lb_algos::Policy::Maglev),
+        })
+        .unwrap();
+    assert_eq!(view.algorithm, lb_algos::Policy::Maglev);
+    assert_eq!(lb.frontend().unwrap(), view);
+    for (from, server) in &flows {
+        let frame = tcp((CLIENT_MAC, new_mac), *from, ep(vip(), 80), "A", b"");
+        let (_, out) = run(&mut lb, now, FRONTEND_PORT, &frame);
+        assert_eq!(to_server(&out), *server, "a live session keeps its server");
+    }
+    let ack = tcp((CLIENT_MAC, new_mac), client, ep(vip(), 80), "A", b"");
+    let (_, out) = run(&mut lb, now, FRONTEND_PORT, &ack);
+    assert_eq!(to_server(&out), first, "the first flow's session too");
+    // New flows follow Maglev now: some land elsewhere than source-IP
+    // hashing sent their address's first flow.
+    let moved = flows
+        .iter()
+        .filter(|(from, server)| {
+            let fresh = ep(*from.ip(), from.port() + 10000);
+            let frame = tcp((CLIENT_MAC, new_mac), fresh, ep(vip(), 80), "S", b"");
+            to_server(&run(&mut lb, now, FRONTEND_PORT, &frame).1) != *server
+        })
+        .count();
+    assert!(moved > 100, "{moved} of 1000 new flows went elsewhere");
+    // A MAC that cannot be one is refused, nothing changed.
+    let refused = lb.set_frontend(&lb_engine::FrontendChange {
+        mac: Some(MacAddr::BROADCAST),
+        algorithm: None,
+    });
+    assert!(refused.is_err());
+    assert_eq!(lb.frontend().unwrap().mac, new_mac);
+}

@@ -86,7 +86,7 @@ pub use ipv6::Ipv6View;
 pub use mac::{MacAddr, MacParseError};
 pub use ndp::{
     NEIGHBOR_SOLICITATION_FRAME_LEN, NeighborAdvertisement, NeighborSolicitation,
-    neighbor_solicitation, solicited_node,
+    neighbor_solicitation, solicited_node, unsolicited_advertisement,
 };
 pub use offload::{
     ChecksumOffload, Gso, GsoKind, Offload, OffloadError, VIRTIO_NET_HDR_LEN, WireSize,

@@ -82,6 +82,36 @@ pub fn neighbor_solicitation(
     frame
 }
 
+/// An unsolicited neighbor advertisement that `target` is now at `mac`,
+/// to all nodes (`ff02::1`), overriding what they cached (RFC 4861 7.2.6):
+/// IPv6's gratuitous ARP.
+pub fn unsolicited_advertisement(
+    mac: MacAddr,
+    target: Ipv6Addr,
+) -> [u8; NEIGHBOR_SOLICITATION_FRAME_LEN] {
+    let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    let advertisement = FrameRepr::ipv6(
+        EthernetRepr::new(mac, MacAddr::ipv6_multicast_of(all_nodes)),
+        Ipv6Repr {
+            hop_limit: ndp::HOP_LIMIT,
+            ..Ipv6Repr::new(target, all_nodes)
+        },
+        Icmpv6Repr::NeighborAdvertisement {
+            target,
+            router: false,
+            solicited: false,
+            overrides: true,
+            target_mac: Some(mac),
+        },
+        b"",
+    );
+    let mut frame = [0; NEIGHBOR_SOLICITATION_FRAME_LEN];
+    // An advertisement with one option is as long as such a solicitation.
+    let written = advertisement.emit(&mut frame);
+    debug_assert_eq!(written, Ok(NEIGHBOR_SOLICITATION_FRAME_LEN));
+    frame
+}
+
 impl<T: AsRef<[u8]>> Frame<T> {
     /// The NDP message of `icmp_type` in this frame, valid as RFC 4861
     /// 7.1 asks (hop limit 255, code 0, whole, no extension headers, every

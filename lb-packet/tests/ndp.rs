@@ -155,3 +155,23 @@ fn invalid_solicitations_are_not_read_or_answered() {
         assert_eq!(frame.as_bytes(), &before[..], "{name}: untouched");
     }
 }
+
+#[test]
+fn an_unsolicited_advertisement_tells_all_nodes_to_override() {
+    let mut bytes = lb_packet::unsolicited_advertisement(LB_MAC, VIP);
+    let frame = Frame::parse(&mut bytes[..]).unwrap();
+    assert_eq!(frame.l4_checksum_valid(), Some(true));
+    assert_eq!(frame.dst_mac(), MacAddr([0x33, 0x33, 0, 0, 0, 1]));
+    assert_eq!(frame.src_mac(), LB_MAC);
+    assert_eq!(frame.dst_ip(), Some("ff02::1".parse().unwrap()));
+    assert_eq!(frame.src_ip(), Some(VIP.into()));
+    assert_eq!(
+        frame.neighbor_advertisement(),
+        Some(NeighborAdvertisement {
+            target: VIP,
+            target_mac: Some(LB_MAC),
+            solicited: false,
+            overrides: true,
+        })
+    );
+}

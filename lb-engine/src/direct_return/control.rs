@@ -4,7 +4,10 @@ use std::net::IpAddr;
 
 use lb_packet::MacAddr;
 
-use super::{DirectReturn, DsrBackendConfig, DsrServiceConfig, SERVICE, VipList};
+use super::{
+    DirectReturn, DsrBackendConfig, DsrServiceConfig, FrontendChange, FrontendView, SERVICE,
+    VipList,
+};
 use crate::core::unicast;
 use crate::{ConfigError, Control, HealthOverride};
 
@@ -101,6 +104,14 @@ impl Control for DirectReturn {
         self.core
             .remove_backend(SERVICE, mac)?
             .ok_or_else(|| ConfigError::unknown_backend(vips, mac))
+    }
+
+    fn frontend(&self) -> Result<FrontendView, ConfigError> {
+        Ok(self.frontend_view())
+    }
+
+    fn set_frontend(&mut self, change: &FrontendChange) -> Result<FrontendView, ConfigError> {
+        self.change_frontend(change)
     }
 
     fn sole_service(&self) -> Option<VipList> {

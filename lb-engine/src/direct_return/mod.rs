@@ -1,12 +1,14 @@
 //! [`DirectReturn`]: layer-2 direct server return, as Polycube's `lbdsr`.
 //!
 //! `config` holds what it is configured with and names its one service
-//! (its VIPs), `control` changes VIPs and servers while it runs, `forward`
-//! is the only path there is: replies bypass the load balancer.
+//! (its VIPs), `control` changes VIPs and servers while it runs,
+//! `frontend` its MAC and algorithm, `forward` is the only path there is:
+//! replies bypass the load balancer.
 
 mod config;
 mod control;
 mod forward;
+mod frontend;
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -14,6 +16,7 @@ use std::time::Instant;
 use lb_packet::{FlowKey, Frame, MacAddr};
 
 pub use config::{DirectReturnConfig, DsrBackendConfig, DsrServiceConfig, VipList};
+pub use frontend::{FrontendChange, FrontendView};
 
 use crate::core::fragments::FragmentTracker;
 use crate::core::services::{Owned, Owner};
@@ -67,6 +70,8 @@ pub struct DirectReturn {
     /// One service, [`SERVICE`], keyed by the VIPs.
     core: Core<VipList, MacAddr, DsrSession>,
     fragments: FragmentTracker<u32>,
+    /// A new MAC's announcements, waiting to go out.
+    announcements: frontend::Announcements,
 }
 
 impl core::fmt::Debug for DirectReturn {
@@ -123,6 +128,7 @@ impl DirectReturn {
             one_armed: config.one_armed,
             core,
             fragments: FragmentTracker::new(FRAGMENT_CAPACITY),
+            announcements: frontend::Announcements::default(),
         })
     }
 
@@ -181,6 +187,11 @@ impl Balancer for DirectReturn {
 
     fn ports(&self) -> usize {
         if self.one_armed { 1 } else { 2 }
+    }
+
+    /// A new MAC's announcements.
+    fn originate(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
+        self.announcements.pop_into(buffer)
     }
 
     fn saved_extra(&self, _: &DsrSession) {}
