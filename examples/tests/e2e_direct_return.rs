@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 
 const DSR: &str = env!("CARGO_BIN_EXE_lb-dsr");
+const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
 const VIP: &str = "10.0.0.100";
 const LB_MAC: &str = "02:00:00:00:01:00";
 
@@ -62,7 +63,7 @@ fn direct_return(datapath: DatapathKind, one_armed: bool) -> anyhow::Result<()> 
     for mac in &server_macs {
         args.extend(["--backend-mac", mac.as_str()]);
     }
-    args.extend(["--algorithm", "src-ip"]);
+    args.extend(["--algorithm", "src-ip", "--admin", "9901"]);
     let lb = lab.start_lb(&lb_ns, DSR, args)?;
     lab.connect_after(datapath, &lb_ns, &wires)?;
     for wire in &wires {
@@ -97,9 +98,32 @@ fn direct_return(datapath: DatapathKind, one_armed: bool) -> anyhow::Result<()> 
         "someone answered for 10.0.0.99: {neighbour}"
     );
 
+    // Polycube's `frontend set mac=`: announced at once, the clients'
+    // caches follow and their requests go on.
+    let new_mac = "02:00:00:00:01:09";
+    lab.exec(
+        &lb_ns,
+        &[
+            LBCTL, "--admin", "9901", "frontend", "set", "--mac", new_mac,
+        ],
+    )?;
+    for client in &clients {
+        let mut neighbour = String::new();
+        for _ in 0..50 {
+            neighbour = lab.exec(client, &["ip", "neigh", "show", VIP])?;
+            if neighbour.contains(new_mac) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(neighbour.contains(new_mac), "{client}: {neighbour}");
+        let bodies = lab.curl(client, &url, 5, Duration::from_secs(20))?;
+        assert_eq!(bodies.matches("[s").count(), 5, "{client}: {bodies}");
+    }
+
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
-    assert!(log.contains("(src-ip-hash): 30 new flows"), "{log}");
+    assert!(log.contains("(src-ip-hash): 45 new flows"), "{log}");
     assert!(!servers_seen.is_empty());
     Ok(())
 }
