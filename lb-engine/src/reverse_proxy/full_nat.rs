@@ -129,6 +129,7 @@ impl ReverseProxy {
     /// identifier for port): a source port from `nat`'s range, replies
     /// going back with `macs` (the client's, the one it addressed).
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     pub(super) fn open_full_nat(
         &mut self,
         now: Instant,

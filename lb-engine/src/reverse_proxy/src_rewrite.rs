@@ -150,6 +150,7 @@ impl ReverseProxy {
     /// A client's ARP reply, on its way to the backend side: a copy of it
     /// follows, saying the client's rewritten address is at its MAC, so
     /// that the backends' router delivers replies to it here.
+    #[cold]
     pub(super) fn copy_moved_arp_reply(&mut self, frame: &Frame<&mut [u8]>) {
         let Some(rewrite) = &self.rewrite else {
             return;
