@@ -42,17 +42,6 @@ fn config(servers: u8) -> DirectReturnConfig {
     }
 }
 
-fn run(
-    lb: &mut DirectReturn,
-    now: Instant,
-    port: lb_engine::PortId,
-    input: &[u8],
-) -> (Verdict, Vec<u8>) {
-    let mut frame = input.to_vec();
-    let verdict = lb.handle_frame(now, port, &mut frame);
-    (verdict, frame)
-}
-
 #[test]
 fn answers_arp_for_each_vip_and_nothing_else() {
     let mut lb = DirectReturn::new(&config(2)).unwrap();

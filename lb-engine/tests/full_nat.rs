@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::rp::{BACKENDS, FRONTEND, IN, backend, client, vip};
 use common::*;
-use etherparse::{Icmpv4Type, PacketBuilder, icmpv4::DestUnreachableHeader};
+use etherparse::PacketBuilder;
 use lb_engine::{
     BackendConfig, ConfigError, Control, DropReason, Engine, Observe, Persist, ReverseProxy,
     ReverseProxyConfig, ServiceSelector, Verdict,
@@ -47,18 +47,6 @@ const TO_CLIENT: (MacAddr, MacAddr) = (ROUTER_MAC, CLIENT_MAC);
 fn engine(config: &str) -> ReverseProxy {
     let config: ReverseProxyConfig = toml::from_str(config).unwrap();
     ReverseProxy::new(vec![None], &config).unwrap()
-}
-
-/// Runs `input` through `lb` on `port`; the verdict and the frame out.
-fn run(
-    lb: &mut ReverseProxy,
-    now: Instant,
-    port: lb_engine::PortId,
-    input: &[u8],
-) -> (Verdict, Vec<u8>) {
-    let mut frame = input.to_vec();
-    let verdict = lb.handle_frame(now, port, &mut frame);
-    (verdict, frame)
 }
 
 /// The source port a frame to the backend came from.
@@ -294,24 +282,13 @@ fn icmp_errors_are_translated_both_ways() {
     let uc = ep(client(), 5353);
     let (_, out) = run(&mut lb, now, FRONTEND, &udp(IN, uc, v, b"q"));
     let us = ep(snat(), source_port(&out));
-    let unreachable = |macs: (MacAddr, MacAddr), from: Ipv4Addr, to: Ipv4Addr, quoted: &[u8]| {
-        let mut bytes = Vec::new();
-        PacketBuilder::ethernet2(macs.0.0, macs.1.0)
-            .ipv4(from.octets(), to.octets(), 64)
-            .icmpv4(Icmpv4Type::DestinationUnreachable(
-                DestUnreachableHeader::Port,
-            ))
-            .write(&mut bytes, &quoted[14..14 + 28])
-            .unwrap();
-        bytes
-    };
     rp_check(
         &mut lb,
         now,
         BACKENDS,
-        &unreachable(from_backend(), backend(), snat(), &udp(IN, us, b, b"q")),
+        &port_unreachable(from_backend(), backend(), snat(), &udp(IN, us, b, b"q")),
         FRONTEND,
-        &unreachable(TO_CLIENT, vip(), client(), &udp(IN, uc, v, b"q")),
+        &port_unreachable(TO_CLIENT, vip(), client(), &udp(IN, uc, v, b"q")),
     );
 }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use common::rp::*;
 use common::*;
-use etherparse::{Icmpv4Type, PacketBuilder, icmpv4::DestUnreachableHeader};
+
 use lb_engine::{DropReason, Engine, Observe, PortId, ReverseProxy, ReverseProxyConfig, Verdict};
 
 #[test]
@@ -347,15 +347,7 @@ fn icmp_errors_are_translated_with_their_flow() {
     let mut query = udp(IN, uc, uv, b"q");
     lb.handle_frame(now, FRONTEND, &mut query);
     let unreachable = |from: Ipv4Addr, quoted: &[u8]| {
-        let mut bytes = Vec::new();
-        PacketBuilder::ethernet2(BACKEND_MAC.0, CLIENT_MAC.0)
-            .ipv4(from.octets(), client().octets(), 64)
-            .icmpv4(Icmpv4Type::DestinationUnreachable(
-                DestUnreachableHeader::Port,
-            ))
-            .write(&mut bytes, &quoted[14..14 + 28])
-            .unwrap();
-        bytes
+        port_unreachable((BACKEND_MAC, CLIENT_MAC), from, client(), quoted)
     };
     check(
         &mut lb,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use common::rp::*;
 use common::*;
-use etherparse::{Icmpv4Type, PacketBuilder, icmpv4::DestUnreachableHeader};
+
 use lb_engine::IpCidr;
 use lb_engine::{
     BackendConfig, ConfigError, Control, DropReason, Engine, Observe, ReverseProxy,
@@ -305,15 +305,7 @@ fn icmp_errors_name_each_side_its_own_addresses() {
     let mut query = udp(IN, uc, uv, b"q");
     lb.handle_frame(now, FRONTEND, &mut query);
     let unreachable = |from: Ipv4Addr, to: Ipv4Addr, quoted: &[u8]| {
-        let mut bytes = Vec::new();
-        PacketBuilder::ethernet2(BACKEND_MAC.0, CLIENT_MAC.0)
-            .ipv4(from.octets(), to.octets(), 64)
-            .icmpv4(Icmpv4Type::DestinationUnreachable(
-                DestUnreachableHeader::Port,
-            ))
-            .write(&mut bytes, &quoted[14..14 + 28])
-            .unwrap();
-        bytes
+        port_unreachable((BACKEND_MAC, CLIENT_MAC), from, to, quoted)
     };
     check(
         &mut lb,

@@ -206,6 +206,37 @@ pub fn frag_needed(
     bytes
 }
 
+/// An ICMP port-unreachable error from `from` to `to` quoting the first
+/// 28 bytes of `offending` (an Ethernet frame).
+pub fn port_unreachable(
+    (src_mac, dst_mac): (MacAddr, MacAddr),
+    from: Ipv4Addr,
+    to: Ipv4Addr,
+    offending: &[u8],
+) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    PacketBuilder::ethernet2(src_mac.0, dst_mac.0)
+        .ipv4(from.octets(), to.octets(), 64)
+        .icmpv4(Icmpv4Type::DestinationUnreachable(
+            DestUnreachableHeader::Port,
+        ))
+        .write(&mut bytes, &offending[14..14 + 28])
+        .unwrap();
+    bytes
+}
+
+/// Runs `input` through `engine` on `port`; the verdict and the frame out.
+pub fn run(
+    engine: &mut impl lb_engine::Engine,
+    now: std::time::Instant,
+    port: lb_engine::PortId,
+    input: &[u8],
+) -> (lb_engine::Verdict, Vec<u8>) {
+    let mut frame = input.to_vec();
+    let verdict = engine.handle_frame(now, port, &mut frame);
+    (verdict, frame)
+}
+
 pub fn arp(
     op_request: bool,
     sender: (MacAddr, Ipv4Addr),
