@@ -296,15 +296,7 @@ fn lbctl_changes_an_all_service_as_one() {
 
 #[test]
 fn lbctl_sets_the_direct_return_frontend() {
-    let lb = Harness::start(
-        lb_engine::DirectReturn::new(
-            &toml::from_str(
-                "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n",
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    );
+    let lb = Harness::start(one_armed_dsr());
     let (ok, out, err) = lbctl(
         &lb,
         &[

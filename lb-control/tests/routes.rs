@@ -462,15 +462,7 @@ fn the_running_configuration_reads_back() {
     assert_eq!(read, from_json);
     assert_eq!(lb.error("POST", "/config", Some("{}")).0, 405, "read-only");
 
-    let dsr = Harness::start(
-        lb_engine::DirectReturn::new(
-            &toml::from_str(
-                "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n",
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    );
+    let dsr = Harness::start(one_armed_dsr());
     let (status, error) = dsr.error("GET", "/config/toml", None);
     assert_eq!(status, 404);
     assert!(error.contains("configured by its flags"), "{error}");
@@ -591,15 +583,7 @@ fn source_ip_rewrite_routes() {
     );
     assert_eq!(lb.error("POST", route, Some(ranges)).0, 405);
 
-    let dsr = Harness::start(
-        lb_engine::DirectReturn::new(
-            &toml::from_str(
-                "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n",
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    );
+    let dsr = Harness::start(one_armed_dsr());
     let (status, error) = dsr.error("GET", route, None);
     assert_eq!(status, 404);
     assert!(error.contains("only the reverse proxy"), "{error}");
@@ -696,15 +680,7 @@ fn all_services_change_as_one() {
 /// where there is none.
 #[test]
 fn frontend_routes() {
-    let dsr = Harness::start(
-        lb_engine::DirectReturn::new(
-            &toml::from_str(
-                "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n",
-            )
-            .unwrap(),
-        )
-        .unwrap(),
-    );
+    let dsr = Harness::start(one_armed_dsr());
     let (status, view) = dsr.json("GET", "/frontend", None);
     assert_eq!(status, 200);
     assert_eq!(view["mac"], "02:00:00:00:01:00");

@@ -113,6 +113,12 @@ pub fn reverse_proxy() -> ReverseProxy {
     ReverseProxy::new(vec![None], &config).unwrap()
 }
 
+/// A one-armed lb-dsr answering for 10.0.0.100 at 02:00:00:00:01:00.
+pub fn one_armed_dsr() -> lb_engine::DirectReturn {
+    let config = "vips = [\"10.0.0.100\"]\nmac = \"02:00:00:00:01:00\"\none_armed = true\n";
+    lb_engine::DirectReturn::new(&toml::from_str(config).unwrap()).unwrap()
+}
+
 /// A SYN from 10.0.0.`client`:`port` to the VIP.
 pub fn syn(client: u8, port: u16) -> Vec<u8> {
     FrameRepr::ipv4(
