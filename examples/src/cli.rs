@@ -70,6 +70,25 @@ pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
+/// `text`, read from `path`, as a `T`; a TOML error on one line with its
+/// place and the whole reason: `config FILE: line 7, column 1: unknown
+/// field `wieght`, expected one of `ip`, `port`, `weight`, `name``.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    text: &str,
+) -> anyhow::Result<T> {
+    toml::from_str(text).map_err(|error| {
+        let place = error.span().map_or(String::new(), |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+            format!("line {line}, column {column}: ")
+        });
+        let reason = error.message().lines().collect::<Vec<_>>().join(" ");
+        anyhow::anyhow!("config {}: {place}{}", path.display(), reason.trim())
+    })
+}
+
 /// Parses the command line; on a mistake prints one line naming it and
 /// exits with status 2 (help and version print in full and exit 0).
 pub fn parse_or_exit<T: Parser>(program: &str) -> T {

@@ -142,3 +142,24 @@ fn a_state_file_that_could_not_be_written_is_refused_at_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn toml_mistakes_name_their_place_and_reason_on_one_line() {
+    let typo = SERVICE.replace(
+        "backend = [{ ip = \"192.168.1.2\" }]",
+        "\n[[service.backend]]\nip = \"192.168.1.2\"\nwieght = 3",
+    );
+    let (status, stderr) = start("typo", &typo, &[]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "lb-rp: config FILE: line 8, column 1: unknown field `wieght`, expected one of `ip`, `port`, `weight`, `name`\n"
+    );
+    let (status, stderr) = start("syntax", "[[service]\nvip = 1\n", &[]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("lb-rp: config FILE: line 1, column "),
+        "{stderr}"
+    );
+}

@@ -318,3 +318,40 @@ fn lbctl_sets_the_direct_return_frontend() {
     let (ok, _, err) = lbctl(&lb, &["frontend", "set", "--algorithm", "fastest"]);
     assert!(!ok && err.contains("unknown policy"), "{err}");
 }
+
+/// `lbctl ... | head` ends quietly with status 0; an endpoint nobody
+/// serves is one line and status 1; a mistake on the command line, 2.
+#[test]
+fn lbctl_exits_cleanly_on_a_closed_pipe_and_a_dead_endpoint() {
+    let lb = Harness::start(reverse_proxy());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(["--admin", &lb.addr.to_string(), "--json", "stats"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before lbctl writes.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A port nothing listens on.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = free.local_addr().unwrap().to_string();
+    drop(free);
+    let output = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(["--admin", &dead, "stats"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("lbctl: "), "{stderr}");
+    let output = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(["stats", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}

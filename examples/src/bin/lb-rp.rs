@@ -36,14 +36,7 @@ struct Cli {
 fn load(path: &PathBuf) -> anyhow::Result<ReverseProxyConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("config {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        let message = e.to_string();
-        let first = message
-            .lines()
-            .find(|l| !l.trim().is_empty() && !l.contains('|'))
-            .unwrap_or("invalid TOML");
-        anyhow::anyhow!("config {}: {}", path.display(), first.trim())
-    })
+    lb_examples::cli::parse_toml(path, &text)
 }
 
 fn main() {

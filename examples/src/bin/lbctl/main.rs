@@ -1,8 +1,20 @@
 //! `lbctl`: the command-line client of the admin API of `lb-rp`, `lb-dsr`
 //! and `lb-proxy`, with tables for people and `--json` for scripts.
+//!
+//! Exit status: 0 when done (or when whoever reads the output goes away
+//! first, as `lbctl stats | head` does), 1 when the load balancer refused
+//! the request or could not be reached, 2 for a mistake on the command
+//! line.
 
-// A command-line client talks on standard output.
-#![allow(clippy::print_stdout)]
+/// `print!`, ending quietly when the reader of standard output is gone.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::emit(format_args!($($arg)*)) };
+}
+
+/// `println!`, ending quietly when the reader of standard output is gone.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::emit(format_args!("{}\n", format_args!($($arg)*))) };
+}
 
 mod args;
 mod client;
@@ -29,6 +41,19 @@ use args::{
 use client::Client;
 
 const PROGRAM: &str = "lbctl";
+
+/// Writes to standard output: a closed pipe ends the program with status
+/// 0 (the reader has what it wanted), any other failure with 1.
+pub(crate) fn emit(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            exit(0);
+        }
+        fail(format_args!("cannot write the output: {error}"));
+    }
+}
 
 pub(crate) fn fail(message: impl std::fmt::Display) -> ! {
     eprintln!("{PROGRAM}: {message}");
@@ -87,7 +112,7 @@ fn new_backend(for_service: bool, backend: &str, weight: u32, name: Option<Strin
 /// A table for people; for scripts, the API's JSON as it came.
 fn show<T>(json: bool, (value, text): (T, String), table: impl FnOnce(&T)) {
     if json {
-        print!("{text}");
+        out!("{text}");
     } else {
         table(&value);
     }
@@ -106,16 +131,16 @@ fn main() {
             if status != 200 {
                 fail(format_args!("not ready (HTTP {status})"));
             }
-            print!("{text}");
+            out!("{text}");
         }
         Command::Stats { prometheus: true } => {
-            print!("{}", client.call("GET", "stats/prometheus", None::<&()>).1)
+            out!("{}", client.call("GET", "stats/prometheus", None::<&()>).1)
         }
         Command::Stats { prometheus: false } => {
             show(json, client.get::<Stats>("GET", "stats"), tables::stats)
         }
         Command::Reset => show(json, client.get::<Reset>("POST", "stats/reset"), |_| {
-            println!("counters reset")
+            outln!("counters reset")
         }),
         Command::Service(ServiceCommand::List) => show(
             json,
@@ -136,16 +161,17 @@ fn main() {
             show(
                 json,
                 client.typed::<ServicesAdded>("POST", "services", Some(&service)),
-                |added| println!("added {}", added.added.join(", ")),
+                |added| outln!("added {}", added.added.join(", ")),
             );
         }
         Command::Service(ServiceCommand::Del { service }) => show(
             json,
             client.get::<Removed>("DELETE", &format!("services/{}", service.path())),
             |removed| {
-                println!(
+                outln!(
                     "removed {}, {} sessions ended",
-                    removed.removed, removed.sessions_ended
+                    removed.removed,
+                    removed.sessions_ended
                 )
             },
         ),
@@ -170,7 +196,7 @@ fn main() {
             show(
                 json,
                 client.typed::<BackendAdded>("POST", &path, Some(&body)),
-                |added| println!("added {:?} with weight {}", added.added, added.weight),
+                |added| outln!("added {:?} with weight {}", added.added, added.weight),
             );
         }
         Command::Backend(BackendCommand::Set { target, weight }) => {
@@ -182,7 +208,7 @@ fn main() {
                     &format!("{path}/{backend}"),
                     Some(&WeightBody { weight }),
                 ),
-                |set| println!("{} now has weight {}", set.backend, set.weight),
+                |set| outln!("{} now has weight {}", set.backend, set.weight),
             );
         }
         Command::Backend(BackendCommand::Drain { target }) => {
@@ -190,7 +216,7 @@ fn main() {
             show(
                 json,
                 client.get::<WeightSet>("POST", &format!("{path}/{backend}/drain")),
-                |set| println!("{} draining (weight 0)", set.backend),
+                |set| outln!("{} draining (weight 0)", set.backend),
             );
         }
         Command::Backend(BackendCommand::Health { mut target }) => {
@@ -212,9 +238,9 @@ fn main() {
                     Some(&HealthBody { force }),
                 ),
                 |forced| match forced.force {
-                    HealthForce::Auto => println!("{}: its checks decide", forced.backend),
-                    HealthForce::Up => println!("{} forced up", forced.backend),
-                    HealthForce::Down => println!("{} forced down", forced.backend),
+                    HealthForce::Auto => outln!("{}: its checks decide", forced.backend),
+                    HealthForce::Up => outln!("{} forced up", forced.backend),
+                    HealthForce::Down => outln!("{} forced down", forced.backend),
                 },
             );
         }
@@ -224,9 +250,10 @@ fn main() {
                 json,
                 client.get::<Removed>("DELETE", &format!("{path}/{backend}")),
                 |removed| {
-                    println!(
+                    outln!(
                         "removed {}, {} sessions ended",
-                        removed.removed, removed.sessions_ended
+                        removed.removed,
+                        removed.sessions_ended
                     )
                 },
             );
@@ -234,15 +261,16 @@ fn main() {
         Command::Vip(VipCommand::Add { vip }) => show(
             json,
             client.typed::<VipAdded>("POST", "vips", Some(&VipBody { vip })),
-            |added| println!("added {}", added.added),
+            |added| outln!("added {}", added.added),
         ),
         Command::Vip(VipCommand::Del { vip }) => show(
             json,
             client.get::<Removed>("DELETE", &format!("vips/{vip}")),
             |removed| {
-                println!(
+                outln!(
                     "removed {}, {} sessions ended",
-                    removed.removed, removed.sessions_ended
+                    removed.removed,
+                    removed.sessions_ended
                 )
             },
         ),
@@ -256,9 +284,11 @@ fn main() {
                 ),
             };
             show(json, reply, |view| {
-                println!(
+                outln!(
                     "mac {}  backend port mac {}  algorithm {}",
-                    view.mac, view.backend_port_mac, view.algorithm
+                    view.mac,
+                    view.backend_port_mac,
+                    view.algorithm
                 )
             });
         }
@@ -280,19 +310,19 @@ fn main() {
                 SrcIpRewriteCommand::Del => client.get::<SrcIpRewriteState>("DELETE", route),
             };
             show(json, reply, |state| match state.src_ip_rewrite {
-                Some(r) => println!("{} -> {}", r.ip_range, r.new_ip_range),
-                None => println!("no source-IP rewrite"),
+                Some(r) => outln!("{} -> {}", r.ip_range, r.new_ip_range),
+                None => outln!("no source-IP rewrite"),
             });
         }
         Command::Config(ConfigCommand::Show) => {
             let path = if json { "config" } else { "config/toml" };
-            print!("{}", client.text("GET", path));
+            out!("{}", client.text("GET", path));
         }
         Command::Config(ConfigCommand::Save { file }) => {
             let text = client.text("GET", "config/toml");
             lb_examples::cli::write_whole(&file, text.as_bytes())
                 .unwrap_or_else(|e| fail(format_args!("cannot write {}: {e}", file.display())));
-            println!("saved the running configuration to {}", file.display());
+            outln!("saved the running configuration to {}", file.display());
         }
         Command::Sessions {
             service,

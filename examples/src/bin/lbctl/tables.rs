@@ -11,7 +11,7 @@ pub(crate) fn services(services: &[ServiceStats]) {
             Some(size) => format!("{}/{size}", service.policy),
             None => service.policy.to_string(),
         };
-        println!(
+        outln!(
             "{:<24} {:<12} sessions {:>7}  new flows {:>9}  packets {:>11}  checks {checks}{panic}",
             shown(&service.name, service.label.as_deref()),
             policy,
@@ -20,7 +20,7 @@ pub(crate) fn services(services: &[ServiceStats]) {
             service.counters.packets
         );
         for backend in &service.backends {
-            println!(
+            outln!(
                 "  {:<22} weight {:>5}  {:<8} health {:<7} sessions {:>7}  new flows {:>9}  packets {:>11}  {}",
                 shown(&backend.name, backend.label.as_deref()),
                 backend.weight,
@@ -71,7 +71,7 @@ fn why(backend: &BackendStats) -> String {
 
 pub(crate) fn stats(stats: &Stats) {
     let t = &stats.traffic;
-    println!("engine      {}", stats.engine.name());
+    outln!("engine      {}", stats.engine.name());
     let received = [("frames_in", t.frames_in), ("bytes_in", t.bytes_in)];
     let stateless = [
         ("stateless", t.stateless),
@@ -83,23 +83,24 @@ pub(crate) fn stats(stats: &Stats) {
         ("kernel_drops", stats.kernel_drops),
     ];
     for (field, value) in received.into_iter().chain(t.outcomes()).chain(stateless) {
-        println!("{field:<11} {value}");
+        outln!("{field:<11} {value}");
     }
     for reason in lb_engine::DropReason::ALL {
         if t.drops(reason) > 0 {
-            println!("  drop {:<20} {}", reason.name(), t.drops(reason));
+            outln!("  drop {:<20} {}", reason.name(), t.drops(reason));
         }
     }
-    println!(
+    outln!(
         "sessions    {} of {}",
-        stats.sessions, stats.session_capacity
+        stats.sessions,
+        stats.session_capacity
     );
-    println!("fingerprint {}", stats.selection_fingerprint);
+    outln!("fingerprint {}", stats.selection_fingerprint);
 }
 
 pub(crate) fn sessions(sessions: &[SessionView]) {
     for session in sessions {
-        println!(
+        outln!(
             "{:<44} -> {:<22} {:<16} expires in {:>6} ms",
             session.forward,
             session.backend,
