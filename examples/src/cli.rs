@@ -103,9 +103,16 @@ pub fn parse_or_exit<T: Parser>(program: &str) -> T {
                 print!("{error}");
                 exit(0);
             }
+            // The message, on one line: every line before the usage.
             let rendered = error.to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            fail(program, first.trim_start_matches("error: "));
+            let message: Vec<&str> = rendered
+                .lines()
+                .take_while(|line| !line.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with("For more information"))
+                .collect();
+            let message = message.join(" ");
+            fail(program, message.trim_start_matches("error: "));
         }
     }
 }

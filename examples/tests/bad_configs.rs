@@ -163,3 +163,62 @@ fn toml_mistakes_name_their_place_and_reason_on_one_line() {
         "{stderr}"
     );
 }
+
+/// `--check-config FILE` loads a file as a start would, opening nothing:
+/// 0 and a line saying so for a good one, 2 and the reason for a bad one.
+#[test]
+fn check_config_validates_without_interfaces() {
+    let dir = std::env::temp_dir().join(format!("lb-check-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let check = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let output = Command::new(RP)
+            .arg("--check-config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr =
+            String::from_utf8_lossy(&output.stderr).replace(&*path.to_string_lossy(), "FILE");
+        (output.status.code(), stderr)
+    };
+    assert_eq!(
+        check("good.toml", SERVICE),
+        (
+            Some(0),
+            "lb-rp: config FILE: valid, 1 services\n".to_owned()
+        )
+    );
+    let (status, stderr) = check("bad.toml", &SERVICE.replace("192.168.1.2", "10.0.0.1"));
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("lb-rp: config FILE: backend 10.0.0.1 is a VIP"),
+        "{stderr}"
+    );
+    // Alone: it takes no other flag.
+    let output = Command::new(RP)
+        .args(["--check-config", "x.toml", "--backend", "b0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A mistake on the command line is named whole on one line.
+#[test]
+fn flag_mistakes_are_named_whole_on_one_line() {
+    for (args, expected) in [
+        (
+            &["--backend", "b0", "--config", "x.toml"][..],
+            "lb-rp: the following required arguments were not provided: --frontend <IF[=IP]>\n",
+        ),
+        (
+            &["--fronted", "f0"][..],
+            "lb-rp: unexpected argument '--fronted' found tip: a similar argument exists: '--frontend'\n",
+        ),
+    ] {
+        let output = Command::new(RP).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert_eq!(String::from_utf8_lossy(&output.stderr), expected);
+    }
+}

@@ -16,15 +16,20 @@ const PROGRAM: &str = "lb-rp";
 #[derive(Debug, Parser)]
 #[command(name = PROGRAM, version)]
 struct Cli {
+    /// Check FILE as a configuration (every rule a start or reload
+    /// applies, one frontend assumed) and exit: 0 if it loads, 2 with the
+    /// reason if not. Opens no interface; takes no other flag.
+    #[arg(long, value_name = "FILE", exclusive = true)]
+    check_config: Option<PathBuf>,
     /// Frontend interface towards clients, IF or IF=IP (repeat for MULTI mode).
-    #[arg(long, required = true, value_name = "IF[=IP]")]
+    #[arg(long, required_unless_present = "check_config", value_name = "IF[=IP]")]
     frontend: Vec<InterfaceSpec>,
     /// Backend interface towards the servers.
-    #[arg(long, value_name = "IF")]
-    backend: InterfaceSpec,
+    #[arg(long, required_unless_present = "check_config", value_name = "IF")]
+    backend: Option<InterfaceSpec>,
     /// TOML file with the services, as `[[service]]` tables.
-    #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    #[arg(long, required_unless_present = "check_config", value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     instance: InstanceArgs,
     #[command(flatten)]
@@ -41,20 +46,41 @@ fn load(path: &PathBuf) -> anyhow::Result<ReverseProxyConfig> {
 
 fn main() {
     let cli: Cli = parse_or_exit(PROGRAM);
-    if let Err(error) = start(&cli) {
+    let done = match &cli.check_config {
+        Some(path) => check_config(path),
+        None => start(&cli),
+    };
+    if let Err(error) = done {
         fail(PROGRAM, format_args!("{error:#}"));
     }
 }
 
+/// `--check-config FILE`: loads it as a start would, touching nothing.
+fn check_config(path: &PathBuf) -> anyhow::Result<()> {
+    let config = load(path)?;
+    let engine = ReverseProxy::new(vec![None], &config)
+        .with_context(|| format!("config {}", path.display()))?;
+    let services = engine.services().len();
+    log(
+        PROGRAM,
+        format_args!("config {}: valid, {services} services", path.display()),
+    );
+    Ok(())
+}
+
 fn start(cli: &Cli) -> anyhow::Result<()> {
-    if cli.backend.ip.is_some() {
+    // Required by the parser unless --check-config is given.
+    let (Some(backend), Some(config_path)) = (&cli.backend, &cli.config) else {
+        anyhow::bail!("give --backend and --config");
+    };
+    if backend.ip.is_some() {
         anyhow::bail!("--backend takes an interface name only");
     }
     let multi = cli.frontend.len() > 1;
     if multi && cli.frontend.iter().any(|f| f.ip.is_none()) {
         anyhow::bail!("with several --frontend, each needs an address: --frontend IF=IP");
     }
-    let mut config = load(&cli.config)?;
+    let mut config = load(config_path)?;
     cli.instance.prepare(
         PROGRAM,
         &config.selection,
@@ -63,7 +89,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         &mut config.health,
     );
     let mut engine = ReverseProxy::new(cli.frontend.iter().map(|f| f.ip).collect(), &config)
-        .with_context(|| format!("config {}", cli.config.display()))?;
+        .with_context(|| format!("config {}", config_path.display()))?;
     warn_shared(PROGRAM, engine.shared_backends());
     for service in engine.services() {
         let backends: Vec<String> = service
@@ -88,10 +114,10 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     // API's changes since are told apart from the file's own spelling.
     let mut as_loaded = engine.services();
     let mut interfaces: Vec<String> = cli.frontend.iter().map(|f| f.name.clone()).collect();
-    interfaces.push(cli.backend.name.clone());
+    interfaces.push(backend.name.clone());
     let signals = Signals::install()?;
     let reload_signals = signals.clone();
-    let path = cli.config.clone();
+    let path = config_path.clone();
     let instance = cli.instance.clone();
     let admin = start_admin::<ReverseProxy>(PROGRAM, &cli.admin)?;
     serve(
