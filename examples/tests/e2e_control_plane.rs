@@ -138,13 +138,20 @@ fn changes_at_runtime_keep_connections() -> anyhow::Result<()> {
     }
 
     // New connections follow the new weights: 3 for b1, 0 for b2, 5 for b3.
+    // Each from a port of its own: a client that resets its connection
+    // (head leaves unread lines behind) may reuse a port at once, and a
+    // SYN on that closed session continues it instead of making a new
+    // flow.
     const NEW: usize = 80;
     let first_lines = lab.exec(
         &net.client,
         &[
             "sh",
             "-c",
-            &format!("for i in $(seq {NEW}); do socat -u TCP:{VIP}:9000 - | head -n 1; done"),
+            &format!(
+                "for i in $(seq {NEW}); do \
+                 socat -u TCP:{VIP}:9000,sourceport=$((20000 + i)) - | head -n 1; done"
+            ),
         ],
     )?;
     let mut met: HashMap<&str, usize> = HashMap::new();
