@@ -69,7 +69,7 @@ impl ReverseProxy {
         self.check_source_nats(services)?;
         for service in services {
             unicast_address("VIP", service.vip)?;
-            self.check_rewritten("VIP", service.vip)?;
+            self.check_rewritten_vip(service.vip)?;
             service.name.as_deref().map_or(Ok(()), check_name)?;
             for backend in &service.backends {
                 unicast_address("backend", backend.ip)?;

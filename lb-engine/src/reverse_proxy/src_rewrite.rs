@@ -72,21 +72,26 @@ impl SrcIpRewrite {
         self.new_ip_range.translate(rewritten, &self.ip_range)
     }
 
-    /// Refuses `addr` as a `what` (`VIP`, `backend`) when the rewrite
-    /// would take it for a client: a VIP in either range, anything else
-    /// the load balancer sends to in `new_ip_range` (its replies would be
-    /// translated back).
+    /// Refuses `addr` as a `what` (`backend`, `health source`) in
+    /// `new_ip_range`: replies to it would be translated back to a client.
     pub fn check_address(&self, what: &'static str, addr: IpAddr) -> Result<(), ConfigError> {
-        let range = if self.new_ip_range.contains(addr) {
-            self.new_ip_range
-        } else if what == "VIP" && self.ip_range.contains(addr) {
-            self.ip_range
-        } else {
-            return Ok(());
-        };
-        Err(ConfigError::SrcIpRewrite(format!(
+        refuse_in(what, addr, &[self.new_ip_range])
+    }
+
+    /// Refuses a VIP in either range: traffic to it would be taken for a
+    /// client's.
+    pub fn check_vip(&self, vip: IpAddr) -> Result<(), ConfigError> {
+        refuse_in("VIP", vip, &[self.new_ip_range, self.ip_range])
+    }
+}
+
+/// Refuses `addr` as a `what` when one of `ranges` holds it.
+fn refuse_in(what: &str, addr: IpAddr, ranges: &[IpCidr]) -> Result<(), ConfigError> {
+    match ranges.iter().find(|range| range.contains(addr)) {
+        Some(range) => Err(ConfigError::SrcIpRewrite(format!(
             "{what} {addr} is in {range}, a range of rewritten client addresses"
-        )))
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -100,7 +105,7 @@ impl ReverseProxy {
     ) -> Result<(), ConfigError> {
         if let Some(rewrite) = &rewrite {
             for (_, service) in self.core.services.iter() {
-                rewrite.check_address("VIP", service.key.vip)?;
+                rewrite.check_vip(service.key.vip)?;
                 for (_, member) in service.backends.members() {
                     rewrite.check_address("backend", member.target.ip())?;
                 }
@@ -194,7 +199,8 @@ impl ReverseProxy {
         self.steer(Some(client))
     }
 
-    /// Refuses `addr` as a `what` (`VIP`, `backend`) in the rewrite's way.
+    /// Refuses `addr` as a `what` (`backend`, `source_nat`) in the
+    /// rewrite's way.
     pub(super) fn check_rewritten(
         &self,
         what: &'static str,
@@ -203,5 +209,12 @@ impl ReverseProxy {
         self.rewrite
             .as_ref()
             .map_or(Ok(()), |rewrite| rewrite.check_address(what, addr))
+    }
+
+    /// Refuses a VIP in the rewrite's ranges.
+    pub(super) fn check_rewritten_vip(&self, vip: IpAddr) -> Result<(), ConfigError> {
+        self.rewrite
+            .as_ref()
+            .map_or(Ok(()), |rewrite| rewrite.check_vip(vip))
     }
 }
