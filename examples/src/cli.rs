@@ -8,7 +8,8 @@ use std::str::FromStr;
 use clap::Parser;
 pub use lb_datapath::DatapathKind;
 
-/// How a load balancer runs: `--datapath`, `--capture` and `--state-file`.
+/// How a load balancer runs: `--datapath`, `--capture`, `--state-file`,
+/// offloads, busy polling and the log.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// How frames are moved.
@@ -45,6 +46,9 @@ pub struct RunArgs {
     /// follows soon), a busy core while traffic flows. 0 turns it off.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub busy_poll_us: u64,
+    /// `--log-level` and `--log-format`.
+    #[command(flatten)]
+    pub log: crate::logging::LogArgs,
 }
 
 /// `path` with `.tmp` appended: where [`write_whole`] writes first.
@@ -100,7 +104,8 @@ pub fn parse_or_exit<T: Parser>(program: &str) -> T {
                 error.kind(),
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
             ) {
-                print!("{error}");
+                // A closed pipe (`--help | head`) is no failure.
+                let _ = error.print();
                 exit(0);
             }
             // The message, on one line: every line before the usage.

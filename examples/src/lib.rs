@@ -10,8 +10,10 @@
 // Binaries talk to people: `ready` and help go to standard output.
 #![allow(clippy::print_stdout)]
 
+pub mod alarms;
 pub mod cli;
 pub mod health_args;
+pub mod logging;
 pub mod scale_out;
 pub mod serve;
 pub mod state_file;

@@ -3,8 +3,6 @@
 
 use lb_engine::{HealthSettings, Policy, SelectionSettings, SharedBackend};
 
-use crate::serve::log;
-
 /// `--instance`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InstanceArgs {
@@ -25,32 +23,24 @@ impl InstanceArgs {
     /// policies.
     pub fn prepare(
         &self,
-        program: &str,
         selection: &SelectionSettings,
         key_hint: &str,
         policies: impl IntoIterator<Item = (String, Policy)>,
         health: &mut HealthSettings,
     ) {
         let Some(name) = &self.instance else { return };
-        log(
-            program,
-            format_args!("instance {name}: one of several behind ECMP, picking as its peers do"),
-        );
+        tracing::info!("instance {name}: one of several behind ECMP, picking as its peers do");
         if selection.hash_key.is_none() {
-            log(
-                program,
-                format_args!(
-                    "warning: no hash key: instances agree on the built-in one, but anyone can \
+            tracing::warn!(
+                "no hash key: instances agree on the built-in one, but anyone can \
                      predict their picks; give every instance the same {key_hint}"
-                ),
             );
         }
-        self.warn_policies(program, policies);
+        self.warn_policies(policies);
         if self.adjust(health) {
-            log(
-                program,
+            tracing::info!(
                 "a client's retried SYN stays on its pick (passive retry_elsewhere off): \
-                 the other instances would not follow it",
+                 the other instances would not follow it"
             );
         }
     }
@@ -67,23 +57,16 @@ impl InstanceArgs {
     }
 
     /// Warns of services whose policy picks differently on each instance.
-    pub fn warn_policies(
-        &self,
-        program: &str,
-        policies: impl IntoIterator<Item = (String, Policy)>,
-    ) {
+    pub fn warn_policies(&self, policies: impl IntoIterator<Item = (String, Policy)>) {
         if self.instance.is_none() {
             return;
         }
         for (service, policy) in policies {
             if matches!(policy, Policy::Random | Policy::RoundRobin) {
-                log(
-                    program,
-                    format_args!(
-                        "warning: service {service} picks by {policy}, which differs from \
+                tracing::warn!(
+                    "service {service} picks by {policy}, which differs from \
                          instance to instance: a flow that moves to another one changes \
                          backend; use maglev, flow-hash or src-ip-hash"
-                    ),
                 );
             }
         }
@@ -93,18 +76,15 @@ impl InstanceArgs {
 /// Warns of backend endpoints several services share: a reply from one
 /// without a session (another instance forwarded the request, or the
 /// table was full) cannot be translated back.
-pub fn warn_shared(program: &str, shared: &[SharedBackend]) {
+pub fn warn_shared(shared: &[SharedBackend]) {
     for backend in shared {
         let vips: Vec<String> = backend.vips.iter().map(ToString::to_string).collect();
-        log(
-            program,
-            format_args!(
-                "warning: backend {}/{} serves {}: its replies are translated only by the \
+        tracing::warn!(
+            "backend {}/{} serves {}: its replies are translated only by the \
                  instance that forwarded the request; behind ECMP, route them back to it",
-                backend.backend,
-                backend.proto,
-                vips.join(" and ")
-            ),
+            backend.backend,
+            backend.proto,
+            vips.join(" and ")
         );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use lb_datapath::{Capture, PortEvent};
+use lb_datapath::{Capture, PortEvent, PortEventKind};
 use lb_datapath_pnet::PnetDatapath;
 use lb_datapath_tap::TapDatapath;
 use lb_engine::{Datapath, Engine, Observe, Persist, RunOptions, Stats, run_with};
@@ -17,62 +17,54 @@ use crate::state_file;
 use lb_control::{AdminCommands, AdminOptions, Routable};
 
 /// Opens `interfaces` as the engine's ports, in order, captured to a file
-/// when `--capture` says so (logged, as `program`).
-pub fn open_datapath(
-    program: &str,
-    run: &RunArgs,
-    interfaces: &[String],
-) -> anyhow::Result<Box<dyn Datapath>> {
+/// when `--capture` says so.
+pub fn open_datapath(run: &RunArgs, interfaces: &[String]) -> anyhow::Result<Box<dyn Datapath>> {
     let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
     let capture = run.capture.as_deref();
     match (run.kind, run.no_offload) {
         (DatapathKind::Tap, false) => {
-            let taps = TapDatapath::open(&names)?.on_event(reporter(program));
-            captured(program, taps, capture)
+            let taps = TapDatapath::open(&names)?.on_event(reporter());
+            captured(taps, capture)
         }
         (DatapathKind::Tap, true) => {
-            let taps = TapDatapath::open_without_offloads(&names)?.on_event(reporter(program));
-            captured(program, taps, capture)
+            let taps = TapDatapath::open_without_offloads(&names)?.on_event(reporter());
+            captured(taps, capture)
         }
         (DatapathKind::Pnet, false) => {
-            let ports = PnetDatapath::open(&names)?.on_event(reporter(program));
-            captured(program, ports, capture)
+            let ports = PnetDatapath::open(&names)?.on_event(reporter());
+            captured(ports, capture)
         }
         (DatapathKind::Pnet, true) => {
-            let ports = PnetDatapath::open_without_offloads(&names)?.on_event(reporter(program));
-            captured(program, ports, capture)
+            let ports = PnetDatapath::open_without_offloads(&names)?.on_event(reporter());
+            captured(ports, capture)
         }
     }
 }
 
-/// Logs each port event (a link down or up, a tap gone or reopened).
-fn reporter(program: &str) -> impl FnMut(&PortEvent) + Send + 'static {
-    let program = program.to_owned();
-    move |event| log(&program, event)
+/// Logs each port event: a link down or a tap gone as a warning, their
+/// return as news.
+fn reporter() -> impl FnMut(&PortEvent) + Send + 'static {
+    |event| match event.kind {
+        PortEventKind::LinkUp | PortEventKind::Reopened => tracing::info!("{event}"),
+        _ => tracing::warn!("{event}"),
+    }
 }
 
 /// `datapath`, wrapped in a [`Capture`] to `path` if one is given.
 fn captured<D: Datapath + 'static>(
-    program: &str,
     datapath: D,
     path: Option<&Path>,
 ) -> anyhow::Result<Box<dyn Datapath>> {
     let Some(path) = path else {
         return Ok(Box::new(datapath));
     };
-    let (name, shown) = (program.to_owned(), path.display().to_string());
+    let shown = path.display().to_string();
     let capture = Capture::create(datapath, path)
         .context("opening the capture")?
         .on_error(move |error| {
-            log(
-                &name,
-                format_args!("capture {shown} stopped, traffic goes on: {error}"),
-            );
+            tracing::error!("capture {shown} stopped, traffic goes on: {error}");
         });
-    log(
-        program,
-        format_args!("capturing every frame to {} (pcapng)", path.display()),
-    );
+    tracing::info!("capturing every frame to {} (pcapng)", path.display());
     Ok(Box::new(capture))
 }
 
@@ -110,10 +102,7 @@ impl Signals {
 /// Starts the admin endpoint when `--admin` is given, logging where and
 /// whether it takes a token. Raises the descriptor limit first, so that
 /// many clients do not run the process out of them.
-pub fn start_admin<E: Routable>(
-    program: &str,
-    args: &AdminArgs,
-) -> anyhow::Result<Option<AdminCommands<E>>> {
+pub fn start_admin<E: Routable>(args: &AdminArgs) -> anyhow::Result<Option<AdminCommands<E>>> {
     let Some(addr) = args.admin else {
         if args.admin_token_file.is_some() {
             anyhow::bail!("--admin-token-file needs --admin");
@@ -130,22 +119,19 @@ pub fn start_admin<E: Routable>(
     } else {
         ""
     };
-    raise_descriptor_limit(program);
+    raise_descriptor_limit();
     let (commands, bound) = lb_control::start_with::<E>(addr, AdminOptions { token })?;
     let writes = if addr.ip().is_loopback() && guarded.is_empty() {
         " (loopback; anyone on this host may change it: --admin-token-file guards writes)"
     } else {
         guarded
     };
-    log(
-        program,
-        format_args!("admin endpoint on http://{bound}{writes}"),
-    );
+    tracing::info!("admin endpoint on http://{bound}{writes}");
     Ok(Some(commands))
 }
 
 /// Lifts the soft limit on open descriptors to the hard one.
-fn raise_descriptor_limit(program: &str) {
+fn raise_descriptor_limit() {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     if limit.current < limit.maximum {
@@ -154,17 +140,9 @@ fn raise_descriptor_limit(program: &str) {
             maximum: limit.maximum,
         };
         if let Err(error) = setrlimit(Resource::Nofile, raised) {
-            log(
-                program,
-                format_args!("cannot raise the descriptor limit: {error}"),
-            );
+            tracing::warn!("cannot raise the descriptor limit: {error}");
         }
     }
-}
-
-/// Logs a line to stderr, prefixed with the program's name.
-pub fn log(program: &str, message: impl std::fmt::Display) {
-    eprintln!("{program}: {message}");
 }
 
 /// Opens the ports, puts back the sessions of `--state-file`, prints the
@@ -185,23 +163,26 @@ pub fn serve<E: Engine + Observe + Persist>(
     if let Some(path) = state {
         state_file::check_writable(path)?;
     }
-    let mut datapath = open_datapath(program, run, interfaces)?;
+    let mut datapath = open_datapath(run, interfaces)?;
     if let Some(path) = state {
-        state_file::restore(program, path, engine);
+        state_file::restore(path, engine);
     }
     if let Some(admin) = &admin {
         datapath
             .watch(admin.waker())
             .context("watching for admin commands")?;
     }
-    println!(
-        "{program} ready: {} ports on {} ({})",
+    let ports = format!(
+        "{} ports on {} ({})",
         interfaces.len(),
         run.kind,
         interfaces.join(", ")
     );
+    // Standard output for scripts that wait for it, the log for people.
+    println!("{program} ready: {ports}");
+    tracing::info!("ready: {ports}");
     std::io::stdout().flush().context("writing to stdout")?;
-    let mut alarms = Alarms::default();
+    let mut alarms = crate::alarms::Alarms::default();
     let summary = run_with(
         datapath.as_mut(),
         engine,
@@ -214,104 +195,45 @@ pub fn serve<E: Engine + Observe + Persist>(
             if let Some(admin) = &admin {
                 admin.apply(engine);
             }
-            alarms.check(program, engine);
+            alarms.check(engine);
             between_batches(engine);
             while let Some(event) = engine.poll_health_event() {
-                log(program, event);
+                let (service, backend) = (&event.service, &event.backend);
+                if event.usable {
+                    tracing::info!(service, backend, "{event}");
+                } else {
+                    tracing::warn!(service, backend, "{event}");
+                }
             }
         },
     )
     .context("datapath failed")?;
-    log(
-        program,
-        format_args!(
-            "stopping: {} frames received, {} sent, {} send errors",
-            summary.received, summary.sent, summary.send_errors
-        ),
+    tracing::info!(
+        "stopping: {} frames received, {} sent, {} to a port that was down, {} send errors",
+        summary.received,
+        summary.sent,
+        summary.port_down,
+        summary.send_errors
     );
-    print_summary(program, &engine.stats(Instant::now()));
+    print_summary(&engine.stats(Instant::now()));
     match state {
-        Some(path) => state_file::save(program, path, engine),
+        Some(path) => state_file::save(path, engine),
         None => Ok(()),
     }
 }
 
-/// Says so in the log, at most once a second, when the kernel drops
-/// frames before the datapath reads them, or the flood guard holds new
-/// flows back.
-#[derive(Debug, Default)]
-struct Alarms {
-    kernel_drops: u64,
-    flood_guarded: u64,
-    /// New flows refused for want of a source port, by service.
-    refused: std::collections::HashMap<String, u64>,
-    checked: Option<Instant>,
-}
-
-impl Alarms {
-    fn check<E: Observe>(&mut self, program: &str, engine: &E) {
-        let now = Instant::now();
-        if self
-            .checked
-            .is_some_and(|at| now.duration_since(at) < std::time::Duration::from_secs(1))
-        {
-            return;
-        }
-        self.checked = Some(now);
-        let stats = engine.stats(now);
-        let total = stats.kernel_drops;
-        if total > self.kernel_drops {
-            log(
-                program,
-                format_args!(
-                    "the kernel dropped {} frames before they were read ({total} in all): \
-                     the packet thread does not keep up",
-                    total - self.kernel_drops
-                ),
-            );
-        }
-        let guarded = stats.traffic.flood_guarded;
-        if guarded > self.flood_guarded {
-            log(
-                program,
-                format_args!(
-                    "flood guard: {} new flows went on without a session ({guarded} in all): \
-                     more new flows in a second than the flood guard allows",
-                    guarded - self.flood_guarded
-                ),
-            );
-        }
-        (self.kernel_drops, self.flood_guarded) = (total, guarded);
-        for service in stats.services.iter().filter(|s| s.refused > 0) {
-            let before = self.refused.insert(service.name.clone(), service.refused);
-            let new = service.refused - before.unwrap_or(0).min(service.refused);
-            if new > 0 {
-                let named = service
-                    .label
-                    .as_ref()
-                    .map_or(String::new(), |name| format!(" ({name})"));
-                log(
-                    program,
-                    format_args!(
-                        "service {}{named}: {new} new flows refused: no free source port on its \
-                         source_nat address ({} in all)",
-                        service.name, service.refused
-                    ),
-                );
-            }
-        }
-    }
-}
-
 /// The counters, for people.
-pub fn print_summary(program: &str, stats: &Stats) {
+pub fn print_summary(stats: &Stats) {
     let t = &stats.traffic;
-    log(
-        program,
-        format_args!(
-            "frames in {} ({} bytes): forwarded {}, replied {}, flooded {}, consumed {}, dropped {}",
-            t.frames_in, t.bytes_in, t.forwarded, t.replied, t.flooded, t.consumed, t.dropped
-        ),
+    tracing::info!(
+        "frames in {} ({} bytes): forwarded {}, replied {}, flooded {}, consumed {}, dropped {}",
+        t.frames_in,
+        t.bytes_in,
+        t.forwarded,
+        t.replied,
+        t.flooded,
+        t.consumed,
+        t.dropped
     );
     let drops: Vec<String> = lb_engine::DropReason::ALL
         .iter()
@@ -319,49 +241,40 @@ pub fn print_summary(program: &str, stats: &Stats) {
         .map(|reason| format!("{reason} {}", t.drops(*reason)))
         .collect();
     if !drops.is_empty() {
-        log(program, format_args!("drops: {}", drops.join(", ")));
+        tracing::info!("drops: {}", drops.join(", "));
     }
     if t.stateless > 0 {
-        log(
-            program,
-            format_args!(
-                "new flows without a session {}, flood guarded {}, replies translated without one {}",
-                t.stateless, t.flood_guarded, t.stateless_replies
-            ),
+        tracing::info!(
+            "new flows without a session {}, flood guarded {}, replies translated without one {}",
+            t.stateless,
+            t.flood_guarded,
+            t.stateless_replies
         );
     }
     if stats.kernel_drops > 0 {
-        log(
-            program,
-            format_args!("kernel drops before reading: {}", stats.kernel_drops),
-        );
+        tracing::info!("kernel drops before reading: {}", stats.kernel_drops);
     }
-    log(
-        program,
-        format_args!(
-            "sessions: {} live of {}",
-            stats.sessions, stats.session_capacity
-        ),
+    tracing::info!(
+        "sessions: {} live of {}",
+        stats.sessions,
+        stats.session_capacity
     );
     for service in &stats.services {
-        log(
-            program,
-            format_args!(
-                "service {} ({}): {} new flows, {} packets",
-                service.name, service.policy, service.counters.new_flows, service.counters.packets
-            ),
+        tracing::info!(
+            "service {} ({}): {} new flows, {} packets",
+            service.name,
+            service.policy,
+            service.counters.new_flows,
+            service.counters.packets
         );
         for backend in &service.backends {
-            log(
-                program,
-                format_args!(
-                    "  backend {} weight {}: {} new flows, {} packets, {} sessions",
-                    backend.name,
-                    backend.weight,
-                    backend.counters.new_flows,
-                    backend.counters.packets,
-                    backend.sessions
-                ),
+            tracing::info!(
+                "  backend {} weight {}: {} new flows, {} packets, {} sessions",
+                backend.name,
+                backend.weight,
+                backend.counters.new_flows,
+                backend.counters.packets,
+                backend.sessions
             );
         }
     }

@@ -216,9 +216,54 @@ fn flag_mistakes_are_named_whole_on_one_line() {
             &["--fronted", "f0"][..],
             "lb-rp: unexpected argument '--fronted' found tip: a similar argument exists: '--frontend'\n",
         ),
+        (
+            &[
+                "--frontend",
+                "f0",
+                "--backend",
+                "b0",
+                "--config",
+                "x.toml",
+                "--log-format",
+                "xml",
+            ][..],
+            "lb-rp: invalid value 'xml' for '--log-format <FORMAT>' [possible values: text, json]\n",
+        ),
+        (
+            &[
+                "--frontend",
+                "f0",
+                "--backend",
+                "b0",
+                "--config",
+                "x.toml",
+                "--log-level",
+                "loud",
+            ][..],
+            "lb-rp: invalid value 'loud' for '--log-level <LEVEL>': error parsing level filter: \
+             expected one of \"off\", \"error\", \"warn\", \"info\", \"debug\", \"trace\", or a number 0-5\n",
+        ),
     ] {
         let output = Command::new(RP).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2));
         assert_eq!(String::from_utf8_lossy(&output.stderr), expected);
     }
+}
+
+/// A `RUST_LOG` that does not parse stops the start, named on one line,
+/// before any interface is touched.
+#[test]
+fn a_bad_rust_log_is_named() {
+    let output = Command::new(RP)
+        .args(["--frontend", "f0", "--backend", "b0", "--config", "x.toml"])
+        .env("RUST_LOG", "lb_engine=loud")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("lb-rp: RUST_LOG=\"lb_engine=loud\": error parsing level filter"),
+        "{stderr}"
+    );
 }

@@ -116,6 +116,16 @@ pub fn render(stats: &Stats) -> String {
             stats.kernel_drops,
         ),
         (
+            "lb_unsent_port_down_total",
+            "Frames not sent because their port was down (link, interface or device).",
+            stats.unsent_port_down,
+        ),
+        (
+            "lb_send_errors_total",
+            "Frames the datapath failed to send for any other reason.",
+            stats.send_errors,
+        ),
+        (
             "lb_refused_total",
             "Connections refused with a reset: no source port was free.",
             t.refused,

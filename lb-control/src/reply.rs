@@ -62,6 +62,15 @@ impl Reply {
         }
     }
 
+    /// What went wrong, for an error answer made by [`error`](Self::error).
+    pub fn error_message(&self) -> Option<String> {
+        let Body::Text(text) = &self.body else {
+            return None;
+        };
+        let body: ErrorBody = serde_json::from_str(text).ok()?;
+        Some(body.error)
+    }
+
     /// The body, rendered now if it was deferred.
     pub fn into_body(self) -> String {
         match self.body {

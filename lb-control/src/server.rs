@@ -157,7 +157,7 @@ struct Shared<E> {
 async fn accept_loop<E: Routable>(listener: std::net::TcpListener, shared: Arc<Shared<E>>) {
     let listener = match TcpListener::from_std(listener) {
         Ok(listener) => listener,
-        Err(error) => return eprintln!("admin endpoint stopped: {error}"),
+        Err(error) => return tracing::error!("admin endpoint stopped: {error}"),
     };
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut last_complaint: Option<Instant> = None;
@@ -168,7 +168,7 @@ async fn accept_loop<E: Routable>(listener: std::net::TcpListener, shared: Arc<S
                 // Out of descriptors, most likely: say so now and then, wait,
                 // and go on accepting.
                 if last_complaint.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
-                    eprintln!("admin endpoint: accept failed, retrying: {error}");
+                    tracing::warn!("admin endpoint: accept failed, retrying: {error}");
                     last_complaint = Some(Instant::now());
                 }
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -183,7 +183,13 @@ async fn accept_loop<E: Routable>(listener: std::net::TcpListener, shared: Arc<S
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let shared = Arc::clone(&shared);
-                async move { Ok::<_, Infallible>(respond(answer(request, &shared).await)) }
+                async move {
+                    let method = request.method().clone();
+                    let url = request.uri().path_and_query().map(ToString::to_string);
+                    let reply = answer(request, &shared).await;
+                    log_request(method.as_str(), url.as_deref().unwrap_or("/"), &reply);
+                    Ok::<_, Infallible>(respond(reply))
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -238,6 +244,25 @@ async fn answer<E: Routable>(request: Request<Incoming>, shared: &Shared<E>) -> 
     match tokio::time::timeout(COMMAND_TIMEOUT, reply).await {
         Ok(Ok(reply)) => reply,
         _ => Reply::error(503, "the packet loop did not answer"),
+    }
+}
+
+/// Logs a request: a change as news, a refusal as a warning with its
+/// reason, a reading at debug level only (dashboards poll).
+fn log_request(method: &str, url: &str, reply: &Reply) {
+    let status = reply.status;
+    if status >= 400 {
+        let reason = reply.error_message().unwrap_or_default();
+        tracing::warn!(
+            method,
+            url,
+            status,
+            "admin {method} {url}: {status} {reason}"
+        );
+    } else if method == "GET" || method == "HEAD" {
+        tracing::debug!(method, url, status, "admin {method} {url}: {status}");
+    } else {
+        tracing::info!(method, url, status, "admin {method} {url}: {status}");
     }
 }
 

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use lb_datapath::{
     Datapath, Poller, PortEvent, PortEventKind, PortEventSink, PortId, PortRotation, RxBatch,
-    Waker, send_finished, vnet,
+    SendReport, Waker, send_finished, vnet,
 };
 use lb_packet::{MacAddr, Offload};
 use pnet::datalink::{self, Channel, DataLinkReceiver, DataLinkSender, NetworkInterface};
@@ -318,27 +318,35 @@ impl Datapath for PnetDatapath {
     /// One `sendmmsg` per port for the whole batch (for up to 64 frames a
     /// port; one per 64 beyond), each frame behind its virtio-net header
     /// when the sockets have them.
-    fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> io::Result<usize> {
+    fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> SendReport {
         let offloads = self.offloads;
-        let mut sent = 0;
+        let mut report = SendReport::default();
         for (index, port) in self.ports.iter().enumerate() {
-            let frames = sends
-                .iter()
-                .filter(|(out, _)| out.index() == index)
-                .filter_map(|&(_, i)| batch.frame(i).map(|(_, frame)| (frame, batch.offload(i))))
-                .filter(|(_, offload)| offloads || !offload.is_pending());
-            sent += sys::send_frames(port.socket.as_fd(), offloads, frames);
+            let frames = || {
+                sends
+                    .iter()
+                    .filter(move |(out, _)| out.index() == index)
+                    .filter_map(|&(_, i)| batch.frame(i).map(|(_, f)| (f, batch.offload(i))))
+                    .filter(|(_, offload)| offloads || !offload.is_pending())
+            };
+            let (sent, error) = sys::send_frames(port.socket.as_fd(), offloads, frames());
+            report.sent += sent;
+            if let Some(error) = error {
+                let port = PortId(u16::try_from(index).unwrap_or(u16::MAX));
+                report.fail(port, frames().count().saturating_sub(sent), error);
+            }
         }
         if !offloads {
             // Frames a plain socket cannot take as they are, one by one.
             for &(port, index) in sends {
                 let offload = batch.offload(index);
                 if let Some((_, frame)) = batch.frame(index).filter(|_| offload.is_pending()) {
-                    sent += usize::from(send_finished(self, port, frame, &offload).is_ok());
+                    let outcome = send_finished(self, port, frame, &offload);
+                    report.record(port, 1, outcome);
                 }
             }
         }
-        Ok(sent)
+        report
     }
 
     fn send(&mut self, port: PortId, frame: &[u8]) -> io::Result<()> {

@@ -99,16 +99,17 @@ pub(crate) fn take_drops(socket: &impl AsRawFd) -> io::Result<u64> {
 }
 
 /// Sends `frames` out of the bound packet socket `socket`, [`CHUNK`] to a
-/// `sendmmsg`, without blocking; returns how many went out. With
-/// `vnet_headers` (the socket has `PACKET_VNET_HDR`), each goes behind the
-/// virtio-net header of its offload. An interrupted call is made again; any
-/// other failure (a full socket buffer) drops the rest, as a NIC's full
-/// queue would.
+/// `sendmmsg`, without blocking; returns how many went out, and the error
+/// that stopped the rest. With `vnet_headers` (the socket has
+/// `PACKET_VNET_HDR`), each goes behind the virtio-net header of its
+/// offload. An interrupted call is made again; any other failure (a full
+/// socket buffer, a link down) drops the rest, as a NIC's full queue
+/// would.
 pub(crate) fn send_frames<'a>(
     socket: BorrowedFd<'_>,
     vnet_headers: bool,
     frames: impl Iterator<Item = (&'a [u8], Offload)>,
-) -> usize {
+) -> (usize, Option<io::Error>) {
     let mut frames = frames.peekable();
     let parts = if vnet_headers { 2 } else { 1 };
     let mut vnet = [[0u8; VIRTIO_NET_HDR_LEN]; CHUNK];
@@ -168,15 +169,19 @@ pub(crate) fn send_frames<'a>(
                 )
             };
             match usize::try_from(result) {
-                Ok(0) => return sent + offset,
+                Ok(0) => return (sent + offset, None),
                 Ok(n) => offset += n,
-                Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return sent + offset,
+                Err(_) => {
+                    let error = io::Error::last_os_error();
+                    if error.kind() != io::ErrorKind::Interrupted {
+                        return (sent + offset, Some(error));
+                    }
+                }
             }
         }
         sent += count;
     }
-    sent
+    (sent, None)
 }
 
 #[cfg(test)]
@@ -202,7 +207,7 @@ mod tests {
             gso: None,
         };
         let frames = [(&b"first"[..], offload), (&b"second"[..], Offload::NONE)];
-        assert_eq!(send_frames(sender.as_fd(), true, frames.into_iter()), 2);
+        assert_eq!(send_frames(sender.as_fd(), true, frames.into_iter()).0, 2);
         let mut buffer = [0u8; 64];
         for (frame, offload) in frames {
             let len = receiver.recv(&mut buffer)?;
@@ -220,8 +225,9 @@ mod tests {
         let sender = UdpSocket::bind("127.0.0.1:0")?;
         sender.connect(receiver.local_addr()?)?;
         let frames: Vec<Vec<u8>> = (0..CHUNK + 36).map(|n| vec![n as u8; 1 + n % 50]).collect();
-        let sent = send_frames(sender.as_fd(), false, unfinished(&frames));
+        let (sent, error) = send_frames(sender.as_fd(), false, unfinished(&frames));
         assert_eq!(sent, frames.len());
+        assert!(error.is_none(), "{error:?}");
         let mut buffer = [0u8; 64];
         for frame in &frames {
             let len = receiver.recv(&mut buffer)?;
@@ -236,8 +242,10 @@ mod tests {
     fn a_full_queue_drops_the_rest() -> io::Result<()> {
         let (sender, receiver) = UnixDatagram::pair()?;
         let frames = vec![vec![7u8; 100]; 600];
-        let sent = send_frames(sender.as_fd(), false, unfinished(&frames));
+        let (sent, error) = send_frames(sender.as_fd(), false, unfinished(&frames));
         assert!((1..frames.len()).contains(&sent), "{sent} sent");
+        let error = error.expect("the error that stopped the rest");
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock, "{error}");
         receiver.set_nonblocking(true)?;
         let mut buffer = [0u8; 200];
         let mut received = 0;

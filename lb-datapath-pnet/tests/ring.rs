@@ -69,7 +69,11 @@ fn send(port: &mut PnetDatapath, frames: &[Vec<u8>]) -> anyhow::Result<usize> {
         batch.commit(PortId(0), frame.len());
     }
     let sends: Vec<(PortId, usize)> = (0..frames.len()).map(|i| (PortId(0), i)).collect();
-    Ok(port.send_batch(&batch, &sends)?)
+    let report = port.send_batch(&batch, &sends);
+    match report.last_error {
+        Some((_, error)) => Err(error.into()),
+        None => Ok(report.sent),
+    }
 }
 
 /// Receives on `port` until `want` of our frames (EtherType 0x88b5) came

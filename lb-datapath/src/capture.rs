@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use lb_packet::Offload;
 
 use crate::pcap::{Direction, PcapngWriter};
-use crate::{Datapath, PortId, RxBatch};
+use crate::{Datapath, PortId, RxBatch, SendReport};
 
 /// Bytes buffered before a write to the capture file: a few hundred
 /// small frames, so a busy port costs a write per batch or so, not per frame.
@@ -185,15 +185,15 @@ impl<D: Datapath, W: Write> Datapath for Capture<D, W> {
         Ok(())
     }
 
-    fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> io::Result<usize> {
-        let sent = self.inner.send_batch(batch, sends)?;
+    fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> SendReport {
+        let report = self.inner.send_batch(batch, sends);
         let (time, ports) = (self.time(), self.inner.port_count());
         for &(port, index) in sends {
             if let Some((_, frame)) = batch.frame(index).filter(|_| port.index() < ports) {
                 self.record(time, port, Direction::Outbound, frame);
             }
         }
-        Ok(sent)
+        report
     }
 
     fn now(&self) -> Instant {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use lb_packet::Offload;
 
-use crate::PortId;
+use crate::{PortId, SendReport};
 
 /// Frames received in one go, with the buffers they were read into and
 /// what a device still owes each ([`Offload`]: a partial checksum, a TCP
@@ -165,22 +165,18 @@ pub trait Datapath {
     }
 
     /// Sends frames of `batch`, each `(port, index)` the frame at `index`
-    /// out of `port` with its offload; returns how many went out. The
-    /// default sends them one by one; a datapath that can amortise system
-    /// calls does better.
-    fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> io::Result<usize> {
-        let mut sent = 0;
+    /// out of `port` with its offload; reports how many went out, and why
+    /// the others did not. The default sends them one by one; a datapath
+    /// that can amortise system calls does better.
+    fn send_batch(&mut self, batch: &RxBatch, sends: &[(PortId, usize)]) -> SendReport {
+        let mut report = SendReport::default();
         for &(port, index) in sends {
             if let Some((_, frame)) = batch.frame(index) {
-                if self
-                    .send_offloaded(port, frame, &batch.offload(index))
-                    .is_ok()
-                {
-                    sent += 1;
-                }
+                let outcome = self.send_offloaded(port, frame, &batch.offload(index));
+                report.record(port, 1, outcome);
             }
         }
-        Ok(sent)
+        report
     }
 
     /// The time to hand the engine: the wall clock, or a capture's.

@@ -38,6 +38,7 @@ mod poller;
 mod port;
 mod replay;
 mod rotation;
+mod send_report;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub mod vnet;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -54,5 +55,6 @@ pub use poller::Poller;
 pub use port::PortId;
 pub use replay::PcapDatapath;
 pub use rotation::PortRotation;
+pub use send_report::{SendReport, is_port_down};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use waker::Waker;

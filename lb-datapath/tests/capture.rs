@@ -58,7 +58,13 @@ fn capture_a_session(output: &mut Vec<u8>) -> Vec<(PortId, Vec<u8>)> {
     capture.get_mut().0.advance(Duration::from_millis(5));
     // Each frame out of the other port; one to a port that does not exist.
     let sends = [(PortId(1), 0), (PortId(0), 1), (PortId(7), 0)];
-    assert_eq!(capture.send_batch(&batch, &sends).unwrap(), 2);
+    let report = capture.send_batch(&batch, &sends);
+    assert_eq!((report.sent, report.failed, report.port_down), (2, 1, 0));
+    let (port, error) = report.last_error.expect("the failure");
+    assert_eq!(
+        (port, error.kind()),
+        (PortId(7), std::io::ErrorKind::InvalidInput)
+    );
     capture.get_mut().0.advance(Duration::from_millis(5));
     capture.send(PortId(1), &frame(0x20, 42)).unwrap();
     assert!(capture.send(PortId(9), &frame(0x21, 42)).is_err());

@@ -80,4 +80,11 @@ pub trait Engine {
     fn note_kernel_drops(&mut self, total: u64) {
         let _ = total;
     }
+
+    /// Tells the engine how many frames its datapath could not send so
+    /// far: to a port that was down, and for any other reason; for its
+    /// stats. [`run`](crate::run) does, after a batch that changed them.
+    fn note_unsent(&mut self, port_down: u64, failed: u64) {
+        let _ = (port_down, failed);
+    }
 }

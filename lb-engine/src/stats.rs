@@ -274,6 +274,13 @@ pub struct Stats {
     /// seen by the engine, so in no other counter, and not reset.
     #[serde(default)]
     pub kernel_drops: u64,
+    /// Frames the datapath could not send because their port was down
+    /// (a link down, a tap whose interface is not up, a device gone).
+    #[serde(default)]
+    pub unsent_port_down: u64,
+    /// Frames the datapath failed to send for any other reason.
+    #[serde(default)]
+    pub send_errors: u64,
     /// A hash of what decides each new flow's pick (the selection key and
     /// seed; each service's policy, table size and backends with their
     /// weights; not health): instances behind ECMP that show the same one

@@ -8,7 +8,7 @@ use lb_engine::{DirectReturn, DirectReturnConfig, DsrBackendConfig};
 use lb_examples::cli::{AdminArgs, RunArgs, fail, parse_or_exit};
 use lb_examples::health_args::HealthArgs;
 use lb_examples::scale_out::InstanceArgs;
-use lb_examples::serve::{Signals, log, serve, start_admin};
+use lb_examples::serve::{Signals, serve, start_admin};
 use lb_packet::MacAddr;
 
 const PROGRAM: &str = "lb-dsr";
@@ -90,6 +90,7 @@ fn main() {
 }
 
 fn start(cli: &Cli) -> anyhow::Result<()> {
+    lb_examples::logging::init(PROGRAM, &cli.run.log)?;
     let policy = match cli.algorithm {
         Algorithm::SrcIp => Policy::SrcIpHash,
         Algorithm::FiveTuple => Policy::FlowHash,
@@ -109,7 +110,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     };
     let policies = [("vips".to_owned(), policy)];
     cli.instance
-        .prepare(PROGRAM, &selection, "--hash-key", policies, &mut health);
+        .prepare(&selection, "--hash-key", policies, &mut health);
     let config = DirectReturnConfig {
         vips: cli.vips.clone(),
         mac: cli.mac,
@@ -131,25 +132,19 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     };
     let mut engine = DirectReturn::new(&config)?;
     let vips: Vec<String> = cli.vips.iter().map(IpAddr::to_string).collect();
-    log(
-        PROGRAM,
-        format_args!(
-            "VIPs {} at {}, {} servers, {policy}",
-            vips.join(", "),
-            cli.mac,
-            cli.backend_macs.len()
-        ),
+    tracing::info!(
+        "VIPs {} at {}, {} servers, {policy}",
+        vips.join(", "),
+        cli.mac,
+        cli.backend_macs.len()
     );
     if !one_armed {
-        log(
-            PROGRAM,
-            format_args!("backend port source MAC {backend_port_mac}"),
-        );
+        tracing::info!("backend port source MAC {backend_port_mac}");
     }
     let mut interfaces = vec![cli.frontend.clone()];
     interfaces.extend(cli.backend.clone());
     let signals = Signals::install()?;
-    let admin = start_admin::<DirectReturn>(PROGRAM, &cli.admin)?;
+    let admin = start_admin::<DirectReturn>(&cli.admin)?;
     serve(
         PROGRAM,
         &cli.run,

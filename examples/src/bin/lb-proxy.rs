@@ -7,7 +7,7 @@ use lb_algos::Policy;
 use lb_engine::{IpCidr, NatProxy, NatProxyConfig};
 use lb_examples::cli::{AdminArgs, RunArgs, fail, parse_or_exit};
 use lb_examples::health_args::HealthArgs;
-use lb_examples::serve::{Signals, log, serve, start_admin};
+use lb_examples::serve::{Signals, serve, start_admin};
 use lb_packet::MacAddr;
 use lb_session::PortRange;
 
@@ -70,6 +70,7 @@ fn main() {
 }
 
 fn start(cli: &Cli) -> anyhow::Result<()> {
+    lb_examples::logging::init(PROGRAM, &cli.run.log)?;
     let mac = cli.mac.unwrap_or(MacAddr::local_for(cli.ip.ip));
     let (health, health_check) = cli.health.settings();
     let config = NatProxyConfig {
@@ -90,19 +91,16 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     };
     let mut engine = NatProxy::new(&config)?;
     let destinations: Vec<String> = cli.dst_addrs.iter().map(IpAddr::to_string).collect();
-    log(
-        PROGRAM,
-        format_args!(
-            "{}/{} at {mac} -> {} ({}), source ports {}",
-            cli.ip.ip,
-            cli.ip.prefix_len,
-            destinations.join(", "),
-            cli.policy,
-            cli.snat_ports
-        ),
+    tracing::info!(
+        "{}/{} at {mac} -> {} ({}), source ports {}",
+        cli.ip.ip,
+        cli.ip.prefix_len,
+        destinations.join(", "),
+        cli.policy,
+        cli.snat_ports
     );
     let signals = Signals::install()?;
-    let admin = start_admin::<NatProxy>(PROGRAM, &cli.admin)?;
+    let admin = start_admin::<NatProxy>(&cli.admin)?;
     serve(
         PROGRAM,
         &cli.run,

@@ -7,7 +7,7 @@ use clap::Parser;
 use lb_engine::{Control, ReverseProxy, ReverseProxyConfig, ServiceConfig};
 use lb_examples::cli::{AdminArgs, InterfaceSpec, RunArgs, fail, parse_or_exit};
 use lb_examples::scale_out::{InstanceArgs, warn_shared};
-use lb_examples::serve::{Signals, log, serve, start_admin};
+use lb_examples::serve::{Signals, serve, start_admin};
 
 const PROGRAM: &str = "lb-rp";
 
@@ -61,14 +61,15 @@ fn check_config(path: &PathBuf) -> anyhow::Result<()> {
     let engine = ReverseProxy::new(vec![None], &config)
         .with_context(|| format!("config {}", path.display()))?;
     let services = engine.services().len();
-    log(
-        PROGRAM,
-        format_args!("config {}: valid, {services} services", path.display()),
+    eprintln!(
+        "{PROGRAM}: config {}: valid, {services} services",
+        path.display()
     );
     Ok(())
 }
 
 fn start(cli: &Cli) -> anyhow::Result<()> {
+    lb_examples::logging::init(PROGRAM, &cli.run.log)?;
     // Required by the parser unless --check-config is given.
     let (Some(backend), Some(config_path)) = (&cli.backend, &cli.config) else {
         anyhow::bail!("give --backend and --config");
@@ -82,7 +83,6 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     }
     let mut config = load(config_path)?;
     cli.instance.prepare(
-        PROGRAM,
         &config.selection,
         "[selection] hash_key",
         policies(&config.services),
@@ -90,7 +90,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     );
     let mut engine = ReverseProxy::new(cli.frontend.iter().map(|f| f.ip).collect(), &config)
         .with_context(|| format!("config {}", config_path.display()))?;
-    warn_shared(PROGRAM, engine.shared_backends());
+    warn_shared(engine.shared_backends());
     for service in engine.services() {
         let backends: Vec<String> = service
             .backends
@@ -98,13 +98,10 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
             .map(|b| format!("{}:{} weight {}", b.ip, b.port.unwrap_or(0), b.weight))
             .collect();
         for key in service.keys() {
-            log(
-                PROGRAM,
-                format_args!(
-                    "service {key} ({}): {}",
-                    service.policy,
-                    backends.join(", ")
-                ),
+            tracing::info!(
+                "service {key} ({}): {}",
+                service.policy,
+                backends.join(", ")
             );
         }
     }
@@ -119,7 +116,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let reload_signals = signals.clone();
     let path = config_path.clone();
     let instance = cli.instance.clone();
-    let admin = start_admin::<ReverseProxy>(PROGRAM, &cli.admin)?;
+    let admin = start_admin::<ReverseProxy>(&cli.admin)?;
     serve(
         PROGRAM,
         &cli.run,
@@ -138,14 +135,10 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
                     &mut as_loaded,
                 );
                 match reloaded {
-                    Ok(changes) => log(
-                        PROGRAM,
-                        format_args!("reloaded {}: {changes}", path.display()),
-                    ),
-                    Err(error) => log(
-                        PROGRAM,
-                        format_args!("reload failed, configuration unchanged: {error:#}"),
-                    ),
+                    Ok(changes) => tracing::info!("reloaded {}: {changes}", path.display()),
+                    Err(error) => {
+                        tracing::warn!("reload failed, configuration unchanged: {error:#}")
+                    }
                 }
             }
         },
@@ -198,8 +191,8 @@ fn reload(
         return Err(error.into());
     }
     engine.set_src_ip_rewrite(config.src_ip_rewrite)?;
-    instance.warn_policies(PROGRAM, policies(&config.services));
-    warn_shared(PROGRAM, engine.shared_backends());
+    instance.warn_policies(policies(&config.services));
+    warn_shared(engine.shared_backends());
     *loaded = config;
     *as_loaded = engine.services();
     let changed = changes(&before, as_loaded);

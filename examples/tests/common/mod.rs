@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod failover;
+pub mod web;
 
 pub use lb_lab::*;
 

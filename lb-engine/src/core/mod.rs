@@ -65,6 +65,9 @@ pub(crate) struct Core<K, T, V> {
     pub(crate) resets: Resets,
     /// What the datapath last said its kernel side dropped.
     pub(crate) kernel_drops: u64,
+    /// What the run loop last said its datapath could not send.
+    pub(crate) unsent_port_down: u64,
+    pub(crate) send_errors: u64,
     kind: EngineKind,
     sweep: SweepSchedule,
     flood_guard: FloodGuard,
@@ -109,6 +112,8 @@ where
             snat: SnatPools::default(),
             resets: Resets::default(),
             kernel_drops: 0,
+            unsent_port_down: 0,
+            send_errors: 0,
             kind,
             sweep: SweepSchedule::default(),
             flood_guard: FloodGuard::new(sessions.flood_guard),
@@ -428,6 +433,8 @@ where
             session_capacity: self.sessions.capacity(),
             session_table: self.sessions.stats(),
             kernel_drops: self.kernel_drops,
+            unsent_port_down: self.unsent_port_down,
+            send_errors: self.send_errors,
             selection_fingerprint: fingerprint::selection_fingerprint(&self.selector, &services),
             services,
         }

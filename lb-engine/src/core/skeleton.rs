@@ -160,6 +160,11 @@ impl<B: Balancer> Engine for B {
         self.core_mut().kernel_drops = total;
     }
 
+    fn note_unsent(&mut self, port_down: u64, failed: u64) {
+        let core = self.core_mut();
+        (core.unsent_port_down, core.send_errors) = (port_down, failed);
+    }
+
     fn poll_transmit(&mut self, buffer: &mut Vec<u8>) -> Option<PortId> {
         let port = self
             .originate(buffer)

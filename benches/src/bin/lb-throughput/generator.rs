@@ -100,7 +100,7 @@ pub(crate) fn generate(
                     batch.commit(PortId(0), len);
                 }
             }
-            sent += port.send_batch(&batch, &sends[..batch.len()]).unwrap_or(0) as u64;
+            sent += port.send_batch(&batch, &sends[..batch.len()]).sent as u64;
         }
         if once {
             break;

@@ -1,10 +1,14 @@
 //! The loop that drives an engine with a datapath.
 
+mod frame_trace;
+mod unsent;
+
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::{Datapath, Engine, PortId, RxBatch, Verdict};
+use unsent::Unsent;
 
 /// How long the loop blocks at most, so it notices a stop request.
 const MAX_WAIT: Duration = Duration::from_millis(100);
@@ -45,7 +49,10 @@ pub struct RunSummary {
     pub received: u64,
     /// Frames sent (forwarded, replied, flooded copies, originated).
     pub sent: u64,
-    /// Frames the datapath failed to send.
+    /// Frames not sent because their port was down (a link down, a tap
+    /// whose interface is not up, a device gone).
+    pub port_down: u64,
+    /// Frames the datapath failed to send for any other reason.
     pub send_errors: u64,
 }
 
@@ -54,7 +61,10 @@ pub struct RunSummary {
 /// the engine originates, and calls its timers on time.
 ///
 /// Receive errors other than interruptions end the loop with the error;
-/// send errors are counted and the loop goes on.
+/// frames that cannot be sent are counted, told to the engine
+/// ([`Engine::note_unsent`]) and logged as a warning with the error, at
+/// most once a second, and the loop goes on. With the `trace` level on
+/// for `lb_engine::frames`, each frame is logged with what became of it.
 pub fn run<D, E>(
     datapath: &mut D,
     engine: &mut E,
@@ -99,6 +109,10 @@ where
     // Frames the engine originates are written here, one at a time.
     let mut originated = Vec::with_capacity(options.frame_size);
     let mut summary = RunSummary::default();
+    let mut unsent = Unsent::default();
+    // What each frame of a batch was before the engine rewrote it, when
+    // frames are traced.
+    let mut traced: Vec<String> = Vec::new();
     let mut drops_read = None;
     // When a frame last arrived, for busy polling.
     let mut last_frames = None;
@@ -114,7 +128,7 @@ where
         if engine.poll_timeout().is_none_or(|deadline| deadline <= now) {
             engine.handle_timeout(now);
         }
-        transmit_originated(datapath, engine, &mut originated, &mut summary);
+        transmit_originated(datapath, engine, &mut originated, &mut summary, &mut unsent);
         if datapath.is_exhausted() {
             break;
         }
@@ -132,11 +146,24 @@ where
         }
         let now = datapath.now();
         sends.clear();
+        let tracing = frame_trace::enabled();
+        if tracing {
+            traced.clear();
+            traced.extend(
+                (0..batch.len())
+                    .filter_map(|index| batch.frame(index))
+                    .map(|(_, frame)| frame_trace::Summary(frame).to_string()),
+            );
+        }
         engine.handle_batch(now, &mut batch, &mut verdicts);
         for (index, &verdict) in verdicts.iter().enumerate() {
-            let Some((port, _)) = batch.frame(index) else {
+            let Some((port, frame)) = batch.frame(index) else {
                 break;
             };
+            if tracing {
+                let before = traced.get(index).map_or("", String::as_str);
+                frame_trace::frame(port, before, verdict, frame);
+            }
             match verdict {
                 Verdict::Forward(out) => sends.push((out, index)),
                 Verdict::Reply => sends.push((port, index)),
@@ -150,11 +177,17 @@ where
             }
         }
         summary.received += batch.len() as u64;
-        let sent = datapath.send_batch(&batch, &sends).unwrap_or(0);
-        summary.sent += sent as u64;
-        summary.send_errors += (sends.len() - sent.min(sends.len())) as u64;
-        transmit_originated(datapath, engine, &mut originated, &mut summary);
+        let report = datapath.send_batch(&batch, &sends);
+        summary.sent += report.sent as u64;
+        unsent.note_batch(report);
+        transmit_originated(datapath, engine, &mut originated, &mut summary, &mut unsent);
+        if (unsent.port_down, unsent.failed) != (summary.port_down, summary.send_errors) {
+            (summary.port_down, summary.send_errors) = (unsent.port_down, unsent.failed);
+            engine.note_unsent(unsent.port_down, unsent.failed);
+        }
+        unsent.warn(datapath, now, false);
     }
+    unsent.warn(datapath, datapath.now(), true);
     Ok(summary)
 }
 
@@ -163,6 +196,7 @@ fn transmit_originated<D, E>(
     engine: &mut E,
     buffer: &mut Vec<u8>,
     summary: &mut RunSummary,
+    unsent: &mut Unsent,
 ) where
     D: Datapath + ?Sized,
     E: Engine + ?Sized,
@@ -170,7 +204,7 @@ fn transmit_originated<D, E>(
     while let Some(port) = engine.poll_transmit(buffer) {
         match datapath.send(port, buffer) {
             Ok(()) => summary.sent += 1,
-            Err(_) => summary.send_errors += 1,
+            Err(error) => unsent.note_one(port, error),
         }
     }
 }

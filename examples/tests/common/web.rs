@@ -1,0 +1,40 @@
+//! lb-rp in front of two web servers, with its admin endpoint: what the
+//! tests of the operator's view (logs, dashboard) look at.
+
+use std::net::Ipv4Addr;
+
+use lb_lab::{DatapathKind, Lab, LoadBalancer, ReverseProxyFlags, RoutedNetwork};
+
+/// The service's VIP: port 80 and ping.
+pub const VIP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 100);
+/// The admin endpoint's port, on the load balancer's loopback.
+pub const ADMIN_PORT: u16 = 9901;
+
+/// Starts lb-rp with `extra` flags before two web servers (`b1`, `b2`,
+/// serving `/id`), a service named `web` and its admin endpoint.
+pub fn start(
+    lab: &mut Lab,
+    datapath: DatapathKind,
+    extra: &[&str],
+) -> anyhow::Result<(RoutedNetwork, LoadBalancer)> {
+    let net = RoutedNetwork::build(lab, datapath, 2)?;
+    for (n, host) in net.backends.iter().enumerate() {
+        lab.http_server(&host.ns, host.addr, 80, &format!("b{}", n + 1))?;
+    }
+    let backends = super::backend_list(&net);
+    let text = format!(
+        "[[service]]\nname = \"web\"\nvip = \"{VIP}\"\nport = 80\nproto = \"tcp\"\n\
+         backend = [{backends}]\n\
+         [[service]]\nvip = \"{VIP}\"\nproto = \"icmp\"\nbackend = [{backends}]\n"
+    );
+    let config = lab.write_file("rp.toml", &text)?;
+    let flags = ReverseProxyFlags {
+        admin: Some(ADMIN_PORT),
+        ..ReverseProxyFlags::new(datapath, &net.front, &net.back, &config)
+    };
+    let mut args = flags.args();
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let lb = lab.start_lb(&net.lb_ns, env!("CARGO_BIN_EXE_lb-rp"), args)?;
+    net.attach(lab)?;
+    Ok((net, lb))
+}

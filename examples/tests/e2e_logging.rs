@@ -1,0 +1,123 @@
+//! lb-rp's log as an operator reads it: JSON lines that parse, with the
+//! events that matter (ready, an API change, the exit summary) and, at
+//! `trace` level, every frame with what became of it; then text at
+//! `warn` level, which says nothing while all is well.
+
+mod common;
+
+use std::time::Duration;
+
+use common::web::{ADMIN_PORT, VIP};
+use common::*;
+use serde_json::Value;
+
+const LBCTL: &str = env!("CARGO_BIN_EXE_lbctl");
+
+#[test]
+fn json_lines_with_events_and_traced_frames() -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let flags = ["--log-format", "json", "--log-level", "trace"];
+    let (net, lb) = common::web::start(&mut lab, DatapathKind::Tap, &flags)?;
+    let answers = lab.curl(
+        &net.client,
+        &format!("http://{VIP}/id"),
+        4,
+        Duration::from_secs(10),
+    )?;
+    assert_eq!(answers.matches('b').count(), 4, "{answers}");
+    let admin = ADMIN_PORT.to_string();
+    let backend = format!("{}:80", net.backends[0].addr);
+    lab.exec(
+        &net.lb_ns,
+        &[
+            LBCTL,
+            "--admin",
+            &admin,
+            "backend",
+            "set",
+            &format!("{VIP}:80/tcp"),
+            &backend,
+            "--weight",
+            "3",
+        ],
+    )?;
+    let (status, log) = lb.stop()?;
+    assert!(status.success(), "{log}");
+
+    let events: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    for event in &events {
+        assert_eq!(event["program"], "lb-rp", "{event}");
+        assert!(
+            event["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{event}"
+        );
+        assert!(
+            ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
+                .contains(&event["level"].as_str().unwrap_or(""))
+        );
+    }
+    let said = |needle: &str| {
+        events
+            .iter()
+            .find(|e| e["message"].as_str().is_some_and(|m| m.contains(needle)))
+    };
+    assert!(said("ready: 2 ports on tap").is_some(), "{log}");
+    let change =
+        said(&format!("/backends/{backend}")).unwrap_or_else(|| panic!("no API change: {log}"));
+    assert_eq!(
+        (&change["level"], &change["method"], &change["status"]),
+        (&"INFO".into(), &"PUT".into(), &200.into()),
+        "{change}"
+    );
+    assert!(
+        said("service 172.16.0.100:80/tcp (maglev): 4 new flows").is_some(),
+        "{log}"
+    );
+    // Each frame of the flows: the SYN to the VIP forwarded to a backend.
+    let frames: Vec<&str> = events
+        .iter()
+        .filter(|e| e["target"] == "lb_engine::frames")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        frames.iter().any(|m| m.starts_with("port 0: ")
+            && m.contains("tcp 10.0.0.2:")
+            && m.contains(&format!("-> {VIP}:80"))
+            && m.contains("forwarded out of port 1 as tcp 10.0.0.2:")),
+        "{frames:#?}"
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|m| m.starts_with("port 1: ") && m.contains("forwarded out of port 0")),
+        "{frames:#?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn text_at_warn_level_is_quiet_while_all_is_well() -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let (net, lb) = common::web::start(&mut lab, DatapathKind::Pnet, &["--log-level", "warn"])?;
+    let answers = lab.curl(
+        &net.client,
+        &format!("http://{VIP}/id"),
+        2,
+        Duration::from_secs(10),
+    )?;
+    assert_eq!(answers.matches('b').count(), 2, "{answers}");
+    let (status, log) = lb.stop()?;
+    assert!(status.success(), "{log}");
+    assert!(
+        log.lines()
+            .all(|line| line.contains(" WARN lb-rp: ") || line.contains(" ERROR lb-rp: ")),
+        "{log}"
+    );
+    assert!(!log.contains("INFO"), "{log}");
+    Ok(())
+}
