@@ -13,6 +13,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
+//! | GET | `/` | the live dashboard: a page that polls `/stats` (add `#token=T` to its address when a token guards reads) |
 //! | GET | `/ready` | 200 once the packet loop turns |
 //! | GET | `/stats` | counters as JSON ([`api::Stats`]) |
 //! | GET | `/stats/prometheus` | counters in the Prometheus text format |

@@ -106,6 +106,10 @@ impl<K: Clone + Display> ServiceRef<K> {
     }
 }
 
+/// The live dashboard: one page, its script and styles inline, that polls
+/// `/stats` every second and draws rates over the last five minutes.
+const DASHBOARD: &str = include_str!("dashboard.html");
+
 /// The command for `method` on `url` with `body`, or the reply refusing it.
 /// Bodies and keys are checked here, on the admin thread; the command does
 /// the rest on the packet thread.
@@ -120,6 +124,7 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
     let not_allowed = || Reply::error(405, format!("{method} is not allowed on {path}"));
     let no_route = || Reply::error(404, format!("no route {method} {path}"));
     Ok(match (method, segments.as_slice()) {
+        ("GET", []) => Box::new(|_, _| Reply::text(DASHBOARD, "text/html; charset=utf-8")),
         ("GET", ["ready"]) => Box::new(|_, _| Reply::text("ready\n", "text/plain")),
         ("GET", ["stats"]) => {
             Box::new(|engine: &mut E, now| Reply::json_later(200, engine.stats(now)))
@@ -154,7 +159,8 @@ pub fn route<E: Routable>(method: &str, url: &str, body: &str) -> Result<Command
         }
         (
             _,
-            ["ready" | "stats" | "sessions" | "services" | "config"]
+            []
+            | ["ready" | "stats" | "sessions" | "services" | "config"]
             | ["stats", "prometheus" | "reset"]
             | ["config", "toml"],
         ) if method != "POST" || segments != ["services"] => {
