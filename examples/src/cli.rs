@@ -19,10 +19,15 @@ pub struct RunArgs {
     /// FILE (pcapng).
     ///
     /// One interface per port, in port order, named after its device; each
-    /// frame marked inbound or outbound. Flushed when idle and on exit. A
-    /// write error stops the capture (logged once), never the traffic.
+    /// frame marked inbound or outbound (open it in Wireshark, or
+    /// `tcpdump -r FILE`). Flushed when idle and on exit. A write error or
+    /// the size limit stops the capture (logged once), never the traffic.
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
+    /// Stop capturing once the file holds SIZE: bytes, or with a K, M or G
+    /// suffix (KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    pub capture_limit: u64,
     /// Keep sessions across restarts in FILE: written when the process
     /// stops (SIGTERM, SIGINT), read and removed when it starts.
     ///
@@ -49,6 +54,24 @@ pub struct RunArgs {
     /// `--log-level` and `--log-format`.
     #[command(flatten)]
     pub log: crate::logging::LogArgs,
+}
+
+/// A size in bytes: digits, with an optional `K`, `M` or `G` (powers of
+/// 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.trim().char_indices().last() {
+        Some((at, 'K' | 'k')) => (&text[..at], 1 << 10),
+        Some((at, 'M' | 'm')) => (&text[..at], 1 << 20),
+        Some((at, 'G' | 'g')) => (&text[..at], 1 << 30),
+        _ => (text, 1),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("expected a size such as 500000, 200M or 2G, not {text:?}"))
 }
 
 /// `path` with `.tmp` appended: where [`write_whole`] writes first.
@@ -217,5 +240,16 @@ mod tests {
                 .contains("invalid address")
         );
         assert!("averyveryverylongname".parse::<InterfaceSpec>().is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("500000"), Ok(500_000));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("200M"), Ok(200 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        for bad in ["", "0", "M", "1.5G", "-1", "99999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -20,7 +20,7 @@ use lb_control::{AdminCommands, AdminOptions, Routable};
 /// when `--capture` says so.
 pub fn open_datapath(run: &RunArgs, interfaces: &[String]) -> anyhow::Result<Box<dyn Datapath>> {
     let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
-    let capture = run.capture.as_deref();
+    let capture = run.capture.as_deref().map(|path| (path, run.capture_limit));
     match (run.kind, run.no_offload) {
         (DatapathKind::Tap, false) => {
             let taps = TapDatapath::open(&names)?.on_event(reporter());
@@ -53,18 +53,22 @@ fn reporter() -> impl FnMut(&PortEvent) + Send + 'static {
 /// `datapath`, wrapped in a [`Capture`] to `path` if one is given.
 fn captured<D: Datapath + 'static>(
     datapath: D,
-    path: Option<&Path>,
+    capture: Option<(&Path, u64)>,
 ) -> anyhow::Result<Box<dyn Datapath>> {
-    let Some(path) = path else {
+    let Some((path, limit)) = capture else {
         return Ok(Box::new(datapath));
     };
     let shown = path.display().to_string();
     let capture = Capture::create(datapath, path)
         .context("opening the capture")?
+        .limit(limit)
         .on_error(move |error| {
             tracing::error!("capture {shown} stopped, traffic goes on: {error}");
         });
-    tracing::info!("capturing every frame to {} (pcapng)", path.display());
+    tracing::info!(
+        "capturing every frame to {} (pcapng, up to {limit} bytes)",
+        path.display()
+    );
     Ok(Box::new(capture))
 }
 

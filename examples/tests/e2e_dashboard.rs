@@ -85,7 +85,10 @@ fn the_dashboard_shows_services_and_live_rates_in_a_browser() -> anyhow::Result<
         );
     }
     assert!(dom.contains("class=\"badge active\""), "{dom}");
-    assert!(dom.contains("<span id=\"status\" class=\"dim\">live, "), "{dom}");
+    assert!(
+        dom.contains("<span id=\"status\" class=\"dim\">live, "),
+        "{dom}"
+    );
     let frames = number_in(&dom, "packets-rate");
     assert!(frames > 0.0, "frames in /s {frames}: {dom}");
     // The web service's packets and new flows, each a second, above zero.

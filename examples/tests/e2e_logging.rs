@@ -1,7 +1,8 @@
 //! lb-rp's log as an operator reads it: JSON lines that parse, with the
 //! events that matter (ready, an API change, the exit summary) and, at
 //! `trace` level, every frame with what became of it; then text at
-//! `warn` level, which says nothing while all is well.
+//! `warn` level, which says only what went wrong: a capture that reached
+//! its limit.
 
 mod common;
 
@@ -100,10 +101,22 @@ fn json_lines_with_events_and_traced_frames() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// At `warn` level nothing is said while all is well; a capture that
+/// reaches its limit (`--capture-limit`) is, once, and stays readable.
 #[test]
-fn text_at_warn_level_is_quiet_while_all_is_well() -> anyhow::Result<()> {
+fn text_at_warn_level_says_only_what_went_wrong() -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
-    let (net, lb) = common::web::start(&mut lab, DatapathKind::Pnet, &["--log-level", "warn"])?;
+    let pcapng = lab.path("capped.pcapng");
+    let file = pcapng.to_string_lossy().into_owned();
+    let flags = [
+        "--log-level",
+        "warn",
+        "--capture",
+        &file,
+        "--capture-limit",
+        "20K",
+    ];
+    let (net, lb) = common::web::start(&mut lab, DatapathKind::Pnet, &flags)?;
     let answers = lab.curl(
         &net.client,
         &format!("http://{VIP}/id"),
@@ -111,13 +124,42 @@ fn text_at_warn_level_is_quiet_while_all_is_well() -> anyhow::Result<()> {
         Duration::from_secs(10),
     )?;
     assert_eq!(answers.matches('b').count(), 2, "{answers}");
+    // 30 KB of pings and their replies, well past the limit.
+    let ping = lab.exec(
+        &net.client,
+        &[
+            "ping",
+            "-c",
+            "15",
+            "-i",
+            "0.05",
+            "-s",
+            "1000",
+            &VIP.to_string(),
+        ],
+    )?;
+    assert!(ping.contains(" 15 received"), "{ping}");
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
+    let lines: Vec<&str> = log.lines().collect();
     assert!(
-        log.lines()
+        lines
+            .iter()
             .all(|line| line.contains(" WARN lb-rp: ") || line.contains(" ERROR lb-rp: ")),
         "{log}"
     );
-    assert!(!log.contains("INFO"), "{log}");
+    let stopped: Vec<&&str> = lines
+        .iter()
+        .filter(|line| line.contains("capture"))
+        .collect();
+    assert_eq!(stopped.len(), 1, "{log}");
+    assert!(
+        stopped[0].contains(&format!("ERROR lb-rp: capture {file} stopped, traffic goes on: it reached its limit of 20480 bytes")),
+        "{log}"
+    );
+    let size = std::fs::metadata(&pcapng)?.len();
+    assert!((20_480..20_480 + 1_200).contains(&size), "{size} bytes");
+    let read = lab.exec(&net.lb_ns, &["tcpdump", "-r", &file, "-nn"])?;
+    assert!(read.lines().count() > 10, "{read}");
     Ok(())
 }

@@ -58,6 +58,8 @@ pub struct Capture<D: Datapath, W: Write = BufWriter<File>> {
     writer: Option<PcapngWriter<W>>,
     error: Option<io::Error>,
     report: Option<Report>,
+    /// Bytes after which the capture stops.
+    limit: u64,
     /// The wall clock since the epoch, and the inner clock, at the start.
     epoch: Duration,
     start: Instant,
@@ -91,12 +93,22 @@ impl<D: Datapath, W: Write> Capture<D, W> {
             writer: Some(writer),
             error: None,
             report: None,
+            limit: u64::MAX,
         })
     }
 
     /// Hands the error that stops the capture, if one does, to `report`.
     pub fn on_error(mut self, report: impl FnMut(&io::Error) + Send + 'static) -> Self {
         self.report = Some(Box::new(report));
+        self
+    }
+
+    /// Stops the capture once it holds `bytes` (the frame that crosses the
+    /// limit is the last written), as an error of kind
+    /// [`FileTooLarge`](io::ErrorKind::FileTooLarge) saying so: a capture
+    /// left running cannot fill the disk.
+    pub fn limit(mut self, bytes: u64) -> Self {
+        self.limit = bytes;
         self
     }
 
@@ -133,7 +145,13 @@ impl<D: Datapath, W: Write> Capture<D, W> {
 
     fn record(&mut self, time: Duration, port: PortId, direction: Direction, frame: &[u8]) {
         if let Some(writer) = &mut self.writer {
-            let result = writer.write_frame(u32::from(port.0), time, direction, frame);
+            let mut result = writer.write_frame(u32::from(port.0), time, direction, frame);
+            if result.is_ok() && writer.bytes_written() >= self.limit {
+                result = writer.flush().and(Err(io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    format!("it reached its limit of {} bytes", self.limit),
+                )));
+            }
             self.check(result);
         }
     }

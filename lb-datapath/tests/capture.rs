@@ -271,3 +271,39 @@ fn capture_starts_with_an_interface_per_port() {
             .is_none()
     );
 }
+
+/// A limit stops the capture after the frame that crosses it, once, with
+/// what it wrote readable whole; frames keep moving.
+#[test]
+fn a_capture_stops_at_its_limit_readable_whole() {
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&reports);
+    let mut file = Vec::new();
+    let mut capture = Capture::new(MemoryDatapath::new(1, Instant::now()), &mut file)
+        .unwrap()
+        .limit(1000)
+        .on_error(move |error| seen.lock().unwrap().push(error.to_string()));
+    for _ in 0..20 {
+        capture.get_mut().inject(PortId(0), frame(0x40, 100));
+    }
+    let mut batch = RxBatch::new(32, 2048);
+    assert_eq!(capture.recv(&mut batch, None).unwrap(), 20);
+    assert_eq!(capture.get_mut().take_sent().len(), 0);
+    let kind = capture.error().map(io::Error::kind);
+    assert_eq!(kind, Some(io::ErrorKind::FileTooLarge));
+    drop(capture);
+    assert_eq!(
+        *reports.lock().unwrap(),
+        ["it reached its limit of 1000 bytes"]
+    );
+    // Header (28) and interface (32) blocks, then 144-byte frame blocks:
+    // the seventh crosses 1000 bytes and is the last.
+    assert_eq!(file.len(), 28 + 32 + 7 * 144);
+    let mut reader = PcapReader::new(&file[..]).unwrap();
+    let mut frames = 0;
+    while let Some(frame) = reader.next_packet().unwrap() {
+        assert_eq!(frame.data.len(), 100);
+        frames += 1;
+    }
+    assert_eq!(frames, 7);
+}

@@ -344,6 +344,7 @@ impl Reader {
 pub struct PcapngWriter<W: Write> {
     output: W,
     interfaces: u32,
+    written: u64,
 }
 
 /// Block type and total length, the first 8 bytes of every block.
@@ -367,6 +368,7 @@ impl<W: Write> PcapngWriter<W> {
         Ok(PcapngWriter {
             output,
             interfaces: 0,
+            written: 28,
         })
     }
 
@@ -408,6 +410,7 @@ impl<W: Write> PcapngWriter<W> {
         self.output.write_all(&tail)?;
         let id = self.interfaces;
         self.interfaces += 1;
+        self.written += u64::from(total);
         Ok(id)
     }
 
@@ -460,7 +463,14 @@ impl<W: Write> PcapngWriter<W> {
         tail[4..8].copy_from_slice(&flags.to_le_bytes());
         // 8..12: opt_endofopt.
         tail[12..].copy_from_slice(&total.to_le_bytes());
-        self.output.write_all(&tail)
+        self.output.write_all(&tail)?;
+        self.written += u64::from(total);
+        Ok(())
+    }
+
+    /// Bytes written so far, buffered ones included.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
     }
 
     /// Flushes buffered output.
