@@ -117,9 +117,15 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
 }
 
 /// Parses the command line; on a mistake prints one line naming it and
-/// exits with status 2 (help and version print in full and exit 0).
+/// exits with status 2 (help and version print in full and exit 0, and so
+/// do `--man` and `--completions SHELL`: [`crate::docs`]).
 pub fn parse_or_exit<T: Parser>(program: &str) -> T {
-    match T::try_parse() {
+    crate::docs::print_if_asked::<T>(program);
+    let command = T::command().after_help(crate::docs::AFTER_HELP);
+    let parsed = command
+        .try_get_matches()
+        .and_then(|mut matches| T::from_arg_matches_mut(&mut matches));
+    match parsed {
         Ok(parsed) => parsed,
         Err(error) => {
             use clap::error::ErrorKind;

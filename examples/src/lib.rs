@@ -12,6 +12,7 @@
 
 pub mod alarms;
 pub mod cli;
+pub mod docs;
 pub mod health_args;
 pub mod logging;
 pub mod scale_out;

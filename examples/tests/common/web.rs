@@ -17,6 +17,17 @@ pub fn start(
     datapath: DatapathKind,
     extra: &[&str],
 ) -> anyhow::Result<(RoutedNetwork, LoadBalancer)> {
+    start_wrapped(lab, datapath, &[], extra)
+}
+
+/// As [`start`], lb-rp run by `wrapper` (a command and its flags, which
+/// runs the rest of its command line: `setpriv ...`).
+pub fn start_wrapped(
+    lab: &mut Lab,
+    datapath: DatapathKind,
+    wrapper: &[&str],
+    extra: &[&str],
+) -> anyhow::Result<(RoutedNetwork, LoadBalancer)> {
     let net = RoutedNetwork::build(lab, datapath, 2)?;
     for (n, host) in net.backends.iter().enumerate() {
         lab.http_server(&host.ns, host.addr, 80, &format!("b{}", n + 1))?;
@@ -32,9 +43,12 @@ pub fn start(
         admin: Some(ADMIN_PORT),
         ..ReverseProxyFlags::new(datapath, &net.front, &net.back, &config)
     };
-    let mut args = flags.args();
-    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-    let lb = lab.start_lb(&net.lb_ns, env!("CARGO_BIN_EXE_lb-rp"), args)?;
+    let rp = env!("CARGO_BIN_EXE_lb-rp");
+    let mut command: Vec<String> = wrapper.iter().map(|arg| (*arg).to_owned()).collect();
+    command.push(rp.to_owned());
+    command.extend(flags.args());
+    command.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let lb = lab.start_lb(&net.lb_ns, &command[0], &command[1..])?;
     net.attach(lab)?;
     Ok((net, lb))
 }
