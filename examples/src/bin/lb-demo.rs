@@ -158,7 +158,15 @@ fn demo(cli: &Cli) -> anyhow::Result<()> {
     // The backend list it logged at start says nothing new.
     let backend_list = format!("service {VIP}:80/tcp (maglev): 192.168");
     for line in log.lines().filter(|l| !l.contains(&backend_list)) {
-        println!("  {line}");
+        // The message after the time stamp and level.
+        println!("  {}", line.split_once(" lb-rp: ").map_or(line, |(_, said)| said));
+    }
+    if log.contains("frames not sent") {
+        println!(
+            "  (The namespaces announce themselves with IPv6 multicast as their links come\n   \
+             up; one that reaches lb-rp before the other side's link is up cannot be sent\n   \
+             there. It is counted apart from send errors, which are none.)"
+        );
     }
     ensure!(status.success(), "lb-rp exited with {status}");
     println!("\nRemoving the namespaces. Done.");
