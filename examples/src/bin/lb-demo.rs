@@ -159,7 +159,10 @@ fn demo(cli: &Cli) -> anyhow::Result<()> {
     let backend_list = format!("service {VIP}:80/tcp (maglev): 192.168");
     for line in log.lines().filter(|l| !l.contains(&backend_list)) {
         // The message after the time stamp and level.
-        println!("  {}", line.split_once(" lb-rp: ").map_or(line, |(_, said)| said));
+        println!(
+            "  {}",
+            line.split_once(" lb-rp: ").map_or(line, |(_, said)| said)
+        );
     }
     if log.contains("frames not sent") {
         println!(
