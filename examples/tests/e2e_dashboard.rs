@@ -2,7 +2,7 @@
 //! headless Chromium in the load balancer's namespace loads it while
 //! clients use the service, waits six seconds of real time, and hands
 //! over the page as rendered (DOM) and a screenshot, saved as
-//! `target/dashboard.png`.
+//! `target/dashboard.png`. And `lbctl top` beside it, with live rates.
 
 mod common;
 
@@ -66,6 +66,12 @@ fn the_dashboard_shows_services_and_live_rates_in_a_browser() -> anyhow::Result<
         &net.client,
         &["ping", "-q", "-c", "200", "-i", "0.05", &VIP.to_string()],
     )?;
+    // `lbctl top` beside it: two views a second apart, the second with rates.
+    let admin = ADMIN_PORT.to_string();
+    let top = ["--admin", &admin, "top", "--interval", "1", "--count", "2"];
+    let mut command = vec![env!("CARGO_BIN_EXE_lbctl")];
+    command.extend(top);
+    let top = lab.exec(&net.lb_ns, &command)?;
     let shot = screenshot_path();
     let url = format!("http://127.0.0.1:{ADMIN_PORT}/");
     let dom = lab.exec(
@@ -102,6 +108,30 @@ fn the_dashboard_shows_services_and_live_rates_in_a_browser() -> anyhow::Result<
     );
     // Two samples a second apart at least: the charts have lines.
     assert!(dom.contains("<polyline points=\""), "{dom}");
+    // Each view begins with its `lb ENGINE ...` line.
+    let views: Vec<&str> = top.split("lb ").skip(1).collect();
+    let [first, second] = views[..] else {
+        panic!("{top}")
+    };
+    let web_row = |view: &str| {
+        let row = view
+            .lines()
+            .find(|l| l.starts_with("web "))
+            .unwrap_or_else(|| panic!("{top}"));
+        row.split_whitespace()
+            .rev()
+            .take(2)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(web_row(first), ["-", "-"], "{top}");
+    let rates = web_row(second);
+    assert!(
+        rates
+            .iter()
+            .all(|r| r.parse::<f64>().is_ok_and(|r| r > 0.0)),
+        "{top}"
+    );
     let png = std::fs::read(&shot)?;
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 20_000,

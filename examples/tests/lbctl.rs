@@ -355,3 +355,36 @@ fn lbctl_exits_cleanly_on_a_closed_pipe_and_a_dead_endpoint() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `lbctl top` into a pipe: views one after another, the first without
+/// rates, the next with them; a zero interval refused.
+#[test]
+fn top_shows_views_with_rates_after_the_first() {
+    let lb = Harness::start(reverse_proxy());
+    let (ok, out, err) = lbctl(&lb, &["top", "--interval", "0.1", "--count", "3"]);
+    assert!(ok, "{err}");
+    let views: Vec<&str> = out.split("lb ").skip(1).collect();
+    assert_eq!(views.len(), 3, "{out}");
+    let service = |view: &str| {
+        let row = view
+            .lines()
+            .find(|line| line.starts_with("10.0.0.1:80/tcp"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_owned();
+        row.split_whitespace()
+            .rev()
+            .take(2)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(service(views[0]), ["-", "-"], "{out}");
+    assert_eq!(service(views[2]), ["0.0", "0.0"], "{out}");
+    assert!(views[0].contains("SERVICE / BACKEND"), "{out}");
+    let (ok, _, err) = lbctl(&lb, &["top", "--interval", "0"]);
+    assert!(
+        !ok && err.contains("expected seconds between 0.01 and 86400"),
+        "{err}"
+    );
+    let (ok, _, err) = lbctl(&lb, &["--json", "top"]);
+    assert!(!ok && err.contains("top shows tables"), "{err}");
+}

@@ -9,6 +9,14 @@ use lb_examples::cli::admin_addr;
 
 use crate::PROGRAM;
 
+/// A number of seconds above zero, at most a day.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|seconds| (0.01..=86_400.0).contains(seconds))
+        .ok_or_else(|| format!("expected seconds between 0.01 and 86400, not {text:?}"))
+}
+
 /// Reads and changes a running load balancer through its admin endpoint.
 ///
 /// Services are written `VIP:PORT/PROTO` (`VIP/icmp`; an IPv6 VIP in
@@ -64,6 +72,16 @@ pub(crate) enum Command {
     /// The running configuration (lb-rp), API changes included.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Rates per service and backend (packets and new flows a second),
+    /// refreshed like `top` until interrupted.
+    Top {
+        /// Seconds between readings.
+        #[arg(long, default_value_t = 1.0, value_parser = positive_seconds)]
+        interval: f64,
+        /// Stop after N views (the first has no rates yet).
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
     /// Live sessions.
     Sessions {
         /// Only this service.

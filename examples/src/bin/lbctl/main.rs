@@ -19,6 +19,7 @@ macro_rules! outln {
 mod args;
 mod client;
 mod tables;
+mod top;
 
 use std::process::exit;
 
@@ -138,6 +139,12 @@ fn main() {
         }
         Command::Stats { prometheus: false } => {
             show(json, client.get::<Stats>("GET", "stats"), tables::stats)
+        }
+        Command::Top { .. } if json => {
+            lb_examples::cli::fail(PROGRAM, "top shows tables; for JSON, lbctl --json stats")
+        }
+        Command::Top { interval, count } => {
+            top::top(&client, std::time::Duration::from_secs_f64(interval), count)
         }
         Command::Reset => show(json, client.get::<Reset>("POST", "stats/reset"), |_| {
             outln!("counters reset")
