@@ -75,6 +75,14 @@ fn json_lines_with_events_and_traced_frames() -> anyhow::Result<()> {
         (&"INFO".into(), &"PUT".into(), &200.into()),
         "{change}"
     );
+    // What was asked for, in the message.
+    let asked = format!("backends/{backend} {{\"weight\":3}}: 200");
+    assert!(
+        change["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(&asked)),
+        "{change}"
+    );
     assert!(
         said("service 172.16.0.100:80/tcp (maglev): 4 new flows").is_some(),
         "{log}"

@@ -186,8 +186,9 @@ async fn accept_loop<E: Routable>(listener: std::net::TcpListener, shared: Arc<S
                 async move {
                     let method = request.method().clone();
                     let url = request.uri().path_and_query().map(ToString::to_string);
-                    let reply = answer(request, &shared).await;
-                    log_request(method.as_str(), url.as_deref().unwrap_or("/"), &reply);
+                    let (reply, body) = answer(request, &shared).await;
+                    let url = url.as_deref().unwrap_or("/");
+                    log_request(method.as_str(), url, &body, &reply);
                     Ok::<_, Infallible>(respond(reply))
                 }
             });
@@ -204,7 +205,7 @@ async fn accept_loop<E: Routable>(listener: std::net::TcpListener, shared: Arc<S
 
 /// The request's answer: refused by the guard, or routed to the packet
 /// thread and answered there.
-async fn answer<E: Routable>(request: Request<Incoming>, shared: &Shared<E>) -> Reply {
+async fn answer<E: Routable>(request: Request<Incoming>, shared: &Shared<E>) -> (Reply, String) {
     let (parts, body) = request.into_parts();
     let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let head = RequestHead {
@@ -217,52 +218,77 @@ async fn answer<E: Routable>(request: Request<Incoming>, shared: &Shared<E>) -> 
             || header(CONTENT_LENGTH).is_some_and(|length| length.trim() != "0"),
     };
     if let Err(refusal) = shared.guard.check(&head) {
-        return refusal;
+        return (refusal, String::new());
     }
     let body =
         match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
-            Err(_) => return Reply::error(408, "the body took too long"),
+            Err(_) => return (Reply::error(408, "the body took too long"), String::new()),
             Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-                return Reply::error(413, format_args!("the body is over {MAX_BODY} bytes"));
+                let too_long = format_args!("the body is over {MAX_BODY} bytes");
+                return (Reply::error(413, too_long), String::new());
             }
-            Ok(Err(_)) => return Reply::error(400, "the body could not be read"),
+            Ok(Err(_)) => {
+                return (
+                    Reply::error(400, "the body could not be read"),
+                    String::new(),
+                );
+            }
             Ok(Ok(body)) => body.to_bytes(),
         };
-    let Ok(body) = std::str::from_utf8(&body) else {
-        return Reply::error(400, "the body is not UTF-8 text");
+    let Ok(body) = String::from_utf8(body.to_vec()) else {
+        return (
+            Reply::error(400, "the body is not UTF-8 text"),
+            String::new(),
+        );
     };
     let url = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let command = match route::<E>(parts.method.as_str(), url, body) {
+    let command = match route::<E>(parts.method.as_str(), url, &body) {
         Ok(command) => command,
-        Err(reply) => return reply,
+        Err(reply) => return (reply, body),
     };
     let (reply_to, reply) = oneshot::channel();
     if shared.sender.send((command, reply_to)).is_err() {
-        return Reply::error(503, "the load balancer is stopping");
+        return (Reply::error(503, "the load balancer is stopping"), body);
     }
     shared.waker.wake();
-    match tokio::time::timeout(COMMAND_TIMEOUT, reply).await {
+    let reply = match tokio::time::timeout(COMMAND_TIMEOUT, reply).await {
         Ok(Ok(reply)) => reply,
         _ => Reply::error(503, "the packet loop did not answer"),
-    }
+    };
+    (reply, body)
 }
 
-/// Logs a request: a change as news, a refusal as a warning with its
-/// reason, a reading at debug level only (dashboards poll).
-fn log_request(method: &str, url: &str, reply: &Reply) {
+/// Logs a request: a change as news, with what it asked for (its body, cut
+/// at 200 bytes); a refusal as a warning with its reason; a reading at
+/// debug level only (dashboards poll).
+fn log_request(method: &str, url: &str, body: &str, reply: &Reply) {
     let status = reply.status;
+    let mut asked = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if asked.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|&at| asked.is_char_boundary(at))
+            .unwrap_or(0);
+        asked.truncate(cut);
+        asked.push_str("...");
+    }
+    let asked = if asked.is_empty() {
+        asked
+    } else {
+        format!(" {asked}")
+    };
     if status >= 400 {
         let reason = reply.error_message().unwrap_or_default();
         tracing::warn!(
             method,
             url,
             status,
-            "admin {method} {url}: {status} {reason}"
+            "admin {method} {url}{asked}: {status} {reason}"
         );
     } else if method == "GET" || method == "HEAD" {
         tracing::debug!(method, url, status, "admin {method} {url}: {status}");
     } else {
-        tracing::info!(method, url, status, "admin {method} {url}: {status}");
+        tracing::info!(method, url, status, "admin {method} {url}{asked}: {status}");
     }
 }
 
