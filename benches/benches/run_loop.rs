@@ -2,7 +2,8 @@
 //! sessions plus the loop's own work (verdicts, the send report, timers),
 //! over a datapath that hands over the same 64 frames each batch and sends
 //! them nowhere. With the frame trace off (no subscriber, and a subscriber
-//! at `info` as the binaries run) beside on (`trace`, written to nowhere):
+//! at `info` as the binaries have, its filter reloadable) beside on
+//! (`trace`, written to nowhere):
 //! what the trace costs when it is off is the difference between the
 //! first two.
 
@@ -14,6 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lb_datapath::SendReport;
 use lb_engine::{Datapath, Engine, PortId, RunOptions, RxBatch, SessionSettings, run};
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::EnvFilter;
 
 mod common;
 use common::{FRONTEND, client_frame, engine_with};
@@ -106,9 +108,12 @@ fn run_loop(c: &mut Criterion) {
                 let elapsed = match level {
                     None => go(),
                     Some(level) => {
+                        // As the binaries log: a filter that can change
+                        // at run time.
                         let subscriber = tracing_subscriber::fmt()
-                            .with_max_level(level)
                             .with_writer(io::sink)
+                            .with_env_filter(EnvFilter::default().add_directive(level.into()))
+                            .with_filter_reloading()
                             .finish();
                         tracing::subscriber::with_default(subscriber, go)
                     }

@@ -3,8 +3,10 @@
 //! or `RUST_LOG` sets.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
+use lb_control::{LogControl, LogLevel};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
@@ -43,24 +45,71 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sends every event of this process to standard error, as `args` say.
-/// A `RUST_LOG` that does not parse is an error naming it.
-pub fn init(program: &'static str, args: &LogArgs) -> anyhow::Result<()> {
-    let filter = match (args.log_level, std::env::var("RUST_LOG")) {
-        (Some(level), _) => EnvFilter::default().add_directive(level.into()),
-        (None, Ok(directives)) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
-            .map_err(|error| anyhow!("RUST_LOG={directives:?}: {error}"))?,
-        (None, _) => EnvFilter::default().add_directive(LevelFilter::INFO.into()),
+/// Sends every event of this process to standard error, as `args` say;
+/// returns the control of its filter for the admin endpoint's `/log`. A
+/// `RUST_LOG` that does not parse is an error naming it.
+pub fn init(program: &'static str, args: &LogArgs) -> anyhow::Result<LogControl> {
+    let (filter, said) = match (args.log_level, std::env::var("RUST_LOG")) {
+        (Some(level), _) => {
+            let said = level.to_string().to_lowercase();
+            (EnvFilter::default().add_directive(level.into()), said)
+        }
+        (None, Ok(directives)) if !directives.trim().is_empty() => {
+            let filter = EnvFilter::try_new(&directives)
+                .map_err(|error| anyhow!("RUST_LOG={directives:?}: {error}"))?;
+            (filter, directives.trim().to_owned())
+        }
+        (None, _) => (
+            EnvFilter::default().add_directive(LevelFilter::INFO.into()),
+            "info".to_owned(),
+        ),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .event_format(Lines {
             program,
             format: args.log_format,
         })
+        .with_env_filter(filter)
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    builder
         .try_init()
-        .map_err(|error| anyhow!("starting the log: {error}"))
+        .map_err(|error| anyhow!("starting the log: {error}"))?;
+    Ok(LogControl(Arc::new(Reloadable {
+        reload: Box::new(move |filter| handle.reload(filter).map_err(|e| e.to_string())),
+        current: Mutex::new(said),
+    })))
+}
+
+/// The log's filter, changed at run time (Polycube's `loglevel`).
+struct Reloadable {
+    reload: Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>,
+    current: Mutex<String>,
+}
+
+impl LogLevel for Reloadable {
+    fn current(&self) -> String {
+        self.current
+            .lock()
+            .map(|said| said.clone())
+            .unwrap_or_default()
+    }
+
+    fn set(&self, filter: &str) -> Result<(), String> {
+        let filter = filter.trim();
+        if filter.is_empty() {
+            return Err(
+                "expected a level (off, error, warn, info, debug, trace) or directives".into(),
+            );
+        }
+        let parsed = EnvFilter::try_new(filter).map_err(|error| format!("{filter:?}: {error}"))?;
+        (self.reload)(parsed)?;
+        if let Ok(mut current) = self.current.lock() {
+            filter.clone_into(&mut current);
+        }
+        Ok(())
+    }
 }
 
 /// Writes an event as one line of text or JSON.

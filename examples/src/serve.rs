@@ -14,7 +14,7 @@ use lb_engine::{Datapath, Engine, Observe, Persist, RunOptions, Stats, run_with}
 
 use crate::cli::{AdminArgs, DatapathKind, RunArgs, read_token};
 use crate::state_file;
-use lb_control::{AdminCommands, AdminOptions, Routable};
+use lb_control::{AdminCommands, AdminOptions, LogControl, Routable};
 
 /// Opens `interfaces` as the engine's ports, in order, captured to a file
 /// when `--capture` says so.
@@ -106,7 +106,10 @@ impl Signals {
 /// Starts the admin endpoint when `--admin` is given, logging where and
 /// whether it takes a token. Raises the descriptor limit first, so that
 /// many clients do not run the process out of them.
-pub fn start_admin<E: Routable>(args: &AdminArgs) -> anyhow::Result<Option<AdminCommands<E>>> {
+pub fn start_admin<E: Routable>(
+    args: &AdminArgs,
+    log: LogControl,
+) -> anyhow::Result<Option<AdminCommands<E>>> {
     let Some(addr) = args.admin else {
         if args.admin_token_file.is_some() {
             anyhow::bail!("--admin-token-file needs --admin");
@@ -124,7 +127,11 @@ pub fn start_admin<E: Routable>(args: &AdminArgs) -> anyhow::Result<Option<Admin
         ""
     };
     raise_descriptor_limit();
-    let (commands, bound) = lb_control::start_with::<E>(addr, AdminOptions { token })?;
+    let options = AdminOptions {
+        token,
+        log: Some(log),
+    };
+    let (commands, bound) = lb_control::start_with::<E>(addr, options)?;
     let writes = if addr.ip().is_loopback() && guarded.is_empty() {
         " (loopback; anyone on this host may change it: --admin-token-file guards writes)"
     } else {

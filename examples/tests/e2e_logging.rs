@@ -1,6 +1,7 @@
 //! lb-rp's log as an operator reads it: JSON lines that parse, with the
 //! events that matter (ready, an API change, the exit summary) and, at
-//! `trace` level, every frame with what became of it; then text at
+//! `trace` level, every frame with what became of it, until `lbctl log
+//! set info` turns the trace off at run time; then text at
 //! `warn` level, which says only what went wrong: a capture that reached
 //! its limit.
 
@@ -42,6 +43,22 @@ fn json_lines_with_events_and_traced_frames() -> anyhow::Result<()> {
             "3",
         ],
     )?;
+    // The trace turned off at run time (Polycube's loglevel): the next
+    // flows are not traced.
+    let lbctl = |args: &[&str]| {
+        let mut command = vec![LBCTL, "--admin", &admin];
+        command.extend(args);
+        lab.exec(&net.lb_ns, &command)
+    };
+    lbctl(&["log", "set", "info"])?;
+    assert_eq!(lbctl(&["log", "show"])?.trim(), "log level info");
+    let answers = lab.curl(
+        &net.client,
+        &format!("http://{VIP}/id"),
+        2,
+        Duration::from_secs(10),
+    )?;
+    assert_eq!(answers.matches('b').count(), 2, "{answers}");
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
 
@@ -84,9 +101,18 @@ fn json_lines_with_events_and_traced_frames() -> anyhow::Result<()> {
         "{change}"
     );
     assert!(
-        said("service 172.16.0.100:80/tcp (maglev): 4 new flows").is_some(),
+        said("service 172.16.0.100:80/tcp (maglev): 6 new flows").is_some(),
         "{log}"
     );
+    let quieted = events
+        .iter()
+        .position(|e| e["message"] == "admin PUT /log {\"level\":\"info\"}: 200")
+        .unwrap_or_else(|| panic!("{log}"));
+    let traced_after = events[quieted..]
+        .iter()
+        .filter(|e| e["level"] == "TRACE" || e["level"] == "DEBUG")
+        .count();
+    assert_eq!(traced_after, 0, "{log}");
     // Each frame of the flows: the SYN to the VIP forwarded to a backend.
     let frames: Vec<&str> = events
         .iter()

@@ -18,6 +18,7 @@
 //! | GET | `/stats` | counters as JSON ([`api::Stats`]) |
 //! | GET | `/stats/prometheus` | counters in the Prometheus text format |
 //! | POST | `/stats/reset` | counters back to zero |
+//! | GET, PUT | `/log` | the process's log level, `{"level": "debug"}` (a level or `RUST_LOG` directives), when the binary gives one ([`AdminOptions::log`]) |
 //! | GET | `/services` | services, backends, weights, state, health and why, counters, live sessions |
 //! | GET | `/sessions?service=&backend=&client=&limit=` | live sessions (default 100, at most 10000) |
 //! | POST | `/services` | add a service (the engine's service configuration as JSON) |
@@ -66,12 +67,14 @@
 
 pub mod api;
 mod guard;
+mod log_level;
 pub mod prometheus;
 mod query;
 mod reply;
 mod router;
 mod server;
 
+pub use log_level::{LogControl, LogFilter, LogLevel};
 pub use reply::Reply;
 pub use router::{Command, Routable, route};
 pub use server::{

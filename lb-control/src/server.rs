@@ -27,6 +27,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::Reply;
 use crate::guard::{Guard, RequestHead};
+use crate::log_level::{self, LogControl};
 use crate::router::{Command, Routable, route};
 
 /// Largest request body accepted.
@@ -55,6 +56,9 @@ pub struct AdminOptions {
     /// address (which refuses to start without one), and for writes on a
     /// loopback one.
     pub token: Option<String>,
+    /// The process's log level, for `GET` and `PUT /log`; without it
+    /// `/log` answers 404.
+    pub log: Option<LogControl>,
 }
 
 /// The packet thread's end of the admin endpoint: run what it sent.
@@ -124,6 +128,7 @@ pub fn start_with<E: Routable>(
         sender,
         waker: waker.clone(),
         guard: Guard::new(options.token, loopback),
+        log: options.log,
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -152,6 +157,7 @@ struct Shared<E> {
     sender: Sender<Pending<E>>,
     waker: Waker,
     guard: Guard,
+    log: Option<LogControl>,
 }
 
 async fn accept_loop<E: Routable>(listener: std::net::TcpListener, shared: Arc<Shared<E>>) {
@@ -242,6 +248,11 @@ async fn answer<E: Routable>(request: Request<Incoming>, shared: &Shared<E>) -> 
         );
     };
     let url = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = url.split_once('?').map_or(url, |(path, _)| path);
+    if let Some(reply) = log_level::answer(parts.method.as_str(), path, &body, shared.log.as_ref())
+    {
+        return (reply, body);
+    }
     let command = match route::<E>(parts.method.as_str(), url, &body) {
         Ok(command) => command,
         Err(reply) => return (reply, body),

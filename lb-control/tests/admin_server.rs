@@ -120,6 +120,7 @@ fn tokens_are_required_where_set() {
     );
     let options = AdminOptions {
         token: Some("s3cret".into()),
+        ..AdminOptions::default()
     };
     let (commands, addr) = lb_control::start_with::<ReverseProxy>(any, options).unwrap();
     let addr = SocketAddr::from(([127, 0, 0, 1], addr.port()));

@@ -90,7 +90,7 @@ fn main() {
 }
 
 fn start(cli: &Cli) -> anyhow::Result<()> {
-    lb_examples::logging::init(PROGRAM, &cli.run.log)?;
+    let log = lb_examples::logging::init(PROGRAM, &cli.run.log)?;
     let policy = match cli.algorithm {
         Algorithm::SrcIp => Policy::SrcIpHash,
         Algorithm::FiveTuple => Policy::FlowHash,
@@ -144,7 +144,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let mut interfaces = vec![cli.frontend.clone()];
     interfaces.extend(cli.backend.clone());
     let signals = Signals::install()?;
-    let admin = start_admin::<DirectReturn>(&cli.admin)?;
+    let admin = start_admin::<DirectReturn>(&cli.admin, log)?;
     serve(
         PROGRAM,
         &cli.run,

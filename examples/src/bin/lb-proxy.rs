@@ -70,7 +70,7 @@ fn main() {
 }
 
 fn start(cli: &Cli) -> anyhow::Result<()> {
-    lb_examples::logging::init(PROGRAM, &cli.run.log)?;
+    let log = lb_examples::logging::init(PROGRAM, &cli.run.log)?;
     let mac = cli.mac.unwrap_or(MacAddr::local_for(cli.ip.ip));
     let (health, health_check) = cli.health.settings();
     let config = NatProxyConfig {
@@ -100,7 +100,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
         cli.snat_ports
     );
     let signals = Signals::install()?;
-    let admin = start_admin::<NatProxy>(&cli.admin)?;
+    let admin = start_admin::<NatProxy>(&cli.admin, log)?;
     serve(
         PROGRAM,
         &cli.run,

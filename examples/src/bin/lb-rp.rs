@@ -69,7 +69,7 @@ fn check_config(path: &PathBuf) -> anyhow::Result<()> {
 }
 
 fn start(cli: &Cli) -> anyhow::Result<()> {
-    lb_examples::logging::init(PROGRAM, &cli.run.log)?;
+    let log = lb_examples::logging::init(PROGRAM, &cli.run.log)?;
     // Required by the parser unless --check-config is given.
     let (Some(backend), Some(config_path)) = (&cli.backend, &cli.config) else {
         anyhow::bail!("give --backend and --config");
@@ -116,7 +116,7 @@ fn start(cli: &Cli) -> anyhow::Result<()> {
     let reload_signals = signals.clone();
     let path = config_path.clone();
     let instance = cli.instance.clone();
-    let admin = start_admin::<ReverseProxy>(&cli.admin)?;
+    let admin = start_admin::<ReverseProxy>(&cli.admin, log)?;
     serve(
         PROGRAM,
         &cli.run,

@@ -72,6 +72,9 @@ pub(crate) enum Command {
     /// The running configuration (lb-rp), API changes included.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The load balancer's log level (Polycube's `loglevel`).
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Rates per service and backend (packets and new flows a second),
     /// refreshed like `top` until interrupted.
     Top {
@@ -210,6 +213,19 @@ pub(crate) enum SrcIpRewriteCommand {
     },
     /// Stop rewriting (live sessions keep their addresses).
     Del,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LogCommand {
+    /// Print the filter in force.
+    Show,
+    /// Put a level in force at once, until the process stops or it is set
+    /// again: off, error, warn, info, debug, trace (every frame), or
+    /// RUST_LOG directives (`info,lb_engine::frames=trace`).
+    Set {
+        /// The level or directives.
+        level: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,7 @@ mod top;
 
 use std::process::exit;
 
+use lb_control::LogFilter;
 use lb_control::api::{
     BackendAdded, HealthBody, HealthForce, HealthForced, Removed, Reset, ServiceStats,
     ServicesAdded, SessionView, SrcIpRewrite, SrcIpRewriteState, Stats, VipAdded, VipBody,
@@ -36,7 +37,7 @@ use lb_examples::cli::parse_or_exit;
 use serde::Serialize;
 
 use args::{
-    BackendCommand, Cli, Command, ConfigCommand, FrontendCommand, ServiceCommand,
+    BackendCommand, Cli, Command, ConfigCommand, FrontendCommand, LogCommand, ServiceCommand,
     SrcIpRewriteCommand, VipCommand,
 };
 use client::Client;
@@ -281,6 +282,15 @@ fn main() {
                 )
             },
         ),
+        Command::Log(command) => {
+            let reply = match command {
+                LogCommand::Show => client.get::<LogFilter>("GET", "log"),
+                LogCommand::Set { level } => {
+                    client.typed::<LogFilter>("PUT", "log", Some(&LogFilter { level }))
+                }
+            };
+            show(json, reply, |filter| outln!("log level {}", filter.level));
+        }
         Command::Frontend(command) => {
             let reply = match command {
                 FrontendCommand::Show => client.get::<FrontendView>("GET", "frontend"),
