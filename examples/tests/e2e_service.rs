@@ -76,23 +76,45 @@ fn the_unit_verifies_for_each_binary_with_its_man_page() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// lb-rp as `nobody` with the two capabilities as ambient ones, as the
-/// unit gives them. The pnet datapath: packet sockets need CAP_NET_RAW;
-/// taps would also need `/dev/net/tun` open to the user (0666 on most
-/// distributions, 0600 on some).
+/// `setpriv`'s flags for `nobody` with the two capabilities as ambient
+/// ones, as the unit gives them.
+const AS_NOBODY: &str = "setpriv --reuid=65534 --regid=65534 --clear-groups \
+    --inh-caps=-all,+net_admin,+net_raw --ambient-caps=-all,+net_admin,+net_raw \
+    --bounding-set=-all,+net_admin,+net_raw";
+
+/// On packet sockets (CAP_NET_RAW).
 #[test]
-fn lb_rp_forwards_with_only_two_capabilities() -> anyhow::Result<()> {
+fn lb_rp_on_pnet_forwards_with_only_two_capabilities() -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
-    let setpriv = [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--inh-caps=-all,+net_admin,+net_raw",
-        "--ambient-caps=-all,+net_admin,+net_raw",
-        "--bounding-set=-all,+net_admin,+net_raw",
-    ];
+    let setpriv: Vec<&str> = AS_NOBODY.split_whitespace().collect();
     let (net, lb) = common::web::start_wrapped(&mut lab, DatapathKind::Pnet, &setpriv, &[])?;
+    serves_with_only_two_capabilities(&lab, &net, lb)
+}
+
+/// On taps (CAP_NET_ADMIN), with `/dev/net/tun` open to everyone as most
+/// distributions ship it: this host's is 0600, so a mode-0666 node of the
+/// same device is mounted over it, in a mount namespace of lb-rp's own.
+#[test]
+fn lb_rp_on_taps_forwards_with_only_two_capabilities() -> anyhow::Result<()> {
+    let Some(mut lab) = lab() else { return Ok(()) };
+    let node = lab.path("tun");
+    let script = format!(
+        "mknod -m 666 {node} c 10 200 && mount --bind {node} /dev/net/tun && exec {AS_NOBODY} \"$@\"",
+        node = node.display()
+    );
+    let wrapper = ["unshare", "-m", "sh", "-c", &script, "sh"];
+    let (net, lb) = common::web::start_wrapped(&mut lab, DatapathKind::Tap, &wrapper, &[])?;
+    let served = serves_with_only_two_capabilities(&lab, &net, lb);
+    let _ = std::fs::remove_file(&node);
+    served
+}
+
+/// Checks `lb`'s user and capabilities, then sends requests through it.
+fn serves_with_only_two_capabilities(
+    lab: &Lab,
+    net: &RoutedNetwork,
+    lb: LoadBalancer,
+) -> anyhow::Result<()> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", lb.pid()))?;
     let field = |name: &str| {
         status
