@@ -151,9 +151,15 @@ pub fn parse_or_exit<T: Parser>(program: &str) -> T {
     }
 }
 
-/// Prints `program: message` on one line and exits with status 2.
+/// Prints `program: message` on one line and exits with status 2; once
+/// the log writes JSON, as a JSON error event, so that everything on
+/// standard error parses.
 pub fn fail(program: &str, message: impl std::fmt::Display) -> ! {
-    eprintln!("{program}: {message}");
+    if crate::logging::writes_json() {
+        tracing::error!("{message}");
+    } else {
+        eprintln!("{program}: {message}");
+    }
     exit(2)
 }
 

@@ -3,6 +3,7 @@
 //! or `RUST_LOG` sets.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
@@ -45,6 +46,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// Set once the log writes JSON lines.
+static WRITES_JSON: AtomicBool = AtomicBool::new(false);
+
+/// True once [`init`] made the log write JSON lines: a fatal error is then
+/// one too.
+pub fn writes_json() -> bool {
+    WRITES_JSON.load(Ordering::Relaxed)
+}
+
 /// Sends every event of this process to standard error, as `args` say;
 /// returns the control of its filter for the admin endpoint's `/log`. A
 /// `RUST_LOG` that does not parse is an error naming it.
@@ -76,6 +86,7 @@ pub fn init(program: &'static str, args: &LogArgs) -> anyhow::Result<LogControl>
     builder
         .try_init()
         .map_err(|error| anyhow!("starting the log: {error}"))?;
+    WRITES_JSON.store(args.log_format == LogFormat::Json, Ordering::Relaxed);
     Ok(LogControl(Arc::new(Reloadable {
         reload: Box::new(move |filter| handle.reload(filter).map_err(|e| e.to_string())),
         current: Mutex::new(said),

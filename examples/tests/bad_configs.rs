@@ -267,3 +267,26 @@ fn a_bad_rust_log_is_named() {
         "{stderr}"
     );
 }
+
+/// With `--log-format json`, a configuration refused at start is a JSON
+/// error event like every other line.
+#[test]
+fn refusals_are_json_when_the_log_is() {
+    let (status, stderr) = start(
+        "json",
+        &SERVICE.replace("192.168.1.2", "10.0.0.1"),
+        &["--log-format", "json"],
+    );
+    assert_eq!(status, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let event: serde_json::Value = serde_json::from_str(&stderr).unwrap();
+    assert_eq!(
+        (&event["level"], &event["program"]),
+        (&"ERROR".into(), &"lb-rp".into())
+    );
+    let message = event["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("config FILE: backend 10.0.0.1 is a VIP"),
+        "{message}"
+    );
+}
