@@ -1,6 +1,6 @@
 """Loads a page in headless Chromium, waits in real time, then prints its
 DOM and saves a screenshot: a DevTools client over a bare WebSocket."""
-import base64, json, os, re, socket, subprocess, sys, tempfile, time, urllib.request
+import base64, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 url, wait, shot = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 profile = tempfile.mkdtemp(prefix="lb-chromium-")
@@ -67,3 +67,4 @@ try:
 finally:
     browser.kill()
     browser.wait()
+    shutil.rmtree(profile, ignore_errors=True)
