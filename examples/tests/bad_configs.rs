@@ -156,12 +156,14 @@ fn toml_mistakes_name_their_place_and_reason_on_one_line() {
         "lb-rp: config FILE: line 8, column 1: unknown field `wieght`, expected one of `ip`, `port`, `weight`, `name`\n"
     );
     let (status, stderr) = start("syntax", "[[service]\nvip = 1\n", &[]);
+    refused_on_one_line(status, &stderr, "lb-rp: config FILE: line 1, column ");
+}
+
+/// Exit status 2, and one line on stderr beginning with `start`.
+fn refused_on_one_line(status: Option<i32>, stderr: &str, start: &str) {
     assert_eq!(status, Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("lb-rp: config FILE: line 1, column "),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with(start), "{stderr}");
 }
 
 /// `--check-config FILE` loads a file as a start would, opening nothing:
@@ -207,39 +209,23 @@ fn check_config_validates_without_interfaces() {
 /// A mistake on the command line is named whole on one line.
 #[test]
 fn flag_mistakes_are_named_whole_on_one_line() {
+    // Every required flag, then the mistake.
+    let with = |mistake: &[&'static str]| [&REQUIRED[..], mistake].concat();
     for (args, expected) in [
         (
-            &["--backend", "b0", "--config", "x.toml"][..],
+            vec!["--backend", "b0", "--config", "x.toml"],
             "lb-rp: the following required arguments were not provided: --frontend <IF[=IP]>\n",
         ),
         (
-            &["--fronted", "f0"][..],
+            vec!["--fronted", "f0"],
             "lb-rp: unexpected argument '--fronted' found tip: a similar argument exists: '--frontend'\n",
         ),
         (
-            &[
-                "--frontend",
-                "f0",
-                "--backend",
-                "b0",
-                "--config",
-                "x.toml",
-                "--log-format",
-                "xml",
-            ][..],
+            with(&["--log-format", "xml"]),
             "lb-rp: invalid value 'xml' for '--log-format <FORMAT>' [possible values: text, json]\n",
         ),
         (
-            &[
-                "--frontend",
-                "f0",
-                "--backend",
-                "b0",
-                "--config",
-                "x.toml",
-                "--log-level",
-                "loud",
-            ][..],
+            with(&["--log-level", "loud"]),
             "lb-rp: invalid value 'loud' for '--log-level <LEVEL>': error parsing level filter: \
              expected one of \"off\", \"error\", \"warn\", \"info\", \"debug\", \"trace\", or a number 0-5\n",
         ),
@@ -250,22 +236,21 @@ fn flag_mistakes_are_named_whole_on_one_line() {
     }
 }
 
+/// lb-rp's required flags, for interfaces that do not exist.
+const REQUIRED: [&str; 6] = ["--frontend", "f0", "--backend", "b0", "--config", "x.toml"];
+
 /// A `RUST_LOG` that does not parse stops the start, named on one line,
 /// before any interface is touched.
 #[test]
 fn a_bad_rust_log_is_named() {
     let output = Command::new(RP)
-        .args(["--frontend", "f0", "--backend", "b0", "--config", "x.toml"])
+        .args(REQUIRED)
         .env("RUST_LOG", "lb_engine=loud")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("lb-rp: RUST_LOG=\"lb_engine=loud\": error parsing level filter"),
-        "{stderr}"
-    );
+    let start = "lb-rp: RUST_LOG=\"lb_engine=loud\": error parsing level filter";
+    refused_on_one_line(output.status.code(), &stderr, start);
 }
 
 /// With `--log-format json`, a configuration refused at start is a JSON
@@ -277,8 +262,7 @@ fn refusals_are_json_when_the_log_is() {
         &SERVICE.replace("192.168.1.2", "10.0.0.1"),
         &["--log-format", "json"],
     );
-    assert_eq!(status, Some(2), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    refused_on_one_line(status, &stderr, "{");
     let event: serde_json::Value = serde_json::from_str(&stderr).unwrap();
     assert_eq!(
         (&event["level"], &event["program"]),

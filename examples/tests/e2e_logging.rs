@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::web::{ADMIN_PORT, VIP};
 use common::*;
 use serde_json::Value;
@@ -20,13 +18,7 @@ fn json_lines_with_events_and_traced_frames() -> anyhow::Result<()> {
     let Some(mut lab) = lab() else { return Ok(()) };
     let flags = ["--log-format", "json", "--log-level", "trace"];
     let (net, lb) = common::web::start(&mut lab, DatapathKind::Tap, &flags)?;
-    let answers = lab.curl(
-        &net.client,
-        &format!("http://{VIP}/id"),
-        4,
-        Duration::from_secs(10),
-    )?;
-    assert_eq!(answers.matches('b').count(), 4, "{answers}");
+    common::web::requests(&lab, &net, 4)?;
     let admin = ADMIN_PORT.to_string();
     let backend = format!("{}:80", net.backends[0].addr);
     lab.exec(
@@ -52,13 +44,7 @@ fn json_lines_with_events_and_traced_frames() -> anyhow::Result<()> {
     };
     lbctl(&["log", "set", "info"])?;
     assert_eq!(lbctl(&["log", "show"])?.trim(), "log level info");
-    let answers = lab.curl(
-        &net.client,
-        &format!("http://{VIP}/id"),
-        2,
-        Duration::from_secs(10),
-    )?;
-    assert_eq!(answers.matches('b').count(), 2, "{answers}");
+    common::web::requests(&lab, &net, 2)?;
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
 
@@ -151,13 +137,7 @@ fn text_at_warn_level_says_only_what_went_wrong() -> anyhow::Result<()> {
         "20K",
     ];
     let (net, lb) = common::web::start(&mut lab, DatapathKind::Pnet, &flags)?;
-    let answers = lab.curl(
-        &net.client,
-        &format!("http://{VIP}/id"),
-        2,
-        Duration::from_secs(10),
-    )?;
-    assert_eq!(answers.matches('b').count(), 2, "{answers}");
+    common::web::requests(&lab, &net, 2)?;
     // 30 KB of pings and their replies, well past the limit.
     let ping = lab.exec(
         &net.client,

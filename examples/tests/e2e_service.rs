@@ -7,9 +7,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use common::web::VIP;
 use common::*;
 
 const UNIT: &str = include_str!("../../dist/systemd/lb@.service");
@@ -128,13 +126,7 @@ fn serves_with_only_two_capabilities(
     assert_eq!(field("CapEff:"), "0000000000003000", "{status}");
     assert_eq!(field("CapBnd:"), "0000000000003000", "{status}");
     assert!(field("Uid:").starts_with("65534"), "{status}");
-    let answers = lab.curl(
-        &net.client,
-        &format!("http://{VIP}/id"),
-        6,
-        Duration::from_secs(10),
-    )?;
-    assert_eq!(answers.matches('b').count(), 6, "{answers}");
+    common::web::requests(lab, net, 6)?;
     let (status, log) = lb.stop()?;
     assert!(status.success(), "{log}");
     Ok(())

@@ -2,6 +2,7 @@
 //! tests of the operator's view (logs, dashboard) look at.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use lb_lab::{DatapathKind, Lab, LoadBalancer, ReverseProxyFlags, RoutedNetwork};
 
@@ -51,4 +52,14 @@ pub fn start_wrapped(
     let lb = lab.start_lb(&net.lb_ns, &command[0], &command[1..])?;
     net.attach(lab)?;
     Ok((net, lb))
+}
+
+/// `count` GETs of `/id` through the VIP from the client, each answered
+/// by a web server.
+pub fn requests(lab: &Lab, net: &RoutedNetwork, count: usize) -> anyhow::Result<()> {
+    let url = format!("http://{VIP}/id");
+    let answers = lab.curl(&net.client, &url, count, Duration::from_secs(10))?;
+    let served = answers.matches("b1").count() + answers.matches("b2").count();
+    anyhow::ensure!(served == count, "{served} of {count} answered: {answers}");
+    Ok(())
 }

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use lb_control::api::Stats;
+use lb_engine::FlowCounters;
 
 use crate::client::Client;
 
@@ -63,50 +64,46 @@ fn view(stats: &Stats, since: Option<(Duration, &Stats)>) {
         t.frames_in,
         t.dropped
     );
-    outln!(
-        "\n{:<28} {:>8} {:<9} {:<8} {:>9} {:>11} {:>13}",
+    outln!("");
+    row([
         "SERVICE / BACKEND",
         "WEIGHT",
         "STATE",
         "HEALTH",
         "SESSIONS",
         "PACKETS/S",
-        "NEW FLOWS/S"
-    );
+        "NEW FLOWS/S",
+    ]);
+    let rates = |now: &FlowCounters, then: Option<&FlowCounters>| {
+        [
+            per_second(now.packets, then.map(|c| c.packets), elapsed),
+            per_second(now.new_flows, then.map(|c| c.new_flows), elapsed),
+        ]
+    };
     for service in &stats.services {
         let then = before.and_then(|b| b.services.iter().find(|s| s.name == service.name));
-        let counters = &service.counters;
-        outln!(
-            "{:<28} {:>8} {:<9} {:<8} {:>9} {:>11} {:>13}",
-            service.label.as_deref().unwrap_or(&service.name),
-            service.policy.to_string(),
-            "",
-            "",
-            service.sessions,
-            per_second(counters.packets, then.map(|s| s.counters.packets), elapsed),
-            per_second(
-                counters.new_flows,
-                then.map(|s| s.counters.new_flows),
-                elapsed
-            )
-        );
+        let [packets, new_flows] = rates(&service.counters, then.map(|s| &s.counters));
+        let name = service.label.as_deref().unwrap_or(&service.name);
+        let (policy, sessions) = (service.policy.to_string(), service.sessions.to_string());
+        row([name, &policy, "", "", &sessions, &packets, &new_flows]);
         for backend in &service.backends {
             let then = then.and_then(|s| s.backends.iter().find(|b| b.name == backend.name));
-            let counters = &backend.counters;
-            outln!(
-                "  {:<26} {:>8} {:<9} {:<8} {:>9} {:>11} {:>13}",
-                backend.label.as_deref().unwrap_or(&backend.name),
-                backend.weight,
-                backend.state.name(),
-                backend.health.name(),
-                backend.sessions,
-                per_second(counters.packets, then.map(|b| b.counters.packets), elapsed),
-                per_second(
-                    counters.new_flows,
-                    then.map(|b| b.counters.new_flows),
-                    elapsed
-                )
-            );
+            let [packets, new_flows] = rates(&backend.counters, then.map(|b| &b.counters));
+            let name = format!("  {}", backend.label.as_deref().unwrap_or(&backend.name));
+            let (weight, sessions) = (backend.weight.to_string(), backend.sessions.to_string());
+            let (state, health) = (backend.state.name(), backend.health.name());
+            row([
+                &name, &weight, state, health, &sessions, &packets, &new_flows,
+            ]);
         }
     }
+}
+
+/// A line of the table: name, weight (or policy), state, health, sessions
+/// and the two rates.
+fn row(cells: [&str; 7]) {
+    let [name, weight, state, health, sessions, packets, new_flows] = cells;
+    outln!(
+        "{name:<28} {weight:>8} {state:<9} {health:<8} {sessions:>9} {packets:>11} {new_flows:>13}"
+    );
 }
