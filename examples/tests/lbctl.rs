@@ -349,11 +349,26 @@ fn lbctl_exits_cleanly_on_a_closed_pipe_and_a_dead_endpoint() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("lbctl: "), "{stderr}");
-    let output = Command::new(env!("CARGO_BIN_EXE_lbctl"))
-        .args(["stats", "--no-such-flag"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    // Mistakes, the parser's and those it cannot see: status 2, one line.
+    for args in [
+        &["stats", "--no-such-flag"][..],
+        &["backend", "add", "10.0.0.1:80/tcp", "not-an-address"],
+        &[
+            "backend",
+            "health",
+            "10.0.0.1:80/tcp",
+            "192.168.1.2",
+            "sideways",
+        ],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
 }
 
 /// `lbctl top` into a pipe: views one after another, the first without

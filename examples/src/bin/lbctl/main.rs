@@ -57,9 +57,17 @@ pub(crate) fn emit(text: std::fmt::Arguments<'_>) {
     }
 }
 
+/// A failure (the endpoint unreachable, a change refused): one line,
+/// status 1.
 pub(crate) fn fail(message: impl std::fmt::Display) -> ! {
     eprintln!("{PROGRAM}: {message}");
     exit(1)
+}
+
+/// A mistake on the command line that the parser cannot see: one line,
+/// status 2, as the parser's own.
+fn usage(message: impl std::fmt::Display) -> ! {
+    lb_examples::cli::fail(PROGRAM, message)
 }
 
 /// The backends path for `[SERVICE] BACKEND`, and the backend.
@@ -67,10 +75,10 @@ fn backend_target(target: &[String]) -> (String, &str) {
     match target {
         [service, backend] => match service.parse::<ServiceSelector>() {
             Ok(key) => (format!("services/{}/backends", key.path()), backend),
-            Err(error) => fail(format_args!("invalid service {service:?}: {error}")),
+            Err(error) => usage(format_args!("invalid service {service:?}: {error}")),
         },
         [backend] => ("backends".to_owned(), backend),
-        _ => fail("give [SERVICE] BACKEND"),
+        _ => usage("give [SERVICE] BACKEND"),
     }
 }
 
@@ -86,7 +94,7 @@ enum NewBackend {
 
 fn new_backend(for_service: bool, backend: &str, weight: u32, name: Option<String>) -> NewBackend {
     let invalid = |expected: &str| -> ! {
-        fail(format_args!(
+        usage(format_args!(
             "invalid backend {backend:?}: expected {expected}"
         ))
     };
@@ -100,7 +108,7 @@ fn new_backend(for_service: bool, backend: &str, weight: u32, name: Option<Strin
         });
     }
     if name.is_some() {
-        fail("--name is for backends of lb-rp's services");
+        usage("--name is for backends of lb-rp's services");
     }
     if let Ok(mac) = backend.parse::<MacAddr>() {
         return NewBackend::Server(DsrBackendConfig { mac, weight });
@@ -141,9 +149,7 @@ fn main() {
         Command::Stats { prometheus: false } => {
             show(json, client.get::<Stats>("GET", "stats"), tables::stats)
         }
-        Command::Top { .. } if json => {
-            lb_examples::cli::fail(PROGRAM, "top shows tables; for JSON, lbctl --json stats")
-        }
+        Command::Top { .. } if json => usage("top shows tables; for JSON, lbctl --json stats"),
         Command::Top { interval, count } => {
             top::top(&client, std::time::Duration::from_secs_f64(interval), count)
         }
@@ -232,7 +238,7 @@ fn main() {
                 Some("up") => HealthForce::Up,
                 Some("down") => HealthForce::Down,
                 Some("auto") => HealthForce::Auto,
-                other => fail(format_args!(
+                other => usage(format_args!(
                     "invalid health {:?}: expected up, down or auto",
                     other.unwrap_or_default()
                 )),
