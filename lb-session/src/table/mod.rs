@@ -92,6 +92,8 @@ pub struct SessionTable<V> {
     hasher: FlowHasher,
     config: SessionConfig,
     epoch: Option<Instant>,
+    /// The last time asked for and its ticks: a batch's frames share one.
+    last_tick: (Option<Instant>, u64),
     len: usize,
     oldest_unassured: u32,
     newest_unassured: u32,
@@ -176,6 +178,7 @@ impl<V> SessionTable<V> {
             hasher: FlowHasher::new(key),
             config,
             epoch: None,
+            last_tick: (None, 0),
             len: 0,
             oldest_unassured: NIL,
             newest_unassured: NIL,
@@ -225,9 +228,15 @@ impl<V> SessionTable<V> {
         (self.config.capacity * usize::from(self.config.unassured_percent) / 100).max(1)
     }
 
+    #[inline]
     fn ticks(&mut self, now: Instant) -> u64 {
+        if self.last_tick.0 == Some(now) {
+            return self.last_tick.1;
+        }
         let epoch = *self.epoch.get_or_insert(now);
-        millis(now.saturating_duration_since(epoch))
+        let ticks = millis(now.saturating_duration_since(epoch));
+        self.last_tick = (Some(now), ticks);
+        ticks
     }
 
     #[inline]
