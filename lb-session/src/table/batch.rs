@@ -4,7 +4,7 @@
 
 use lb_packet::FlowKey;
 
-use super::{SessionTable, Slot, untag};
+use super::{SessionTable, untag};
 use crate::prefetch::prefetch;
 
 /// A key's hash under a table's secret key: computed once, then used to
@@ -56,10 +56,12 @@ impl<V> SessionTable<V> {
         self.prefetch_slot(untag(tag).0);
     }
 
-    /// Starts loading the session in `slot` and its expiry time.
+    /// Starts loading the session in `slot` and its expiry time. Whether
+    /// the slot is occupied is not asked: that would read it, waiting for
+    /// the very miss the prefetch is there to overlap.
     #[inline]
     fn prefetch_slot(&self, slot: u32) {
-        if let Some(slot @ Slot::Occupied(_)) = self.slots.get(slot as usize) {
+        if let Some(slot) = self.slots.get(slot as usize) {
             prefetch(slot);
         }
         if let Some(expiry) = self.expiry.get(slot as usize) {
