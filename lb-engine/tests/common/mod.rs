@@ -189,37 +189,38 @@ pub fn echo(
 /// An ICMP fragmentation-needed error from `from` to `to` quoting the first
 /// 28 bytes of `offending` (an Ethernet frame).
 pub fn frag_needed(
-    (src_mac, dst_mac): (MacAddr, MacAddr),
+    macs: (MacAddr, MacAddr),
     from: Ipv4Addr,
     to: Ipv4Addr,
     offending: &[u8],
 ) -> Vec<u8> {
-    let quote = &offending[14..14 + 28];
-    let mut bytes = Vec::new();
-    PacketBuilder::ethernet2(src_mac.0, dst_mac.0)
-        .ipv4(from.octets(), to.octets(), 255)
-        .icmpv4(Icmpv4Type::DestinationUnreachable(
-            DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 1400 },
-        ))
-        .write(&mut bytes, quote)
-        .unwrap();
-    bytes
+    let needed = DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 1400 };
+    unreachable(macs, (from, to, 255), needed, offending)
 }
 
 /// An ICMP port-unreachable error from `from` to `to` quoting the first
 /// 28 bytes of `offending` (an Ethernet frame).
 pub fn port_unreachable(
-    (src_mac, dst_mac): (MacAddr, MacAddr),
+    macs: (MacAddr, MacAddr),
     from: Ipv4Addr,
     to: Ipv4Addr,
     offending: &[u8],
 ) -> Vec<u8> {
+    unreachable(macs, (from, to, 64), DestUnreachableHeader::Port, offending)
+}
+
+/// An ICMP destination-unreachable error of `kind` from `from` to `to`
+/// with `ttl`, quoting the first 28 bytes of `offending`'s IPv4 packet.
+fn unreachable(
+    (src_mac, dst_mac): (MacAddr, MacAddr),
+    (from, to, ttl): (Ipv4Addr, Ipv4Addr, u8),
+    kind: DestUnreachableHeader,
+    offending: &[u8],
+) -> Vec<u8> {
     let mut bytes = Vec::new();
     PacketBuilder::ethernet2(src_mac.0, dst_mac.0)
-        .ipv4(from.octets(), to.octets(), 64)
-        .icmpv4(Icmpv4Type::DestinationUnreachable(
-            DestUnreachableHeader::Port,
-        ))
+        .ipv4(from.octets(), to.octets(), ttl)
+        .icmpv4(Icmpv4Type::DestinationUnreachable(kind))
         .write(&mut bytes, &offending[14..14 + 28])
         .unwrap();
     bytes
