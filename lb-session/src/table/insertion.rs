@@ -3,10 +3,14 @@
 
 use std::time::Instant;
 
-use lb_packet::FlowKey;
+use lb_packet::{FlowHasher, FlowKey};
 
+use super::index::TagHashes;
 use super::keys::StoredKeys;
-use super::{Entry, KeyHash, NIL, SWEEP_PER_INSERT, SessionTable, Slot, millis, tag};
+use super::{
+    Entry, KeyHash, NIL, SWEEP_PER_INSERT, SessionTable, Slot, entry_of, millis, tag, untag,
+};
+use crate::prefetch::prefetch;
 use crate::segment::TcpSeen;
 use crate::tracker::Tracker;
 use crate::{Direction, InsertError};
@@ -103,15 +107,41 @@ impl<V> SessionTable<V> {
         if !assured {
             self.link_unassured(slot);
         }
+        let hashes = SessionHashes {
+            slots: &self.slots,
+            hasher: &self.hasher,
+        };
         self.index
-            .insert(forward_hash.hash, tag(slot, Direction::Forward));
+            .insert(forward_hash.hash, tag(slot, Direction::Forward), &hashes);
         self.index
-            .insert(reverse_hash.hash, tag(slot, Direction::Reverse));
+            .insert(reverse_hash.hash, tag(slot, Direction::Reverse), &hashes);
         self.len += 1;
         self.stats.inserted += 1;
         match self.entry_mut(slot) {
             Some(entry) => Ok(&mut entry.value),
             None => Err(InsertError::Full),
+        }
+    }
+}
+
+/// The sessions as the index's source of hashes: it keeps none, and needs
+/// them to move its entries as it grows.
+struct SessionHashes<'a, V> {
+    slots: &'a [Slot<V>],
+    hasher: &'a FlowHasher,
+}
+
+impl<V> TagHashes for SessionHashes<'_, V> {
+    fn hash(&self, tag: u32) -> u64 {
+        // Tags only ever name occupied slots.
+        entry_of(self.slots, tag).map_or(0, |(entry, direction)| {
+            self.hasher.flow(&entry.keys.get(direction))
+        })
+    }
+
+    fn prefetch(&self, tag: u32) {
+        if let Some(slot) = self.slots.get(untag(tag).0 as usize) {
+            prefetch(slot);
         }
     }
 }
