@@ -41,7 +41,7 @@ impl<V> SessionTable<V> {
     }
 
     /// Starts loading the session a key with `hash` probably belongs to
-    /// (the first whose hash matches), read from its index bucket, and
+    /// (the first whose fingerprint matches), read from its index bucket, and
     /// keeps it in `hash` for the lookup to try first, so that the lookup
     /// need not read the bucket again: best called once that bucket has
     /// had time to arrive after [`prefetch`](Self::prefetch). A hint, like
