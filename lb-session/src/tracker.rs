@@ -29,6 +29,9 @@ const ALL_MARKS: u8 = FIN_FORWARD | FIN_REVERSE | DATA_FORWARD | DATA_REVERSE | 
 /// mid-stream). TCP with flags only: any reply, or the client's ACK after
 /// its SYN (all a load balancer that sees one direction can go by).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Six bytes, not eight: a session keeps the low byte of its expiry in the
+// two a `u32` would align to.
+#[repr(C, packed(2))]
 pub struct Tracker {
     pub(crate) state: SessionState,
     marks: u8,

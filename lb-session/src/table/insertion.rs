@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use lb_packet::{FlowHasher, FlowKey};
 
+use super::expiry;
 use super::index::TagHashes;
 use super::keys::StoredKeys;
 use super::{
@@ -86,12 +87,13 @@ impl<V> SessionTable<V> {
             older: NIL,
             newer: NIL,
             tracker,
+            expires_low: expiry::low(expires_at),
             value,
         };
         let slot = match self.free_head {
             NIL => {
                 self.slots.push(Slot::Occupied(entry));
-                self.expiry.push(expires_at);
+                self.expiry.push(expiry::high(expires_at));
                 // len < capacity <= MAX_CAPACITY: the index fits in 31 bits.
                 u32::try_from(self.slots.len() - 1).unwrap_or(NIL)
             }
@@ -100,7 +102,7 @@ impl<V> SessionTable<V> {
                     self.free_head = *next_free;
                 }
                 self.slots[free as usize] = Slot::Occupied(entry);
-                self.expiry[free as usize] = expires_at;
+                self.expiry[free as usize] = expiry::high(expires_at);
                 free
             }
         };

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use lb_packet::FlowKey;
 
-use super::{Entry, NIL, RECLAIM_SCAN, SessionTable, Slot, VACANT, tag, untag};
+use super::{Entry, NIL, RECLAIM_SCAN, SessionTable, Slot, expiry, tag, untag};
 use crate::{Direction, InsertError};
 
 /// A session out of the table: one it let go of on its own (it expired,
@@ -58,14 +58,19 @@ impl<V> SessionTable<V> {
 
     /// Visits up to `budget` slots round-robin, removing expired sessions.
     pub(super) fn sweep(&mut self, now: u64, budget: usize) -> usize {
-        let mut removed = 0;
+        let (mut removed, now_high) = (0, expiry::high(now));
         for _ in 0..budget.min(self.expiry.len()) {
             self.sweep_cursor += 1;
             if self.sweep_cursor >= self.expiry.len() {
                 self.sweep_cursor = 0;
             }
-            if self.expiry[self.sweep_cursor] <= now {
-                let slot = u32::try_from(self.sweep_cursor).unwrap_or(NIL);
+            // Most slots are live past the current 256 ms: their high part
+            // says so alone.
+            if self.expiry[self.sweep_cursor] > now_high {
+                continue;
+            }
+            let slot = u32::try_from(self.sweep_cursor).unwrap_or(NIL);
+            if self.is_expired(slot, now) {
                 self.depart(slot);
                 self.stats.expired += 1;
                 removed += 1;
@@ -201,7 +206,7 @@ impl<V> SessionTable<V> {
             return None;
         };
         self.free_head = slot;
-        self.expiry[slot as usize] = VACANT;
+        self.expiry[slot as usize] = expiry::VACANT;
         for direction in [Direction::Forward, Direction::Reverse] {
             let hash = self.hash(&entry.keys.get(direction));
             self.index.remove(hash.hash, tag(slot, direction));
