@@ -396,19 +396,20 @@ impl<V> SessionTable<V> {
             .epoch
             .map_or(0, |epoch| millis(now.saturating_duration_since(epoch)));
         let slots = self.slots.iter().zip(&self.expiry);
-        slots.filter_map(move |(slot, &high)| match slot {
-            Slot::Occupied(entry) if expiry::join(high, entry.expires_low) > now => {
-                Some(SessionInfo {
-                    forward: entry.keys.get(Direction::Forward),
-                    reverse: entry.keys.get(Direction::Reverse),
-                    state: entry.tracker.state,
-                    assured: entry.tracker.assured(),
-                    tracker: entry.tracker,
-                    expires_in: Duration::from_millis(expiry::join(high, entry.expires_low) - now),
-                    value: &entry.value,
-                })
-            }
-            _ => None,
+        slots.filter_map(move |(slot, &high)| {
+            let Slot::Occupied(entry) = slot else {
+                return None;
+            };
+            let expires_at = expiry::join(high, entry.expires_low);
+            (expires_at > now).then(|| SessionInfo {
+                forward: entry.keys.get(Direction::Forward),
+                reverse: entry.keys.get(Direction::Reverse),
+                state: entry.tracker.state,
+                assured: entry.tracker.assured(),
+                tracker: entry.tracker,
+                expires_in: Duration::from_millis(expires_at - now),
+                value: &entry.value,
+            })
         })
     }
 }
