@@ -19,15 +19,14 @@
 //! entry the table hashes its session's key again. Until the old index is
 //! empty a lookup reads both.
 
-use crate::prefetch::prefetch;
+mod line;
 
-/// Entries in a bucket.
-const WAYS: usize = 12;
-/// Words of a bucket, a cache line: the fingerprints of its ways (a byte
-/// each), the overflow count, then the tags.
-const WORDS: usize = 16;
-const OVERFLOW: usize = 3;
-const TAGS: usize = 4;
+use crate::prefetch::prefetch;
+use line::{
+    OVERFLOW, TAGS, WORDS, fingerprint, fingerprints, first_way, set_fingerprint, used_tags,
+    ways_with,
+};
+
 /// Keys a bucket holds on average before the index grows, and at the
 /// table's capacity: three quarters of its ways. Churn leaves keys away
 /// from their home (there are no tombstones to rebuild at), so the
@@ -42,57 +41,6 @@ const MOVED_PER_INSERT: usize = 1;
 /// 64 KiB, so that no insert pays for unmapping the whole of it.
 const RELEASED_AT_ONCE: usize = 1024;
 const LINE: usize = 64;
-/// A byte of one in each way's place.
-const EVERY_WAY: u128 = ((1 << (8 * WAYS)) - 1) / 0xff;
-/// The high bit of each way's byte.
-const EVERY_WAYS_HIGH_BIT: u128 = EVERY_WAY * 0x80;
-
-/// The byte of a hash that stands for it among its bucket's
-/// fingerprints; never zero, which marks a free entry.
-#[inline]
-fn fingerprint(hash: u32) -> u8 {
-    (hash as u8).max(1)
-}
-
-/// A bucket's fingerprints, way 0 in the low byte.
-#[inline]
-fn fingerprints(bucket: &[u32; WORDS]) -> u128 {
-    u128::from(bucket[0]) | u128::from(bucket[1]) << 32 | u128::from(bucket[2]) << 64
-}
-
-/// Sets the fingerprint of `way` (0: free).
-#[inline]
-fn set_fingerprint(bucket: &mut [u32; WORDS], way: usize, fingerprint: u8) {
-    let (word, shift) = (way / 4, way % 4 * 8);
-    bucket[word] = bucket[word] & !(0xff << shift) | u32::from(fingerprint) << shift;
-}
-
-/// Which of a bucket's `fingerprints` are `fingerprint`: the high bit of
-/// each such way's byte (exactly those, no false positive).
-#[inline]
-fn ways_with(fingerprints: u128, fingerprint: u8) -> u128 {
-    let low_seven_bits = EVERY_WAY * 0x7f;
-    let zero_where_equal = fingerprints ^ (EVERY_WAY * u128::from(fingerprint));
-    !(((zero_where_equal & low_seven_bits) + low_seven_bits) | zero_where_equal | low_seven_bits)
-        & EVERY_WAYS_HIGH_BIT
-}
-
-/// The way of the lowest byte flagged by [`ways_with`].
-#[inline]
-fn first_way(ways: u128) -> usize {
-    ways.trailing_zeros() as usize / 8
-}
-
-/// The tags of a bucket's used ways.
-fn used_tags(bucket: &[u32; WORDS]) -> impl Iterator<Item = u32> + '_ {
-    let mut used = ways_with(fingerprints(bucket), 0) ^ EVERY_WAYS_HIGH_BIT;
-    core::iter::from_fn(move || {
-        let tag = (used != 0).then(|| bucket[TAGS + first_way(used)]);
-        used &= used.wrapping_sub(1);
-        tag
-    })
-}
-
 /// The hashes of the keys the index holds, which it keeps none of: it
 /// asks for them to move its entries as it grows.
 pub(super) trait TagHashes {
