@@ -51,12 +51,12 @@ pub(super) fn first_way(ways: u128) -> usize {
     ways.trailing_zeros() as usize / 8
 }
 
-/// The tags of a bucket's used ways.
-pub(super) fn used_tags(bucket: &[u32; WORDS]) -> impl Iterator<Item = u32> + '_ {
+/// A bucket's used ways, each with its tag.
+pub(super) fn used_ways(bucket: &[u32; WORDS]) -> impl Iterator<Item = (usize, u32)> + '_ {
     let mut used = ways_with(fingerprints(bucket), 0) ^ EVERY_WAYS_HIGH_BIT;
     core::iter::from_fn(move || {
-        let tag = (used != 0).then(|| bucket[TAGS + first_way(used)]);
-        used &= used.wrapping_sub(1);
-        tag
+        let way = (used != 0).then(|| first_way(used))?;
+        used &= used - 1;
+        Some((way, bucket[TAGS + way]))
     })
 }
