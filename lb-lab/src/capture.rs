@@ -8,11 +8,14 @@ use anyhow::{bail, ensure};
 use crate::Lab;
 use crate::process::run;
 
-/// A running tcpdump.
+/// A running tcpdump; dropped unfinished (a test failed before it was
+/// judged), it prints its last frames, which the test harness shows
+/// beside the failure.
 #[derive(Debug)]
 pub struct Capture {
     pid: u32,
     file: PathBuf,
+    finished: bool,
 }
 
 impl Lab {
@@ -39,7 +42,11 @@ impl Lab {
         let pid = self.spawn(ns, &["sh", "-c", &script])?;
         for _ in 0..100 {
             if std::fs::read_to_string(&file).is_ok_and(|text| text.contains("listening on")) {
-                return Ok(Capture { pid, file });
+                return Ok(Capture {
+                    pid,
+                    file,
+                    finished: false,
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -50,7 +57,8 @@ impl Lab {
 impl Capture {
     /// Stops tcpdump (if it has not stopped on its own); returns what it
     /// printed.
-    pub fn finish(self) -> anyhow::Result<String> {
+    pub fn finish(mut self) -> anyhow::Result<String> {
+        self.finished = true;
         let _ = run("kill", &["-INT", &self.pid.to_string()]);
         for _ in 0..100 {
             let text = std::fs::read_to_string(&self.file).unwrap_or_default();
@@ -64,9 +72,10 @@ impl Capture {
 }
 
 impl Drop for Capture {
-    /// When a test is failing, prints the end of the capture beside it.
+    /// Unfinished, the test failing (a panic or an early error), prints
+    /// the end of the capture beside the failure.
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if self.finished {
             return;
         }
         let _ = run("kill", &["-INT", &self.pid.to_string()]);

@@ -14,7 +14,9 @@ use lb_datapath::DatapathKind;
 use crate::process::run;
 use crate::{Lab, Wire};
 
-/// A running load balancer; killed if dropped without [`stop`](Self::stop).
+/// A running load balancer; stopped if dropped without [`stop`](Self::stop)
+/// (a test failed: a panic or an early error), printing its log, which the
+/// test harness shows beside the failure.
 #[derive(Debug)]
 pub struct LoadBalancer {
     child: Option<Child>,
@@ -111,17 +113,15 @@ impl LoadBalancer {
 }
 
 impl Drop for LoadBalancer {
-    /// Kills it; when a test is failing, with SIGTERM first, so that its
-    /// exit summary (drops by reason, sessions) lands beside the failure.
+    /// Stops it with SIGTERM, so that its exit summary (drops by reason,
+    /// sessions) lands beside the failure, then kills it.
     fn drop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if std::thread::panicking() {
-            let _ = run("kill", &["-TERM", &child.id().to_string()]);
-            if let Ok(log) = self.log.recv_timeout(Duration::from_secs(5)) {
-                eprintln!("the load balancer's log, the test failing:\n{log}");
-            }
+        let _ = run("kill", &["-TERM", &child.id().to_string()]);
+        if let Ok(log) = self.log.recv_timeout(Duration::from_secs(5)) {
+            eprintln!("the load balancer's log, dropped before stop:\n{log}");
         }
         let _ = child.kill();
         let _ = child.wait();
