@@ -8,7 +8,7 @@ pub enum InsertError {
     /// Full of assured sessions, none expired: nothing may be evicted.
     #[error("session table full")]
     Full,
-    /// A live session already uses one of the keys.
+    /// A live session, not over, already uses one of the keys.
     #[error("a live session already has this key")]
     KeyInUse,
     /// The forward and reverse keys are the same flow.

@@ -62,6 +62,15 @@ impl Tracker {
         tracker
     }
 
+    /// The connection is over: closed both ways, or reset.
+    #[inline]
+    pub fn is_over(&self) -> bool {
+        matches!(
+            self.state,
+            SessionState::TcpTimeWait | SessionState::TcpReset
+        )
+    }
+
     /// Never evicted for room.
     #[inline]
     pub fn assured(&self) -> bool {
@@ -136,8 +145,8 @@ impl Tracker {
         if confirmed || both_ways || udp_or_icmp {
             self.marks |= ASSURED;
         }
-        if matches!(self.state, TcpReset | TcpTimeWait) {
-            // Over: its slot may go to a new session before a live one's.
+        if self.is_over() {
+            // Its slot may go to a new session before a live one's.
             self.marks &= !ASSURED;
         }
     }

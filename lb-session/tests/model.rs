@@ -157,8 +157,20 @@ impl Model {
             return Err(InsertError::SameKeys);
         }
         self.live(now);
-        if self.find(&forward).is_some() || self.find(&reverse).is_some() {
-            return Err(InsertError::KeyInUse);
+        for key in [&forward, &reverse] {
+            // A session that is over gives way.
+            match self.find(key) {
+                Some((i, _))
+                    if matches!(
+                        self.sessions[i].state,
+                        SessionState::TcpTimeWait | SessionState::TcpReset
+                    ) =>
+                {
+                    self.sessions.remove(i);
+                }
+                Some(_) => return Err(InsertError::KeyInUse),
+                None => {}
+            }
         }
         if self.sessions.len() >= CAPACITY {
             let oldest_unassured = self

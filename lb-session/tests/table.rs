@@ -144,6 +144,38 @@ fn retransmitted_syn_keeps_the_session() {
     );
 }
 
+/// A client that reached a backend directly, then reaches it through a
+/// VIP from the same port: the new session's reply key is the old one's.
+/// It gives way once closed both ways (its backend's TCP takes the new
+/// connection over TIME_WAIT), not while open.
+#[test]
+fn a_session_that_is_over_gives_way_to_one_with_its_key() {
+    let now = Instant::now();
+    let mut table = table(16);
+    let direct = FlowKey {
+        dst: Ipv4Addr::new(192, 168, 1, 2).into(),
+        dst_port: 8080,
+        ..key(1, Protocol::Tcp)
+    };
+    let (through_vip, shared) = (key(1, Protocol::Tcp), direct.reversed());
+    assert_eq!(reply(through_vip), shared);
+    table.insert(now, direct, shared, SYN, 1).unwrap();
+    table.lookup(now, &shared, SYN_ACK).unwrap();
+    table.lookup(now, &direct, ACK).unwrap();
+    assert_eq!(
+        table.insert(now, through_vip, shared, SYN, 2),
+        Err(InsertError::KeyInUse)
+    );
+    let fin = Some(TcpFlags::FIN | TcpFlags::ACK);
+    table.lookup(now, &shared, fin).unwrap();
+    table.lookup(now, &direct, fin).unwrap();
+    assert_eq!(table.insert(now, through_vip, shared, SYN, 2), Ok(&mut 2));
+    assert!(!table.contains(now, &direct));
+    let hit = table.lookup(now, &shared, SYN_ACK).unwrap();
+    assert_eq!((hit.direction, *hit.value), (Direction::Reverse, 2));
+    assert_eq!((table.len(), table.stats().evicted), (1, 1));
+}
+
 #[test]
 fn full_table_evicts_oldest_unassured_never_assured() {
     let now = Instant::now();

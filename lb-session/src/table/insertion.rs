@@ -19,7 +19,8 @@ use crate::{Direction, InsertError};
 impl<V> SessionTable<V> {
     /// Creates a session for a packet with key `forward` whose replies will
     /// carry `reverse`. Makes room as the type docs describe; refuses when
-    /// a live session already has either key.
+    /// a live session already has either key, unless that one is over
+    /// (closed both ways, or reset: it gives way, counted as evicted).
     #[inline]
     pub fn insert(
         &mut self,
@@ -38,8 +39,11 @@ impl<V> SessionTable<V> {
         self.place(hashes, &forward, &reverse, tracker, expires_at, value)
     }
 
-    /// Refuses keys that are one flow, or that a live session has; the
-    /// time in ticks.
+    /// Refuses keys that are one flow, or that a live session has, unless
+    /// that session is over (closed both ways, or reset): it gives way, as
+    /// a TCP stack lets a new connection take a 4-tuple in TIME_WAIT (a
+    /// client's port reused through a VIP for a backend it reached
+    /// directly before). The time in ticks.
     pub(super) fn check_keys(
         &mut self,
         now: Instant,
@@ -49,12 +53,21 @@ impl<V> SessionTable<V> {
         if forward == reverse {
             return Err(InsertError::SameKeys);
         }
-        if self.contains_hashed(now, forward, forward_hash)
-            || self.contains_hashed(now, reverse, reverse_hash)
-        {
-            return Err(InsertError::KeyInUse);
+        let now = self.ticks(now);
+        for (key, hash) in [(forward, forward_hash), (reverse, reverse_hash)] {
+            let Some(slot) = self.live_slot(now, key, hash) else {
+                continue;
+            };
+            if !self
+                .entry(slot)
+                .is_some_and(|entry| entry.tracker.is_over())
+            {
+                return Err(InsertError::KeyInUse);
+            }
+            self.depart(slot);
+            self.stats.evicted += 1;
         }
-        Ok(self.ticks(now))
+        Ok(now)
     }
 
     /// Makes room for a session with `tracker`: unassured sessions keep

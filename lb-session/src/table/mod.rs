@@ -342,22 +342,19 @@ impl<V> SessionTable<V> {
     /// True when a live session has `key` (either direction); an expired
     /// one is removed. Does not refresh the session.
     pub fn contains(&mut self, now: Instant, key: &FlowKey) -> bool {
-        self.contains_hashed(now, key, self.hash(key))
+        let now = self.ticks(now);
+        self.live_slot(now, key, self.hash(key)).is_some()
     }
 
-    fn contains_hashed(&mut self, now: Instant, key: &FlowKey, hash: KeyHash) -> bool {
-        let now = self.ticks(now);
-        let Some((slot, _)) = self.find_hashed(key, hash).map(untag) else {
-            return false;
-        };
-        match self.entry(slot) {
-            Some(_) if !self.is_expired(slot, now) => true,
-            _ => {
-                self.depart(slot);
-                self.stats.expired += 1;
-                false
-            }
+    /// The slot of the live session with `key`; an expired one is removed.
+    fn live_slot(&mut self, now: u64, key: &FlowKey, hash: KeyHash) -> Option<u32> {
+        let (slot, _) = untag(self.find_hashed(key, hash)?);
+        if self.entry(slot).is_some() && !self.is_expired(slot, now) {
+            return Some(slot);
         }
+        self.depart(slot);
+        self.stats.expired += 1;
+        None
     }
 
     /// The session with `key` (either direction), without recording a
