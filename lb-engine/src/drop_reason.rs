@@ -47,11 +47,16 @@ pub enum DropReason {
     /// A backend's RST refusing a new connection, held back so that the
     /// client's retried SYN goes to another backend and succeeds.
     BackendRefused,
+    /// A new flow whose replies would carry the key of an open session's
+    /// (a client's port reused towards another address that leads to the
+    /// same backend): the two could not be told apart. One that is over
+    /// gives way.
+    KeyInUse,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 15] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::Malformed,
         DropReason::NoService,
         DropReason::NoBackend,
@@ -67,6 +72,7 @@ impl DropReason {
         DropReason::ArpUnresolved,
         DropReason::PortsExhausted,
         DropReason::BackendRefused,
+        DropReason::KeyInUse,
     ];
 
     /// Number of reasons.
@@ -95,6 +101,7 @@ impl DropReason {
             DropReason::ArpUnresolved => "arp_unresolved",
             DropReason::PortsExhausted => "ports_exhausted",
             DropReason::BackendRefused => "backend_refused",
+            DropReason::KeyInUse => "key_in_use",
         }
     }
 }

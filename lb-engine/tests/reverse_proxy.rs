@@ -234,6 +234,66 @@ fn vip_traffic_that_cannot_be_balanced_is_dropped_and_counted() {
     }
 }
 
+/// A client that fetched from a backend directly, then through the VIP
+/// from the same port (its kernel reuses a port towards another address):
+/// both flows' replies come from the backend to that port. The new one
+/// waits while the direct one is open, and takes over once it closed.
+#[test]
+fn a_reused_client_port_takes_over_a_closed_direct_flow() {
+    let mut lb = engine();
+    let now = Instant::now();
+    let (c, v, b) = (ep(client(), 40000), ep(vip(), 80), ep(backend(), 8080));
+    let direct = |lb: &mut ReverseProxy, port, (from, to), flags| {
+        let frame = tcp(
+            if port == FRONTEND { IN } else { OUT },
+            from,
+            to,
+            flags,
+            b"",
+        );
+        let out = if port == FRONTEND { BACKENDS } else { FRONTEND };
+        check(lb, now, port, &frame, Verdict::Forward(out), &frame);
+    };
+    direct(&mut lb, FRONTEND, (c, b), "S");
+    direct(&mut lb, BACKENDS, (b, c), "SA");
+    // The handshake's last ACK, acknowledging the backend's SYN (seq 1000).
+    let ack = segment(IN, c, b, lb_packet::TcpFlags::ACK, 1001, 1001);
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &ack,
+        Verdict::Forward(BACKENDS),
+        &ack,
+    );
+    let through_vip = tcp(IN, c, v, "S", b"");
+    let mut frame = through_vip.clone();
+    assert_eq!(
+        lb.handle_frame(now, FRONTEND, &mut frame),
+        Verdict::Drop(DropReason::KeyInUse)
+    );
+    direct(&mut lb, BACKENDS, (b, c), "FA");
+    direct(&mut lb, FRONTEND, (c, b), "FA");
+    let (vip_syn, backend_syn) = (through_vip, tcp(IN, c, b, "S", b""));
+    check(
+        &mut lb,
+        now,
+        FRONTEND,
+        &vip_syn,
+        Verdict::Forward(BACKENDS),
+        &backend_syn,
+    );
+    check(
+        &mut lb,
+        now,
+        BACKENDS,
+        &tcp(OUT, b, c, "SA", b""),
+        Verdict::Forward(FRONTEND),
+        &tcp(OUT, v, c, "SA", b""),
+    );
+    assert_eq!(lb.stats(now).traffic.drops(DropReason::KeyInUse), 1);
+}
+
 #[test]
 fn ip_options_are_kept() {
     let mut lb = engine();

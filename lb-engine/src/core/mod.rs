@@ -188,6 +188,7 @@ where
         match self.sessions.insert(now, forward, reverse, tcp, value) {
             Ok(_) => {}
             Err(InsertError::Full) => return Err(DropReason::TableFull),
+            Err(InsertError::KeyInUse) => return Err(DropReason::KeyInUse),
             Err(_) => return Err(DropReason::NoSession),
         }
         self.services.new_flow(owner);
