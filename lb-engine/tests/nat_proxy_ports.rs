@@ -210,6 +210,27 @@ fn closed_connections_give_up_their_ports_only_past_their_sequence() {
     assert_eq!(lb.stats(now).traffic.ports_taken_over, 50);
 }
 
+/// A client that reuses its port for a new connection once the old one
+/// closed both ways opens a new flow: the closed session gives way (its
+/// source port back), the new one is chosen and counted afresh.
+#[test]
+fn a_closed_connection_reopened_on_its_tuple_is_a_new_one() {
+    let mut lb = proxy();
+    let now = Instant::now();
+    let port = connect(&mut lb, now, client(0), 1000);
+    let fin_ack = TcpFlags::FIN | TcpFlags::ACK;
+    let (verdict, _) = from_client(&mut lb, now, client(0), fin_ack, 1001, SERVER_ISN + 1);
+    assert_eq!(verdict, Verdict::Reply);
+    from_dest(&mut lb, now, port, fin_ack, SERVER_ISN + 1, 1002);
+    connect(&mut lb, now, client(0), 90_000);
+    let stats = lb.stats(now);
+    assert_eq!(stats.services[0].counters.new_flows, 2);
+    assert_eq!(
+        (stats.sessions, stats.services[0].backends[0].sessions),
+        (1, 1)
+    );
+}
+
 #[test]
 fn ports_come_back_as_sessions_expire() {
     let mut lb = proxy();

@@ -132,6 +132,40 @@ fn drained_backend_keeps_its_flows_and_takes_no_new_ones() {
     );
 }
 
+/// A client that reuses its port for a new connection once the old one
+/// closed both ways opens a new flow: picked afresh (not sent to a backend
+/// drained since) and counted.
+#[test]
+fn a_closed_flow_reopened_on_its_tuple_is_a_new_flow() {
+    let mut lb = two_backend_engine();
+    let now = Instant::now();
+    let first = send(&mut lb, now, 1000, "S").unwrap();
+    let (c, b) = (ep(client(), 1000), ep(first, 80));
+    let from_backend = |lb: &mut ReverseProxy, frame: Vec<u8>| {
+        let mut frame = frame;
+        assert_eq!(
+            lb.handle_frame(now, BACKENDS, &mut frame),
+            Verdict::Forward(FRONTEND)
+        );
+    };
+    from_backend(&mut lb, tcp(OUT, b, c, "SA", b""));
+    // The handshake's last ACK, acknowledging the SYN-ACK (seq 1000).
+    let v = ep(vip(), 80);
+    let mut ack = segment(IN, c, v, lb_packet::TcpFlags::ACK, 1001, 1001);
+    assert_eq!(
+        lb.handle_frame(now, FRONTEND, &mut ack),
+        Verdict::Forward(BACKENDS)
+    );
+    assert_eq!(send(&mut lb, now, 1000, "FA"), Ok(first));
+    from_backend(&mut lb, tcp(OUT, b, c, "FA", b""));
+    let key = ServiceKey::new(vip(), lb_packet::Protocol::Tcp, 80);
+    lb.set_backend(key, &BackendConfig::new(first, 0)).unwrap();
+    let other = send(&mut lb, now, 1000, "S").unwrap();
+    assert_ne!(other, first, "not to the drained backend");
+    let service = &lb.stats(now).services[0];
+    assert_eq!((service.counters.new_flows, service.sessions), (2, 1));
+}
+
 #[test]
 fn sessions_expire_and_are_swept() {
     let mut lb = engine();
