@@ -283,14 +283,10 @@ fn a_reused_client_port_takes_over_a_closed_direct_flow() {
         Verdict::Forward(BACKENDS),
         &backend_syn,
     );
-    check(
-        &mut lb,
-        now,
-        BACKENDS,
-        &tcp(OUT, b, c, "SA", b""),
-        Verdict::Forward(FRONTEND),
-        &tcp(OUT, v, c, "SA", b""),
-    );
+    let mut syn_ack = tcp(OUT, b, c, "SA", b"");
+    let verdict = lb.handle_frame(now, BACKENDS, &mut syn_ack);
+    assert_eq!(verdict, Verdict::Forward(FRONTEND));
+    assert_eq!(syn_ack, tcp(OUT, v, c, "SA", b""), "the reply from the VIP");
     assert_eq!(lb.stats(now).traffic.drops(DropReason::KeyInUse), 1);
 }
 
