@@ -14,7 +14,8 @@
 //! allocated zeroed (the kernel hands out its pages as they are first
 //! written), and each insert then moves one bucket of the old index into
 //! it, from the last, giving back the old index's memory a little at a
-//! time. A key's home is `hash * buckets >> 32` of 32 bits of its hash,
+//! time (the few keys that overflowed round its end into its first
+//! buckets move at once, as their way there goes first). A key's home is `hash * buckets >> 32` of 32 bits of its hash,
 //! so the old index's buckets land in order in the new one; to move an
 //! entry the table hashes its session's key again. Until the old index is
 //! empty a lookup reads both.
