@@ -71,6 +71,17 @@ impl Tracker {
         )
     }
 
+    /// A client's SYN on a connection closed both ways: a new connection
+    /// on its tuple (the client's port reused), not this one.
+    #[inline]
+    pub(crate) fn is_reopened_by(&self, direction: Direction, seen: Seen) -> bool {
+        let flags = seen.flags();
+        self.state == SessionState::TcpTimeWait
+            && direction == Direction::Forward
+            && flags.contains(TcpFlags::SYN)
+            && !flags.contains(TcpFlags::ACK)
+    }
+
     /// Never evicted for room.
     #[inline]
     pub fn assured(&self) -> bool {
@@ -177,8 +188,9 @@ impl Tracker {
         if flags.contains(TcpFlags::RST) {
             return TcpReset;
         }
-        if forward && syn && !ack && matches!(state, TcpTimeWait | TcpReset) {
-            // The client reuses the tuple for a new connection.
+        if forward && syn && !ack && state == TcpReset {
+            // The client starts over (a closed connection's tuple reused is
+            // a new session: see `is_reopened_by`).
             self.marks &= ASSURED;
             return TcpSynSent;
         }

@@ -215,6 +215,11 @@ impl Model {
             flags.contains(TcpFlags::FIN),
         );
         let before = s.state;
+        if before == TcpTimeWait && forward && syn && !ack {
+            // A new connection on a closed one's tuple: not this session.
+            self.sessions.remove(i);
+            return None;
+        }
         s.state = match s.state {
             UdpUnreplied | UdpReplied => {
                 if forward {
@@ -224,7 +229,7 @@ impl Model {
                 }
             }
             _ if flags.contains(TcpFlags::RST) => TcpReset,
-            TcpTimeWait | TcpReset if forward && syn && !ack => {
+            TcpReset if forward && syn && !ack => {
                 s.fins = [false; 2];
                 TcpSynSent
             }

@@ -176,6 +176,27 @@ fn a_session_that_is_over_gives_way_to_one_with_its_key() {
     assert_eq!((table.len(), table.stats().evicted), (1, 1));
 }
 
+/// The client's SYN on its tuple after the connection closed both ways
+/// opens a new connection: the closed session goes and the lookup misses,
+/// for the caller to choose afresh. A SYN on a live one is a retry.
+#[test]
+fn a_syn_on_a_closed_session_is_a_new_connection() {
+    let now = Instant::now();
+    let mut table = table(16);
+    let closed = establish(&mut table, now, 1);
+    let fin = Some(TcpFlags::FIN | TcpFlags::ACK);
+    table.lookup(now, &closed, fin).unwrap();
+    table.lookup(now, &reply(closed), fin).unwrap();
+    assert!(table.lookup(now, &closed, SYN).is_none());
+    assert_eq!((table.len(), table.stats().evicted), (0, 1));
+    table.insert(now, closed, reply(closed), SYN, 2).unwrap();
+    let retried = table.lookup(now, &closed, SYN).unwrap();
+    assert_eq!(
+        (*retried.value, retried.state),
+        (2, SessionState::TcpSynSent)
+    );
+}
+
 #[test]
 fn full_table_evicts_oldest_unassured_never_assured() {
     let now = Instant::now();

@@ -47,10 +47,6 @@ impl NatProxy {
         let segment = frame.tcp_segment().map(Segment::from);
         let flags = segment.map(|s| s.flags);
         match self.core.sessions.lookup_hashed(now, &key, hash, segment) {
-            // A new connection on a closed one's tuple: chosen afresh.
-            Some(hit) if hit.direction == Direction::Forward && hit.reopens() => {
-                self.core.remove_session(&key);
-            }
             Some(hit) if hit.direction == Direction::Forward => {
                 if let Some(fin) = segment.filter(|s| s.flags.contains(TcpFlags::FIN)) {
                     hit.value.client_fin = Some(fin.seq);
@@ -66,7 +62,7 @@ impl NatProxy {
                         Err(reason) => return Verdict::Drop(reason),
                     },
                 };
-                return self.forward_to_destination(now, frame, &session);
+                self.forward_to_destination(now, frame, &session)
             }
             Some(hit) => {
                 let (session, previous, state) = (*hit.value, hit.previous, hit.state);
@@ -76,13 +72,12 @@ impl NatProxy {
                 if let Some(held) = self.core.judge_reply(now, session.owner(), previous, flags) {
                     return held;
                 }
-                return self.return_to_client(frame, &session);
+                self.return_to_client(frame, &session)
             }
-            None => {}
-        }
-        match self.new_session(now, &key, frame.src_mac(), segment) {
-            Ok(session) => self.forward_to_destination(now, frame, &session),
-            Err(reason) => Verdict::Drop(reason),
+            None => match self.new_session(now, &key, frame.src_mac(), segment) {
+                Ok(session) => self.forward_to_destination(now, frame, &session),
+                Err(reason) => Verdict::Drop(reason),
+            },
         }
     }
 

@@ -57,15 +57,10 @@ impl ReverseProxy {
             let hash = self.core.hash_of(key);
             let segment = frame.tcp_segment().map(Segment::from);
             let lookup = self.core.sessions.lookup_hashed(now, key, hash, segment);
-            let found = match lookup {
-                // A new connection on a closed one's tuple: chosen afresh.
-                Some(hit) if hit.direction == Direction::Forward && hit.reopens() => {
-                    self.core.remove_session(key);
-                    None
-                }
+            let (session, route) = match lookup {
                 Some(hit) if hit.direction == Direction::Forward => {
                     let found = (*hit.value, Route::of(&hit.key(Direction::Reverse)));
-                    Some(match retried_syn(hit.previous, segment.map(|s| s.flags)) {
+                    match retried_syn(hit.previous, segment.map(|s| s.flags)) {
                         None => found,
                         Some(unanswered) => {
                             match self.retry(now, key, segment, found.0, unanswered) {
@@ -74,13 +69,9 @@ impl ReverseProxy {
                                 Err(reason) => return Verdict::Drop(reason),
                             }
                         }
-                    })
+                    }
                 }
                 Some(_) => return Verdict::Drop(DropReason::NoSession),
-                None => None,
-            };
-            let (session, route) = match found {
-                Some(found) => found,
                 None => match self.new_session(
                     now,
                     port,

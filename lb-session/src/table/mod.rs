@@ -290,7 +290,10 @@ impl<V> SessionTable<V> {
     /// Finds the session a packet with `key` belongs to, in either
     /// direction, and records the packet: the state advances with
     /// `tcp_flags` and the idle timer restarts. An expired session is
-    /// removed and not found.
+    /// removed and not found; so is a session closed both ways that the
+    /// client's SYN reopens (its port reused): that is a new connection,
+    /// for the caller to make a session of its own, chosen afresh, as
+    /// conntrack does.
     #[inline]
     pub fn lookup(&mut self, now: Instant, key: &FlowKey, tcp: impl TcpSeen) -> Option<Hit<'_, V>> {
         self.lookup_hashed(now, key, self.hash(key), tcp)
@@ -313,10 +316,17 @@ impl<V> SessionTable<V> {
             self.stats.expired += 1;
             return None;
         }
-        let timeouts = self.config.timeouts;
+        let (timeouts, seen) = (self.config.timeouts, tcp.seen().0);
         let entry = self.entry_mut(slot)?;
+        if entry.tracker.is_reopened_by(direction, seen) {
+            // A new connection on a closed one's tuple: the caller makes it
+            // a session of its own, chosen afresh (as conntrack does).
+            self.depart(slot);
+            self.stats.evicted += 1;
+            return None;
+        }
         let (was_assured, previous) = (entry.tracker.assured(), entry.tracker.state);
-        entry.tracker.advance(direction, tcp.seen().0);
+        entry.tracker.advance(direction, seen);
         let expires_at = now + millis(entry.tracker.timeout(&timeouts));
         entry.expires_low = expiry::low(expires_at);
         let assured = entry.tracker.assured();

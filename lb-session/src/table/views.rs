@@ -32,14 +32,6 @@ impl<V> Hit<'_, V> {
     pub fn key(&self, direction: Direction) -> FlowKey {
         self.keys.get(direction)
     }
-
-    /// The client's SYN opened a new connection on the tuple of one that
-    /// had closed both ways (its port reused): a new flow, which a load
-    /// balancer chooses for afresh, as the session found is the old one's.
-    #[inline]
-    pub fn reopens(&self) -> bool {
-        self.previous == SessionState::TcpTimeWait && self.state == SessionState::TcpSynSent
-    }
 }
 
 /// A live session as [`SessionTable::iter`](crate::SessionTable::iter) shows it.
