@@ -279,8 +279,19 @@ pub fn print_summary(stats: &Stats) {
             service.counters.packets
         );
         for backend in &service.backends {
+            let health = &backend.health_detail.counters;
+            // Flows passive detection moved elsewhere show here, beside
+            // the flows a backend was picked for.
+            let failures = if health.handshakes_failed > 0 {
+                format!(
+                    ", {} failed handshakes, {} ejections",
+                    health.handshakes_failed, health.ejections
+                )
+            } else {
+                String::new()
+            };
             tracing::info!(
-                "  backend {} weight {}: {} new flows, {} packets, {} sessions",
+                "  backend {} weight {}: {} new flows, {} packets, {} sessions{failures}",
                 backend.name,
                 backend.weight,
                 backend.counters.new_flows,

@@ -120,7 +120,8 @@ fn reverse_proxy(
 }
 
 /// Starts the servers, waits for them to be up (active checks), breaks
-/// one, stops the load balancer (which must have logged the change).
+/// one, stops the load balancer (which must have logged the change and,
+/// passive only, counted the failed handshakes).
 fn run(
     lab: &mut Lab,
     setup: &Setup,
@@ -143,6 +144,16 @@ fn run(
         log.contains("takes no new flows"),
         "the change is logged: {log}"
     );
+    if !active {
+        // The exit summary counts what passive detection saw.
+        let failed = log
+            .lines()
+            .find(|line| line.contains(" failed handshakes, "));
+        assert!(
+            failed.is_some_and(|line| !line.ends_with(" 0 ejections")),
+            "{log}"
+        );
+    }
     Ok(figures)
 }
 
