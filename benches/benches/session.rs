@@ -127,8 +127,8 @@ fn worst_insert(now: Instant) -> Duration {
     worst
 }
 
-/// Fills each longest insert is taken over: one alone may be a time this
-/// shared machine's scheduler took the core away.
+/// How many fills the longest insert is measured over: one fill alone may
+/// catch the scheduler taking this shared machine's core away.
 const FILLS: usize = 5;
 
 /// `worst` of [`FILLS`] fills: the median and the range.

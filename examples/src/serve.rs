@@ -280,8 +280,8 @@ pub fn print_summary(stats: &Stats) {
         );
         for backend in &service.backends {
             let health = &backend.health_detail.counters;
-            // Flows passive detection moved elsewhere show here, beside
-            // the flows a backend was picked for.
+            // What passive detection saw, when it saw anything: failed
+            // handshakes send a backend's new flows elsewhere.
             let failures = if health.handshakes_failed > 0 {
                 format!(
                     ", {} failed handshakes, {} ejections",
